@@ -1,0 +1,143 @@
+import { z } from 'zod';
+import { isIP } from 'node:net';
+import { SHIPPED_FREEMAIL_DOMAINS } from './freemail-domains.js';
+
+// Every key is optional with a safe default; unknown keys are refused (strictObject)
+// so a typo such as `upstrem:` stops start-up instead of silently running in
+// rehearsal mode.
+
+const port = z.number().int().min(0).max(65535);
+const positiveInt = z.number().int().min(1);
+
+const cidr = z.string().refine((value) => {
+  const [ip, bits, extra] = value.split('/');
+  if (extra !== undefined || !ip) return false;
+  const family = isIP(ip);
+  if (family === 0) return false;
+  if (bits === undefined) return true;
+  if (!/^\d{1,3}$/.test(bits)) return false;
+  return Number(bits) <= (family === 4 ? 32 : 128);
+}, 'expected an IP address or CIDR such as 127.0.0.1/32 or ::1/128');
+
+const domainPattern = z
+  .string()
+  .min(1)
+  .refine((d) => /^(\*\.)?[^\s*@]+$/.test(d), 'expected a domain such as example.co.jp or *.example.co.jp');
+
+export const ACTIONS = ['pass', 'monitor', 'bcc', 'split', 'quarantine', 'reject'] as const;
+export type PolicyAction = (typeof ACTIONS)[number];
+const action = z.enum(ACTIONS);
+
+const smtpUser = z.strictObject({
+  name: z.string().min(1),
+  passwordHash: z.string().regex(/^scrypt\$/, 'expected "scrypt$…" (see mail-guard hash-password)'),
+});
+
+const smtp = z.strictObject({
+  host: z.string().min(1).default('127.0.0.1'),
+  port: port.default(2525),
+  maxMessageBytes: positiveInt.default(52_428_800),
+  maxHeaderBytes: positiveInt.default(1_048_576),
+  maxRecipients: positiveInt.default(1000),
+  allowFrom: z.array(cidr).default(['127.0.0.1/32', '::1/128']),
+  // Per transaction: from MAIL FROM to the final reply. A slow or stuck client
+  // must not hold a session (and its buffered message) forever.
+  transactionTimeoutSeconds: positiveInt.default(300),
+  socketTimeoutSeconds: positiveInt.default(60),
+  maxClients: positiveInt.default(1000),
+  banner: z.string().default('mail-guard ESMTP'),
+  auth: z
+    .strictObject({
+      required: z.boolean().default(false),
+      users: z.array(smtpUser).default([]),
+    })
+    .default({ required: false, users: [] }),
+  tls: z.strictObject({ key: z.string().min(1), cert: z.string().min(1) }).optional(),
+});
+
+const adminToken = z.strictObject({
+  name: z.string().min(1),
+  tokenSha256: z.string().regex(/^[0-9a-f]{64}$/i, 'expected 64 hex characters (sha256 of the token)'),
+  role: z.enum(['reviewer', 'approver']),
+});
+
+const admin = z.strictObject({
+  host: z.string().min(1).default('127.0.0.1'),
+  port: port.default(9025),
+  tokens: z.array(adminToken).default([]),
+});
+
+const upstream = z.strictObject({
+  host: z.string().min(1),
+  port: port.default(587),
+  secure: z.boolean().default(false),
+  requireTLS: z.boolean().default(true),
+  // Certificate checks stay on; only a test or a private CA may turn them off, and
+  // then the operator must say so here explicitly.
+  rejectUnauthorized: z.boolean().default(true),
+  auth: z.strictObject({ user: z.string().min(1), pass: z.string().min(1) }).optional(),
+  pool: positiveInt.max(256).default(8),
+  connectTimeoutSeconds: positiveInt.default(10),
+  // After the final dot a slow upstream may still be writing to disk; RFC 5321
+  // 4.5.3.2.6 suggests 10 minutes, operators usually want less.
+  dataTimeoutSeconds: positiveInt.default(120),
+  name: z.string().min(1).optional(),
+});
+
+const rule = z
+  .strictObject({
+    name: z.string().min(1),
+    // Conditions: every condition a rule names must hold (AND); a rule with none matches all.
+    from: z.union([z.string().min(1), z.array(z.string().min(1))]).optional(),
+    fromDomain: z.union([domainPattern, z.array(domainPattern)]).optional(),
+    client: z.union([cidr, z.array(cidr)]).optional(),
+    authUser: z.union([z.string().min(1), z.array(z.string().min(1))]).optional(),
+    maxVisibleExternal: z.number().int().min(0).optional(),
+    maxVisibleExternalDomains: z.number().int().min(0).nullable().optional(),
+    action: action.optional(),
+  })
+  .refine((r) => r.action !== undefined || r.maxVisibleExternal !== undefined || r.maxVisibleExternalDomains !== undefined, {
+    message: 'a rule needs an action or a threshold',
+  });
+
+const policy = z.strictObject({
+  maxVisibleExternal: z.number().int().min(0).default(1),
+  maxVisibleExternalDomains: z.number().int().min(0).nullable().default(null),
+  freemailDomains: z.array(domainPattern).default([...SHIPPED_FREEMAIL_DOMAINS]),
+  action: action.default('quarantine'),
+  fourEyes: z.boolean().default(true),
+  // Past this many addresses in the visible headers the analysis stops and the
+  // message is refused: counting further is unbounded work for an attacker.
+  maxAddresses: positiveInt.default(10_000),
+  maxSplitCopies: positiveInt.default(1000),
+  rules: z.array(rule).default([]),
+});
+
+const store = z.strictObject({
+  type: z.enum(['file', 'redis']).default('file'),
+  path: z.string().min(1).default('var/mail-guard'),
+  url: z.string().min(1).default('redis://127.0.0.1:6379'),
+  redisOptions: z.record(z.string(), z.unknown()).optional(),
+  retentionDays: positiveInt.default(30),
+});
+
+const log = z.strictObject({
+  level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  showAddresses: z.boolean().default(false),
+});
+
+export const configSchema = z.strictObject({
+  smtp: smtp.default(() => smtp.parse({})),
+  admin: admin.default(() => admin.parse({})),
+  upstream: upstream.optional(),
+  internalDomains: z.array(domainPattern).default([]),
+  policy: policy.default(() => policy.parse({})),
+  store: store.default(() => store.parse({})),
+  log: log.default(() => log.parse({})),
+  shutdownGraceSeconds: positiveInt.default(30),
+});
+
+export type MailGuardConfig = z.infer<typeof configSchema>;
+export type PolicyConfig = MailGuardConfig['policy'];
+export type PolicyRule = PolicyConfig['rules'][number];
+export type UpstreamConfig = NonNullable<MailGuardConfig['upstream']>;

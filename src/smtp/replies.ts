@@ -1,0 +1,57 @@
+// Every reply mail-guard itself gives to a mailer, in one place. Texts carry the
+// RFC 3463 enhanced code first (smtp-server's own enhanced codes stay off so
+// they are never doubled) and a reason a person can act on. Public text never
+// names rules, domain lists or addresses.
+
+export interface SmtpReply {
+  readonly code: number;
+  readonly enhanced: string;
+  readonly text: string;
+}
+
+/** The line as it goes on the wire, without CRLF. */
+export function formatReply(reply: SmtpReply): string {
+  return `${reply.code} ${reply.enhanced} ${reply.text}`;
+}
+
+// Client-controlled or upstream text must never split a reply line.
+export function sanitizeReplyText(text: string): string {
+  return text.replace(/[\x00-\x1f\x7f]+/g, ' ').trim().slice(0, 400);
+}
+
+/** An error that ends a transaction with a known SMTP reply. smtp-server reads `responseCode`. */
+export class SmtpReplyError extends Error {
+  override readonly name = 'SmtpReplyError';
+  readonly responseCode: number;
+  constructor(
+    readonly reply: SmtpReply,
+    /** For the log only: what happened inside, never sent to the client. */
+    readonly internalReason?: string,
+  ) {
+    super(`${reply.enhanced} ${sanitizeReplyText(reply.text)}`);
+    this.responseCode = reply.code;
+  }
+}
+
+const r = (code: number, enhanced: string, text: string): SmtpReply => ({ code, enhanced, text });
+
+export const replies = {
+  clientNotAllowed: () => r(554, '5.7.1', 'Your address is not allowed to relay through this host; ask the mail-guard operator to add it to smtp.allowFrom'),
+  tooManyRecipients: (max: number) => r(452, '4.5.3', `Too many recipients in one transaction (limit ${max}); send the rest in another transaction`),
+  messageTooBig: (max: number) => r(552, '5.3.4', `Message exceeds the size limit of ${max} bytes`),
+  headerTooBig: (max: number) => r(552, '5.3.4', `Message header block exceeds the limit of ${max} bytes`),
+  malformed: (why: string) => r(554, '5.6.0', `Malformed message header: ${why}`),
+  tooManyAddresses: (max: number) => r(550, '5.7.1', `Message headers list more than ${max} addresses; send with Bcc (one recipient per To header) instead`),
+  exposure: (count: number, headers: readonly string[], what = 'external recipient addresses') =>
+    r(550, '5.7.1', `Message exposes ${count} ${what} to each other in ${headers.join(', ') || 'its headers'}; send with Bcc or one message per recipient`),
+  tooManySplitCopies: (count: number, max: number) =>
+    r(550, '5.5.3', `Message would need ${count} separate copies, above the limit of ${max}; send in smaller batches with Bcc`),
+  quarantineUnavailable: () => r(451, '4.3.0', 'Message needs review but the quarantine is not available; try again later'),
+  analysisFailed: () => r(451, '4.3.0', 'Message could not be checked; try again later'),
+  transactionTimeout: () => r(451, '4.4.2', 'Transaction took too long; try again'),
+  shuttingDown: () => r(421, '4.3.2', 'mail-guard is shutting down; try again later'),
+  upstreamUnreachable: () => r(451, '4.4.1', 'Upstream relay is unreachable; try again later'),
+  upstreamDropped: () => r(451, '4.4.2', 'Upstream relay dropped the connection; try again later (the message may be delivered twice)'),
+  splitPartial: (sent: number, total: number) =>
+    r(451, '4.4.0', `${sent} of ${total} copies were accepted; try again later and only the rest will be sent`),
+} as const;
