@@ -47,7 +47,8 @@ function describeIssue(issue: z.core.$ZodIssue): string {
     const keys = issue.keys.map((k) => (path ? `${path}.${k}` : k));
     return `${keys.join(', ')}: unknown key${keys.length > 1 ? 's' : ''}`;
   }
-  return `${path || '(top level)'}: ${issue.message}`;
+  const message = issue.message.replace(/^Invalid input: /, '').replace(/^(expected \w+), received undefined$/, 'required ($1)');
+  return `${path || '(top level)'}: ${message}`;
 }
 
 function deepFreeze<T>(value: T): T {

@@ -52,6 +52,9 @@ export const replies = {
   shuttingDown: () => r(421, '4.3.2', 'mail-guard is shutting down; try again later'),
   upstreamUnreachable: () => r(451, '4.4.1', 'Upstream relay is unreachable; try again later'),
   upstreamDropped: () => r(451, '4.4.2', 'Upstream relay dropped the connection; try again later (the message may be delivered twice)'),
-  splitPartial: (sent: number, total: number) =>
-    r(451, '4.4.0', `${sent} of ${total} copies were accepted; try again later and only the rest will be sent`),
+  partialDelivery: (accepted: number, total: number, unit: 'copies' | 'recipients') =>
+    r(451, '4.4.0', `${accepted} of ${total} ${unit} were accepted upstream; try again later and only the rest will be sent`),
+  held: (id: string) => r(250, '2.0.0', `held for review ${id}`),
+  captured: (id: string) => r(250, '2.0.0', `captured in rehearsal mode, nothing was sent ${id}`),
+  storeUnavailable: () => r(451, '4.3.0', 'Message could not be stored; try again later'),
 } as const;

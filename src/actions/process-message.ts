@@ -1,0 +1,116 @@
+import type { MessageAnalysis } from '../analysis/analyse.js';
+import { normaliseLineEndings } from '../analysis/line-endings.js';
+import type { AddressMasker } from '../log/mask.js';
+import type { Decide } from '../policy/decide.js';
+import type { TransactionContext, Verdict } from '../policy/verdict.js';
+import { SmtpReplyError, type SmtpReply } from '../smtp/replies.js';
+import { keepRecord } from './capture.js';
+import type { DeliveryLedger } from './delivery-ledger.js';
+import { replyForOutcome, type Outcome } from './outcome.js';
+import { relayWhole, type Relay } from './relay.js';
+import { rewriteBreaksDkim, rewriteVisibleRecipients } from './rewrite-recipients.js';
+import { relaySplit } from './split.js';
+
+export interface ReceivedMessage {
+  readonly id: string;
+  readonly receivedAt: number;
+  /** As the mailer sent it, dot-unstuffed; line endings are normalised here. */
+  readonly raw: Buffer;
+  readonly context: TransactionContext;
+}
+
+/** Label values of mailguard_messages_total{action}. */
+export type OutcomeAction = 'pass' | 'monitor' | 'bcc' | 'split' | 'quarantine' | 'reject' | 'capture' | 'tempfail';
+
+export interface MessageResult {
+  readonly reply: SmtpReply;
+  readonly action: OutcomeAction;
+  readonly outcome: Outcome;
+  readonly analysis: MessageAnalysis | null;
+  readonly verdict: Verdict | null;
+  readonly analyseMs: number;
+  readonly deliverMs: number;
+  readonly dkimBroken: boolean;
+}
+
+export interface ProcessDeps {
+  readonly analyse: (message: Buffer, envelope: { mailFrom: string; rcptTo: readonly string[] }) => MessageAnalysis;
+  readonly decide: Decide;
+  /** null: rehearsal mode, nothing leaves the machine. */
+  readonly relay: Relay | null;
+  readonly ledger: DeliveryLedger;
+  readonly splitConcurrency: number;
+  readonly storePath: string;
+  readonly mask: AddressMasker;
+}
+
+/**
+ * analyse -> decide -> execute for one message. Pure stages first, I/O last; any
+ * surprise becomes 451 4.3.0, never 250.
+ */
+export async function processMessage(deps: ProcessDeps, received: ReceivedMessage): Promise<MessageResult> {
+  const started = performance.now();
+  let analysis: MessageAnalysis | null = null;
+  let verdict: Verdict | null = null;
+  let analyseMs = 0;
+  const finish = (outcome: Outcome, action: OutcomeAction, dkimBroken = false): MessageResult => ({
+    reply: replyForOutcome(outcome, received.id),
+    action,
+    outcome,
+    analysis,
+    verdict,
+    analyseMs,
+    deliverMs: performance.now() - started - analyseMs,
+    dkimBroken,
+  });
+
+  // Analyse exactly the bytes that will be forwarded.
+  const message = normaliseLineEndings(received.raw);
+  const { context } = received;
+  try {
+    analysis = deps.analyse(message, context);
+    verdict = deps.decide(analysis.exposure, { context, headerFromDomain: analysis.headerFrom?.domain ?? null });
+  } catch (err) {
+    analyseMs = performance.now() - started;
+    if (err instanceof SmtpReplyError) return finish({ kind: 'refused', reply: err.reply }, 'reject');
+    throw err;
+  } finally {
+    analyseMs = performance.now() - started;
+  }
+
+  if (deps.relay === null) {
+    await keepRecord(deps.storePath, { ...received, raw: message, status: 'captured', analysis, verdict, mask: deps.mask });
+    return finish({ kind: 'captured' }, 'capture');
+  }
+
+  const relayDeps = { relay: deps.relay, ledger: deps.ledger };
+  switch (verdict.action) {
+    case 'reject':
+      return finish({ kind: 'refused', reply: verdict.rejectReply! }, 'reject');
+    case 'quarantine':
+      // Held mail needs the review store (DESIGN.md "Store records"); until it is
+      // configured the honest answer is "try later", never 250.
+      return finish({ kind: 'quarantine-unavailable' }, 'tempfail');
+    case 'pass':
+    case 'monitor': {
+      const outcome = await relayWhole(relayDeps, context, message, message);
+      return finish(outcome, deliveredAs(outcome, verdict.action));
+    }
+    case 'bcc': {
+      const rewritten = rewriteVisibleRecipients(message, analysis.header, 'undisclosed-recipients:;');
+      const outcome = await relayWhole(relayDeps, context, message, rewritten);
+      return finish(outcome, deliveredAs(outcome, 'bcc'), rewriteBreaksDkim(analysis.header));
+    }
+    case 'split': {
+      const outcome = await relaySplit({ ...relayDeps, concurrency: deps.splitConcurrency }, context, message, analysis.header);
+      return finish(outcome, deliveredAs(outcome, 'split'), rewriteBreaksDkim(analysis.header));
+    }
+  }
+}
+
+/** The metric label: the action when the message went out, else how it failed. */
+function deliveredAs(outcome: Outcome, action: 'pass' | 'monitor' | 'bcc' | 'split'): OutcomeAction {
+  if (outcome.kind === 'relayed' || outcome.kind === 'split-delivered' || outcome.kind === 'already-delivered') return action;
+  if (outcome.kind === 'upstream-failed' && outcome.error.kind === 'permanent') return 'reject';
+  return 'tempfail';
+}

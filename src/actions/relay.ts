@@ -1,0 +1,62 @@
+import type { UpstreamDelivery } from '../upstream/pool.js';
+import { UpstreamError } from '../upstream/upstream-error.js';
+import { DeliveryLedger } from './delivery-ledger.js';
+import type { Outcome, RefusedCopy } from './outcome.js';
+
+export interface RelayEnvelope {
+  readonly mailFrom: string;
+  readonly rcptTo: readonly string[];
+}
+
+/** The upstream as the actions see it: the pool, or anything that sends like it. */
+export interface Relay {
+  send(envelope: { mailFrom: string; rcptTo: readonly string[]; size?: number }, message: Buffer): Promise<UpstreamDelivery>;
+}
+
+export interface RelayDeps {
+  readonly relay: Relay;
+  readonly ledger: DeliveryLedger;
+}
+
+/**
+ * One upstream transaction for the whole envelope (pass, monitor, bcc). When the
+ * upstream refuses some recipients temporarily, the ones it accepted are
+ * remembered and the mailer gets 451: its retry reaches only the rest.
+ * `original` is the message as received: the ledger key must be the same on the
+ * retry even when `message` is a rewrite.
+ */
+export async function relayWhole(deps: RelayDeps, envelope: RelayEnvelope, original: Buffer, message: Buffer): Promise<Outcome> {
+  const { relay, ledger } = deps;
+  // The ledger is empty almost always; skip hashing the message then.
+  const digest = ledger.size > 0 ? DeliveryLedger.digest(envelope.mailFrom, original) : null;
+  const earlier = digest ? ledger.acceptedRecipients(digest) : undefined;
+  const pending = earlier ? envelope.rcptTo.filter((r) => !earlier.has(r.toLowerCase())) : envelope.rcptTo;
+  if (digest && pending.length === 0) {
+    await ledger.forget(digest);
+    return { kind: 'already-delivered' };
+  }
+
+  let delivery: UpstreamDelivery;
+  try {
+    delivery = await relay.send({ mailFrom: envelope.mailFrom, rcptTo: pending, size: message.length }, message);
+  } catch (err) {
+    if (err instanceof UpstreamError) return { kind: 'upstream-failed', error: err };
+    throw err;
+  }
+
+  const refused: RefusedCopy[] = delivery.rejected
+    .filter((r) => r.permanent)
+    .map((r) => ({ recipient: r.recipient, code: r.code, response: r.response }));
+  if (delivery.rejected.some((r) => !r.permanent)) {
+    await ledger.recordAccepted(digest ?? DeliveryLedger.digest(envelope.mailFrom, original), delivery.accepted);
+    return {
+      kind: 'partial',
+      accepted: (earlier?.size ?? 0) + delivery.accepted.length,
+      total: envelope.rcptTo.length,
+      unit: 'recipients',
+      refused,
+    };
+  }
+  if (digest && earlier) await ledger.forget(digest);
+  return { kind: 'relayed', response: delivery.response, refused };
+}

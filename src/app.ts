@@ -1,0 +1,88 @@
+import { join } from 'node:path';
+import { DeliveryLedger } from './actions/delivery-ledger.js';
+import { processMessage, type ProcessDeps } from './actions/process-message.js';
+import { createAdminServer } from './admin/admin-server.js';
+import { createAnalyser } from './analysis/analyse.js';
+import type { MailGuardConfig } from './config/schema.js';
+import type { Logger } from './log/logger.js';
+import { makeAddressMasker } from './log/mask.js';
+import { logMessageOutcome } from './log/message-line.js';
+import { newMessageId } from './message-id.js';
+import { createDecide } from './policy/decide.js';
+import { createIngress, type ReceivedTransaction } from './smtp/ingress.js';
+import { replies, type SmtpReply } from './smtp/replies.js';
+import { UpstreamPool } from './upstream/pool.js';
+
+export interface App {
+  start(): Promise<{ smtpPort: number; adminPort: number }>;
+  stop(): Promise<void>;
+  readonly mode: 'relay' | 'rehearsal';
+}
+
+/** Builds every part from a validated config; nothing listens until start(). */
+export function createApp(config: MailGuardConfig, logger: Logger): App {
+  const pool = config.upstream ? new UpstreamPool(config.upstream, { logger }) : null;
+  const mask = makeAddressMasker(config.log.showAddresses);
+  const analyse = createAnalyser({
+    internalDomains: config.internalDomains,
+    freemailDomains: config.policy.freemailDomains,
+    maxAddresses: config.policy.maxAddresses,
+    maxHeaderBytes: config.smtp.maxHeaderBytes,
+  });
+  const decide = createDecide(config.policy);
+  let deps: ProcessDeps | null = null;
+
+  const onMessage = async (tx: ReceivedTransaction): Promise<SmtpReply> => {
+    const id = newMessageId();
+    if (!deps) return replies.shuttingDown();
+    const received = {
+      id,
+      receivedAt: Date.now(),
+      raw: tx.raw,
+      context: {
+        mailFrom: tx.mailFrom,
+        rcptTo: tx.rcptTo,
+        clientAddress: tx.session.remoteAddress,
+        authUser: typeof tx.session.user === 'string' ? tx.session.user : undefined,
+      },
+    };
+    const receiveMs = performance.now() - tx.dataStartedAt;
+    try {
+      const result = await processMessage(deps, received);
+      logMessageOutcome(logger, mask, received, result, receiveMs);
+      return result.reply;
+    } catch (err) {
+      logger.error({ id, err }, 'message handling failed; answered 451');
+      return { ...replies.analysisFailed(), text: `${replies.analysisFailed().text} [${id}]` };
+    }
+  };
+
+  const ingress = createIngress(config.smtp, { onMessage });
+  const admin = createAdminServer(config.admin);
+  let ledger: DeliveryLedger | null = null;
+
+  return {
+    mode: pool ? 'relay' : 'rehearsal',
+    async start() {
+      ledger = await DeliveryLedger.open(join(config.store.path, 'delivery-ledger.jsonl'));
+      deps = {
+        analyse,
+        decide,
+        relay: pool,
+        ledger,
+        splitConcurrency: config.upstream?.pool ?? 1,
+        storePath: config.store.path,
+        mask,
+      };
+      const smtpPort = await ingress.listen();
+      const adminPort = await admin.listen();
+      return { smtpPort, adminPort };
+    },
+    async stop() {
+      await ingress.close();
+      deps = null;
+      await Promise.all([admin.close(), pool?.close()]);
+      await ledger?.close();
+    },
+  };
+}

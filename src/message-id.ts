@@ -1,0 +1,32 @@
+import { randomBytes } from 'node:crypto';
+
+const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+
+/**
+ * A ULID: 48-bit millisecond time + 80 random bits in Crockford base32. Sorts by
+ * time as text, so the store can list newest first without a separate index,
+ * and it is short enough to quote in an SMTP reply.
+ */
+export function newMessageId(now = Date.now()): string {
+  let time = '';
+  let t = now;
+  for (let i = 0; i < 10; i++) {
+    time = CROCKFORD[t % 32]! + time;
+    t = Math.floor(t / 32);
+  }
+  const random = randomBytes(10);
+  let rest = '';
+  // 80 bits -> 16 characters of 5 bits
+  let bits = 0;
+  let value = 0;
+  for (const byte of random) {
+    value = (value << 8) | byte;
+    bits += 8;
+    while (bits >= 5) {
+      rest += CROCKFORD[(value >>> (bits - 5)) & 31]!;
+      bits -= 5;
+    }
+    value &= (1 << bits) - 1;
+  }
+  return time + rest;
+}

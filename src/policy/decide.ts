@@ -1,0 +1,84 @@
+import type { PolicyAction, PolicyConfig } from '../config/schema.js';
+import type { ExposureReport } from '../analysis/exposure-report.js';
+import { replies } from '../smtp/replies.js';
+import { strongerAction } from './action-precedence.js';
+import { compileRuleMatcher, type RuleFacts } from './rule-matcher.js';
+import type { Verdict } from './verdict.js';
+
+export type Decide = (exposure: ExposureReport, facts: RuleFacts) => Verdict;
+
+interface CompiledRule {
+  readonly name: string;
+  readonly matches: (facts: RuleFacts) => boolean;
+  readonly maxVisibleExternal: number;
+  readonly maxVisibleExternalDomains: number | null;
+  readonly action: PolicyAction;
+}
+
+/**
+ * Builds the pure policy decision: rules in config order, first match wins,
+ * and the policy's own thresholds and action when none matches. Independent
+ * checks (address bound, split fan-out) combine by action precedence.
+ */
+export function createDecide(policy: PolicyConfig): Decide {
+  const rules: CompiledRule[] = policy.rules.map((rule) => ({
+    name: rule.name,
+    matches: compileRuleMatcher(rule),
+    maxVisibleExternal: rule.maxVisibleExternal ?? policy.maxVisibleExternal,
+    maxVisibleExternalDomains:
+      rule.maxVisibleExternalDomains === undefined ? policy.maxVisibleExternalDomains : rule.maxVisibleExternalDomains,
+    action: rule.action ?? policy.action,
+  }));
+  const fallback: CompiledRule = {
+    name: 'default',
+    matches: () => true,
+    maxVisibleExternal: policy.maxVisibleExternal,
+    maxVisibleExternalDomains: policy.maxVisibleExternalDomains,
+    action: policy.action,
+  };
+
+  return (exposure, facts) => {
+    const rule = rules.find((r) => r.matches(facts)) ?? fallback;
+
+    // Past the address bound the counts are only lower bounds: nothing short of
+    // a reject is safe, whatever the rule says.
+    if (exposure.truncated) {
+      return {
+        action: 'reject',
+        rule: rule.name,
+        violation: true,
+        reason: `more than ${policy.maxAddresses} addresses in visible headers`,
+        rejectReply: replies.tooManyAddresses(policy.maxAddresses),
+      };
+    }
+
+    const exposed = exposure.exposedExternal.length;
+    const overAddresses = exposed > rule.maxVisibleExternal;
+    const overDomains =
+      rule.maxVisibleExternalDomains !== null && exposure.exposedExternalDomainCount > rule.maxVisibleExternalDomains;
+    if (!overAddresses && !overDomains) {
+      return { action: 'pass', rule: rule.name, violation: false, reason: `${exposed} exposed external address(es), within limits` };
+    }
+
+    const reason = overAddresses
+      ? `${exposed} exposed external addresses > maxVisibleExternal ${rule.maxVisibleExternal}`
+      : `${exposure.exposedExternalDomainCount} exposed external domains > maxVisibleExternalDomains ${rule.maxVisibleExternalDomains}`;
+    const rejectReply = overAddresses
+      ? replies.exposure(exposed, exposure.exposingHeaders)
+      : replies.exposure(exposure.exposedExternalDomainCount, exposure.exposingHeaders, 'external recipient domains');
+
+    let action = rule.action;
+    const copies = facts.context.rcptTo.length;
+    if (action === 'split' && copies > policy.maxSplitCopies) {
+      action = strongerAction(action, 'reject');
+      return {
+        action,
+        rule: rule.name,
+        violation: true,
+        reason: `${reason}; split would need ${copies} copies > maxSplitCopies ${policy.maxSplitCopies}`,
+        rejectReply: replies.tooManySplitCopies(copies, policy.maxSplitCopies),
+      };
+    }
+    return { action, rule: rule.name, violation: true, reason, ...(action === 'reject' ? { rejectReply } : {}) };
+  };
+}

@@ -1,0 +1,199 @@
+import { readFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import { SMTPServer, type SMTPServerDataStream, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
+import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
+import type { MailGuardConfig } from '../config/schema.js';
+import { makeCidrMatcher } from '../net/cidr.js';
+import { replies, SmtpReplyError, type SmtpReply } from './replies.js';
+
+export interface ReceivedTransaction {
+  readonly raw: Buffer;
+  readonly session: SMTPServerSession;
+  readonly mailFrom: string;
+  readonly rcptTo: string[];
+  /** When DATA began (performance.now()), for the receive timing. */
+  readonly dataStartedAt: number;
+}
+
+export interface IngressHooks {
+  /** Decides the final reply for one message; must not throw for expected failures. */
+  onMessage(transaction: ReceivedTransaction): Promise<SmtpReply>;
+  onSession?(result: 'accepted' | 'denied'): void;
+  onOversized?(size: number): void;
+}
+
+type ConnectionInternals = SMTPConnection & {
+  _setListeners(done: () => void): void;
+  connectionReady(): void;
+  send(code: number, text: string): void;
+  close(): void;
+  id: string;
+};
+
+/**
+ * smtp-server holds every new connection 100 ms before the greeting to catch
+ * clients that talk too soon. For allow-listed mailers that one-connection-per-
+ * message is a hard cap on throughput, so they are greeted at once; anyone else
+ * keeps the wait (and is then refused at connect).
+ */
+class GuardedSmtpServer extends SMTPServer {
+  readonly live = new Map<string, ConnectionInternals>();
+  constructor(options: SMTPServerOptions, private readonly greetAtOnce: (address: string) => boolean) {
+    super(options);
+  }
+  override connect(socket: Socket, socketOptions: Record<string, unknown>): void {
+    const self = this as unknown as {
+      connections: Set<unknown>;
+      _onError(err: Error): void;
+      _onClientConnect(data: unknown): void;
+      options: { maxClients?: number };
+    };
+    const connection = new SMTPConnection(this, socket, socketOptions) as ConnectionInternals;
+    self.connections.add(connection);
+    this.live.set(connection.id, connection);
+    socket.once('close', () => this.live.delete(connection.id));
+    connection.on('error', (err: Error) => self._onError(err));
+    connection.on('connect', (data: unknown) => self._onClientConnect(data));
+    if (!this.greetAtOnce(connection.remoteAddress)) {
+      connection.init();
+      return;
+    }
+    connection._setListeners(() => {
+      if (self.options.maxClients && self.connections.size > self.options.maxClients) {
+        connection.send(421, '4.7.0 Too many connected clients, try again in a moment');
+        return;
+      }
+      connection.connectionReady();
+    });
+  }
+}
+
+export interface Ingress {
+  listen(): Promise<number>;
+  close(): Promise<void>;
+}
+
+export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHooks): Ingress {
+  if (config.auth.required || config.auth.users.length > 0) {
+    // Parsed so configs stay valid, but refusing to start beats silently running without the auth the operator asked for.
+    throw new SmtpConfigNotSupported('smtp.auth: SMTP AUTH is not available in this version; remove smtp.auth or upgrade');
+  }
+  const isAllowed = makeCidrMatcher(config.allowFrom);
+  const deadlines = new Map<string, NodeJS.Timeout>();
+  const clearDeadline = (id: string) => {
+    const timer = deadlines.get(id);
+    if (timer) clearTimeout(timer);
+    deadlines.delete(id);
+  };
+
+  const options: SMTPServerOptions = {
+    banner: config.banner,
+    size: config.maxMessageBytes,
+    disableReverseLookup: true,
+    authOptional: true,
+    disabledCommands: config.tls ? ['AUTH'] : ['AUTH', 'STARTTLS'],
+    hideENHANCEDSTATUSCODES: true,
+    maxClients: config.maxClients,
+    socketTimeout: config.socketTimeoutSeconds * 1000,
+    closeTimeout: 30_000,
+    logger: false,
+    ...(config.tls ? { key: readFileSync(config.tls.key), cert: readFileSync(config.tls.cert) } : {}),
+
+    onConnect(session, callback) {
+      if (!isAllowed(session.remoteAddress)) {
+        hooks.onSession?.('denied');
+        return callback(new SmtpReplyError(replies.clientNotAllowed()));
+      }
+      hooks.onSession?.('accepted');
+      callback();
+    },
+
+    onMailFrom(_address, session, callback) {
+      clearDeadline(session.id);
+      deadlines.set(
+        session.id,
+        setTimeout(() => {
+          deadlines.delete(session.id);
+          const connection = server.live.get(session.id);
+          if (!connection) return;
+          const reply = replies.transactionTimeout();
+          connection.send(421, `${reply.enhanced} ${reply.text}`);
+          connection.close();
+        }, config.transactionTimeoutSeconds * 1000).unref(),
+      );
+      callback();
+    },
+
+    onRcptTo(_address, session, callback) {
+      if (session.envelope.rcptTo.length >= config.maxRecipients) {
+        return callback(new SmtpReplyError(replies.tooManyRecipients(config.maxRecipients)));
+      }
+      callback();
+    },
+
+    onData(stream: SMTPServerDataStream, session, callback) {
+      const dataStartedAt = performance.now();
+      const chunks: Buffer[] = [];
+      let size = 0;
+      stream.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        // Past the limit keep counting but stop holding bytes: the message is refused anyway.
+        if (size <= config.maxMessageBytes) chunks.push(chunk);
+      });
+      stream.once('end', () => {
+        const finish = (reply: SmtpReply) => {
+          clearDeadline(session.id);
+          if (reply.code < 400) callback(null, `${reply.enhanced} ${reply.text}`);
+          else callback(new SmtpReplyError(reply));
+        };
+        if (stream.sizeExceeded || size > config.maxMessageBytes) {
+          hooks.onOversized?.(size);
+          return finish(replies.messageTooBig(config.maxMessageBytes));
+        }
+        const raw = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+        chunks.length = 0;
+        hooks
+          .onMessage({
+            raw,
+            session,
+            mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+            rcptTo: session.envelope.rcptTo.map((r) => r.address),
+            dataStartedAt,
+          })
+          .then(finish, () => finish(replies.analysisFailed()));
+      });
+    },
+
+    onClose(session) {
+      clearDeadline(session.id);
+    },
+  };
+
+  const server = new GuardedSmtpServer(options, isAllowed);
+  server.on('error', () => {
+    // Per-connection socket errors (resets, TLS noise) are not the server's failure.
+  });
+
+  return {
+    listen: () =>
+      new Promise((resolve, reject) => {
+        const netServer = server.server;
+        netServer.once('error', reject);
+        server.listen(config.port, config.host, () => {
+          netServer.off('error', reject);
+          const address = netServer.address();
+          resolve(typeof address === 'object' && address ? address.port : config.port);
+        });
+      }),
+    close: () =>
+      new Promise((resolve) => {
+        for (const timer of deadlines.values()) clearTimeout(timer);
+        deadlines.clear();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+export class SmtpConfigNotSupported extends Error {
+  override readonly name = 'SmtpConfigNotSupported';
+}
