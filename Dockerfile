@@ -1,0 +1,26 @@
+# Production image: compiled JavaScript, production dependencies only, non-root.
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json tsconfig.json ./
+RUN npm ci --no-audit --no-fund
+COPY src ./src
+RUN npm run build
+
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production MAIL_GUARD_CONFIG=/etc/mail-guard/mail-guard.yaml
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY --from=build /app/dist ./dist
+COPY config/mail-guard.yaml /etc/mail-guard/mail-guard.yaml
+# The shipped config keeps its store under ./var (store.path: var/mail-guard).
+# Mount your own config at $MAIL_GUARD_CONFIG; bind smtp.host and admin.host to
+# 0.0.0.0 there and list your mailers in smtp.allowFrom.
+RUN mkdir -p /app/var && chown node:node /app/var
+USER node
+VOLUME ["/app/var"]
+EXPOSE 2525 9025
+HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
+  CMD node -e "fetch('http://127.0.0.1:9025/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+ENTRYPOINT ["node", "dist/cli/main.js"]
+CMD ["serve"]

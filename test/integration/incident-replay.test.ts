@@ -1,0 +1,111 @@
+// The seed incident, replayed: a newsletter to 832 members, one message per
+// member, each with every member's address in To.
+import { afterEach, describe, expect, it } from 'vitest';
+import { startRecordingUpstream, type RecordingUpstream } from '../helpers/recording-upstream.js';
+import { startMailGuard, type RunningMailGuard } from '../helpers/start-mail-guard.js';
+import { TestSmtpClient } from '../helpers/smtp-client.js';
+
+const MEMBERS = Array.from({ length: 832 }, (_, i) => {
+  const domains = ['gmail.com', 'yahoo.co.jp', 'docomo.ne.jp', 'members-mail.org', 'example.net'];
+  return `member${i}@${domains[i % domains.length]}`;
+});
+
+function newsletterFor(member: string): string {
+  return [
+    'From: Newsletter <news@example.co.jp>',
+    // the bug: every member in To, folded over many lines
+    `To: ${MEMBERS.join(',\r\n ')}`,
+    'Subject: November newsletter',
+    'Message-ID: <nov-2026@example.co.jp>',
+    'MIME-Version: 1.0',
+    'Content-Type: text/plain; charset=utf-8',
+    '',
+    `Dear member, this copy is for ${member}.`,
+    '',
+  ].join('\r\n');
+}
+
+/** Sends every member's message over a few persistent sessions; returns the final replies in member order. */
+async function sendNewsletter(port: number, sessions = 8): Promise<string[]> {
+  const finals: string[] = new Array(MEMBERS.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: sessions }, async () => {
+      const { client } = await TestSmtpClient.open(port);
+      await client.command('EHLO newsletter.example.co.jp');
+      while (next < MEMBERS.length) {
+        const i = next++;
+        finals[i] = (await client.send('news@example.co.jp', [MEMBERS[i]!], newsletterFor(MEMBERS[i]!))).final;
+      }
+      await client.quit();
+    }),
+  );
+  return finals;
+}
+
+function headerBlock(raw: Buffer): string {
+  const text = raw.toString('utf8');
+  return text.slice(0, text.indexOf('\r\n\r\n'));
+}
+
+describe('the 832-member incident, replayed', () => {
+  let upstream: RecordingUpstream;
+  let guard: RunningMailGuard;
+  afterEach(async () => {
+    await guard?.stop();
+    await upstream?.close();
+  });
+
+  const start = async (action: string) => {
+    upstream = await startRecordingUpstream();
+    guard = await startMailGuard({
+      upstream: { host: '127.0.0.1', port: upstream.port, requireTLS: false, pool: 8 },
+      internalDomains: ['example.co.jp'],
+      policy: { action, maxVisibleExternal: 1 },
+    });
+  };
+
+  it('split: every member receives exactly one copy that shows only their own address', async () => {
+    await start('split');
+    const finals = await sendNewsletter(guard.smtpPort);
+    for (const final of finals) expect(final).toMatch(/^250 2\.0\.0 1 of 1 copies accepted upstream/);
+    expect(upstream.messages).toHaveLength(MEMBERS.length);
+    const seen = new Map<string, number>();
+    for (const message of upstream.messages) {
+      expect(message.rcptTo).toHaveLength(1);
+      const member = message.rcptTo[0]!;
+      seen.set(member, (seen.get(member) ?? 0) + 1);
+      const headers = headerBlock(message.raw);
+      expect(headers).toContain(`\r\nTo: <${member}>`);
+      // no other member's address anywhere in the headers
+      const others = headers.match(/member\d+@[a-z.-]+/g) ?? [];
+      expect(new Set(others)).toEqual(new Set([member]));
+      expect(headers).toContain('Message-ID: <nov-2026@example.co.jp>');
+      expect(message.raw.toString('utf8')).toContain(`this copy is for ${member}.`);
+    }
+    expect(seen.size).toBe(MEMBERS.length);
+    expect([...seen.values()].every((n) => n === 1)).toBe(true);
+  });
+
+  it('reject: every message gets 550 5.7.1 and the upstream receives nothing', async () => {
+    await start('reject');
+    const finals = await sendNewsletter(guard.smtpPort);
+    for (const final of finals) {
+      // each copy's own member is not exposed to themselves: 831 others are
+      expect(final).toMatch(/^550 5\.7\.1 Message exposes 831 external recipient addresses to each other in To; send with Bcc/);
+    }
+    expect(upstream.messages).toHaveLength(0);
+    expect(upstream.transactions).toBe(0);
+  });
+
+  it('monitor: all are relayed as they are and 832 violations are counted', async () => {
+    await start('monitor');
+    const finals = await sendNewsletter(guard.smtpPort);
+    for (const final of finals) expect(final).toMatch(/^250 /);
+    expect(upstream.messages).toHaveLength(MEMBERS.length);
+    expect(headerBlock(upstream.messages[0]!.raw)).toContain(MEMBERS[831]);
+    const outcomes = guard.logs.filter((l) => l['msg'] === 'message handled');
+    expect(outcomes).toHaveLength(MEMBERS.length);
+    expect(outcomes.filter((l) => l['violation'] === true && l['action'] === 'monitor')).toHaveLength(MEMBERS.length);
+  });
+});
