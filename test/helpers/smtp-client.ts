@@ -69,7 +69,8 @@ export class TestSmtpClient {
     if (!data.startsWith('354')) return { rcpt, data, final: data };
     const bytes = Buffer.isBuffer(message) ? message : Buffer.from(message, 'utf8');
     this.socket.write(dotStuff(bytes));
-    this.socket.write(bytes.length && bytes[bytes.length - 1] === 0x0a ? '.\r\n' : '\r\n.\r\n');
+    const endsWithCrlf = bytes.length >= 2 && bytes[bytes.length - 2] === 0x0d && bytes[bytes.length - 1] === 0x0a;
+    this.socket.write(endsWithCrlf ? '.\r\n' : '\r\n.\r\n');
     return { rcpt, data, final: await this.reply() };
   }
 
@@ -81,7 +82,8 @@ export class TestSmtpClient {
 
 function dotStuff(message: Buffer): Buffer {
   const text = message.toString('latin1');
-  return Buffer.from(text.replace(/(^|\r\n)\./g, '$1..'), 'latin1');
+  // Stuff a dot after any line break a server might honour (CRLF, bare LF, bare CR).
+  return Buffer.from(text.replace(/(^|\r\n|\n|\r)\./g, '$1..'), 'latin1');
 }
 
 /** One message over a fresh connection, as most application mailers do. */

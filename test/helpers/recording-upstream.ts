@@ -1,0 +1,174 @@
+// A real SMTP relay for tests (smtp-server on 127.0.0.1, a free port) that records
+// every message exactly as it arrived. Use it as mail-guard's upstream and assert
+// on what really left the proxy.
+//
+//   const upstream = await startRecordingUpstream();
+//   … send through mail-guard with upstream { host: '127.0.0.1', port: upstream.port } …
+//   expect(upstream.messages[0]?.raw.equals(expected)).toBe(true);
+//   await upstream.close();
+//
+// Replies carry no automatic enhanced status codes: the default accept reply is
+// `250 2.0.0 Ok: queued as R<n>`, and an override's `message` is sent as given
+// after the code (put the enhanced code in it yourself: `{ code: 451, message: '4.3.0 try later' }`).
+
+import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
+
+export interface UpstreamReplyOverride {
+  readonly code: number;
+  /** The text after the code, e.g. "4.2.0 mailbox busy". */
+  readonly message: string;
+}
+
+export interface RecordedTransaction {
+  /** 1-based number of the connection (in accept order) that carried it. */
+  readonly connection: number;
+  /** MAIL FROM address ('' for the null sender). */
+  readonly mailFrom: string;
+  /** Recipients the upstream accepted. */
+  readonly rcptTo: string[];
+  /** The message exactly as received, after dot-unstuffing (the CRLF before the final dot included). */
+  readonly raw: Buffer;
+}
+
+export interface RecordedMessage extends RecordedTransaction {
+  /** What the upstream answered to the final dot. */
+  readonly reply: UpstreamReplyOverride;
+}
+
+export interface RecordingUpstreamOptions {
+  /** Answer to the final dot; undefined = accept with `250 2.0.0 Ok: queued as R<n>`. */
+  reply?: (tx: RecordedTransaction) => UpstreamReplyOverride | undefined;
+  /** Answer to RCPT TO; undefined = accept. A code ≥ 400 refuses that recipient. */
+  rcptReply?: (address: string) => UpstreamReplyOverride | undefined;
+  /** Answer to MAIL FROM; undefined = accept. */
+  mailReply?: (address: string) => UpstreamReplyOverride | undefined;
+  /** Delay before the 220 greeting. */
+  greetingDelayMs?: number;
+  /**
+   * Offer STARTTLS: with this key/cert, or `'untrusted'` for smtp-server's built-in
+   * self-signed certificate (a certificate no client should accept). Default: no STARTTLS.
+   */
+  tls?: { key: string | Buffer; cert: string | Buffer } | 'untrusted';
+  /** Require AUTH with these credentials (allowed without TLS, for tests). Default: no AUTH needed. */
+  auth?: { user: string; pass: string };
+  /** Announce this SIZE limit. */
+  size?: number;
+  /** Do not announce PIPELINING. */
+  hidePipelining?: boolean;
+}
+
+export interface RecordingUpstream {
+  readonly host: '127.0.0.1';
+  readonly port: number;
+  /** Messages the upstream accepted (answered 2xx), in order. */
+  readonly messages: RecordedMessage[];
+  /** Every message whose final dot arrived, accepted or not, with the reply it got. */
+  readonly received: RecordedMessage[];
+  /** MAIL FROM commands received (accepted or not). */
+  readonly transactions: number;
+  /** TCP connections accepted so far. */
+  readonly connections: number;
+  /** Stops listening and drops every open connection. */
+  close(): Promise<void>;
+}
+
+function smtpError(reply: UpstreamReplyOverride): Error {
+  return Object.assign(new Error(reply.message), { responseCode: reply.code });
+}
+
+export async function startRecordingUpstream(options: RecordingUpstreamOptions = {}): Promise<RecordingUpstream> {
+  const messages: RecordedMessage[] = [];
+  const received: RecordedMessage[] = [];
+  let transactions = 0;
+  let connections = 0;
+  let queued = 0;
+  const connectionOf = new Map<string, number>();
+
+  const disabledCommands: string[] = [];
+  if (!options.auth) disabledCommands.push('AUTH');
+  if (options.tls === undefined) disabledCommands.push('STARTTLS');
+  const certificate = typeof options.tls === 'object' ? { key: options.tls.key, cert: options.tls.cert } : {};
+
+  const server = new SMTPServer({
+    logger: false,
+    disableReverseLookup: true,
+    hideENHANCEDSTATUSCODES: true,
+    authOptional: !options.auth,
+    allowInsecureAuth: true,
+    disabledCommands,
+    ...certificate,
+    ...(options.size === undefined ? {} : { size: options.size }),
+    hidePIPELINING: options.hidePipelining === true,
+    closeTimeout: 200,
+    onConnect(session, callback) {
+      connectionOf.set(session.id, ++connections);
+      if (options.greetingDelayMs) setTimeout(() => callback(), options.greetingDelayMs);
+      else callback();
+    },
+    onAuth(auth, _session, callback) {
+      if (options.auth && auth.username === options.auth.user && auth.password === options.auth.pass) {
+        callback(null, { user: auth.username });
+      } else {
+        callback(Object.assign(new Error('5.7.8 Authentication credentials invalid'), { responseCode: 535 }));
+      }
+    },
+    onMailFrom(address, _session, callback) {
+      transactions++;
+      const r = options.mailReply?.(address.address);
+      callback(r && r.code >= 400 ? smtpError(r) : null);
+    },
+    onRcptTo(address, _session, callback) {
+      const r = options.rcptReply?.(address.address);
+      callback(r && r.code >= 400 ? smtpError(r) : null);
+    },
+    onData(stream, session, callback) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      stream.on('end', () => {
+        const tx: RecordedTransaction = {
+          connection: connectionOf.get(session.id) ?? 0,
+          mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+          rcptTo: session.envelope.rcptTo.map((r) => r.address),
+          raw: Buffer.concat(chunks),
+        };
+        const override = options.reply?.(tx);
+        const reply = override ?? { code: 250, message: `2.0.0 Ok: queued as R${++queued}` };
+        received.push({ ...tx, reply });
+        if (reply.code < 400) {
+          messages.push({ ...tx, reply });
+          callback(null, reply.message);
+        } else {
+          callback(smtpError(reply));
+        }
+      });
+    },
+  });
+  server.on('error', () => {
+    /* a client resetting its socket is not a test failure */
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const address = server.server.address();
+  if (address === null || typeof address === 'string') throw new Error('recording upstream: no port');
+
+  return {
+    host: '127.0.0.1',
+    port: address.port,
+    messages,
+    received,
+    get transactions() {
+      return transactions;
+    },
+    get connections() {
+      return connections;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const c of server.connections) c.close();
+      }),
+  };
+}
