@@ -11,7 +11,7 @@ export interface RefusedCopy {
 /** What happened to a message, before it becomes a reply. */
 export type Outcome =
   | { readonly kind: 'relayed'; readonly response: string; readonly refused: readonly RefusedCopy[] }
-  | { readonly kind: 'split-delivered'; readonly copies: number; readonly refused: readonly RefusedCopy[] }
+  | { readonly kind: 'split-delivered'; readonly copies: number; readonly earlier: number; readonly refused: readonly RefusedCopy[] }
   | { readonly kind: 'already-delivered' }
   | { readonly kind: 'partial'; readonly accepted: number; readonly total: number; readonly unit: 'copies' | 'recipients'; readonly refused: readonly RefusedCopy[] }
   | { readonly kind: 'upstream-failed'; readonly error: UpstreamError }
@@ -38,7 +38,8 @@ export function replyForOutcome(outcome: Outcome, id: string): SmtpReply {
           enhanced: '2.0.0',
           text:
             `${outcome.copies - outcome.refused.length} of ${outcome.copies} copies accepted upstream, one per recipient` +
-            (outcome.refused.length ? `; ${outcome.refused.length} refused permanently and kept for review` : ''),
+            (outcome.earlier ? `; ${outcome.earlier} accepted on an earlier attempt` : '') +
+            (outcome.refused.length ? `; ${outcome.refused.length} refused permanently (see the mail-guard log under this id)` : ''),
         },
         id,
       );
