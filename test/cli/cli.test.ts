@@ -1,0 +1,97 @@
+// The built CLI, run as a user runs it (`npm test` builds dist/ first).
+import { execFile } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const CLI = resolve('dist/cli/main.js');
+
+async function cli(args: string[], env: Record<string, string> = {}) {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+let dir: string;
+let config: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'mail-guard-cli-'));
+  config = join(dir, 'mail-guard.yaml');
+  await writeFile(config, 'internalDomains: [example.co.jp]\npolicy: { action: reject }\nupstream: { host: relay.example.net, auth: { user: u, pass: hunter2 } }\n');
+  await writeFile(join(dir, 'clean.eml'), 'From: app@example.co.jp\r\nTo: a@ext.com, staff@example.co.jp\r\nSubject: ok\r\n\r\nhi\r\n');
+  await writeFile(join(dir, 'leak.eml'), 'From: news@example.co.jp\r\nTo: a@ext1.com, b@ext2.com, c@ext3.com\r\nSubject: leak\r\n\r\nhi\r\n');
+  await writeFile(join(dir, 'bad.eml'), '\uFEFFFrom: app@example.co.jp\r\nTo: a@ext.com\r\n\r\nhi\r\n');
+});
+
+describe('mail-guard check', () => {
+  it('exits 0 when every message passes', async () => {
+    const r = await cli(['check', '-c', config, join(dir, 'clean.eml')]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/clean\.eml: pass/);
+  });
+
+  it('exits 1 on any violation and says what the proxy would answer', async () => {
+    const r = await cli(['check', '-c', config, join(dir, 'clean.eml'), join(dir, 'leak.eml')]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/leak\.eml: VIOLATION -> reject/);
+    expect(r.stdout).toMatch(/550 5\.7\.1 Message exposes 3 external recipient addresses to each other in To/);
+  });
+
+  it('takes the envelope into account: a copy\'s own recipient is not exposed to itself', async () => {
+    const own = join(dir, 'own.eml');
+    await writeFile(own, 'From: app@example.co.jp\r\nTo: a@ext1.com, b@ext2.com\r\n\r\nhi\r\n');
+    expect((await cli(['check', '-c', config, own])).code).toBe(1);
+    expect((await cli(['check', '-c', config, '--rcpt', 'a@ext1.com', own])).code).toBe(0);
+  });
+
+  it('prints JSON with --json, and a malformed message counts as a violation', async () => {
+    const r = await cli(['check', '-c', config, '--json', join(dir, 'leak.eml'), join(dir, 'bad.eml')]);
+    expect(r.code).toBe(1);
+    const verdicts = JSON.parse(r.stdout) as Array<Record<string, unknown>>;
+    expect(verdicts).toHaveLength(2);
+    expect(verdicts[0]).toMatchObject({ violation: true, action: 'reject', exposedExternal: 3, exposingHeaders: ['To'] });
+    expect(verdicts[1]).toMatchObject({ violation: true, action: 'reject' });
+    expect(String(verdicts[1]!['reply'])).toMatch(/^554 5\.6\.0 /);
+  });
+
+  it('exits 2 when a file cannot be read, or the config is bad', async () => {
+    expect((await cli(['check', '-c', config, join(dir, 'missing.eml')])).code).toBe(2);
+    const badConfig = join(dir, 'bad.yaml');
+    await writeFile(badConfig, 'policy:\n  action: drop\n');
+    const r = await cli(['check', '-c', badConfig, join(dir, 'clean.eml')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toMatch(/^mail-guard: .*bad\.yaml: policy\.action: /);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+});
+
+describe('mail-guard config check', () => {
+  it('prints the effective config with secrets masked', async () => {
+    const r = await cli(['config', 'check', '-c', config]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('valid');
+    expect(r.stdout).toMatch(/host: relay\.example\.net/);
+    expect(r.stdout).toMatch(/maxRecipients: 1000/);
+    expect(r.stdout).not.toContain('hunter2');
+  });
+
+  it('reads $MAIL_GUARD_CONFIG when -c is not given', async () => {
+    const r = await cli(['config', 'check'], { MAIL_GUARD_CONFIG: config });
+    expect(r.stdout).toContain(config);
+  });
+
+  it('names the key of an unknown or wrong setting on one line', async () => {
+    const bad = join(dir, 'typo.yaml');
+    await writeFile(bad, 'upstrem:\n  host: relay\n');
+    const r = await cli(['config', 'check', '-c', bad]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`mail-guard: ${bad}: upstrem: unknown key\n`);
+  });
+});
