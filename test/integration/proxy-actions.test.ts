@@ -176,16 +176,37 @@ describe('ingress bounds', () => {
     await client.quit();
   });
 
-  it('handles two messages pipelined in one session as two analyses', async () => {
+  it('ends a transaction that outlives smtp.transactionTimeoutSeconds with 421 4.4.2, relaying nothing', async () => {
+    const { upstream, guard } = await startRelaying({}, { transactionTimeoutSeconds: 1 });
+    const { client } = await TestSmtpClient.open(guard.smtpPort);
+    await client.command('EHLO slow.test');
+    expect(await client.command('MAIL FROM:<app@example.co.jp>')).toMatch(/^250 /);
+    expect(await client.command('RCPT TO:<a@example.co.jp>')).toMatch(/^250 /);
+    expect(await client.command('DATA')).toMatch(/^354 /);
+    client.writeRaw('From: app@example.co.jp\r\nTo: a@example.co.jp\r\n\r\nand then nothing more');
+    expect(await client.reply()).toMatch(/^421 4\.4\.2 Transaction took too long/);
+    expect(await client.reply()).toBe('(connection closed)');
+    await client.quit();
+    expect(upstream.transactions).toBe(0);
+  });
+
+  it('analyses two transactions pipelined in one segment separately', async () => {
     const { upstream, guard } = await startRelaying();
     const { client } = await TestSmtpClient.open(guard.smtpPort);
     await client.command('EHLO mailer.test');
     const good = crlf('From: app@example.co.jp', 'To: a@ext.com', '', 'one', '');
     const bad = crlf('From: app@example.co.jp', 'To: a@ext.com, b@ext2.com', '', 'two', '');
-    expect((await client.send('app@example.co.jp', ['a@ext.com'], good)).final).toMatch(/^250 /);
-    expect((await client.send('app@example.co.jp', ['a@ext.com', 'b@ext2.com'], bad)).final).toMatch(/^550 5\.7\.1 /);
+    client.writeRaw('MAIL FROM:<app@example.co.jp>\r\nRCPT TO:<a@ext.com>\r\nDATA\r\n');
+    expect([await client.reply(), await client.reply(), await client.reply()].map((r) => r.slice(0, 3))).toEqual(['250', '250', '354']);
+    // The end of the first message and the whole envelope of the second in one write.
+    client.writeRaw(good + '.\r\nMAIL FROM:<app@example.co.jp>\r\nRCPT TO:<a@ext.com>\r\nRCPT TO:<b@ext2.com>\r\nDATA\r\n');
+    expect(await client.reply()).toMatch(/^250 2\.0\.0 upstream: /);
+    expect([await client.reply(), await client.reply(), await client.reply(), await client.reply()].map((r) => r.slice(0, 3))).toEqual(['250', '250', '250', '354']);
+    client.writeRaw(bad + '.\r\n');
+    expect(await client.reply()).toMatch(/^550 5\.7\.1 /);
     await client.quit();
     expect(upstream.messages).toHaveLength(1);
+    expect(upstream.messages[0]!.raw.toString()).toBe(good);
   });
 });
 
