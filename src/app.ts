@@ -2,13 +2,12 @@ import { join } from 'node:path';
 import { DeliveryLedger } from './actions/delivery-ledger.js';
 import { processMessage, type ProcessDeps } from './actions/process-message.js';
 import { createAdminServer } from './admin/admin-server.js';
-import { createAnalyser } from './analysis/analyse.js';
 import type { MailGuardConfig } from './config/schema.js';
 import type { Logger } from './log/logger.js';
 import { makeAddressMasker } from './log/mask.js';
 import { logMessageOutcome } from './log/message-line.js';
 import { newMessageId } from './message-id.js';
-import { createDecide } from './policy/decide.js';
+import { createJudge } from './policy/judge.js';
 import { createIngress, type ReceivedTransaction } from './smtp/ingress.js';
 import { replies, type SmtpReply } from './smtp/replies.js';
 import { UpstreamPool } from './upstream/pool.js';
@@ -23,13 +22,7 @@ export interface App {
 export function createApp(config: MailGuardConfig, logger: Logger): App {
   const pool = config.upstream ? new UpstreamPool(config.upstream, { logger }) : null;
   const mask = makeAddressMasker(config.log.showAddresses);
-  const analyse = createAnalyser({
-    internalDomains: config.internalDomains,
-    freemailDomains: config.policy.freemailDomains,
-    maxAddresses: config.policy.maxAddresses,
-    maxHeaderBytes: config.smtp.maxHeaderBytes,
-  });
-  const decide = createDecide(config.policy);
+  const { analyse, decide } = createJudge(config);
   let deps: ProcessDeps | null = null;
 
   const onMessage = async (tx: ReceivedTransaction): Promise<SmtpReply> => {

@@ -1,8 +1,7 @@
 import { readFile } from 'node:fs/promises';
-import { createAnalyser } from '../analysis/analyse.js';
 import { normaliseLineEndings } from '../analysis/line-endings.js';
 import type { MailGuardConfig } from '../config/schema.js';
-import { createDecide } from '../policy/decide.js';
+import { createJudge } from '../policy/judge.js';
 import { formatReply, SmtpReplyError } from '../smtp/replies.js';
 
 export interface CheckOptions {
@@ -30,13 +29,7 @@ interface FileVerdict {
  * rewritten, 2 when a file could not be read.
  */
 export async function runCheck(config: MailGuardConfig, files: readonly string[], options: CheckOptions): Promise<number> {
-  const analyse = createAnalyser({
-    internalDomains: config.internalDomains,
-    freemailDomains: config.policy.freemailDomains,
-    maxAddresses: config.policy.maxAddresses,
-    maxHeaderBytes: config.smtp.maxHeaderBytes,
-  });
-  const decide = createDecide(config.policy);
+  const { analyse, decide } = createJudge(config);
   const results: FileVerdict[] = [];
   let exitCode = 0;
   for (const file of files) {
