@@ -1,0 +1,74 @@
+// Starts mail-guard (`node dist/cli/main.js serve -c FILE`) as a child with a
+// generated config pointing at the sink, and waits for its 220 greeting.
+import fs from 'node:fs';
+import path from 'node:path';
+import { freePort, startChild, stopChild, tailFile, waitForGreeting } from './procs.mjs';
+
+export function proxyConfigYaml({ smtpPort, adminPort, sinkPort, storePath }) {
+  return [
+    `smtp: { host: 127.0.0.1, port: ${smtpPort}, maxRecipients: 1000, maxMessageBytes: 52428800 }`,
+    `admin: { host: 127.0.0.1, port: ${adminPort} }`,
+    `upstream: { host: 127.0.0.1, port: ${sinkPort}, secure: false, requireTLS: false, pool: 20 }`,
+    'internalDomains: [example.co.jp]',
+    'policy: { action: split, maxVisibleExternal: 1 }',
+    `store: { type: file, path: ${JSON.stringify(storePath)} }`,
+    'log: { level: warn }',
+    '',
+  ].join('\n');
+}
+
+/**
+ * Returns { ok: true, pid, port, entry, stop(), alive(), logs() } or
+ * { ok: false, reason, logs }.
+ */
+export async function startProxy({ projectDir, tmpDir, sinkPort, startTimeoutMs = 30000 }) {
+  const main = path.join(projectDir, 'dist', 'cli', 'main.js');
+  const outFile = path.join(tmpDir, 'proxy-stdout.txt');
+  const errFile = path.join(tmpDir, 'proxy-stderr.txt');
+  const logs = () => {
+    const err = tailFile(errFile, 4000).trim();
+    const out = tailFile(outFile, 2000).trim();
+    return [err && `--- mail-guard stderr (tail) ---\n${err}`, out && `--- mail-guard stdout (tail) ---\n${out}`]
+      .filter(Boolean).join('\n') || '(mail-guard wrote nothing)';
+  };
+  if (!fs.existsSync(main)) {
+    return { ok: false, reason: `${path.relative(projectDir, main)} does not exist (npm run build, or the CLI is not written yet)`, logs: () => '' };
+  }
+  const smtpPort = await freePort();
+  const adminPort = await freePort();
+  const configFile = path.join(tmpDir, 'mail-guard.yaml');
+  const storePath = path.join(tmpDir, 'store');
+  fs.mkdirSync(storePath, { recursive: true });
+  fs.writeFileSync(configFile, proxyConfigYaml({ smtpPort, adminPort, sinkPort, storePath }));
+
+  // Output to files, not pipes: the bench process must not spend CPU on the proxy's logs.
+  const out = fs.openSync(outFile, 'w');
+  const err = fs.openSync(errFile, 'w');
+  const env = { ...process.env };
+  delete env.MAIL_GUARD_CONFIG;
+  const args = [main, 'serve', '-c', configFile];
+  const entry = startChild('mail-guard', process.execPath, args, { cwd: projectDir, env, stdio: ['ignore', out, err] });
+  fs.closeSync(out);
+  fs.closeSync(err);
+  const ready = await waitForGreeting(smtpPort, { totalMs: startTimeoutMs, isDead: () => entry.exited });
+  if (!ready.ok) {
+    const why = entry.exited
+      ? `exited (code ${entry.code}, signal ${entry.signal}) before answering`
+      : `no 220 greeting on 127.0.0.1:${smtpPort} within ${startTimeoutMs} ms (${ready.error?.message})`;
+    await stopChild(entry);
+    return { ok: false, reason: `mail-guard ${why}`, logs };
+  }
+  return {
+    ok: true,
+    pid: entry.child.pid,
+    port: smtpPort,
+    adminPort,
+    configFile,
+    greeting: ready.line,
+    command: `node ${path.relative(projectDir, main)} serve -c ${configFile}`,
+    entry,
+    alive: () => !entry.exited,
+    stop: () => stopChild(entry, 5000),
+    logs,
+  };
+}

@@ -1,0 +1,310 @@
+#!/usr/bin/env node
+// npm run bench: direct (load -> sink) and proxied (load -> mail-guard -> sink)
+// runs side by side, interleaved, against ONE sink, in ONE invocation. Measures,
+// never asserts: targets are printed as PASS/MISS; the exit code is non-zero
+// only when something could not be measured (proxy missing or dead, a run
+// failing, the analyser missing).
+//
+// Environment:
+//   BENCH_SCALE=1          multiplies every message count (0.1 … 20)
+//   BENCH_ROUNDS=3         direct/proxied pairs per scenario (best run is reported, every run is listed)
+//   BENCH_RUN_TIMEOUT_S=15 time cap of one run; a capped run is measured over what reached the sink
+//   BENCH_LATENCY_S=2      duration of each Node-generator latency run (0: skip them)
+//   BENCH_FORCE_NODE=1     use the Node load generator and Node sink even when Postfix's tools exist
+//   BENCH_ONLY=pass,split  run only these scenarios (pass, conn, split, big); analysis always runs
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { cpuMs, busyShare, hostCpu, peakRssBytes, resetPeakRss, rssBytes, sampleRss } from './procstat.mjs';
+import { cleanupAll, freePort, installCleanupHandlers, registerTempDir, sleep, startChild } from './procs.mjs';
+import { startProxy } from './proxy.mjs';
+import { latencyTable, mainTable, runsTable, summarise, targets, targetsTable, outcomeText } from './report.mjs';
+import { INSTALL_HINT, findPostfixTools, runNodeLoad, runSmtpSource, sourceArgs, startSink } from './tools.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const projectDir = path.resolve(here, '..');
+const MB = 1024 * 1024;
+
+const envNumber = (name, fallback, min, max) => {
+  const value = Number(process.env[name] ?? fallback);
+  return Number.isFinite(value) ? Math.min(max, Math.max(min, value)) : fallback;
+};
+const SCALE = envNumber('BENCH_SCALE', 1, 0.01, 20);
+const ROUNDS = Math.round(envNumber('BENCH_ROUNDS', 3, 1, 10));
+const RUN_TIMEOUT_MS = envNumber('BENCH_RUN_TIMEOUT_S', 15, 1, 600) * 1000;
+const LATENCY_MS = envNumber('BENCH_LATENCY_S', 2, 0, 60) * 1000;
+const FORCE_NODE = process.env.BENCH_FORCE_NODE === '1';
+const ONLY = (process.env.BENCH_ONLY ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+
+const count = (n) => Math.max(1, Math.round(n * SCALE));
+const ALL_SCENARIOS = [
+  { id: 'pass', title: '1 pass, 5 KB, 20 persistent sessions', sessions: 20, size: 5120, persistent: true, recipients: 1, messages: count(15000) },
+  { id: 'conn', title: '2 one connection per message, 5 KB, 20 sessions', sessions: 20, size: 5120, persistent: false, recipients: 1, messages: count(6000) },
+  { id: 'split', title: '3 split, 10 external (To+Cc), 5 KB, 20 persistent', sessions: 20, size: 5120, persistent: true, recipients: 10, split: true, messages: count(1500) },
+  { id: 'big', title: '4 5 MB, 4 persistent sessions', sessions: 4, size: 5 * MB, persistent: true, recipients: 1, messages: count(100) },
+];
+const SCENARIOS = ONLY.length ? ALL_SCENARIOS.filter((s) => ONLY.includes(s.id)) : ALL_SCENARIOS;
+
+const log = (text = '') => process.stdout.write(text + '\n');
+const problems = [];
+
+function machineLine() {
+  const cpus = os.cpus();
+  return `${cpus.length} × ${cpus[0]?.model?.trim() ?? 'cpu'}, load avg ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}, ` +
+    `node ${process.version}, ${os.type()} ${os.release()}`;
+}
+
+function postfixVersion() {
+  try {
+    return execFileSync('dpkg-query', ['-W', '-f=${Version}', 'postfix'], { encoding: 'utf8', timeout: 2000 }).trim();
+  } catch {
+    return 'version unknown';
+  }
+}
+
+/** One throughput run against `port`; returns a run record. */
+async function throughputRun({ scenario, mode, round, port, sink, tools, proxy }) {
+  const isProxied = mode === 'proxied';
+  const pid = isProxied ? proxy.pid : null;
+  const record = { scenario: scenario.id, mode, round, tool: tools ? 'smtp-source' : 'node-load', sent: scenario.messages };
+
+  await sink.settle(200, 10000);
+  if (isProxied && scenario.id === 'big') {
+    await sleep(500); // let the previous run's buffers go: the idle baseline of this run
+  }
+  const idleRss = isProxied ? rssBytes(pid) : null;
+  const resetOk = isProxied ? resetPeakRss(pid) : false;
+  const sampler = isProxied ? sampleRss(pid, 50) : null;
+  const sinkBefore = sink.messages();
+  const cpuBefore = isProxied ? cpuMs(pid) : null;
+  const hostBefore = hostCpu();
+  let sinkAtKill = null;
+
+  let elapsedMs;
+  let clientOk = null;
+  if (tools) {
+    const result = await runSmtpSource(tools.source, sourceArgs(scenario, port, scenario.messages), RUN_TIMEOUT_MS, () => { sinkAtKill = sink.messages(); });
+    elapsedMs = result.elapsedMs;
+    record.timedOut = result.timedOut;
+    if (!result.timedOut && result.code !== 0) {
+      record.failed = true;
+      record.note = `smtp-source exit ${result.code ?? result.signal}: ${result.stderr.trim().split('\n').slice(-2).join(' | ')}`;
+    }
+    if (!result.timedOut && result.code === 0) clientOk = scenario.messages;
+  } else {
+    const result = await runNodeLoad({
+      port, sessions: scenario.sessions, messages: scenario.messages, durationMs: RUN_TIMEOUT_MS,
+      persistent: scenario.persistent, size: scenario.size, recipients: scenario.recipients, split: !!scenario.split,
+    }, RUN_TIMEOUT_MS + 70000);
+    elapsedMs = result.elapsedMs;
+    clientOk = result.ok;
+    record.timedOut = result.ok + result.failed < scenario.messages;
+    record.latency = result;
+    if (result.failed || result.code !== 0) {
+      record.failed = result.ok === 0;
+      record.note = `${result.failed} failed: ${(result.errors ?? []).map((e) => `${e.count}× ${e.message}`).join('; ').slice(0, 160)}${result.stderr ?? ''}`;
+    }
+  }
+  const cpuAfter = isProxied ? cpuMs(pid) : null;
+  const hostAfter = hostCpu();
+  const peakSampled = sampler?.stop() ?? null;
+  const hwm = isProxied ? peakRssBytes(pid) : null;
+  const sinkAfter = sinkAtKill ?? (await sink.settle(250, 10000));
+  if (sinkAtKill !== null) await sink.settle(250, 15000); // drain what the proxy still had in flight
+
+  const delivered = sinkAfter - sinkBefore;
+  const copiesPerMessage = isProxied && scenario.split ? scenario.recipients : 1;
+  // Counted where it matters: a 250 for a message the sink never saw does not count.
+  const seenAtSink = Math.floor(delivered / copiesPerMessage);
+  const messages = clientOk === null ? seenAtSink : Math.min(clientOk, seenAtSink);
+  record.delivered = delivered;
+  record.sent = clientOk ?? messages;
+  record.elapsedMs = elapsedMs;
+  record.msgsPerSec = (messages * 1000) / elapsedMs;
+  if (isProxied && scenario.split) record.copiesPerSec = (delivered * 1000) / elapsedMs;
+  record.busy = busyShare(hostBefore, hostAfter);
+  if (isProxied) {
+    record.cpuMsPerMsg = cpuBefore !== null && cpuAfter !== null && messages > 0 ? (cpuAfter - cpuBefore) / messages : null;
+    record.peakRss = resetOk ? Math.max(hwm ?? 0, peakSampled ?? 0) : peakSampled;
+    record.idleRss = idleRss;
+    record.inFlightBytes = scenario.sessions * (scenario.size + 200); // + smtp-source's ~150 header bytes
+    if (scenario.split && record.cpuMsPerMsg !== null) record.note = [record.note, `${(record.cpuMsPerMsg / scenario.recipients).toFixed(3)} CPU ms/copy`].filter(Boolean).join('; ');
+    if (!resetOk) record.note = [record.note, 'VmHWM not resettable: peak from 50 ms VmRSS samples'].filter(Boolean).join('; ');
+  }
+  const expected = (clientOk ?? messages) * copiesPerMessage;
+  if (!record.timedOut && !record.failed && delivered !== expected) {
+    record.note = [record.note, `sink counted ${delivered}, expected ${expected}`].filter(Boolean).join('; ');
+  }
+  return record;
+}
+
+async function latencyRun(scenario, port) {
+  return runNodeLoad({
+    port, sessions: scenario.sessions, messages: scenario.messages, durationMs: LATENCY_MS,
+    persistent: scenario.persistent, size: scenario.size, recipients: scenario.recipients, split: !!scenario.split,
+  }, LATENCY_MS + 70000);
+}
+
+async function runAnalysis(addresses = 50000) {
+  const out = [];
+  const entry = startChild('analysis', process.execPath, [path.join(here, 'analysis.mjs'), projectDir, String(addresses), '5'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  entry.child.stdout.on('data', (c) => out.push(c));
+  entry.child.stderr.on('data', () => {});
+  const timer = setTimeout(() => entry.child.kill('SIGKILL'), 30000);
+  const { code, signal } = await entry.exitPromise;
+  clearTimeout(timer);
+  try {
+    return JSON.parse(Buffer.concat(out).toString('utf8').trim().split('\n').pop());
+  } catch {
+    return { ok: false, reason: `analysis child ended (code ${code}, signal ${signal}) without a result${signal === 'SIGKILL' ? ' within 30 s' : ''}` };
+  }
+}
+
+async function main() {
+  installCleanupHandlers();
+  const started = Date.now();
+  const tmpDir = registerTempDir(fs.mkdtempSync(path.join(os.tmpdir(), 'mail-guard-bench-')));
+  const counterDir = registerTempDir(fs.mkdtempSync(path.join(fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir(), 'mail-guard-bench-')));
+
+  let tools = FORCE_NODE ? null : findPostfixTools();
+  log('mail-guard bench (issue 2, "Speed and memory")');
+  log(`machine: ${machineLine()}`);
+  if (!tools && !FORCE_NODE) log('\n' + INSTALL_HINT + '\n');
+  if (FORCE_NODE) log('BENCH_FORCE_NODE=1: Node load generator and Node sink');
+  if (tools) log(`load: ${tools.source} (postfix ${postfixVersion()}); latency columns: bench/load.mjs (Node, separate ${LATENCY_MS / 1000} s runs)`);
+  else log('load: bench/load.mjs (Node), throughput and latency from the same runs');
+
+  const sinkPort = await freePort();
+  const sink = await startSink({ postfix: tools, port: sinkPort, counterDir });
+  log(`sink: ${sink.label}`);
+
+  const proxy = await startProxy({ projectDir, tmpDir, sinkPort });
+  let proxyUp = proxy.ok;
+  if (proxy.ok) {
+    log(`proxy: ${proxy.command} (pid ${proxy.pid}), greeting "${proxy.greeting}"`);
+  } else {
+    problems.push(`proxy did not start: ${proxy.reason}`);
+    log(`\nPROXY NOT RUNNING: ${proxy.reason}`);
+    const logs = proxy.logs();
+    if (logs) log(logs);
+    log('Continuing with the direct runs and the analysis.\n');
+  }
+  log(`scale ${SCALE}, rounds ${ROUNDS} (direct/proxied interleaved, order alternating), time cap ${RUN_TIMEOUT_MS / 1000} s a run`);
+  log(`scenarios: ${SCENARIOS.map((s) => `${s.id}=${s.messages} msgs`).join(', ')}`);
+
+  let startIdleRss = null;
+  if (proxyUp) {
+    await sleep(1000);
+    startIdleRss = rssBytes(proxy.pid);
+    // Warm-up (JIT, pools): not measured.
+    const warm = [{ ...SCENARIOS.find((s) => s.id === 'pass') ?? ALL_SCENARIOS[0], messages: count(2000) },
+      { ...ALL_SCENARIOS[2], messages: count(200) }];
+    for (const scenario of warm) {
+      if (tools) await runSmtpSource(tools.source, sourceArgs(scenario, proxy.port, scenario.messages), RUN_TIMEOUT_MS);
+      else await runNodeLoad({ port: proxy.port, sessions: scenario.sessions, messages: scenario.messages, durationMs: RUN_TIMEOUT_MS,
+        persistent: scenario.persistent, size: scenario.size, recipients: scenario.recipients, split: !!scenario.split }, RUN_TIMEOUT_MS + 70000);
+    }
+    await sink.settle(300, 10000);
+    log(`proxy idle RSS after start ${(startIdleRss / MB).toFixed(1)} MB, after warm-up ${(rssBytes(proxy.pid) / MB).toFixed(1)} MB`);
+  }
+  log('');
+
+  const runs = [];
+  const checkProxy = () => {
+    if (proxyUp && !proxy.alive()) {
+      proxyUp = false;
+      problems.push(`proxy died during the runs (code ${proxy.entry.code}, signal ${proxy.entry.signal})`);
+      log(`\nPROXY DIED (code ${proxy.entry.code}, signal ${proxy.entry.signal})\n${proxy.logs()}\n`);
+    }
+    return proxyUp;
+  };
+
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const scenario of SCENARIOS) {
+      const modes = round % 2 === 1 ? ['direct', 'proxied'] : ['proxied', 'direct'];
+      for (const mode of modes) {
+        if (mode === 'proxied' && !checkProxy()) continue;
+        const port = mode === 'direct' ? sinkPort : proxy.port;
+        const record = await throughputRun({ scenario, mode, round, port, sink, tools, proxy });
+        runs.push(record);
+        if (record.failed) problems.push(`round ${round} ${scenario.id} ${mode}: ${record.note}`);
+        process.stdout.write(`  round ${round} ${scenario.id.padEnd(5)} ${mode.padEnd(7)} ` +
+          `${Math.round(record.msgsPerSec).toLocaleString('en-US').padStart(7)} msgs/s` +
+          `${record.copiesPerSec ? `  ${Math.round(record.copiesPerSec).toLocaleString('en-US')} copies/s` : ''}` +
+          `${record.timedOut ? '  (time cap)' : ''}${record.note ? `  [${record.note}]` : ''}\n`);
+        if (mode === 'proxied') checkProxy();
+      }
+    }
+  }
+
+  // Latency: with smtp-source (no latency of its own) separate Node-generator runs,
+  // same sessions and sizes; with the Node fallback, the throughput runs' own.
+  const latency = {};
+  for (const scenario of SCENARIOS) {
+    latency[scenario.id] = {};
+    if (!tools) {
+      for (const mode of ['direct', 'proxied']) {
+        const list = runs.filter((r) => r.scenario === scenario.id && r.mode === mode && r.latency);
+        if (list.length) latency[scenario.id][mode] = list.reduce((a, b) => (b.latency.rate > a.latency.rate ? b : a)).latency;
+      }
+      continue;
+    }
+    if (LATENCY_MS <= 0) continue;
+    for (const mode of ['direct', 'proxied']) {
+      if (mode === 'proxied' && !checkProxy()) continue;
+      await sink.settle(200, 10000);
+      const result = await latencyRun(scenario, mode === 'direct' ? sinkPort : proxy.port);
+      latency[scenario.id][mode] = result;
+      process.stdout.write(`  latency ${scenario.id.padEnd(5)} ${mode.padEnd(7)} p50 ${result.latency?.p50?.toFixed(2) ?? '—'} ms, ` +
+        `p99 ${result.latency?.p99?.toFixed(2) ?? '—'} ms (${Math.round(result.rate)} msgs/s, ${result.failed} failed)\n`);
+      if (result.ok === 0) problems.push(`latency ${scenario.id} ${mode}: no message went through`);
+    }
+  }
+
+  log('\n  analysis: 50,000 addresses in one To …');
+  const analysis = await runAnalysis();
+  if (!analysis.ok) problems.push(`analysis: ${analysis.reason}`);
+  else log(`  analysis: header ${(analysis.headerBytes / 1024).toFixed(0)} KB, first call ${analysis.coldMs.toFixed(1)} ms, then ${analysis.warmMs.map((m) => m.toFixed(1)).join(', ')} ms → ${outcomeText(analysis.outcome)}`);
+  if (analysis.ok) {
+    // Not a target: the most parsing the cap (policy.maxAddresses 10,000) still allows.
+    const atCap = await runAnalysis(10000);
+    if (atCap.ok) log(`  analysis (info): 10,000 addresses, at the cap so fully parsed: first call ${atCap.coldMs.toFixed(1)} ms, then ${atCap.warmMs.map((m) => m.toFixed(1)).join(', ')} ms → ${outcomeText(atCap.outcome)}`);
+  }
+
+  const summary = summarise(SCENARIOS, runs, latency);
+  log('\n== all runs (smtp-source/node-load -> [mail-guard ->] sink; rates over what reached the sink)');
+  log(runsTable(runs));
+  if (Object.values(latency).some((l) => l.direct || l.proxied)) {
+    log(`\n== latency per message (bench/load.mjs; persistent: MAIL to final 250; one connection per message: connect to final 250)`);
+    log(latencyTable(latency, SCENARIOS));
+  }
+  log('\n== side by side (best of rounds; ratio = best proxied / best direct; the proxy\'s CPU and RSS)');
+  log(mainTable(summary));
+  if (startIdleRss) {
+    const big = summary.find((s) => s.scenario.id === 'big')?.proxied;
+    const strict = big?.inFlightBytes ? ` (with that as the baseline, the 5 MB limit would be ${((2 * big.inFlightBytes + startIdleRss) / MB).toFixed(1)} MB)` : '';
+    log(`proxy idle RSS after start: ${(startIdleRss / MB).toFixed(1)} MB${strict}; the 5 MB target uses the idle RSS just before each 5 MB run ("all runs", idle RSS)`);
+  }
+  log('\n== targets (measured, not asserted)');
+  log(targetsTable(targets(summary, runs, analysis)));
+
+  log(`\nwall time ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  if (problems.length) {
+    log('\nNOT EVERYTHING COULD BE MEASURED:');
+    for (const p of problems) log(`  - ${p}`);
+  }
+  return problems.length ? 1 : 0;
+}
+
+let exitCode = 1;
+try {
+  exitCode = await main();
+} catch (error) {
+  process.stderr.write(`bench: ${error?.stack ?? error}\n`);
+  exitCode = 1;
+} finally {
+  await cleanupAll();
+}
+process.exit(exitCode);
