@@ -280,7 +280,7 @@ async function main() {
     log(`\n== latency per message (bench/load.mjs; persistent: MAIL to final 250; one connection per message: connect to final 250)`);
     log(latencyTable(latency, SCENARIOS));
   }
-  log('\n== side by side (best of rounds; ratio = best proxied / best direct; the proxy\'s CPU and RSS)');
+  log('\n== side by side (msgs/s: best of rounds; ratio: median of the per-round proxied/direct pairs, each pair run back to back; the proxy\'s CPU and RSS)');
   log(mainTable(summary));
   if (startIdleRss) {
     const big = summary.find((s) => s.scenario.id === 'big')?.proxied;

@@ -31,7 +31,7 @@ export function createApp(config: MailGuardConfig, logger: Logger): App {
     const received = {
       id,
       receivedAt: Date.now(),
-      raw: tx.raw,
+      chunks: tx.chunks,
       context: {
         mailFrom: tx.mailFrom,
         rcptTo: tx.rcptTo,
@@ -66,6 +66,7 @@ export function createApp(config: MailGuardConfig, logger: Logger): App {
         splitConcurrency: config.upstream?.pool ?? 1,
         storePath: config.store.path,
         mask,
+        maxHeaderBytes: config.smtp.maxHeaderBytes,
       };
       const smtpPort = await ingress.listen();
       const adminPort = await admin.listen();

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { MessageAnalysis } from '../analysis/analyse.js';
 import type { AddressMasker } from '../log/mask.js';
+import { messageChunks, type MessageBytes } from '../message/message-bytes.js';
 import type { TransactionContext, Verdict } from '../policy/verdict.js';
 import { writeRecordDirectory } from '../store/durable-write.js';
 
@@ -17,7 +18,7 @@ export async function keepRecord(
     id: string;
     status: RecordStatus;
     receivedAt: number;
-    raw: Buffer;
+    message: MessageBytes;
     context: TransactionContext;
     analysis: MessageAnalysis | null;
     verdict: Verdict | null;
@@ -25,6 +26,9 @@ export async function keepRecord(
   },
 ): Promise<void> {
   const { analysis, verdict, context } = record;
+  const chunks = messageChunks(record.message);
+  const sha256 = createHash('sha256');
+  for (const chunk of chunks) sha256.update(chunk);
   const meta = {
     id: record.id,
     receivedAt: new Date(record.receivedAt).toISOString(),
@@ -34,8 +38,8 @@ export async function keepRecord(
     from: analysis?.headerFrom?.address ?? null,
     subject: analysis?.subject ?? null,
     messageId: analysis?.messageId ?? null,
-    size: record.raw.length,
-    sha256: createHash('sha256').update(record.raw).digest('hex'),
+    size: record.message.size,
+    sha256: sha256.digest('hex'),
     analysis: analysis && {
       visibleCount: analysis.exposure.visible.length,
       visibleExternalCount: analysis.exposure.visibleExternalCount,
@@ -49,7 +53,7 @@ export async function keepRecord(
     history: [{ at: new Date(record.receivedAt).toISOString(), actor: 'mail-guard', action: record.status, note: null }],
   };
   await writeRecordDirectory(storePath, record.id, {
-    'message.eml': record.raw,
+    'message.eml': chunks,
     'record.json': JSON.stringify(meta, null, 2),
   });
 }

@@ -23,8 +23,10 @@ export class DeliveryLedger {
     private readonly entries: Map<string, { recipients: Set<string>; at: number }>,
   ) {}
 
-  static digest(mailFrom: string, message: Buffer): string {
-    return createHash('sha256').update(mailFrom).update('\0').update(message).digest('hex');
+  static digest(mailFrom: string, message: Buffer | readonly Buffer[]): string {
+    const hash = createHash('sha256').update(mailFrom).update('\0');
+    for (const chunk of Buffer.isBuffer(message) ? [message] : message) hash.update(chunk);
+    return hash.digest('hex');
   }
 
   static async open(path: string, now = Date.now(), ttlMs = DEFAULT_TTL_MS): Promise<DeliveryLedger> {

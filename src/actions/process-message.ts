@@ -1,6 +1,6 @@
 import type { MessageAnalysis } from '../analysis/analyse.js';
-import { normaliseLineEndings } from '../analysis/line-endings.js';
 import type { AddressMasker } from '../log/mask.js';
+import { assembleMessage, withHead, type MessageBytes } from '../message/message-bytes.js';
 import type { Decide } from '../policy/decide.js';
 import type { TransactionContext, Verdict } from '../policy/verdict.js';
 import { SmtpReplyError, type SmtpReply } from '../smtp/replies.js';
@@ -14,8 +14,8 @@ import { relaySplit } from './split.js';
 export interface ReceivedMessage {
   readonly id: string;
   readonly receivedAt: number;
-  /** As the mailer sent it, dot-unstuffed; line endings are normalised here. */
-  readonly raw: Buffer;
+  /** As the mailer sent it, dot-unstuffed, in the chunks it arrived in; line endings are normalised here. */
+  readonly chunks: readonly Buffer[];
   readonly context: TransactionContext;
 }
 
@@ -31,9 +31,12 @@ export interface MessageResult {
   readonly analyseMs: number;
   readonly deliverMs: number;
   readonly dkimBroken: boolean;
+  /** Bytes after line-ending normalisation. */
+  readonly size: number;
 }
 
 export interface ProcessDeps {
+  /** Takes a buffer that holds at least the whole header block. */
   readonly analyse: (message: Buffer, envelope: { mailFrom: string; rcptTo: readonly string[] }) => MessageAnalysis;
   readonly decide: Decide;
   /** null: rehearsal mode, nothing leaves the machine. */
@@ -42,6 +45,7 @@ export interface ProcessDeps {
   readonly splitConcurrency: number;
   readonly storePath: string;
   readonly mask: AddressMasker;
+  readonly maxHeaderBytes: number;
 }
 
 /**
@@ -62,13 +66,14 @@ export async function processMessage(deps: ProcessDeps, received: ReceivedMessag
     analyseMs,
     deliverMs: performance.now() - started - analyseMs,
     dkimBroken,
+    size: message.size,
   });
 
   // Analyse exactly the bytes that will be forwarded.
-  const message = normaliseLineEndings(received.raw);
+  const message: MessageBytes = assembleMessage(received.chunks, deps.maxHeaderBytes);
   const { context } = received;
   try {
-    analysis = deps.analyse(message, context);
+    analysis = deps.analyse(message.head, context);
     verdict = deps.decide(analysis.exposure, { context, headerFromDomain: analysis.headerFrom?.domain ?? null });
   } catch (err) {
     analyseMs = performance.now() - started;
@@ -79,7 +84,7 @@ export async function processMessage(deps: ProcessDeps, received: ReceivedMessag
   }
 
   if (deps.relay === null) {
-    await keepRecord(deps.storePath, { ...received, raw: message, status: 'captured', analysis, verdict, mask: deps.mask });
+    await keepRecord(deps.storePath, { ...received, message, status: 'captured', analysis, verdict, mask: deps.mask });
     return finish({ kind: 'captured' }, 'capture');
   }
 
@@ -97,7 +102,7 @@ export async function processMessage(deps: ProcessDeps, received: ReceivedMessag
       return finish(outcome, deliveredAs(outcome, verdict.action));
     }
     case 'bcc': {
-      const rewritten = rewriteVisibleRecipients(message, analysis.header, 'undisclosed-recipients:;');
+      const rewritten = withHead(message, rewriteVisibleRecipients(message.head, analysis.header, 'undisclosed-recipients:;'));
       const outcome = await relayWhole(relayDeps, context, message, rewritten);
       return finish(outcome, deliveredAs(outcome, 'bcc'), rewriteBreaksDkim(analysis.header));
     }

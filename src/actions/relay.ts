@@ -1,3 +1,4 @@
+import { messageChunks, type MessageBytes } from '../message/message-bytes.js';
 import type { UpstreamDelivery } from '../upstream/pool.js';
 import { UpstreamError } from '../upstream/upstream-error.js';
 import { DeliveryLedger } from './delivery-ledger.js';
@@ -10,12 +11,17 @@ export interface RelayEnvelope {
 
 /** The upstream as the actions see it: the pool, or anything that sends like it. */
 export interface Relay {
-  send(envelope: { mailFrom: string; rcptTo: readonly string[]; size?: number }, message: Buffer): Promise<UpstreamDelivery>;
+  send(envelope: { mailFrom: string; rcptTo: readonly string[]; size?: number }, message: readonly Buffer[]): Promise<UpstreamDelivery>;
 }
 
 export interface RelayDeps {
   readonly relay: Relay;
   readonly ledger: DeliveryLedger;
+}
+
+/** The ledger key: the same for the mailer's retry of the same message, whatever rewrite is sent. */
+export function ledgerDigest(mailFrom: string, original: MessageBytes): string {
+  return DeliveryLedger.digest(mailFrom, messageChunks(original));
 }
 
 /**
@@ -25,10 +31,10 @@ export interface RelayDeps {
  * `original` is the message as received: the ledger key must be the same on the
  * retry even when `message` is a rewrite.
  */
-export async function relayWhole(deps: RelayDeps, envelope: RelayEnvelope, original: Buffer, message: Buffer): Promise<Outcome> {
+export async function relayWhole(deps: RelayDeps, envelope: RelayEnvelope, original: MessageBytes, message: MessageBytes): Promise<Outcome> {
   const { relay, ledger } = deps;
   // The ledger is empty almost always; skip hashing the message then.
-  const digest = ledger.size > 0 ? DeliveryLedger.digest(envelope.mailFrom, original) : null;
+  const digest = ledger.size > 0 ? ledgerDigest(envelope.mailFrom, original) : null;
   const earlier = digest ? ledger.acceptedRecipients(digest) : undefined;
   const pending = earlier ? envelope.rcptTo.filter((r) => !earlier.has(r.toLowerCase())) : envelope.rcptTo;
   if (digest && pending.length === 0) {
@@ -38,7 +44,7 @@ export async function relayWhole(deps: RelayDeps, envelope: RelayEnvelope, origi
 
   let delivery: UpstreamDelivery;
   try {
-    delivery = await relay.send({ mailFrom: envelope.mailFrom, rcptTo: pending, size: message.length }, message);
+    delivery = await relay.send({ mailFrom: envelope.mailFrom, rcptTo: pending, size: message.size }, messageChunks(message));
   } catch (err) {
     if (err instanceof UpstreamError) return { kind: 'upstream-failed', error: err };
     throw err;
@@ -48,7 +54,7 @@ export async function relayWhole(deps: RelayDeps, envelope: RelayEnvelope, origi
     .filter((r) => r.permanent)
     .map((r) => ({ recipient: r.recipient, code: r.code, response: r.response }));
   if (delivery.rejected.some((r) => !r.permanent)) {
-    await ledger.recordAccepted(digest ?? DeliveryLedger.digest(envelope.mailFrom, original), delivery.accepted);
+    await ledger.recordAccepted(digest ?? ledgerDigest(envelope.mailFrom, original), delivery.accepted);
     return {
       kind: 'partial',
       accepted: (earlier?.size ?? 0) + delivery.accepted.length,

@@ -21,7 +21,7 @@ export function normaliseLineEndings(message: Buffer): Buffer {
  * Steps line by line with the native indexOf (about 2 ms for 5 MB of
  * 78-byte lines); a JS loop over every byte would be several times slower.
  */
-function firstBareLineEnding(message: Buffer): number {
+export function firstBareLineEnding(message: Buffer): number {
   let pos = 0;
   for (;;) {
     const lf = message.indexOf(LF, pos);

@@ -27,7 +27,7 @@ export function logMessageOutcome(
     visibleExternal: exposure?.visibleExternalCount ?? null,
     exposedExternal: exposure?.exposedExternal.length ?? null,
     exposingHeaders: exposure?.exposingHeaders ?? null,
-    size: received.raw.length,
+    size: result.size,
     reply: `${result.reply.code} ${result.reply.enhanced}`,
     upstreamCode: outcome.kind === 'upstream-failed' ? (outcome.error.responseCode ?? null) : null,
     refused:

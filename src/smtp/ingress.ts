@@ -7,7 +7,9 @@ import { makeCidrMatcher } from '../net/cidr.js';
 import { replies, SmtpReplyError, type SmtpReply } from './replies.js';
 
 export interface ReceivedTransaction {
-  readonly raw: Buffer;
+  /** The message as smtp-server delivered it (dot-unstuffed), in its chunks: never joined here. */
+  readonly chunks: Buffer[];
+  readonly size: number;
   readonly session: SMTPServerSession;
   readonly mailFrom: string;
   readonly rcptTo: string[];
@@ -150,11 +152,10 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
           hooks.onOversized?.(size);
           return finish(replies.messageTooBig(config.maxMessageBytes));
         }
-        const raw = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
-        chunks.length = 0;
         hooks
           .onMessage({
-            raw,
+            chunks,
+            size,
             session,
             mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
             rcptTo: session.envelope.rcptTo.map((r) => r.address),

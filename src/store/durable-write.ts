@@ -1,10 +1,13 @@
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 
-async function writeFileSynced(path: string, content: Buffer | string): Promise<void> {
+async function writeFileSynced(path: string, content: Buffer | readonly Buffer[] | string): Promise<void> {
   const file = await open(path, 'wx');
   try {
-    await file.writeFile(content);
+    for (const chunk of typeof content === 'string' ? [Buffer.from(content)] : Buffer.isBuffer(content) ? [content] : content) {
+      // write() may take fewer bytes than asked: loop until the chunk is all down.
+      for (let offset = 0; offset < chunk.length; ) offset += (await file.write(chunk, offset)).bytesWritten;
+    }
     await file.sync();
   } finally {
     await file.close();
@@ -26,7 +29,7 @@ async function syncDirectory(path: string): Promise<void> {
  * place, and the parent is fsynced so the rename itself survives a power cut.
  * Only after this returns may the mailer be told 250.
  */
-export async function writeRecordDirectory(root: string, id: string, files: Record<string, Buffer | string>): Promise<string> {
+export async function writeRecordDirectory(root: string, id: string, files: Record<string, Buffer | readonly Buffer[] | string>): Promise<string> {
   const tmpRoot = join(root, 'tmp');
   const recordsRoot = join(root, 'records');
   await mkdir(tmpRoot, { recursive: true });

@@ -125,7 +125,7 @@ export class UpstreamPool {
    * Relays one message. Resolves when the upstream accepted it for at least one
    * recipient; rejects with an UpstreamError when nothing was delivered.
    */
-  async send(envelope: UpstreamEnvelope, message: Buffer): Promise<UpstreamDelivery> {
+  async send(envelope: UpstreamEnvelope, message: Buffer | readonly Buffer[]): Promise<UpstreamDelivery> {
     const started = performance.now();
     let { conn, reused } = await this.acquire();
     for (let attempt = 0; ; attempt++) {
@@ -220,7 +220,7 @@ export class UpstreamPool {
 
   // ---- internals ----
 
-  private transact(conn: UpstreamConnection, envelope: UpstreamEnvelope, message: Buffer): Promise<SendInfo> {
+  private transact(conn: UpstreamConnection, envelope: UpstreamEnvelope, message: Buffer | readonly Buffer[]): Promise<SendInfo> {
     if (envelope.smtputf8 && conn.supports('SMTPUTF8') === false) {
       return Promise.reject(new UpstreamError({
         kind: 'permanent',
@@ -232,7 +232,7 @@ export class UpstreamPool {
     }
     // nodemailer writes its bookkeeping onto the envelope object: a fresh one per attempt.
     return conn.send(
-      { from: envelope.mailFrom, to: envelope.rcptTo as string[], size: envelope.size ?? message.length, use8BitMime: envelope.eightBitMime === true },
+      { from: envelope.mailFrom, to: envelope.rcptTo as string[], size: envelope.size ?? byteLength(message), use8BitMime: envelope.eightBitMime === true },
       message,
     );
   }
@@ -396,4 +396,11 @@ function isStaleSessionFailure(e: UpstreamError): boolean {
 
 function closedError(): UpstreamError {
   return new UpstreamError({ kind: 'connect', stage: 'connect', message: 'upstream pool is closed' });
+}
+
+function byteLength(message: Buffer | readonly Buffer[]): number {
+  if (Buffer.isBuffer(message)) return message.length;
+  let n = 0;
+  for (const chunk of message as readonly Buffer[]) n += chunk.length;
+  return n;
 }

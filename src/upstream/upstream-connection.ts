@@ -18,8 +18,10 @@
 //   (possibly delivered, never retried) — the safe side.
 
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
+import { Readable } from 'node:stream';
 import type { ConnectionOptions } from 'node:tls';
 import type { UpstreamConfig } from '../config/schema.js';
+import { installFastDotStuffing } from './fast-dot-stuffing.js';
 import { classifyUpstreamFailure, UpstreamError, type UpstreamStage } from './upstream-error.js';
 
 export interface ConnectionSettings {
@@ -91,7 +93,9 @@ export class UpstreamConnection {
         this.dataStarted = true;
         // The message and the reply to its dot get a full data window of their own.
         if (this.dataTimerArmed) this.dataTimer?.refresh();
-        return createSendStream.apply(this.smtp, args);
+        const stream = createSendStream.apply(this.smtp, args);
+        installFastDotStuffing(stream as Parameters<typeof installFastDotStuffing>[0]);
+        return stream;
       };
     }
   }
@@ -134,10 +138,13 @@ export class UpstreamConnection {
   }
 
   /** One transaction. Rejects with an UpstreamError whose stage says how far it got. */
-  send(envelope: SMTPConnection.Envelope, message: Buffer): Promise<SendInfo> {
+  send(envelope: SMTPConnection.Envelope, message: Buffer | readonly Buffer[]): Promise<SendInfo> {
     this.dataStarted = false;
     return this.begin<SendInfo>('envelope', 'data', () => {
-      this.smtp.send(envelope, message, this.onSendDone);
+      // A chunk list (a large message, or a rewritten head before a shared body) is
+      // streamed as it is: a new stream for every attempt, never one big copy.
+      const body = Buffer.isBuffer(message) ? message : message.length === 1 ? message[0]! : Readable.from(message, { objectMode: false });
+      this.smtp.send(envelope, body, this.onSendDone);
     });
   }
 

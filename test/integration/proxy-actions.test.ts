@@ -74,6 +74,28 @@ describe('pass path', () => {
   });
 });
 
+describe('large messages', () => {
+  const bigBody = Array.from({ length: 20_000 }, (_, i) => (i % 50 === 0 ? `.dot line ${i}` : `line ${i} ${'z'.repeat(60)}`)).join('\r\n') + '\r\n';
+
+  it('relays a 1.4 MB message byte for byte', async () => {
+    const { upstream, guard } = await startRelaying();
+    const message = Buffer.from(crlf('From: app@example.co.jp', 'To: a@ext1.com', 'Subject: big', '', bigBody));
+    expect(message.length).toBeGreaterThan(1_000_000);
+    expect((await sendOnce(guard.smtpPort, 'app@example.co.jp', ['a@ext1.com'], message)).final).toMatch(/^250 /);
+    expect(upstream.messages[0]!.raw.equals(message)).toBe(true);
+  });
+
+  it('splits a large message: each copy has its own To and the identical body', async () => {
+    const { upstream, guard } = await startRelaying({ action: 'split' });
+    const message = Buffer.from(crlf('From: news@example.co.jp', 'To: a@ext1.com, b@ext2.com', 'Subject: big', '', bigBody));
+    expect((await sendOnce(guard.smtpPort, 'news@example.co.jp', ['a@ext1.com', 'b@ext2.com'], message)).final).toMatch(/^250 2\.0\.0 2 of 2/);
+    expect(upstream.messages).toHaveLength(2);
+    for (const copy of upstream.messages) {
+      expect(copy.raw.toString()).toBe(crlf('From: news@example.co.jp', `To: <${copy.rcptTo[0]}>`, 'Subject: big', '', bigBody));
+    }
+  });
+});
+
 describe('actions on a violation', () => {
   const exposing = crlf(
     'From: news@example.co.jp',
