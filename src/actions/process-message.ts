@@ -33,6 +33,8 @@ export interface MessageResult {
   readonly dkimBroken: boolean;
   /** Bytes after line-ending normalisation. */
   readonly size: number;
+  /** What went wrong inside, for the log line only. */
+  readonly error?: unknown;
 }
 
 export interface ProcessDeps {
@@ -79,12 +81,15 @@ export async function processMessage(deps: ProcessDeps, received: ReceivedMessag
     analyseMs = performance.now() - started;
     if (err instanceof SmtpReplyError) return finish({ kind: 'refused', reply: err.reply }, 'reject');
     throw err;
-  } finally {
-    analyseMs = performance.now() - started;
   }
+  analyseMs = performance.now() - started;
 
   if (deps.relay === null) {
-    await keepRecord(deps.storePath, { ...received, message, status: 'captured', analysis, verdict, mask: deps.mask });
+    try {
+      await keepRecord(deps.storePath, { ...received, message, status: 'captured', analysis, verdict, mask: deps.mask });
+    } catch (err) {
+      return { ...finish({ kind: 'store-failed' }, 'tempfail'), error: err };
+    }
     return finish({ kind: 'captured' }, 'capture');
   }
 

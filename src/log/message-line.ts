@@ -35,6 +35,7 @@ export function logMessageOutcome(
         ? outcome.refused.map((r) => ({ recipient: mask(r.recipient), code: r.code, response: r.response }))
         : undefined,
     dkimBroken: result.dkimBroken || undefined,
+    err: result.error,
     timings: { receiveMs: round(receiveMs), analyseMs: round(result.analyseMs), deliverMs: round(result.deliverMs) },
   };
   if (result.reply.code >= 400 && result.action === 'tempfail') logger.warn(line, 'message deferred');

@@ -1,4 +1,4 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startRecordingUpstream, type RecordingUpstream } from '../helpers/recording-upstream.js';
@@ -247,6 +247,17 @@ describe('rehearsal mode (no upstream)', () => {
     expect(record.analysis.exposedExternalCount).toBe(2);
     expect(JSON.stringify(record.analysis)).not.toContain('a@ext1.com');
     expect(await readdir(join(guard.storePath, 'tmp'))).toEqual([]);
+  });
+});
+
+describe('rehearsal mode when the store cannot write', () => {
+  it('answers 451 4.3.0, never 250', async () => {
+    guard = await startMailGuard({ policy: { action: 'reject' } });
+    // A file where the records directory should be: every write fails.
+    await writeFile(join(guard.storePath, 'records'), 'not a directory');
+    const result = await sendOnce(guard.smtpPort, 'app@example.co.jp', ['a@ext1.com'], crlf('From: app@example.co.jp', 'To: a@ext1.com', '', 'x', ''));
+    expect(result.final).toMatch(/^451 4\.3\.0 Message could not be stored; try again later \[/);
+    expect(guard.logs.find((l) => l['id'])).toMatchObject({ action: 'tempfail', reply: '451 4.3.0' });
   });
 });
 
