@@ -1,5 +1,6 @@
 // Starts mail-guard (`node dist/cli/main.js serve -c FILE`) as a child with a
-// generated config pointing at the sink, and waits for its 220 greeting.
+// generated config pointing at the sink, and waits for its 220 greeting; the
+// same for the reference forwarder (bench/bare-forwarder.mjs).
 import fs from 'node:fs';
 import path from 'node:path';
 import { freePort, startChild, stopChild, tailFile, waitForGreeting } from './procs.mjs';
@@ -66,6 +67,50 @@ export async function startProxy({ projectDir, tmpDir, sinkPort, startTimeoutMs 
     configFile,
     greeting: ready.line,
     command: `node ${path.relative(projectDir, main)} serve -c ${configFile}`,
+    entry,
+    alive: () => !entry.exited,
+    stop: () => stopChild(entry, 5000),
+    logs,
+  };
+}
+
+/**
+ * Starts the reference forwarder (bench/bare-forwarder.mjs: bare smtp-server ->
+ * pooled nodemailer SMTPConnection) on its own free port against the same sink.
+ * Returns { ok: true, pid, port, line, entry, stop(), alive(), logs() } or
+ * { ok: false, reason, logs }.
+ */
+export async function startBareForwarder({ projectDir, tmpDir, sinkPort, poolSize = 20, startTimeoutMs = 20000 }) {
+  const script = path.join(projectDir, 'bench', 'bare-forwarder.mjs');
+  const outFile = path.join(tmpDir, 'bare-stdout.txt');
+  const errFile = path.join(tmpDir, 'bare-stderr.txt');
+  const logs = () => {
+    const err = tailFile(errFile, 4000).trim();
+    const out = tailFile(outFile, 2000).trim();
+    return [err && `--- bare forwarder stderr (tail) ---\n${err}`, out && `--- bare forwarder stdout (tail) ---\n${out}`]
+      .filter(Boolean).join('\n') || '(bare forwarder wrote nothing)';
+  };
+  const port = await freePort();
+  const out = fs.openSync(outFile, 'w');
+  const err = fs.openSync(errFile, 'w');
+  const args = [script, String(port), String(sinkPort), String(poolSize)];
+  const entry = startChild('bare-forwarder', process.execPath, args, { cwd: projectDir, stdio: ['ignore', out, err] });
+  fs.closeSync(out);
+  fs.closeSync(err);
+  const ready = await waitForGreeting(port, { totalMs: startTimeoutMs, isDead: () => entry.exited });
+  if (!ready.ok) {
+    const why = entry.exited
+      ? `exited (code ${entry.code}, signal ${entry.signal}) before answering`
+      : `no 220 greeting on 127.0.0.1:${port} within ${startTimeoutMs} ms (${ready.error?.message})`;
+    await stopChild(entry);
+    return { ok: false, reason: `bare forwarder ${why}`, logs };
+  }
+  return {
+    ok: true,
+    pid: entry.child.pid,
+    port,
+    line: tailFile(outFile, 400).trim().split('\n').pop(),
+    command: `node bench/bare-forwarder.mjs ${args.slice(1).join(' ')}`,
     entry,
     alive: () => !entry.exited,
     stop: () => stopChild(entry, 5000),

@@ -23,57 +23,95 @@ export function best(runs) {
   return ok.length ? ok.reduce((a, b) => (score(b) > score(a) ? b : a)) : null;
 }
 
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length ? (sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2) : null;
+}
+
+/**
+ * msgs/s of `top` over `bottom`, round by round (both runs of a pair ran in the
+ * same round, one right after the other or with the third mode in between, so
+ * both saw the same machine; best-of-each-mode mixes different rounds).
+ * Returns { ratio: median of the rounds (best-of when no pair), bestOfRatio, perRound }.
+ */
+function pairedRatio(topRuns, bottomRuns) {
+  const perRound = [];
+  for (const b of bottomRuns) {
+    const t = topRuns.find((x) => x.round === b.round);
+    if (t && !t.failed && !b.failed && b.msgsPerSec) perRound.push(t.msgsPerSec / b.msgsPerSec);
+  }
+  const bt = best(topRuns);
+  const bb = best(bottomRuns);
+  const bestOfRatio = bt && bb ? bt.msgsPerSec / bb.msgsPerSec : null;
+  return { ratio: median(perRound) ?? bestOfRatio, bestOfRatio, perRound };
+}
+
 export function summarise(scenarios, runs, latency) {
   return scenarios.map((s) => {
-    const direct = runs.filter((r) => r.scenario === s.id && r.mode === 'direct');
-    const proxied = runs.filter((r) => r.scenario === s.id && r.mode === 'proxied');
-    const bd = best(direct);
-    const bp = best(proxied);
-    const perRound = [];
-    for (const d of direct) {
-      const p = proxied.find((x) => x.round === d.round);
-      if (p && !p.failed && !d.failed && d.msgsPerSec) perRound.push(p.msgsPerSec / d.msgsPerSec);
-    }
-    const sorted = [...perRound].sort((a, b) => a - b);
-    const mid = sorted.length >> 1;
-    const pairedMedian = sorted.length ? (sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2) : null;
+    const of = (mode) => runs.filter((r) => r.scenario === s.id && r.mode === mode);
+    const direct = of('direct');
+    const proxied = of('proxied');
+    const bare = of('bare');
+    const vsDirect = pairedRatio(proxied, direct);
     return {
       scenario: s,
-      direct: bd,
-      proxied: bp,
-      // Judged on the median of the per-round pairs: each pair ran back to back,
-      // so both saw the same machine; best-of-each-mode mixes different rounds.
-      ratio: pairedMedian ?? (bd && bp ? bp.msgsPerSec / bd.msgsPerSec : null),
-      bestOfRatio: bd && bp ? bp.msgsPerSec / bd.msgsPerSec : null,
-      perRound,
-      latency: { direct: latency?.[s.id]?.direct ?? null, proxied: latency?.[s.id]?.proxied ?? null },
+      direct: best(direct),
+      proxied: best(proxied),
+      // Judged on the median of the per-round pairs.
+      ratio: vsDirect.ratio,
+      bestOfRatio: vsDirect.bestOfRatio,
+      perRound: vsDirect.perRound,
+      // The reference forwarder (only where it ran): bare/direct and mail-guard/bare.
+      bare: bare.length ? best(bare) : null,
+      bareRan: bare.length > 0,
+      bareVsDirect: bare.length ? pairedRatio(bare, direct) : null,
+      guardVsBare: bare.length ? pairedRatio(proxied, bare) : null,
+      latency: { direct: latency?.[s.id]?.direct ?? null, proxied: latency?.[s.id]?.proxied ?? null, bare: latency?.[s.id]?.bare ?? null },
     };
   });
 }
 
+const ratioCell = (r) =>
+  r ? `${ratio(r.ratio)}${r.perRound.length > 1 ? ` (rounds ${r.perRound.map((x) => x.toFixed(2)).join(', ')}; best-of ${ratio(r.bestOfRatio)})` : ''}` : '';
+
 export function mainTable(summary) {
   const rows = [];
-  for (const { scenario, direct, proxied, ratio: r, bestOfRatio, perRound, latency } of summary) {
-    const row = (mode, run, lat, showRatio) => [
+  const anyBare = summary.some((s) => s.bareRan);
+  for (const s of summary) {
+    const { scenario, direct, proxied, bare, latency } = s;
+    const row = (mode, run, lat, vsDirect, vsBare) => [
       mode === 'direct' ? scenario.title : '',
       mode,
       fmt(run?.msgsPerSec),
       run?.copiesPerSec !== undefined && run?.copiesPerSec !== null ? fmt(run.copiesPerSec) : '',
       fmt(lat?.latency?.p50, 1),
       fmt(lat?.latency?.p99, 1),
-      mode === 'proxied' ? fmt(run?.cpuMsPerMsg, 3) : '',
-      mode === 'proxied' ? fmt(run?.peakRss !== undefined && run?.peakRss !== null ? run.peakRss / MB : null, 1) : '',
+      mode !== 'direct' ? fmt(run?.cpuMsPerMsg, 3) : '',
+      mode !== 'direct' ? fmt(run?.peakRss !== undefined && run?.peakRss !== null ? run.peakRss / MB : null, 1) : '',
       run?.busy !== null && run?.busy !== undefined ? `${Math.round(run.busy * 100)}%` : '—',
-      showRatio ? `${ratio(r)}${perRound.length > 1 ? ` (rounds ${perRound.map((x) => x.toFixed(2)).join(', ')}; best-of ${ratio(bestOfRatio)})` : ''}` : '',
+      ratioCell(vsDirect),
+      ...(anyBare ? [ratioCell(vsBare)] : []),
     ];
-    rows.push(row('direct', direct, latency.direct, false));
-    rows.push(row('proxied', proxied, latency.proxied, true));
+    rows.push(row('direct', direct, latency.direct, null, null));
+    rows.push(row('proxied', proxied, latency.proxied, { ratio: s.ratio, bestOfRatio: s.bestOfRatio, perRound: s.perRound }, s.guardVsBare));
+    if (s.bareRan) rows.push(row('bare', bare, latency.bare, s.bareVsDirect, null));
   }
   return table(
-    ['scenario', 'mode', 'msgs/s', 'copies/s', 'p50 ms', 'p99 ms', 'CPU ms/msg', 'peak RSS MB', 'host busy', 'proxied/direct: median of rounds'],
+    ['scenario', 'mode', 'msgs/s', 'copies/s', 'p50 ms', 'p99 ms', 'CPU ms/msg', 'peak RSS MB', 'host busy',
+      anyBare ? 'proxied or bare / direct: median of rounds' : 'proxied/direct: median of rounds',
+      ...(anyBare ? ['mail-guard/bare: median of rounds'] : [])],
     rows,
     ['l', 'l'],
   );
+}
+
+/** "mail-guard vs bare forwarder, …: X× (CPU ms/msg A vs B)" for every scenario the bare forwarder ran in. */
+export function bareLines(summary) {
+  const names = { pass: 'pass path', conn: 'one connection per message' };
+  return summary.filter((s) => s.bareRan).map((s) =>
+    `mail-guard vs bare forwarder, ${names[s.scenario.id] ?? s.scenario.id}: ${ratio(s.guardVsBare?.ratio)} ` +
+    `(CPU ms/msg ${fmt(s.proxied?.cpuMsPerMsg, 3)} vs ${fmt(s.bare?.cpuMsPerMsg, 3)})`);
 }
 
 export function runsTable(runs) {
@@ -81,9 +119,9 @@ export function runsTable(runs) {
     r.round, r.scenario, r.mode, r.tool,
     fmt(r.sent), fmt(r.delivered), fmt(r.elapsedMs / 1000, 2),
     fmt(r.msgsPerSec), r.copiesPerSec !== undefined && r.copiesPerSec !== null ? fmt(r.copiesPerSec) : '',
-    r.mode === 'proxied' ? fmt(r.cpuMsPerMsg, 3) : '',
-    r.mode === 'proxied' && r.idleRss ? fmt(r.idleRss / MB, 1) : '',
-    r.mode === 'proxied' ? fmt(r.peakRss ? r.peakRss / MB : null, 1) : '',
+    r.mode !== 'direct' ? fmt(r.cpuMsPerMsg, 3) : '',
+    r.mode !== 'direct' && r.idleRss ? fmt(r.idleRss / MB, 1) : '',
+    r.mode !== 'direct' ? fmt(r.peakRss ? r.peakRss / MB : null, 1) : '',
     r.busy !== null && r.busy !== undefined ? `${Math.round(r.busy * 100)}%` : '',
     [r.timedOut ? 'time cap' : '', r.note ?? ''].filter(Boolean).join('; '),
   ]);
@@ -97,7 +135,7 @@ export function runsTable(runs) {
 export function latencyTable(latency, scenarios) {
   const rows = [];
   for (const s of scenarios) {
-    for (const mode of ['direct', 'proxied']) {
+    for (const mode of ['direct', 'proxied', 'bare']) {
       const l = latency?.[s.id]?.[mode];
       if (!l) continue;
       rows.push([s.id, mode, fmt(l.ok), fmt(l.failed), fmt(l.rate), fmt(l.latency?.p50, 2), fmt(l.latency?.p90, 2), fmt(l.latency?.p99, 2), fmt(l.latency?.max, 1),

@@ -1,13 +1,16 @@
 #!/usr/bin/env node
 // npm run bench: direct (load -> sink) and proxied (load -> mail-guard -> sink)
-// runs side by side, interleaved, against ONE sink, in ONE invocation. Measures,
-// never asserts: targets are printed as PASS/MISS; the exit code is non-zero
-// only when something could not be measured (proxy missing or dead, a run
-// failing, the analyser missing).
+// runs side by side, interleaved, against ONE sink, in ONE invocation. For the
+// pass and one-connection-per-message scenarios a third mode, bare (load ->
+// bench/bare-forwarder.mjs -> sink: the issue's bare smtp-server -> pooled
+// SMTPConnection reference), runs in the same rounds. Measures, never asserts:
+// targets are printed as PASS/MISS; the exit code is non-zero only when
+// something could not be measured (proxy or bare forwarder missing or dead, a
+// run failing, the analyser missing).
 //
 // Environment:
 //   BENCH_SCALE=1          multiplies every message count (0.1 … 20)
-//   BENCH_ROUNDS=3         direct/proxied pairs per scenario (best run is reported, every run is listed)
+//   BENCH_ROUNDS=3         rounds per scenario, each one run of every mode (best run is reported, every run is listed)
 //   BENCH_RUN_TIMEOUT_S=15 time cap of one run; a capped run is measured over what reached the sink
 //   BENCH_LATENCY_S=2      duration of each Node-generator latency run (0: skip them)
 //   BENCH_FORCE_NODE=1     use the Node load generator and Node sink even when Postfix's tools exist
@@ -19,8 +22,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cpuMs, busyShare, hostCpu, peakRssBytes, resetPeakRss, rssBytes, sampleRss } from './procstat.mjs';
 import { cleanupAll, freePort, installCleanupHandlers, registerTempDir, sleep, startChild } from './procs.mjs';
-import { startProxy } from './proxy.mjs';
-import { latencyTable, mainTable, runsTable, summarise, targets, targetsTable, outcomeText } from './report.mjs';
+import { startBareForwarder, startProxy } from './proxy.mjs';
+import { bareLines, latencyTable, mainTable, runsTable, summarise, targets, targetsTable, outcomeText } from './report.mjs';
 import { INSTALL_HINT, findPostfixTools, runNodeLoad, runSmtpSource, sourceArgs, startSink } from './tools.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -46,6 +49,9 @@ const ALL_SCENARIOS = [
   { id: 'big', title: '4 5 MB, 4 persistent sessions', sessions: 4, size: 5 * MB, persistent: true, recipients: 1, messages: count(100) },
 ];
 const SCENARIOS = ONLY.length ? ALL_SCENARIOS.filter((s) => ONLY.includes(s.id)) : ALL_SCENARIOS;
+// Scenarios that also run the reference forwarder (same message counts as direct and proxied).
+const BARE_SCENARIOS = new Set(['pass', 'conn']);
+const BARE_POOL = 20;
 
 const log = (text = '') => process.stdout.write(text + '\n');
 const problems = [];
@@ -64,21 +70,26 @@ function postfixVersion() {
   }
 }
 
-/** One throughput run against `port`; returns a run record. */
-async function throughputRun({ scenario, mode, round, port, sink, tools, proxy }) {
+/**
+ * One throughput run against `port`; returns a run record. `server` is the
+ * process in the middle (mail-guard for proxied, the bare forwarder for bare,
+ * null for direct): its CPU and RSS are measured.
+ */
+async function throughputRun({ scenario, mode, round, port, sink, tools, server }) {
   const isProxied = mode === 'proxied';
-  const pid = isProxied ? proxy.pid : null;
+  const pid = server?.pid ?? null;
+  const isMeasured = pid !== null;
   const record = { scenario: scenario.id, mode, round, tool: tools ? 'smtp-source' : 'node-load', sent: scenario.messages };
 
   await sink.settle(200, 10000);
   if (isProxied && scenario.id === 'big') {
     await sleep(500); // let the previous run's buffers go: the idle baseline of this run
   }
-  const idleRss = isProxied ? rssBytes(pid) : null;
-  const resetOk = isProxied ? resetPeakRss(pid) : false;
-  const sampler = isProxied ? sampleRss(pid, 50) : null;
+  const idleRss = isMeasured ? rssBytes(pid) : null;
+  const resetOk = isMeasured ? resetPeakRss(pid) : false;
+  const sampler = isMeasured ? sampleRss(pid, 50) : null;
   const sinkBefore = sink.messages();
-  const cpuBefore = isProxied ? cpuMs(pid) : null;
+  const cpuBefore = isMeasured ? cpuMs(pid) : null;
   const hostBefore = hostCpu();
   let sinkAtKill = null;
 
@@ -107,10 +118,10 @@ async function throughputRun({ scenario, mode, round, port, sink, tools, proxy }
       record.note = `${result.failed} failed: ${(result.errors ?? []).map((e) => `${e.count}× ${e.message}`).join('; ').slice(0, 160)}${result.stderr ?? ''}`;
     }
   }
-  const cpuAfter = isProxied ? cpuMs(pid) : null;
+  const cpuAfter = isMeasured ? cpuMs(pid) : null;
   const hostAfter = hostCpu();
   const peakSampled = sampler?.stop() ?? null;
-  const hwm = isProxied ? peakRssBytes(pid) : null;
+  const hwm = isMeasured ? peakRssBytes(pid) : null;
   const sinkAfter = sinkAtKill ?? (await sink.settle(250, 10000));
   if (sinkAtKill !== null) await sink.settle(250, 15000); // drain what the proxy still had in flight
 
@@ -125,12 +136,12 @@ async function throughputRun({ scenario, mode, round, port, sink, tools, proxy }
   record.msgsPerSec = (messages * 1000) / elapsedMs;
   if (isProxied && scenario.split) record.copiesPerSec = (delivered * 1000) / elapsedMs;
   record.busy = busyShare(hostBefore, hostAfter);
-  if (isProxied) {
+  if (isMeasured) {
     record.cpuMsPerMsg = cpuBefore !== null && cpuAfter !== null && messages > 0 ? (cpuAfter - cpuBefore) / messages : null;
     record.peakRss = resetOk ? Math.max(hwm ?? 0, peakSampled ?? 0) : peakSampled;
     record.idleRss = idleRss;
     record.inFlightBytes = scenario.sessions * (scenario.size + 200); // + smtp-source's ~150 header bytes
-    if (scenario.split && record.cpuMsPerMsg !== null) record.note = [record.note, `${(record.cpuMsPerMsg / scenario.recipients).toFixed(3)} CPU ms/copy`].filter(Boolean).join('; ');
+    if (isProxied && scenario.split && record.cpuMsPerMsg !== null) record.note = [record.note, `${(record.cpuMsPerMsg / scenario.recipients).toFixed(3)} CPU ms/copy`].filter(Boolean).join('; ');
     if (!resetOk) record.note = [record.note, 'VmHWM not resettable: peak from 50 ms VmRSS samples'].filter(Boolean).join('; ');
   }
   const expected = (clientOk ?? messages) * copiesPerMessage;
@@ -191,7 +202,20 @@ async function main() {
     if (logs) log(logs);
     log('Continuing with the direct runs and the analysis.\n');
   }
-  log(`scale ${SCALE}, rounds ${ROUNDS} (direct/proxied interleaved, order alternating), time cap ${RUN_TIMEOUT_MS / 1000} s a run`);
+  // The reference forwarder: its own free port, the same sink.
+  const bareWanted = SCENARIOS.some((s) => BARE_SCENARIOS.has(s.id));
+  const bare = bareWanted ? await startBareForwarder({ projectDir, tmpDir, sinkPort, poolSize: BARE_POOL }) : null;
+  let bareUp = !!bare?.ok;
+  if (bare?.ok) {
+    log(`bare forwarder: ${bare.command} (pid ${bare.pid}): ${bare.line}`);
+  } else if (bare) {
+    problems.push(`bare forwarder did not start: ${bare.reason}`);
+    log(`\nBARE FORWARDER NOT RUNNING: ${bare.reason}`);
+    log(bare.logs());
+    log('Continuing without the bare runs.\n');
+  }
+  log(`scale ${SCALE}, rounds ${ROUNDS} (direct/proxied${bareUp ? `/bare (bare: ${SCENARIOS.filter((s) => BARE_SCENARIOS.has(s.id)).map((s) => s.id).join(', ')})` : ''} ` +
+    `interleaved, order rotating), time cap ${RUN_TIMEOUT_MS / 1000} s a run`);
   log(`scenarios: ${SCENARIOS.map((s) => `${s.id}=${s.messages} msgs`).join(', ')}`);
 
   let startIdleRss = null;
@@ -209,6 +233,16 @@ async function main() {
     await sink.settle(300, 10000);
     log(`proxy idle RSS after start ${(startIdleRss / MB).toFixed(1)} MB, after warm-up ${(rssBytes(proxy.pid) / MB).toFixed(1)} MB`);
   }
+  if (bareUp) {
+    // The same warm-up as the proxy's pass warm-up (JIT, pool): not measured.
+    const bareIdle = rssBytes(bare.pid);
+    const scenario = { ...SCENARIOS.find((s) => s.id === 'pass') ?? ALL_SCENARIOS[0], messages: count(2000) };
+    if (tools) await runSmtpSource(tools.source, sourceArgs(scenario, bare.port, scenario.messages), RUN_TIMEOUT_MS);
+    else await runNodeLoad({ port: bare.port, sessions: scenario.sessions, messages: scenario.messages, durationMs: RUN_TIMEOUT_MS,
+      persistent: scenario.persistent, size: scenario.size, recipients: scenario.recipients, split: false }, RUN_TIMEOUT_MS + 70000);
+    await sink.settle(300, 10000);
+    log(`bare forwarder idle RSS after start ${(bareIdle / MB).toFixed(1)} MB, after warm-up ${(rssBytes(bare.pid) / MB).toFixed(1)} MB`);
+  }
   log('');
 
   const runs = [];
@@ -220,14 +254,28 @@ async function main() {
     }
     return proxyUp;
   };
+  const checkBare = () => {
+    if (bareUp && !bare.alive()) {
+      bareUp = false;
+      problems.push(`bare forwarder died during the runs (code ${bare.entry.code}, signal ${bare.entry.signal})`);
+      log(`\nBARE FORWARDER DIED (code ${bare.entry.code}, signal ${bare.entry.signal})\n${bare.logs()}\n`);
+    }
+    return bareUp;
+  };
 
   for (let round = 1; round <= ROUNDS; round++) {
     for (const scenario of SCENARIOS) {
-      const modes = round % 2 === 1 ? ['direct', 'proxied'] : ['proxied', 'direct'];
+      // Order rotates round by round, so no mode always runs first or last
+      // (two modes: alternating; three: each position once in three rounds).
+      const base = ['direct', 'proxied', ...(bare?.ok && BARE_SCENARIOS.has(scenario.id) ? ['bare'] : [])];
+      const shift = (round - 1) % base.length;
+      const modes = [...base.slice(shift), ...base.slice(0, shift)];
       for (const mode of modes) {
         if (mode === 'proxied' && !checkProxy()) continue;
-        const port = mode === 'direct' ? sinkPort : proxy.port;
-        const record = await throughputRun({ scenario, mode, round, port, sink, tools, proxy });
+        if (mode === 'bare' && !checkBare()) continue;
+        const server = mode === 'proxied' ? proxy : mode === 'bare' ? bare : null;
+        const port = server ? server.port : sinkPort;
+        const record = await throughputRun({ scenario, mode, round, port, sink, tools, server });
         runs.push(record);
         if (record.failed) problems.push(`round ${round} ${scenario.id} ${mode}: ${record.note}`);
         process.stdout.write(`  round ${round} ${scenario.id.padEnd(5)} ${mode.padEnd(7)} ` +
@@ -235,6 +283,7 @@ async function main() {
           `${record.copiesPerSec ? `  ${Math.round(record.copiesPerSec).toLocaleString('en-US')} copies/s` : ''}` +
           `${record.timedOut ? '  (time cap)' : ''}${record.note ? `  [${record.note}]` : ''}\n`);
         if (mode === 'proxied') checkProxy();
+        if (mode === 'bare') checkBare();
       }
     }
   }
@@ -245,7 +294,7 @@ async function main() {
   for (const scenario of SCENARIOS) {
     latency[scenario.id] = {};
     if (!tools) {
-      for (const mode of ['direct', 'proxied']) {
+      for (const mode of ['direct', 'proxied', 'bare']) {
         const list = runs.filter((r) => r.scenario === scenario.id && r.mode === mode && r.latency);
         if (list.length) latency[scenario.id][mode] = list.reduce((a, b) => (b.latency.rate > a.latency.rate ? b : a)).latency;
       }
@@ -274,13 +323,13 @@ async function main() {
   }
 
   const summary = summarise(SCENARIOS, runs, latency);
-  log('\n== all runs (smtp-source/node-load -> [mail-guard ->] sink; rates over what reached the sink)');
+  log('\n== all runs (smtp-source/node-load -> [mail-guard or bare forwarder ->] sink; rates over what reached the sink; CPU and RSS of the process in the middle)');
   log(runsTable(runs));
-  if (Object.values(latency).some((l) => l.direct || l.proxied)) {
+  if (Object.values(latency).some((l) => l.direct || l.proxied || l.bare)) {
     log(`\n== latency per message (bench/load.mjs; persistent: MAIL to final 250; one connection per message: connect to final 250)`);
     log(latencyTable(latency, SCENARIOS));
   }
-  log('\n== side by side (msgs/s: best of rounds; ratio: median of the per-round proxied/direct pairs, each pair run back to back; the proxy\'s CPU and RSS)');
+  log('\n== side by side (msgs/s: best of rounds; ratios: median of the per-round pairs, both runs of a pair in the same round; CPU and RSS of mail-guard / the bare forwarder)');
   log(mainTable(summary));
   if (startIdleRss) {
     const big = summary.find((s) => s.scenario.id === 'big')?.proxied;
@@ -289,6 +338,11 @@ async function main() {
   }
   log('\n== targets (measured, not asserted)');
   log(targetsTable(targets(summary, runs, analysis)));
+  const versusBare = bareLines(summary);
+  if (versusBare.length) {
+    log('informational, not targets (msgs/s: median of the per-round mail-guard/bare pairs; CPU ms/msg of each one\'s best run):');
+    for (const line of versusBare) log(`  ${line}`);
+  }
 
   log(`\nwall time ${((Date.now() - started) / 1000).toFixed(0)} s`);
   if (problems.length) {
