@@ -48,6 +48,8 @@ const SPECIALS_BASE = 256;
 const ATOM_ADDR = "[A-Za-z0-9!#$%&'*+/^_`{|}~-][A-Za-z0-9!#$%&'*+/^_`{|}~.-]*@[A-Za-z0-9-]+(?:\\.[A-Za-z0-9-]+)*\\.?";
 const SIMPLE_ITEM = `[ \\t]*(?:<${ATOM_ADDR}>|${ATOM_ADDR})[ \\t]*`;
 const SIMPLE_LIST = new RegExp(`^${SIMPLE_ITEM}(?:,${SIMPLE_ITEM})*$`);
+// A From as most mailers write it: "addr", "<addr>" or "Plain Name <addr>".
+const SIMPLE_MAILBOX = new RegExp(`^[ \\t]*(?:[A-Za-z0-9 .'_-]*<(${ATOM_ADDR})>|(${ATOM_ADDR}))[ \\t]*$`);
 
 interface Census {
   ats: number;
@@ -141,6 +143,8 @@ const MAX_FROM_CHARS = 16_384;
 /** The first structured mailbox of a From-like header, as written, or null. */
 export function firstMailbox(value: string): string | null {
   if (value.length > MAX_FROM_CHARS) return null;
+  const simple = SIMPLE_MAILBOX.exec(value);
+  if (simple) return simple[1] ?? simple[2] ?? null;
   const c = census(value);
   if (c.ats === 0 || tooComplex(c)) return null;
   for (const mailbox of addressparser(value, { flatten: true })) {

@@ -13,6 +13,20 @@ const URL_SPECIAL = /[\x00-\x20\x7f%/?#\\:@<>^|"[\]]/;
  * internal. Not idempotent on purpose ("a.com.." keeps a dot), so normalise once.
  */
 export function normaliseDomain(domain: string): string {
+  // Mail goes to the same few domains over and over, and domainToASCII was the
+  // most expensive step of a typical analysis. Bounded: cleared when full.
+  const cached = normalised.get(domain);
+  if (cached !== undefined) return cached;
+  const result = normaliseUncached(domain);
+  if (normalised.size >= CACHE_LIMIT) normalised.clear();
+  normalised.set(domain, result);
+  return result;
+}
+
+const CACHE_LIMIT = 10_000;
+const normalised = new Map<string, string>();
+
+function normaliseUncached(domain: string): string {
   let d = domain.trim();
   if (d.endsWith('.')) d = d.slice(0, -1);
   // domainToASCII is the WHATWG URL host parser: it percent-decodes
