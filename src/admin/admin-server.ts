@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { MailGuardConfig } from '../config/schema.js';
+import { listenOn } from '../net/listen.js';
 
 export interface AdminServer {
   listen(): Promise<number>;
@@ -17,15 +18,7 @@ export function createAdminServer(config: MailGuardConfig['admin']): AdminServer
     res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: `no route for ${req.method} ${path}` }) + '\n');
   });
   return {
-    listen: () =>
-      new Promise((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(config.port, config.host, () => {
-          server.off('error', reject);
-          const address = server.address();
-          resolve(typeof address === 'object' && address ? address.port : config.port);
-        });
-      }),
+    listen: () => listenOn(server, config.port, config.host),
     close: () =>
       new Promise((resolve) => {
         server.closeAllConnections();

@@ -4,6 +4,7 @@ import { SMTPServer, type SMTPServerDataStream, type SMTPServerOptions, type SMT
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import type { MailGuardConfig } from '../config/schema.js';
 import { makeCidrMatcher } from '../net/cidr.js';
+import { listenOn } from '../net/listen.js';
 import { replies, SmtpReplyError, type SmtpReply } from './replies.js';
 
 export interface ReceivedTransaction {
@@ -176,16 +177,7 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
   });
 
   return {
-    listen: () =>
-      new Promise((resolve, reject) => {
-        const netServer = server.server;
-        netServer.once('error', reject);
-        server.listen(config.port, config.host, () => {
-          netServer.off('error', reject);
-          const address = netServer.address();
-          resolve(typeof address === 'object' && address ? address.port : config.port);
-        });
-      }),
+    listen: () => listenOn(server.server, config.port, config.host),
     close: () =>
       new Promise((resolve) => {
         for (const timer of deadlines.values()) clearTimeout(timer);

@@ -1,21 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { normaliseLineEndings } from '../../../src/analysis/line-endings.js';
+import { cutInto } from '../../helpers/chunking.js';
 import { assembleMessage, messageChunks, normaliseChunks, withHead } from '../../../src/message/message-bytes.js';
 
 const material = fc.constantFrom('a', 'To: x@y.z', '\r\n', '\n', '\r', '\r\n\r\n', ' ', 'ü', '\r\r\n');
 const text = fc.array(material, { maxLength: 80 }).map((p) => Buffer.from(p.join(''), 'utf8'));
-const cutInto = (buf: Buffer, cuts: number[]) => {
-  const points = [...new Set(cuts.map((c) => c % (buf.length + 1)))].sort((a, b) => a - b);
-  const chunks: Buffer[] = [];
-  let from = 0;
-  for (const p of points) {
-    chunks.push(buf.subarray(from, p));
-    from = p;
-  }
-  chunks.push(buf.subarray(from));
-  return chunks;
-};
 
 describe('normaliseChunks', () => {
   it('gives the same bytes as normalising the joined message, however it was cut', () => {

@@ -4,6 +4,7 @@ import type { Transform } from 'node:stream';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { installFastDotStuffing } from '../../../src/upstream/fast-dot-stuffing.js';
+import { cutInto } from '../../helpers/chunking.js';
 
 // nodemailer does not export its DataStream; load the file it ships to compare against.
 const { default: DataStream } = (await import(
@@ -28,23 +29,12 @@ const message = fc.array(lineMaterial, { maxLength: 60 }).map((parts) => Buffer.
 const crlfMessage = fc
   .array(fc.constantFrom('a', '.', '..', '\r\n', '\r\n.', '.\r\n', ' ', 'ü'), { maxLength: 60 })
   .map((parts) => Buffer.from(parts.join(''), 'utf8'));
-const split = (buf: Buffer, cuts: number[]) => {
-  const points = [...new Set(cuts.map((c) => c % (buf.length + 1)))].sort((a, b) => a - b);
-  const chunks: Buffer[] = [];
-  let from = 0;
-  for (const p of points) {
-    chunks.push(buf.subarray(from, p));
-    from = p;
-  }
-  chunks.push(buf.subarray(from));
-  return chunks;
-};
 
 describe('fast dot-stuffing', () => {
   it('writes exactly the bytes nodemailer would, for any message cut into any chunks', async () => {
     await fc.assert(
       fc.asyncProperty(message, fc.array(fc.nat(), { maxLength: 5 }), async (buf, cuts) => {
-        const chunks = split(buf, cuts);
+        const chunks = cutInto(buf, cuts);
         const [slow, fast] = await Promise.all([encode(chunks, false), encode(chunks, true)]);
         expect(fast.bytes.toString('latin1')).toBe(slow.bytes.toString('latin1'));
         expect(fast.inBytes).toBe(slow.inBytes);
@@ -57,7 +47,7 @@ describe('fast dot-stuffing', () => {
   it('matches nodemailer on CRLF-only messages (the fast path)', async () => {
     await fc.assert(
       fc.asyncProperty(crlfMessage, fc.array(fc.nat(), { maxLength: 5 }), async (buf, cuts) => {
-        const chunks = split(buf, cuts);
+        const chunks = cutInto(buf, cuts);
         const [slow, fast] = await Promise.all([encode(chunks, false), encode(chunks, true)]);
         expect(fast.bytes.toString('latin1')).toBe(slow.bytes.toString('latin1'));
       }),
