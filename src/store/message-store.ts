@@ -1,0 +1,72 @@
+import type { HistoryEntry, MessageRecord, RecordStatus } from './record.js';
+
+/** The store could not answer (disk, Redis down, timeout): the caller fails closed (451 / 503). */
+export class StoreUnavailableError extends Error {
+  override readonly name = 'StoreUnavailableError';
+}
+
+/** The record is not in a state that allows this transition (already released, discarded…): HTTP 409. */
+export class StoreConflictError extends Error {
+  override readonly name = 'StoreConflictError';
+  constructor(
+    message: string,
+    readonly current: RecordStatus | 'releasing' | null,
+  ) {
+    super(message);
+  }
+}
+
+export interface ListQuery {
+  readonly status?: RecordStatus | undefined;
+  /** 1..500 */
+  readonly limit: number;
+  /** Opaque: the nextCursor of the previous page. */
+  readonly cursor?: string | undefined;
+}
+
+export interface ListPage {
+  /** Newest first. */
+  readonly records: readonly MessageRecord[];
+  readonly nextCursor: string | null;
+}
+
+export interface Transition {
+  /** The transition happens only from one of these statuses. */
+  readonly from: readonly RecordStatus[];
+  readonly to: RecordStatus;
+  readonly entry: HistoryEntry;
+}
+
+/**
+ * One interface, two implementations (file, redis), one shared test suite.
+ * Every write resolves only once it is durable; every failure to reach the
+ * backend is a StoreUnavailableError, never a hang.
+ */
+export interface MessageStore {
+  /** Writes a new record with its raw message. Durable when it resolves. */
+  put(record: MessageRecord, raw: readonly Buffer[]): Promise<void>;
+  get(id: string): Promise<MessageRecord | null>;
+  raw(id: string): Promise<Buffer | null>;
+  list(query: ListQuery): Promise<ListPage>;
+  /** Atomic status change with a history entry; StoreConflictError when the status is not in `from`. */
+  transition(id: string, transition: Transition): Promise<MessageRecord>;
+  /** Appends to the history without changing the status (views of the raw message, notes). */
+  appendHistory(id: string, entry: HistoryEntry): Promise<void>;
+  /**
+   * Claims the right to release: atomic across processes sharing the store, at
+   * most one claim per record ever succeeds until it is given back. Resolves
+   * the record as it was; StoreConflictError if released, discarded, or claimed.
+   */
+  claimRelease(id: string, from: readonly RecordStatus[]): Promise<MessageRecord>;
+  /** Gives a claim back after a release that did not reach the upstream. */
+  abandonRelease(id: string, entry: HistoryEntry): Promise<void>;
+  /** Finishes a claimed release: status released, history entry with the upstream reply. */
+  completeRelease(id: string, entry: HistoryEntry): Promise<MessageRecord>;
+  /** Removes decided records received before `olderThan`; never held or approved ones. Returns how many. */
+  purge(olderThan: Date): Promise<number>;
+  /** Counts by status, for the quarantine gauge. */
+  countByStatus(): Promise<Record<RecordStatus, number>>;
+  /** Cheap liveness check for /readyz and start-up. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
