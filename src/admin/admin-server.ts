@@ -1,28 +1,32 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import type { MailGuardConfig } from '../config/schema.js';
-import { listenOn } from '../net/listen.js';
 
 export interface AdminServer {
   listen(): Promise<number>;
   close(): Promise<void>;
+  /** For tests and in-process callers. */
+  readonly http: FastifyInstance;
 }
 
-/** The admin HTTP listener. For now only liveness; metrics, readiness and the review API attach here. */
-export function createAdminServer(config: MailGuardConfig['admin']): AdminServer {
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const path = (req.url ?? '/').split('?')[0];
-    if (req.method === 'GET' && path === '/healthz') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}\n');
-      return;
-    }
-    res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: `no route for ${req.method} ${path}` }) + '\n');
+/**
+ * The admin HTTP listener: liveness here; the review API (bearer tokens) is
+ * mounted when given. Health stays open on the admin address on purpose: it
+ * reveals nothing and probes carry no token.
+ */
+export function createAdminServer(config: MailGuardConfig['admin'], api?: FastifyPluginAsync): AdminServer {
+  const http = Fastify({ logger: false, forceCloseConnections: true, bodyLimit: 64 * 1024 });
+  http.get('/healthz', async () => ({ status: 'ok' }));
+  if (api) void http.register(api);
+  http.setNotFoundHandler((request, reply) => {
+    void reply.code(404).send({ error: `no route for ${request.method} ${request.url.split('?')[0]}` });
   });
   return {
-    listen: () => listenOn(server, config.port, config.host),
-    close: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    http,
+    listen: async () => {
+      await http.listen({ port: config.port, host: config.host });
+      const address = http.server.address();
+      return typeof address === 'object' && address ? address.port : config.port;
+    },
+    close: () => http.close(),
   };
 }

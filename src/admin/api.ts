@@ -1,0 +1,123 @@
+import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { ReleaseDeps } from '../release/release-record.js';
+import { bearerChallenge, createTokenVerifier, type AdminActor, type AdminTokenConfig } from './auth.js';
+import { registerCampaignRoutes } from './campaign-routes.js';
+import { answerForError, HttpError } from './http-answers.js';
+import { registerMessageRoutes } from './message-routes.js';
+import { registerReviewRoutes } from './review-routes.js';
+
+export interface AdminLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export interface AdminApiDeps extends ReleaseDeps {
+  readonly tokens: readonly AdminTokenConfig[];
+  /** policy.fourEyes: a release needs an approval by another person first. */
+  readonly fourEyes: boolean;
+  readonly logger: AdminLogger;
+  /**
+   * Browser origins besides the admin server's own that may call the API (a UI
+   * served from another address). Default: none.
+   */
+  readonly allowedOrigins?: readonly string[];
+}
+
+/** What the route modules get: the deps plus who is asking. */
+export interface AdminRouteContext {
+  readonly deps: AdminApiDeps;
+  actorOf(request: FastifyRequest): AdminActor;
+}
+
+/** A review action's body is a reason and a form; 64 KB is far more than that and far less than a memory problem. */
+export const ADMIN_BODY_LIMIT = 64 * 1024;
+
+/**
+ * The review API under /api (DESIGN.md "Admin HTTP"). Register it on the admin
+ * server's Fastify instance next to /healthz and /metrics, which stay open:
+ *
+ *   await app.register(createAdminApi(deps));
+ *
+ * Inside: every request needs a bearer token; requests from a foreign browser
+ * origin are refused (403) and POST bodies must be application/json (415) — a
+ * cross-site form cannot send JSON without a CORS preflight, which this API
+ * never answers — so another site cannot make a reviewer's browser act.
+ */
+export function createAdminApi(deps: AdminApiDeps): FastifyPluginAsync {
+  return async (app) => {
+    await app.register(async (api) => apiScope(api, deps), { prefix: '/api' });
+  };
+}
+
+async function apiScope(api: FastifyInstance, deps: AdminApiDeps): Promise<void> {
+  const verify = createTokenVerifier(deps.tokens);
+  const allowedOrigins = new Set((deps.allowedOrigins ?? []).map((o) => o.toLowerCase()));
+  // Request → actor, without widening FastifyRequest's type for the whole program.
+  const actors = new WeakMap<FastifyRequest, AdminActor>();
+
+  // Only JSON bodies exist in this scope (content-type parsers are scoped to it).
+  const jsonParser = api.getDefaultJsonParser('error', 'error');
+  api.removeAllContentTypeParsers();
+  api.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: ADMIN_BODY_LIMIT }, (request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    // `POST /approve` with no reason is fine with an empty body.
+    if (text.trim() === '') return done(null, {});
+    jsonParser(request, text, (err, value) => {
+      if (err) return done(Object.assign(new Error(`the request body is not valid JSON: ${err.message}`), { statusCode: 400 }), undefined);
+      done(null, value);
+    });
+  });
+
+  api.addHook('onRequest', async (request, reply) => {
+    void reply.header('cache-control', 'no-store').header('x-content-type-options', 'nosniff');
+
+    // Cross-site: browsers send Origin on cross-origin requests and on every POST,
+    // and Sec-Fetch-Site where they support it. Non-browser clients send neither.
+    const origin = request.headers.origin;
+    if (origin !== undefined) {
+      const own = `${request.protocol}://${request.host}`.toLowerCase();
+      if (origin.toLowerCase() !== own && !allowedOrigins.has(origin.toLowerCase())) {
+        throw new HttpError(403, 'cross-origin requests are refused; use the reviewer UI on the admin address or the mail-guard CLI');
+      }
+    }
+    const site = request.headers['sec-fetch-site'];
+    if (origin === undefined && site !== undefined && site !== 'same-origin' && site !== 'none') {
+      throw new HttpError(403, 'cross-site requests are refused; use the reviewer UI on the admin address or the mail-guard CLI');
+    }
+
+    const auth = verify(request.headers.authorization);
+    if (!auth.ok) {
+      void reply.header('www-authenticate', bearerChallenge(auth.reason));
+      throw new HttpError(401, auth.reason === 'missing' ? 'send Authorization: Bearer <token>' : 'the bearer token is not valid');
+    }
+    actors.set(request, auth.actor);
+
+    if (request.method !== 'GET' && request.method !== 'HEAD') {
+      const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+      if (type !== 'application/json') throw new HttpError(415, 'send the request body as JSON with Content-Type: application/json');
+    }
+  });
+
+  api.setErrorHandler(async (err, request, reply) => {
+    const answer = answerForError(err);
+    if (answer.unexpected) deps.logger.error({ err, method: request.method, url: request.routeOptions.url }, 'admin API request failed');
+    return reply.code(answer.status).type('application/json').send(answer.body);
+  });
+  api.setNotFoundHandler(async (request, reply) =>
+    reply.code(404).send({ error: `no API endpoint ${request.method} ${request.url.split('?')[0]}` }),
+  );
+
+  const context: AdminRouteContext = {
+    deps,
+    actorOf(request) {
+      const actor = actors.get(request);
+      // Unreachable: onRequest refuses every request without an actor.
+      if (!actor) throw new HttpError(401, 'send Authorization: Bearer <token>');
+      return actor;
+    },
+  };
+  registerMessageRoutes(api, context);
+  registerReviewRoutes(api, context);
+  registerCampaignRoutes(api, context);
+}

@@ -1,0 +1,49 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { MailGuardConfig } from '../config/schema.js';
+
+export type AdminTokenConfig = MailGuardConfig['admin']['tokens'][number];
+export type AdminRole = AdminTokenConfig['role'];
+
+/** The person behind a token: history entries and four-eyes compare by this name. */
+export interface AdminActor {
+  readonly name: string;
+  readonly role: AdminRole;
+}
+
+export type AuthResult =
+  | { readonly ok: true; readonly actor: AdminActor }
+  | { readonly ok: false; readonly reason: 'missing' | 'invalid' };
+
+/** Value of WWW-Authenticate on a 401 (RFC 6750 section 3). */
+export function bearerChallenge(reason: 'missing' | 'invalid'): string {
+  return reason === 'missing' ? 'Bearer realm="mail-guard"' : 'Bearer realm="mail-guard", error="invalid_token"';
+}
+
+const BEARER = /^Bearer[ \t]+([^\s]+)[ \t]*$/i;
+
+/**
+ * Checks `Authorization: Bearer <token>` against the configured sha256 hashes.
+ * Only hashes are configured, so a leaked config file does not leak tokens; the
+ * presented token is hashed and compared with every configured hash in constant
+ * time (no early exit, so timing does not tell which or how many prefixes match).
+ * The token itself is never stored, logged or echoed.
+ */
+export function createTokenVerifier(tokens: readonly AdminTokenConfig[]): (authorization: string | undefined) => AuthResult {
+  const known = tokens.map((t) => ({ digest: Buffer.from(t.tokenSha256, 'hex'), actor: { name: t.name, role: t.role } as AdminActor }));
+  return (authorization) => {
+    if (authorization === undefined || authorization.trim() === '') return { ok: false, reason: 'missing' };
+    const token = BEARER.exec(authorization)?.[1];
+    if (token === undefined) return { ok: false, reason: 'invalid' };
+    const presented = createHash('sha256').update(token, 'utf8').digest();
+    let match: AdminActor | null = null;
+    for (const k of known) {
+      if (k.digest.length === presented.length && timingSafeEqual(k.digest, presented) && match === null) match = k.actor;
+    }
+    return match ? { ok: true, actor: match } : { ok: false, reason: 'invalid' };
+  };
+}
+
+/** Releasing `as: original` shows every recipient's address to all of them: only an approver may choose that. */
+export function mayReleaseAsOriginal(actor: AdminActor): boolean {
+  return actor.role === 'approver';
+}

@@ -1,0 +1,101 @@
+import type { FastifyInstance } from 'fastify';
+import type { MessageRecord } from '../store/record.js';
+import { mayReleaseAsOriginal, type AdminActor } from './auth.js';
+import type { AdminRouteContext } from './api.js';
+import { campaignRecords, listCampaigns } from './campaigns.js';
+import { answerForError, HttpError, send } from './http-answers.js';
+import { bodyFields, campaignKeyParam, optionalReason, releaseForm, requiredReason } from './request-input.js';
+import { approveMessage, discardMessage, originalNeedsApprover, releaseMessage } from './review-actions.js';
+
+type KeyParams = { Params: { key: string }; Body: unknown };
+
+/** One record's result inside a bulk action: the status and body it would have got alone. */
+export interface CampaignItemResult {
+  readonly id: string;
+  readonly status: number;
+  readonly recordStatus?: string;
+  readonly upstreamReply?: string;
+  readonly error?: string;
+}
+
+/**
+ * Bulk review of one campaign. Each record goes through exactly the rules of its
+ * single-message route (roles, four-eyes, states), one after the other, and the
+ * answer lists every record's result. A bulk action stops at the first upstream
+ * or store failure: the rest would most likely fail the same way, and a person
+ * should look before 800 more attempts; those records are reported as not
+ * attempted and stay as they were.
+ */
+export function registerCampaignRoutes(api: FastifyInstance, { deps, actorOf }: AdminRouteContext): void {
+  const { store, logger } = deps;
+
+  api.get('/campaigns', async (_request, reply) => {
+    const { campaigns, truncated } = await listCampaigns(store);
+    return send(reply, 200, { campaigns, truncated });
+  });
+
+  const bulk = (
+    action: 'approve' | 'discard' | 'release',
+    allowed: readonly string[],
+    /** Checks the body (and anything refused for every record alike) before a record is touched. */
+    perRecord: (fields: Readonly<Record<string, unknown>>, actor: AdminActor) => (record: MessageRecord) => Promise<CampaignItemResult>,
+  ): void => {
+    api.post<KeyParams>(`/campaigns/:key/${action}`, async (request, reply) => {
+      const key = campaignKeyParam(request.params.key);
+      const actor = actorOf(request);
+      const apply = perRecord(bodyFields(request.body, allowed), actor);
+      const records = await campaignRecords(store, key);
+      if (records.length === 0) throw new HttpError(404, 'no campaign with this key has messages waiting for review');
+
+      const results: CampaignItemResult[] = [];
+      let stoppedBy: string | null = null;
+      for (const record of records) {
+        if (stoppedBy) {
+          results.push({ id: record.id, status: 424, error: `not attempted: ${stoppedBy}` });
+          continue;
+        }
+        try {
+          results.push(await apply(record));
+        } catch (err) {
+          const answer = answerForError(err);
+          if (answer.unexpected) logger.error({ id: record.id, err }, `campaign ${action} failed on a record`);
+          results.push({ id: record.id, status: answer.status, error: answer.body.error, ...upstreamReplyOf(answer.body) });
+          if (answer.status === 502 || answer.status === 503 || answer.unexpected) stoppedBy = `an earlier message failed with ${answer.status}: ${answer.body.error}`;
+        }
+      }
+      const succeeded = results.filter((r) => r.status === 200).length;
+      logger.info({ campaign: key, actor: actor.name, action, count: records.length, succeeded }, `campaign ${action}`);
+      return send(reply, 200, { key, action, count: records.length, succeeded, failed: records.length - succeeded, results });
+    });
+  };
+
+  bulk('approve', ['reason'], (fields, actor) => {
+    const reason = optionalReason(fields);
+    return async (record) => {
+      const approved = await approveMessage(store, actor, record.id, reason);
+      return { id: record.id, status: 200, recordStatus: approved.status };
+    };
+  });
+
+  bulk('discard', ['reason'], (fields, actor) => {
+    const reason = requiredReason(fields);
+    return async (record) => {
+      const discarded = await discardMessage(store, actor, record.id, reason);
+      return { id: record.id, status: 200, recordStatus: discarded.status };
+    };
+  });
+
+  bulk('release', ['as', 'reason'], (fields, actor) => {
+    const as = releaseForm(fields);
+    const reason = optionalReason(fields);
+    if (as === 'original' && !mayReleaseAsOriginal(actor)) throw originalNeedsApprover();
+    return async (record) => {
+      const released = await releaseMessage(deps, actor, record.id, as, reason);
+      return { id: record.id, status: 200, recordStatus: released.record.status, upstreamReply: released.upstreamReply };
+    };
+  });
+}
+
+function upstreamReplyOf(body: Readonly<Record<string, unknown>>): { upstreamReply?: string } {
+  return typeof body['upstreamReply'] === 'string' ? { upstreamReply: body['upstreamReply'] } : {};
+}

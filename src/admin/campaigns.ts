@@ -1,0 +1,102 @@
+import { createHash } from 'node:crypto';
+import type { MessageStore } from '../store/message-store.js';
+import type { MessageRecord, RecordStatus } from '../store/record.js';
+
+// A campaign is what one bulk send left in the quarantine: the records that
+// share an envelope sender and a subject (the seed incident was 832 of them).
+// Grouping them lets a reviewer decide once instead of 832 times.
+
+/** The records still waiting for a person; approved ones stay in so a four-eyes release can find them. */
+export const CAMPAIGN_STATUSES: readonly RecordStatus[] = ['held', 'approved', 'captured'];
+/** Bounds one scan: a larger backlog is reported as truncated rather than read without end. */
+const MAX_RECORDS_SCANNED = 50_000;
+const PAGE = 500;
+
+export interface CampaignSummary {
+  /** Stable for the same sender and subject: sha256 of both, 24 hex characters. */
+  readonly key: string;
+  readonly sender: string;
+  readonly subject: string | null;
+  readonly count: number;
+  readonly statuses: Partial<Record<RecordStatus, number>>;
+  readonly firstReceivedAt: string;
+  readonly lastReceivedAt: string;
+  /** The largest exposedExternalCount among its records. */
+  readonly worstExposure: number;
+  /** The newest record, to preview one message of the campaign. */
+  readonly newestId: string;
+}
+
+export function campaignKey(record: Pick<MessageRecord, 'envelope' | 'subject'>): string {
+  // JSON keeps a null subject apart from an empty one; the sender is compared case-insensitively, like mailboxes mostly are.
+  const identity = JSON.stringify([record.envelope.mailFrom.toLowerCase(), record.subject]);
+  return createHash('sha256').update(identity).digest('hex').slice(0, 24);
+}
+
+/** Every undecided record, newest first per status, up to the scan bound. */
+async function* undecidedRecords(store: MessageStore): AsyncGenerator<MessageRecord, boolean> {
+  let scanned = 0;
+  // A record approved while the scan runs can show up under both statuses: once is enough.
+  const seen = new Set<string>();
+  for (const status of CAMPAIGN_STATUSES) {
+    let cursor: string | undefined;
+    do {
+      const page = await store.list({ status, limit: PAGE, cursor });
+      for (const record of page.records) {
+        if (++scanned > MAX_RECORDS_SCANNED) return true;
+        if (seen.has(record.id)) continue;
+        seen.add(record.id);
+        yield record;
+      }
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor !== undefined);
+  }
+  return false;
+}
+
+export async function listCampaigns(store: MessageStore): Promise<{ campaigns: CampaignSummary[]; truncated: boolean }> {
+  const groups = new Map<string, { sender: string; subject: string | null; records: MessageRecord[] }>();
+  const scan = undecidedRecords(store);
+  let step = await scan.next();
+  for (; !step.done; step = await scan.next()) {
+    const record = step.value;
+    const key = campaignKey(record);
+    const group = groups.get(key) ?? { sender: record.envelope.mailFrom, subject: record.subject, records: [] };
+    group.records.push(record);
+    groups.set(key, group);
+  }
+  const campaigns = [...groups].map(([key, g]) => summarise(key, g.sender, g.subject, g.records));
+  campaigns.sort((a, b) => (a.lastReceivedAt < b.lastReceivedAt ? 1 : a.lastReceivedAt > b.lastReceivedAt ? -1 : 0));
+  return { campaigns, truncated: step.value };
+}
+
+/** The campaign's records at the moment of a bulk action, oldest first (the order they were sent in). */
+export async function campaignRecords(store: MessageStore, key: string): Promise<MessageRecord[]> {
+  const records: MessageRecord[] = [];
+  for await (const record of undecidedRecords(store)) if (campaignKey(record) === key) records.push(record);
+  return records.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+function summarise(key: string, sender: string, subject: string | null, records: readonly MessageRecord[]): CampaignSummary {
+  const statuses: Partial<Record<RecordStatus, number>> = {};
+  let first = records[0]!;
+  let last = records[0]!;
+  let worstExposure = 0;
+  for (const r of records) {
+    statuses[r.status] = (statuses[r.status] ?? 0) + 1;
+    if (r.receivedAt < first.receivedAt) first = r;
+    if (r.receivedAt > last.receivedAt || (r.receivedAt === last.receivedAt && r.id > last.id)) last = r;
+    worstExposure = Math.max(worstExposure, r.analysis?.exposedExternalCount ?? 0);
+  }
+  return {
+    key,
+    sender,
+    subject,
+    count: records.length,
+    statuses,
+    firstReceivedAt: first.receivedAt,
+    lastReceivedAt: last.receivedAt,
+    worstExposure,
+    newestId: last.id,
+  };
+}

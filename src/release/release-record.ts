@@ -1,0 +1,228 @@
+import type { DeliveryLedger } from '../actions/delivery-ledger.js';
+import type { Outcome, RefusedCopy } from '../actions/outcome.js';
+import { relayWhole, type Relay } from '../actions/relay.js';
+import { rewriteVisibleRecipients } from '../actions/rewrite-recipients.js';
+import { relaySplit } from '../actions/split.js';
+import { parseHeaderBlock } from '../analysis/header-block.js';
+import { assembleMessage, withHead } from '../message/message-bytes.js';
+import { SmtpReplyError } from '../smtp/replies.js';
+import { StoreConflictError, type MessageStore } from '../store/message-store.js';
+import type { HistoryEntry, MessageRecord, RecordStatus } from '../store/record.js';
+import { UpstreamError } from '../upstream/upstream-error.js';
+
+export const RELEASE_FORMS = ['original', 'bcc', 'split'] as const;
+/** original: as received (exposes the addresses on purpose); bcc: `To: undisclosed-recipients:;`; split: one copy per recipient. */
+export type ReleaseForm = (typeof RELEASE_FORMS)[number];
+
+export interface ReleaseDeps {
+  readonly store: MessageStore;
+  /** null: rehearsal mode, nothing may leave the machine. */
+  readonly relay: Relay | null;
+  readonly ledger: DeliveryLedger;
+  readonly maxHeaderBytes: number;
+  readonly splitConcurrency: number;
+}
+
+export type ReleaseResult =
+  /** The upstream accepted the message (or every copy it will get); the record is `released`. */
+  | { readonly kind: 'released'; readonly record: MessageRecord; readonly upstreamReply: string; readonly refused: readonly RefusedCopy[] }
+  | { readonly kind: 'not-found' }
+  /** Not releasable now: wrong status, claimed by a concurrent release, rehearsal mode. Nothing was sent. */
+  | { readonly kind: 'conflict'; readonly message: string; readonly current: RecordStatus | 'releasing' | null }
+  /**
+   * Nothing, or only part, went out; the claim was given back so the record can be
+   * released again (the delivery ledger makes that send only what was not accepted).
+   */
+  | {
+      readonly kind: 'upstream-failed';
+      readonly message: string;
+      readonly upstreamReply: string;
+      /** The connection broke after the message was sent: the upstream may have it, a new release may duplicate it. */
+      readonly possiblyDelivered: boolean;
+      /** False when the store could not take the claim back: the record stays locked until an operator looks. */
+      readonly releasable: boolean;
+    }
+  /** The upstream accepted it but the store could not record that: the claim is kept so it cannot go out twice. */
+  | { readonly kind: 'unrecorded'; readonly message: string; readonly upstreamReply: string };
+
+/** How much of the upstream's replies a history entry keeps: enough to trace, bounded for a 1000-copy split. */
+const MAX_REPLIES_KEPT = 10;
+const MAX_REPLY_CHARS = 2000;
+
+/**
+ * Releases one stored message to the upstream, at most once: the store's claim is
+ * the lock (atomic across processes sharing the store), and it is given back only
+ * when nothing or part went out, never after the upstream accepted everything.
+ * Authorisation (roles, four-eyes) is the caller's; `allowedFrom` is the status
+ * the caller checked, so a concurrent change between its check and the claim
+ * becomes a conflict instead of a release.
+ */
+export async function releaseRecord(
+  deps: ReleaseDeps,
+  id: string,
+  as: ReleaseForm,
+  actor: string,
+  allowedFrom: readonly RecordStatus[],
+  reason: string | null = null,
+): Promise<ReleaseResult> {
+  const { store } = deps;
+  if (deps.relay === null) {
+    const record = await store.get(id);
+    if (!record) return { kind: 'not-found' };
+    return {
+      kind: 'conflict',
+      message: 'no upstream configured: mail-guard runs in rehearsal mode and cannot release anything; configure `upstream` to release',
+      current: record.status,
+    };
+  }
+
+  let claimed: MessageRecord;
+  try {
+    claimed = await store.claimRelease(id, allowedFrom);
+  } catch (err) {
+    if (!(err instanceof StoreConflictError)) throw err;
+    if (err.current === null) return { kind: 'not-found' };
+    return { kind: 'conflict', message: conflictMessage(err.current), current: err.current };
+  }
+
+  const replies: string[] = [];
+  const relay = recordingReplies(deps.relay, replies);
+  const note = (what: string): string => (reason ? `as ${as}: ${what}; ${reason}` : `as ${as}: ${what}`);
+  let outcome: Outcome;
+  try {
+    outcome = await relayAs(deps, relay, claimed, as);
+  } catch (err) {
+    // Relaying turns every upstream failure into an Outcome; what lands here happened
+    // before anything was sent (unreadable raw, a header that cannot be rewritten).
+    // If the claim cannot be given back the record stays locked: stuck beats sent twice.
+    await store.abandonRelease(id, entry(actor, 'release-failed', note(`not sent: ${describe(err)}`))).catch(() => undefined);
+    if (err instanceof SmtpReplyError) {
+      return { kind: 'conflict', message: `the stored message cannot be rewritten for release: ${err.reply.text}`, current: claimed.status };
+    }
+    throw err;
+  }
+
+  const upstreamReply = summarise(replies);
+  const sent = whatWentOut(outcome);
+  if (sent === null) {
+    const what =
+      outcome.kind === 'partial'
+        ? `${outcome.accepted} of ${outcome.total} ${outcome.unit} accepted upstream; release again to send only the rest`
+        : 'the upstream accepted nothing';
+    const possiblyDelivered = outcome.kind === 'upstream-failed' && outcome.error.possiblyDelivered;
+    const failed = entry(actor, 'release-failed', note(possiblyDelivered ? `${what} (the connection broke after the data: the upstream may have it)` : what), upstreamReply);
+    const releasable = await store.abandonRelease(id, failed).then(
+      () => true,
+      () => false,
+    );
+    return {
+      kind: 'upstream-failed',
+      message: `the upstream relay did not take the message: ${what}` + (releasable ? '' : '; the store could not take the claim back, the record stays locked'),
+      upstreamReply,
+      possiblyDelivered,
+      releasable,
+    };
+  }
+
+  try {
+    const record = await store.completeRelease(id, entry(actor, 'release', note(sent.what), upstreamReply));
+    return { kind: 'released', record, upstreamReply, refused: sent.refused };
+  } catch (err) {
+    // Keep the claim: a second release would send it twice.
+    return {
+      kind: 'unrecorded',
+      message: `the upstream accepted the message but the store could not record the release (${describe(err)}); the record stays locked so it cannot go out twice`,
+      upstreamReply,
+    };
+  }
+}
+
+async function relayAs(deps: ReleaseDeps, relay: Relay, record: MessageRecord, as: ReleaseForm): Promise<Outcome> {
+  const raw = await deps.store.raw(record.id);
+  if (raw === null) throw new Error('the stored message bytes are missing');
+  const message = assembleMessage([raw], deps.maxHeaderBytes);
+  const relayDeps = { relay, ledger: deps.ledger };
+  switch (as) {
+    case 'original':
+      return relayWhole(relayDeps, record.envelope, message, message);
+    case 'bcc': {
+      const header = parseHeaderBlock(message.head, deps.maxHeaderBytes);
+      const rewritten = withHead(message, rewriteVisibleRecipients(message.head, header, 'undisclosed-recipients:;'));
+      return relayWhole(relayDeps, record.envelope, message, rewritten);
+    }
+    case 'split': {
+      const header = parseHeaderBlock(message.head, deps.maxHeaderBytes);
+      return relaySplit({ ...relayDeps, concurrency: deps.splitConcurrency }, record.envelope, message, header);
+    }
+  }
+}
+
+/**
+ * What went out, for the history; null when nothing went out or some of it is
+ * still owed (partial: the ledger remembers what was accepted). Permanently
+ * refused recipients next to accepted ones do not make it a failure: the
+ * accepted copies are out, and sending again would duplicate them.
+ */
+function whatWentOut(outcome: Outcome): { what: string; refused: readonly RefusedCopy[] } | null {
+  const refusedNote = (refused: readonly RefusedCopy[], unit: string): string => (refused.length ? `; ${refused.length} ${unit} refused permanently` : '');
+  switch (outcome.kind) {
+    case 'relayed': // send() resolves only when at least one recipient was accepted
+      return { what: 'accepted upstream' + refusedNote(outcome.refused, 'recipient(s)'), refused: outcome.refused };
+    case 'split-delivered': {
+      const accepted = outcome.copies - outcome.refused.length;
+      if (accepted + outcome.earlier === 0) return null;
+      const earlier = outcome.earlier ? `; ${outcome.earlier} accepted on an earlier attempt` : '';
+      return { what: `${accepted} of ${outcome.copies} copies accepted upstream${earlier}${refusedNote(outcome.refused, 'copies')}`, refused: outcome.refused };
+    }
+    case 'already-delivered':
+      return { what: 'every copy was accepted on an earlier attempt', refused: [] };
+    default:
+      return null;
+  }
+}
+
+/** The relay as the release sees it: every reply line is kept for the history entry. */
+function recordingReplies(inner: Relay, replies: string[]): Relay {
+  return {
+    async send(envelope, message) {
+      try {
+        const delivery = await inner.send(envelope, message);
+        replies.push(delivery.response, ...delivery.rejected.map((r) => r.response));
+        return delivery;
+      } catch (err) {
+        if (err instanceof UpstreamError) replies.push(err.response ?? err.message);
+        throw err;
+      }
+    },
+  };
+}
+
+function summarise(replies: readonly string[]): string {
+  if (replies.length === 0) return 'nothing was sent (every recipient was accepted on an earlier attempt)';
+  const kept = replies.slice(0, MAX_REPLIES_KEPT).map((r) => r.replace(/\s+/g, ' ').trim());
+  const more = replies.length > MAX_REPLIES_KEPT ? `; … ${replies.length - MAX_REPLIES_KEPT} more` : '';
+  return (kept.join('; ') + more).slice(0, MAX_REPLY_CHARS);
+}
+
+function conflictMessage(current: RecordStatus | 'releasing'): string {
+  switch (current) {
+    case 'releasing':
+      return 'another release of this message is in progress';
+    case 'released':
+      return 'the message was already released';
+    case 'discarded':
+      return 'the message was discarded';
+    default:
+      return `the message is ${current} and cannot be released from that status`;
+  }
+}
+
+function entry(actor: string, action: string, note: string | null, upstreamReply?: string): HistoryEntry {
+  return upstreamReply === undefined
+    ? { at: new Date().toISOString(), actor, action, note }
+    : { at: new Date().toISOString(), actor, action, note, upstreamReply };
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
