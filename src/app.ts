@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import { DeliveryLedger } from './actions/delivery-ledger.js';
 import { processMessage, type ProcessDeps } from './actions/process-message.js';
-import { createAdminServer } from './admin/admin-server.js';
+import { createAdminServer, type AdminServer } from './admin/admin-server.js';
+import { createAdminApi } from './admin/api.js';
 import type { MailGuardConfig } from './config/schema.js';
 import type { Logger } from './log/logger.js';
 import { makeAddressMasker } from './log/mask.js';
@@ -11,6 +12,9 @@ import { createJudge } from './policy/judge.js';
 import { createIngress, type ReceivedTransaction } from './smtp/ingress.js';
 import { replies, type SmtpReply } from './smtp/replies.js';
 import { UpstreamPool } from './upstream/pool.js';
+import type { MessageStore } from './store/message-store.js';
+import { openStore } from './store/open-store.js';
+import { startRetention } from './store/retention.js';
 
 export interface App {
   start(): Promise<{ smtpPort: number; adminPort: number }>;
@@ -51,23 +55,30 @@ export function createApp(config: MailGuardConfig, logger: Logger): App {
   };
 
   const ingress = createIngress(config.smtp, { onMessage });
-  const admin = createAdminServer(config.admin);
+  let admin: AdminServer | null = null;
   let ledger: DeliveryLedger | null = null;
+  let store: MessageStore | null = null;
+  let retention: { stop(): void } | null = null;
 
   return {
     mode: pool ? 'relay' : 'rehearsal',
     async start() {
+      const opened = await openStore(config.store, logger);
+      store = opened;
+      retention = startRetention(opened, config.store.retentionDays, logger);
       ledger = await DeliveryLedger.open(join(config.store.path, 'delivery-ledger.jsonl'));
-      deps = {
-        analyse,
-        decide,
+      const shared = {
         relay: pool,
         ledger,
+        store: opened,
         splitConcurrency: config.upstream?.pool ?? 1,
-        storePath: config.store.path,
-        mask,
         maxHeaderBytes: config.smtp.maxHeaderBytes,
       };
+      deps = { ...shared, analyse, decide, mask };
+      admin = createAdminServer(
+        config.admin,
+        createAdminApi({ ...shared, tokens: config.admin.tokens, fourEyes: config.policy.fourEyes, logger }),
+      );
       const smtpPort = await ingress.listen();
       const adminPort = await admin.listen();
       return { smtpPort, adminPort };
@@ -75,8 +86,10 @@ export function createApp(config: MailGuardConfig, logger: Logger): App {
     async stop() {
       await ingress.close();
       deps = null;
-      await Promise.all([admin.close(), pool?.close()]);
+      await Promise.all([admin?.close(), pool?.close()]);
+      retention?.stop();
       await ledger?.close();
+      await store?.close();
     },
   };
 }

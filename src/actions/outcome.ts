@@ -10,8 +10,8 @@ export interface RefusedCopy {
 
 /** What happened to a message, before it becomes a reply. */
 export type Outcome =
-  | { readonly kind: 'relayed'; readonly response: string; readonly refused: readonly RefusedCopy[] }
-  | { readonly kind: 'split-delivered'; readonly copies: number; readonly earlier: number; readonly refused: readonly RefusedCopy[] }
+  | { readonly kind: 'relayed'; readonly response: string; readonly accepted: readonly string[]; readonly refused: readonly RefusedCopy[] }
+  | { readonly kind: 'split-delivered'; readonly copies: number; readonly earlier: number; readonly accepted: readonly string[]; readonly refused: readonly RefusedCopy[] }
   | { readonly kind: 'already-delivered' }
   | { readonly kind: 'partial'; readonly accepted: number; readonly total: number; readonly unit: 'copies' | 'recipients'; readonly refused: readonly RefusedCopy[] }
   | { readonly kind: 'upstream-failed'; readonly error: UpstreamError }
@@ -39,7 +39,7 @@ export function replyForOutcome(outcome: Outcome, id: string): SmtpReply {
           text:
             `${outcome.copies - outcome.refused.length} of ${outcome.copies} copies accepted upstream, one per recipient` +
             (outcome.earlier ? `; ${outcome.earlier} accepted on an earlier attempt` : '') +
-            (outcome.refused.length ? `; ${outcome.refused.length} refused permanently (see the mail-guard log under this id)` : ''),
+            (outcome.refused.length ? `; ${outcome.refused.length} refused permanently and kept for review` : ''),
         },
         id,
       );

@@ -4,7 +4,9 @@ import { assembleMessage, withHead, type MessageBytes } from '../message/message
 import type { Decide } from '../policy/decide.js';
 import type { TransactionContext, Verdict } from '../policy/verdict.js';
 import { SmtpReplyError, type SmtpReply } from '../smtp/replies.js';
-import { keepRecord } from './capture.js';
+import type { MessageStore } from '../store/message-store.js';
+import { buildRecord } from './build-record.js';
+import { keepRefusedCopies } from './keep-refused.js';
 import type { DeliveryLedger } from './delivery-ledger.js';
 import { replyForOutcome, type Outcome } from './outcome.js';
 import { relayWhole, type Relay } from './relay.js';
@@ -45,7 +47,7 @@ export interface ProcessDeps {
   readonly relay: Relay | null;
   readonly ledger: DeliveryLedger;
   readonly splitConcurrency: number;
-  readonly storePath: string;
+  readonly store: MessageStore;
   readonly mask: AddressMasker;
   readonly maxHeaderBytes: number;
 }
@@ -84,35 +86,41 @@ export async function processMessage(deps: ProcessDeps, received: ReceivedMessag
   }
   analyseMs = performance.now() - started;
 
-  if (deps.relay === null) {
+  const recordBase = { receivedAt: received.receivedAt, context, analysis, verdict, mask: deps.mask };
+  // Rehearsal mode keeps everything; quarantine keeps what it holds. 250 only once the store has it durably.
+  const keep = async (status: 'captured' | 'held', kept: Outcome, action: OutcomeAction): Promise<MessageResult> => {
     try {
-      await keepRecord(deps.storePath, { ...received, message, status: 'captured', analysis, verdict, mask: deps.mask });
+      const { record, raw } = buildRecord({ ...recordBase, id: received.id, status, message });
+      await deps.store.put(record, raw);
     } catch (err) {
       return { ...finish({ kind: 'store-failed' }, 'tempfail'), error: err };
     }
-    return finish({ kind: 'captured' }, 'capture');
-  }
+    return finish(kept, action);
+  };
+  if (deps.relay === null) return keep('captured', { kind: 'captured' }, 'capture');
 
   const relayDeps = { relay: deps.relay, ledger: deps.ledger };
+  const keepDeps = { store: deps.store, ledger: deps.ledger };
   switch (verdict.action) {
     case 'reject':
       return finish({ kind: 'refused', reply: verdict.rejectReply! }, 'reject');
     case 'quarantine':
-      // Held mail needs the review store (DESIGN.md "Store records"); until it is
-      // configured the honest answer is "try later", never 250.
-      return finish({ kind: 'quarantine-unavailable' }, 'tempfail');
+      return keep('held', { kind: 'held' }, 'quarantine');
     case 'pass':
     case 'monitor': {
-      const outcome = await relayWhole(relayDeps, context, message, message);
+      const relayed = await relayWhole(relayDeps, context, message, message);
+      const outcome = await keepRefusedCopies(keepDeps, relayed, recordBase, { original: message, message, splitHeader: null });
       return finish(outcome, deliveredAs(outcome, verdict.action));
     }
     case 'bcc': {
       const rewritten = withHead(message, rewriteVisibleRecipients(message.head, analysis.header, 'undisclosed-recipients:;'));
-      const outcome = await relayWhole(relayDeps, context, message, rewritten);
+      const relayed = await relayWhole(relayDeps, context, message, rewritten);
+      const outcome = await keepRefusedCopies(keepDeps, relayed, recordBase, { original: message, message: rewritten, splitHeader: null });
       return finish(outcome, deliveredAs(outcome, 'bcc'), rewriteBreaksDkim(analysis.header));
     }
     case 'split': {
-      const outcome = await relaySplit({ ...relayDeps, concurrency: deps.splitConcurrency }, context, message, analysis.header);
+      const relayed = await relaySplit({ ...relayDeps, concurrency: deps.splitConcurrency }, context, message, analysis.header);
+      const outcome = await keepRefusedCopies(keepDeps, relayed, recordBase, { original: message, message, splitHeader: analysis.header });
       return finish(outcome, deliveredAs(outcome, 'split'), rewriteBreaksDkim(analysis.header));
     }
   }

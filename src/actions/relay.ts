@@ -64,5 +64,5 @@ export async function relayWhole(deps: RelayDeps, envelope: RelayEnvelope, origi
     };
   }
   if (digest && earlier) await ledger.forget(digest);
-  return { kind: 'relayed', response: delivery.response, refused };
+  return { kind: 'relayed', response: delivery.response, accepted: delivery.accepted, refused };
 }

@@ -54,5 +54,5 @@ export async function relaySplit(
     return { kind: 'partial', accepted: (earlier?.size ?? 0) + accepted.length, total: recipients.length, unit: 'copies', refused };
   }
   if (digest && earlier) await ledger.forget(digest);
-  return { kind: 'split-delivered', copies: pending.length, earlier: earlier?.size ?? 0, refused };
+  return { kind: 'split-delivered', copies: pending.length, earlier: earlier?.size ?? 0, accepted, refused };
 }

@@ -2,8 +2,7 @@
 import { Command, Option } from 'commander';
 import { ConfigError, loadConfigFile, resolveConfigPath } from '../config/load.js';
 import { printableConfig } from '../config/print.js';
-import { runCheck } from './check-command.js';
-import { runServe } from './serve-command.js';
+import { registerQuarantineCommands } from './quarantine-command.js';
 
 const program = new Command('mail-guard')
   .description('Outbound SMTP proxy that stops messages exposing external recipients to each other')
@@ -17,6 +16,8 @@ program
   .addOption(configOption())
   .action(async (opts: { config?: string }) => {
     const path = resolveConfigPath(opts.config);
+    // Loaded on demand: `quarantine` and `config check` should not pay for the proxy's imports.
+    const { runServe } = await import('./serve-command.js');
     await runServe(loadConfigFile(path), path);
   });
 
@@ -30,6 +31,7 @@ program
   .argument('<files...>', '.eml files')
   .action(async (files: string[], opts: { config?: string; json?: boolean; from?: string; rcpt: string[] }) => {
     const config = loadConfigFile(resolveConfigPath(opts.config));
+    const { runCheck } = await import('./check-command.js');
     process.exitCode = await runCheck(config, files, { json: opts.json === true, mailFrom: opts.from, rcptTo: opts.rcpt });
   });
 
@@ -42,6 +44,8 @@ configCommand
     const path = resolveConfigPath(opts.config);
     process.stdout.write(`# ${path}: valid\n${printableConfig(loadConfigFile(path))}`);
   });
+
+registerQuarantineCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   // A bad config or an unusable setting: one line that names the key, exit 2.

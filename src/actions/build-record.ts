@@ -1,0 +1,56 @@
+import { createHash } from 'node:crypto';
+import type { MessageAnalysis } from '../analysis/analyse.js';
+import type { AddressMasker } from '../log/mask.js';
+import { messageChunks, type MessageBytes } from '../message/message-bytes.js';
+import type { TransactionContext, Verdict } from '../policy/verdict.js';
+import type { MessageRecord, RecordStatus } from '../store/record.js';
+
+export interface RecordInput {
+  readonly id: string;
+  readonly status: Extract<RecordStatus, 'held' | 'captured' | 'failed'>;
+  readonly receivedAt: number;
+  readonly message: MessageBytes;
+  readonly context: TransactionContext;
+  readonly analysis: MessageAnalysis | null;
+  readonly verdict: Verdict | null;
+  readonly mask: AddressMasker;
+  readonly failure?: { readonly recipient: string; readonly code: number; readonly response: string };
+  readonly note?: string;
+}
+
+/** A store record (DESIGN.md "Store records") for a message the proxy keeps, with the bytes to keep. */
+export function buildRecord(input: RecordInput): { record: MessageRecord; raw: Buffer[] } {
+  const { analysis, verdict, context } = input;
+  const raw = messageChunks(input.message);
+  const sha256 = createHash('sha256');
+  for (const chunk of raw) sha256.update(chunk);
+  const at = new Date(input.receivedAt).toISOString();
+  const exposure = analysis?.exposure;
+  const record: MessageRecord = {
+    id: input.id,
+    receivedAt: at,
+    status: input.status,
+    envelope: { mailFrom: context.mailFrom, rcptTo: [...context.rcptTo] },
+    client: { address: context.clientAddress, authUser: context.authUser ?? null },
+    from: analysis?.headerFrom?.address ?? null,
+    subject: analysis?.subject ?? null,
+    messageId: analysis?.messageId ?? null,
+    size: input.message.size,
+    sha256: sha256.digest('hex'),
+    analysis: exposure
+      ? {
+          visibleCount: exposure.visible.length,
+          visibleExternalCount: exposure.visibleExternalCount,
+          exposedExternalCount: exposure.exposedExternal.length,
+          exposedExternalDomainCount: exposure.exposedExternalDomainCount,
+          exposingHeaders: exposure.exposingHeaders,
+          truncated: exposure.truncated,
+          exposedExternal: exposure.exposedExternal.map(input.mask),
+        }
+      : null,
+    verdict: verdict && { rule: verdict.rule, action: verdict.action, violation: verdict.violation, reason: verdict.reason },
+    ...(input.failure ? { failure: input.failure } : {}),
+    history: [{ at, actor: 'mail-guard', action: input.status, note: input.note ?? null }],
+  };
+  return { record, raw };
+}

@@ -1,0 +1,253 @@
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { LockTimeoutError } from './file-lock.js';
+import { RecordDirectories, RecordMismatchError } from './file-store-records.js';
+import { indexAfter, StatusIndex } from './file-store-index.js';
+import {
+  StoreConflictError,
+  StoreUnavailableError,
+  type ListPage,
+  type ListQuery,
+  type MessageStore,
+  type Transition,
+} from './message-store.js';
+import { UNDECIDED, type HistoryEntry, type MessageRecord, type RecordStatus } from './record.js';
+import { checkListQuery, checkStatus, emptyCounts, isRecordId } from './store-common.js';
+
+/**
+ * The embedded store: one directory per record under `<path>/records/<id>/`
+ * holding message.eml, record.json and, from a release claim on,
+ * release.claim. See DESIGN.md "Store records".
+ */
+export async function openFileStore(path: string): Promise<MessageStore> {
+  const root = resolve(path);
+  try {
+    await mkdir(join(root, 'records'), { recursive: true });
+    await mkdir(join(root, 'tmp'), { recursive: true });
+  } catch (err) {
+    throw unavailable(`cannot create the store directory ${root}`, err);
+  }
+  const store = new FileStore(new RecordDirectories(root));
+  await store.ping();
+  await store.sweep();
+  store.warmIndex();
+  return store;
+}
+
+class FileStore implements MessageStore {
+  readonly #index: StatusIndex;
+  #closed = false;
+
+  constructor(private readonly dirs: RecordDirectories) {
+    this.#index = new StatusIndex(dirs.records);
+  }
+
+  async put(record: MessageRecord, raw: readonly Buffer[]): Promise<void> {
+    this.#open();
+    if (!isRecordId(record.id)) throw new RangeError(`not a record id: ${JSON.stringify(record.id)}`);
+    checkStatus(record.status);
+    try {
+      await this.dirs.create(record, raw);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOTEMPTY' || code === 'EEXIST') {
+        const existing = await this.dirs.read(record.id).catch(() => null);
+        if (existing) throw new StoreConflictError(`record ${record.id} already exists`, existing.status);
+      }
+      throw unavailable(`cannot store record ${record.id}`, err);
+    }
+  }
+
+  async get(id: string): Promise<MessageRecord | null> {
+    this.#open();
+    if (!isRecordId(id)) return null;
+    return this.#guard(`cannot read record ${id}`, () => this.dirs.read(id));
+  }
+
+  async raw(id: string): Promise<Buffer | null> {
+    this.#open();
+    if (!isRecordId(id)) return null;
+    return this.#guard(`cannot read message ${id}`, () => this.dirs.readRaw(id));
+  }
+
+  async list(query: ListQuery): Promise<ListPage> {
+    this.#open();
+    const { limit, cursor, status } = checkListQuery(query, isRecordId);
+    return this.#guard('cannot list records', async () => {
+      const all = await this.#index.ids();
+      const candidates = cursor === undefined ? all : all.slice(indexAfter(all, cursor));
+      // Without a status filter every id is a candidate, so read the page
+      // directly; with one, the index finds the matching ids first.
+      const ids = status === undefined ? each(candidates) : matching(this.#index.entries(candidates), status);
+      const records: MessageRecord[] = [];
+      let more = false;
+      for await (const id of ids) {
+        if (records.length === limit) {
+          more = true;
+          break;
+        }
+        const record = await this.dirs.read(id).catch((err: unknown) => {
+          // As in the index: one unparsable record.json must not hide all the others.
+          if (err instanceof SyntaxError || err instanceof RecordMismatchError) return null;
+          throw err;
+        });
+        // Re-checked against the file itself: another process may have moved it on.
+        if (record && (status === undefined || record.status === status)) records.push(record);
+      }
+      return { records, nextCursor: more ? records[records.length - 1]!.id : null };
+    });
+  }
+
+  async transition(id: string, transition: Transition): Promise<MessageRecord> {
+    checkStatus(transition.to);
+    return this.#update(id, ({ record, claimed }) => {
+      if (claimed && record.status !== 'released') throw new StoreConflictError(`record ${id} is being released`, 'releasing');
+      if (!transition.from.includes(record.status)) {
+        throw new StoreConflictError(`record ${id} is ${record.status}, not ${transition.from.join('/')}`, record.status);
+      }
+      return { ...record, status: transition.to, history: [...record.history, transition.entry] };
+    });
+  }
+
+  async appendHistory(id: string, entry: HistoryEntry): Promise<void> {
+    await this.#update(id, ({ record }) => ({ ...record, history: [...record.history, entry] }));
+  }
+
+  claimRelease(id: string, from: readonly RecordStatus[]): Promise<MessageRecord> {
+    return this.#update(id, async ({ record, claimed, claim }) => {
+      if (record.status === 'released' || record.status === 'discarded') {
+        throw new StoreConflictError(`record ${id} is already ${record.status}`, record.status);
+      }
+      if (claimed) throw new StoreConflictError(`record ${id} is being released`, 'releasing');
+      if (!from.includes(record.status)) throw new StoreConflictError(`record ${id} is ${record.status}, not ${from.join('/')}`, record.status);
+      if (!(await claim())) throw new StoreConflictError(`record ${id} is being released`, 'releasing');
+      return record;
+    });
+  }
+
+  async abandonRelease(id: string, entry: HistoryEntry): Promise<void> {
+    await this.#update(
+      id,
+      ({ record, claimed }) => {
+        if (!claimed || record.status === 'released') throw new StoreConflictError(`record ${id} has no release under way`, record.status);
+        return { ...record, history: [...record.history, entry] };
+      },
+      // The history line is written first: a crash in between leaves the claim
+      // in place, which blocks a release rather than allowing a second one.
+      ({ unclaim }) => unclaim(),
+    );
+  }
+
+  completeRelease(id: string, entry: HistoryEntry): Promise<MessageRecord> {
+    // The claim file stays: with status released it blocks any later claim,
+    // and if this write fails the record still cannot be released twice.
+    return this.#update(id, ({ record, claimed }) => {
+      if (!claimed || record.status === 'released') throw new StoreConflictError(`record ${id} has no release under way`, record.status);
+      return { ...record, status: 'released', history: [...record.history, entry] };
+    });
+  }
+
+  async purge(olderThan: Date): Promise<number> {
+    this.#open();
+    const cutoff = olderThan.getTime();
+    if (!Number.isFinite(cutoff)) throw new RangeError('purge: invalid date');
+    return this.#guard('cannot purge records', async () => {
+      const candidates: string[] = [];
+      for await (const entry of this.#index.entries(await this.#index.ids())) {
+        if (!UNDECIDED.has(entry.status) && entry.receivedAtMs < cutoff) candidates.push(entry.id);
+      }
+      let removed = 0;
+      for (const id of candidates) {
+        // Decided again under the lock, from the file: the index may be behind.
+        const gone = await this.dirs
+          .removeUnless(
+            id,
+            ({ record, claimed }) =>
+              UNDECIDED.has(record.status) ||
+              !(Date.parse(record.receivedAt) < cutoff) ||
+              // Claimed but not released: a release is in flight.
+              (claimed && record.status !== 'released'),
+          )
+          .catch((err: unknown) => {
+            // Gone already, or busy: the next run gets it.
+            if (err instanceof StoreConflictError || err instanceof LockTimeoutError) return false;
+            throw err;
+          });
+        if (gone) {
+          this.#index.forget(id);
+          removed++;
+        }
+      }
+      await this.dirs.sweepTemp();
+      return removed;
+    });
+  }
+
+  async countByStatus(): Promise<Record<RecordStatus, number>> {
+    this.#open();
+    return this.#guard('cannot count records', async () => {
+      const counts = emptyCounts();
+      for await (const entry of this.#index.entries(await this.#index.ids())) counts[entry.status]++;
+      return counts;
+    });
+  }
+
+  async ping(): Promise<void> {
+    this.#open();
+    await this.#guard(`store directory ${this.dirs.root} is not usable`, () => this.dirs.probe());
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+  }
+
+  async sweep(): Promise<void> {
+    await this.#guard(`cannot clean ${this.dirs.tmp}`, () => this.dirs.sweepTemp());
+  }
+
+  /**
+   * Reads every record's status in the background, so the first filtered
+   * listing after a restart does not parse 10,000 files while an operator
+   * waits. Failures are left for the listing itself to report.
+   */
+  warmIndex(): void {
+    void (async () => {
+      for await (const _ of this.#index.entries(await this.#index.ids())) if (this.#closed) return;
+    })().catch(() => undefined);
+  }
+
+  async #update(...args: Parameters<RecordDirectories['update']>): Promise<MessageRecord> {
+    this.#open();
+    const id = args[0];
+    if (!isRecordId(id)) throw new StoreConflictError(`no record ${JSON.stringify(id)}`, null);
+    return this.#guard(`cannot update record ${id}`, () => this.dirs.update(...args));
+  }
+
+  /** Conflicts and caller mistakes pass through; every other failure means the disk cannot answer. */
+  async #guard<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof StoreConflictError || err instanceof StoreUnavailableError || err instanceof RangeError) throw err;
+      throw unavailable(what, err);
+    }
+  }
+
+  #open(): void {
+    if (this.#closed) throw new StoreUnavailableError('store is closed');
+  }
+}
+
+async function* each(ids: readonly string[]): AsyncGenerator<string> {
+  yield* ids;
+}
+
+async function* matching(entries: AsyncIterable<{ id: string; status: RecordStatus }>, status: RecordStatus): AsyncGenerator<string> {
+  for await (const entry of entries) if (entry.status === status) yield entry.id;
+}
+
+function unavailable(what: string, err: unknown): StoreUnavailableError {
+  const e = err as NodeJS.ErrnoException;
+  const detail = err instanceof LockTimeoutError ? e.message : (e.code ?? e.message ?? String(err));
+  return new StoreUnavailableError(`${what}: ${detail}`, { cause: err });
+}

@@ -1,0 +1,24 @@
+import type { MailGuardConfig } from '../config/schema.js';
+import type { Logger } from '../log/logger.js';
+import { openFileStore } from './file-store.js';
+import type { MessageStore } from './message-store.js';
+import { openRedisStore } from './redis-store.js';
+
+/**
+ * The store named by `store.type`; one that cannot be reached fails with
+ * StoreUnavailableError. `logger` hears about a Redis not set up to keep held
+ * mail (AOF off, an evicting maxmemory-policy).
+ */
+export async function openStore(config: MailGuardConfig['store'], logger?: Pick<Logger, 'warn'>): Promise<MessageStore> {
+  if (config.type === 'redis') {
+    // ioredis's own commandTimeout option, read here so the store's fail-fast default cannot be lost by omission.
+    const { commandTimeout, ...redisOptions } = config.redisOptions ?? {};
+    return openRedisStore({
+      url: config.url,
+      redisOptions,
+      commandTimeoutMs: typeof commandTimeout === 'number' && commandTimeout > 0 ? commandTimeout : undefined,
+      onWarning: logger ? (message) => logger.warn(message) : undefined,
+    });
+  }
+  return openFileStore(config.path);
+}

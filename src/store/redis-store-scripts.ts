@@ -1,0 +1,175 @@
+/**
+ * Lua for the Redis store. Every script that changes a record runs as one
+ * atomic step on the server, which is what makes a transition, and above all
+ * a release claim, happen at most once however many proxies share the Redis.
+ *
+ * Key layout (all keys share the hash tag `{<prefix>}` so a Cluster keeps them
+ * in one slot, where multi-key scripts are allowed):
+ *   {p}:rec:<id>     hash: meta (JSON without status/history), status, score (receivedAt ms), claim
+ *   {p}:raw:<id>     string: the message bytes
+ *   {p}:hist:<id>    list: one JSON history entry per element, oldest first
+ *   {p}:idx:all      sorted set: every id, scored by receivedAt ms
+ *   {p}:idx:<status> sorted set per status, same scores
+ *
+ * Scripts declare every key they touch (the six status indexes are passed in
+ * RECORD_STATUSES order), and report outcomes as a first element:
+ * 'ok' | 'missing' | 'conflict' (+ current status, or 'releasing').
+ * Redis refuses a script at its first write when it is out of memory, and
+ * every script checks before it writes, so a refusal leaves nothing behind
+ * (Redis does not roll back a script that fails half-way).
+ */
+
+import { RECORD_STATUSES } from './record.js';
+
+/**
+ * Helpers shared by the scripts: KEYS[1] is the record hash, KEYS[2] its
+ * history (in the scripts that use them), and `base` the number of KEYS
+ * before the six status indexes.
+ */
+function prelude(base: number): string {
+  return `
+local STATUSES = {${RECORD_STATUSES.map((s) => `'${s}'`).join(', ')}}
+local function index_of(status)
+  for i, s in ipairs(STATUSES) do
+    if s == status then return KEYS[${base} + i] end
+  end
+  return nil
+end
+local function member(value, csv)
+  for s in string.gmatch(csv, '[^,]+') do
+    if s == value then return true end
+  end
+  return false
+end
+local function snapshot(status)
+  local out = {'ok', redis.call('HGET', KEYS[1], 'meta'), status}
+  for _, entry in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do out[#out + 1] = entry end
+  return out
+end
+local function move(id, from, to)
+  local score = redis.call('HGET', KEYS[1], 'score')
+  redis.call('ZREM', index_of(from), id)
+  redis.call('ZADD', index_of(to), score, id)
+  redis.call('HSET', KEYS[1], 'status', to)
+end
+`;
+}
+
+/** KEYS: rec, raw, hist, idx:all, idx:<status>. ARGV: id, meta, status, score, body, history entries… */
+export const PUT = `
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return {'conflict', redis.call('HGET', KEYS[1], 'status')}
+end
+redis.call('HSET', KEYS[1], 'meta', ARGV[2], 'status', ARGV[3], 'score', ARGV[4])
+redis.call('SET', KEYS[2], ARGV[5])
+for i = 6, #ARGV do redis.call('RPUSH', KEYS[3], ARGV[i]) end
+redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1])
+redis.call('ZADD', KEYS[5], ARGV[4], ARGV[1])
+return {'ok'}
+`;
+
+/** KEYS: rec, hist, <6 status indexes>. ARGV: id, to, from (comma list), entry. */
+export const TRANSITION = `${prelude(2)}
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return {'missing'} end
+if redis.call('HEXISTS', KEYS[1], 'claim') == 1 and status ~= 'released' then return {'conflict', 'releasing'} end
+if not member(status, ARGV[3]) then return {'conflict', status} end
+if not index_of(ARGV[2]) then return redis.error_reply('unknown status ' .. ARGV[2]) end
+move(ARGV[1], status, ARGV[2])
+redis.call('RPUSH', KEYS[2], ARGV[4])
+return snapshot(ARGV[2])
+`;
+
+/** KEYS: rec, hist. ARGV: entry. */
+export const APPEND_HISTORY = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing'} end
+redis.call('RPUSH', KEYS[2], ARGV[1])
+return {'ok'}
+`;
+
+/** KEYS: rec, hist. ARGV: from (comma list), claim JSON. */
+export const CLAIM = `${prelude(2)}
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return {'missing'} end
+if status == 'released' or status == 'discarded' then return {'conflict', status} end
+if redis.call('HEXISTS', KEYS[1], 'claim') == 1 then return {'conflict', 'releasing'} end
+if not member(status, ARGV[1]) then return {'conflict', status} end
+redis.call('HSET', KEYS[1], 'claim', ARGV[2])
+return snapshot(status)
+`;
+
+/** KEYS: rec, hist. ARGV: entry. */
+export const ABANDON = `
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return {'missing'} end
+if status == 'released' or redis.call('HEXISTS', KEYS[1], 'claim') == 0 then return {'conflict', status} end
+redis.call('RPUSH', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[1], 'claim')
+return {'ok'}
+`;
+
+/** KEYS: rec, hist, <6 status indexes>. ARGV: id, entry. The claim field stays: status released blocks any later claim. */
+export const COMPLETE = `${prelude(2)}
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return {'missing'} end
+if status == 'released' or redis.call('HEXISTS', KEYS[1], 'claim') == 0 then return {'conflict', status} end
+move(ARGV[1], status, 'released')
+redis.call('RPUSH', KEYS[2], ARGV[2])
+return snapshot('released')
+`;
+
+/** KEYS: rec, raw, hist, idx:all, <6 status indexes>. ARGV: id, cutoff score, undecided statuses (comma list). */
+export const PURGE_ONE = `${prelude(4)}
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then
+  -- An index entry without its record (should not happen): drop it everywhere.
+  redis.call('ZREM', KEYS[4], ARGV[1])
+  for _, s in ipairs(STATUSES) do redis.call('ZREM', index_of(s), ARGV[1]) end
+  return 0
+end
+if member(status, ARGV[3]) then return 0 end
+if tonumber(redis.call('HGET', KEYS[1], 'score')) >= tonumber(ARGV[2]) then return 0 end
+if status ~= 'released' and redis.call('HEXISTS', KEYS[1], 'claim') == 1 then return 0 end
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+redis.call('ZREM', KEYS[4], ARGV[1])
+redis.call('ZREM', index_of(status), ARGV[1])
+return 1
+`;
+
+/**
+ * KEYS: index. ARGV: cursor score ('' for the first page), cursor id, count.
+ * Returns id, score, id, score… newest first by (score, id). Members with the cursor's own score are
+ * compared by id, so records received in the same millisecond are neither
+ * skipped nor repeated across pages.
+ */
+export const PAGE = `
+-- Byte order, as Redis sorts members; Lua's < on strings follows the server's locale.
+local function before(a, b)
+  local n = math.min(#a, #b)
+  for i = 1, n do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x < y end
+  end
+  return #a < #b
+end
+local want = tonumber(ARGV[3])
+if ARGV[1] == '' then
+  return redis.call('ZREVRANGE', KEYS[1], 0, want - 1, 'WITHSCORES')
+end
+local cs = tonumber(ARGV[1])
+local out = {}
+local offset = 0
+while #out < want * 2 do
+  local batch = redis.call('ZREVRANGEBYSCORE', KEYS[1], cs, '-inf', 'WITHSCORES', 'LIMIT', offset, want)
+  if #batch == 0 then break end
+  for i = 1, #batch, 2 do
+    if tonumber(batch[i + 1]) < cs or before(batch[i], ARGV[2]) then
+      out[#out + 1] = batch[i]
+      out[#out + 1] = batch[i + 1]
+      if #out == want * 2 then break end
+    end
+  end
+  offset = offset + want
+end
+return out
+`;

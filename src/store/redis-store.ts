@@ -1,0 +1,287 @@
+import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
+import { createRedisClient, durabilityWarnings, type RedisClient } from './redis-client.js';
+import { StoreConflictError, StoreUnavailableError, type ListPage, type ListQuery, type MessageStore, type Transition } from './message-store.js';
+import { RECORD_STATUSES, UNDECIDED, type HistoryEntry, type MessageRecord, type RecordStatus } from './record.js';
+import * as lua from './redis-store-scripts.js';
+import { checkListQuery, checkStatus, emptyCounts, isRecordId } from './store-common.js';
+
+export interface RedisStoreOptions {
+  readonly url: string;
+  /**
+   * Passed to ioredis. `sentinels` + `name` connect through Sentinel;
+   * `cluster: [{host, port}, …]` connects to a Cluster (other keys then apply
+   * to each node, `clusterOptions` to the Cluster itself).
+   */
+  readonly redisOptions?: Record<string, unknown> | undefined;
+  /** Default "mail-guard"; every key starts with `{<keyPrefix>}:`. */
+  readonly keyPrefix?: string | undefined;
+  /** Default 1000: a Redis that does not answer within this is down, and the caller answers 451. */
+  readonly commandTimeoutMs?: number | undefined;
+  /** Told once at open when Redis is not set up to keep held mail (AOF off, an evicting maxmemory-policy). */
+  readonly onWarning?: ((message: string) => void) | undefined;
+}
+
+class Script {
+  readonly sha: string;
+  constructor(readonly text: string) {
+    this.sha = createHash('sha1').update(text).digest('hex');
+  }
+}
+
+const SCRIPTS = {
+  put: new Script(lua.PUT),
+  transition: new Script(lua.TRANSITION),
+  appendHistory: new Script(lua.APPEND_HISTORY),
+  claim: new Script(lua.CLAIM),
+  abandon: new Script(lua.ABANDON),
+  complete: new Script(lua.COMPLETE),
+  purgeOne: new Script(lua.PURGE_ONE),
+  page: new Script(lua.PAGE),
+};
+
+const CURSOR = /^(\d{1,16})_([0-9A-HJKMNP-TV-Z]{26})$/;
+const DECIDED = RECORD_STATUSES.filter((s) => !UNDECIDED.has(s));
+const PURGE_BATCH = 500;
+
+/**
+ * The shared store: several mail-guard processes may use one Redis, and a
+ * record is still released at most once (the claim is one Lua script).
+ * Key layout: see redis-store-scripts.ts.
+ */
+export async function openRedisStore(options: RedisStoreOptions): Promise<MessageStore> {
+  const prefix = options.keyPrefix ?? 'mail-guard';
+  if (!/^[A-Za-z0-9:_.-]+$/.test(prefix)) throw new RangeError('keyPrefix: letters, digits and : _ . - only');
+  const timeout = options.commandTimeoutMs ?? 1000;
+  const client = createRedisClient(options.url, options.redisOptions ?? {}, timeout);
+  // Without a listener ioredis prints every reconnect failure to the console;
+  // the failures reach callers as StoreUnavailableError instead.
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.ping();
+  } catch (err) {
+    client.disconnect();
+    throw new StoreUnavailableError(`redis: cannot connect: ${(err as Error).message}`, { cause: err });
+  }
+  if (options.onWarning) for (const warning of await durabilityWarnings(client)) options.onWarning(warning);
+  return new RedisStore(client, `{${prefix}}`);
+}
+
+class RedisStore implements MessageStore {
+  #closed = false;
+
+  constructor(
+    private readonly client: RedisClient,
+    private readonly tag: string,
+  ) {}
+
+  async put(record: MessageRecord, raw: readonly Buffer[]): Promise<void> {
+    if (!isRecordId(record.id)) throw new RangeError(`not a record id: ${JSON.stringify(record.id)}`);
+    checkStatus(record.status);
+    const score = Date.parse(record.receivedAt);
+    if (!Number.isFinite(score)) throw new RangeError(`record ${record.id}: receivedAt is not a date`);
+    const { status, history, ...meta } = record;
+    const id = record.id;
+    const reply = await this.#guard(() =>
+      this.#run(
+        SCRIPTS.put,
+        [this.#key('rec', id), this.#key('raw', id), this.#key('hist', id), this.#key('idx', 'all'), this.#key('idx', status)],
+        [id, JSON.stringify(meta), status, String(score), Buffer.concat(raw), ...history.map((e) => JSON.stringify(e))],
+      ),
+    );
+    outcome(id, reply);
+  }
+
+  async get(id: string): Promise<MessageRecord | null> {
+    if (!isRecordId(id)) return null;
+    const [record] = await this.#guard(() => this.#fetch([id]));
+    return record ?? null;
+  }
+
+  async raw(id: string): Promise<Buffer | null> {
+    if (!isRecordId(id)) return null;
+    return this.#guard(() => this.client.getBuffer(this.#key('raw', id)));
+  }
+
+  async list(query: ListQuery): Promise<ListPage> {
+    const { limit, cursor, status } = checkListQuery(query, (c) => CURSOR.test(c));
+    const [, cursorScore = '', cursorId = ''] = cursor === undefined ? [] : CURSOR.exec(cursor)!;
+    return this.#guard(async () => {
+      const flat = (await this.#run(SCRIPTS.page, [this.#key('idx', status ?? 'all')], [cursorScore, cursorId, String(limit + 1)])) as string[];
+      const page: { id: string; score: string }[] = [];
+      for (let i = 0; i + 1 < flat.length; i += 2) page.push({ id: flat[i]!, score: flat[i + 1]! });
+      const more = page.length > limit;
+      if (more) page.length = limit;
+      const fetched = await this.#fetch(page.map((p) => p.id));
+      // A record can move on (or be purged) between the index read and the fetch.
+      const records = fetched.filter((r): r is MessageRecord => r !== null && (status === undefined || r.status === status));
+      const last = page[page.length - 1];
+      return { records, nextCursor: more && last ? `${last.score}_${last.id}` : null };
+    });
+  }
+
+  async transition(id: string, transition: Transition): Promise<MessageRecord> {
+    this.#checkId(id);
+    checkStatus(transition.to);
+    const reply = await this.#guard(() =>
+      this.#run(SCRIPTS.transition, this.#recordKeys(id, true), [id, transition.to, transition.from.join(','), JSON.stringify(transition.entry)]),
+    );
+    return decodeSnapshot(outcome(id, reply));
+  }
+
+  async appendHistory(id: string, entry: HistoryEntry): Promise<void> {
+    this.#checkId(id);
+    outcome(id, await this.#guard(() => this.#run(SCRIPTS.appendHistory, this.#recordKeys(id, false), [JSON.stringify(entry)])));
+  }
+
+  async claimRelease(id: string, from: readonly RecordStatus[]): Promise<MessageRecord> {
+    this.#checkId(id);
+    const claim = JSON.stringify({ at: new Date().toISOString(), host: hostname(), pid: process.pid });
+    const reply = await this.#guard(() => this.#run(SCRIPTS.claim, this.#recordKeys(id, false), [from.join(','), claim]));
+    return decodeSnapshot(outcome(id, reply));
+  }
+
+  async abandonRelease(id: string, entry: HistoryEntry): Promise<void> {
+    this.#checkId(id);
+    outcome(id, await this.#guard(() => this.#run(SCRIPTS.abandon, this.#recordKeys(id, false), [JSON.stringify(entry)])));
+  }
+
+  async completeRelease(id: string, entry: HistoryEntry): Promise<MessageRecord> {
+    this.#checkId(id);
+    const reply = await this.#guard(() => this.#run(SCRIPTS.complete, this.#recordKeys(id, true), [id, JSON.stringify(entry)]));
+    return decodeSnapshot(outcome(id, reply));
+  }
+
+  async purge(olderThan: Date): Promise<number> {
+    const cutoff = olderThan.getTime();
+    if (!Number.isFinite(cutoff)) throw new RangeError('purge: invalid date');
+    return this.#guard(async () => {
+      let removed = 0;
+      for (const status of DECIDED) {
+        // Records the script keeps (a claim in flight) stay in the index: step past them.
+        for (let kept = 0; ; ) {
+          const ids = await this.client.zrangebyscore(this.#key('idx', status), '-inf', `(${cutoff}`, 'LIMIT', kept, PURGE_BATCH);
+          const results = await Promise.all(
+            ids.map((id) =>
+              this.#run(
+                SCRIPTS.purgeOne,
+                [this.#key('rec', id), this.#key('raw', id), this.#key('hist', id), this.#key('idx', 'all'), ...this.#statusKeys()],
+                [id, String(cutoff), [...UNDECIDED].join(',')],
+              ),
+            ),
+          );
+          const done = results.filter((r) => Number(r) === 1).length;
+          removed += done;
+          kept += ids.length - done;
+          if (ids.length < PURGE_BATCH) break;
+        }
+      }
+      return removed;
+    });
+  }
+
+  async countByStatus(): Promise<Record<RecordStatus, number>> {
+    return this.#guard(async () => {
+      const multi = this.client.multi();
+      for (const status of RECORD_STATUSES) multi.zcard(this.#key('idx', status));
+      const replies = (await multi.exec()) ?? [];
+      const counts = emptyCounts();
+      RECORD_STATUSES.forEach((status, i) => {
+        const [err, value] = replies[i] ?? [new Error('no reply'), null];
+        if (err) throw err;
+        counts[status] = Number(value);
+      });
+      return counts;
+    });
+  }
+
+  async ping(): Promise<void> {
+    await this.#guard(() => this.client.ping());
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.client.quit().catch(() => this.client.disconnect());
+  }
+
+  /** Record, raw and history of several ids in one MULTI: a consistent snapshot of each. */
+  async #fetch(ids: readonly string[]): Promise<(MessageRecord | null)[]> {
+    if (ids.length === 0) return [];
+    const multi = this.client.multi();
+    for (const id of ids) multi.hmget(this.#key('rec', id), 'meta', 'status').lrange(this.#key('hist', id), 0, -1);
+    const replies = (await multi.exec()) ?? [];
+    return ids.map((_, i) => {
+      const [metaErr, fields] = replies[2 * i] ?? [new Error('no reply'), null];
+      const [histErr, history] = replies[2 * i + 1] ?? [new Error('no reply'), null];
+      if (metaErr) throw metaErr;
+      if (histErr) throw histErr;
+      const [meta, status] = fields as (string | null)[];
+      if (meta == null || status == null) return null;
+      return decode(meta, status, history as string[]);
+    });
+  }
+
+  /** EVALSHA, and EVAL when the server does not know the script (restart, SCRIPT FLUSH, new node). */
+  async #run(script: Script, keys: readonly string[], args: readonly (string | Buffer)[]): Promise<unknown> {
+    try {
+      return await this.client.evalsha(script.sha, keys.length, ...keys, ...args);
+    } catch (err) {
+      if (!String((err as Error).message).includes('NOSCRIPT')) throw err;
+      return await this.client.eval(script.text, keys.length, ...keys, ...args);
+    }
+  }
+
+  #recordKeys(id: string, withIndexes: boolean): string[] {
+    const keys = [this.#key('rec', id), this.#key('hist', id)];
+    return withIndexes ? [...keys, ...this.#statusKeys()] : keys;
+  }
+
+  #statusKeys(): string[] {
+    return RECORD_STATUSES.map((s) => this.#key('idx', s));
+  }
+
+  #key(kind: 'rec' | 'raw' | 'hist' | 'idx', name: string): string {
+    return `${this.tag}:${kind}:${name}`;
+  }
+
+  #checkId(id: string): void {
+    if (!isRecordId(id)) throw new StoreConflictError(`no record ${JSON.stringify(id)}`, null);
+  }
+
+  /** Conflicts pass through; everything else (refused, timed out, OOM, closed) is an outage. */
+  async #guard<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#closed) throw new StoreUnavailableError('store is closed');
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof StoreConflictError || err instanceof StoreUnavailableError || err instanceof RangeError) throw err;
+      throw new StoreUnavailableError(`redis: ${(err as Error).message ?? String(err)}`, { cause: err });
+    }
+  }
+}
+
+function outcome(id: string, reply: unknown): unknown[] {
+  const parts = reply as unknown[];
+  switch (parts[0]) {
+    case 'ok':
+      return parts;
+    case 'missing':
+      throw new StoreConflictError(`no record ${id}`, null);
+    case 'conflict': {
+      const current = (parts[1] ?? null) as RecordStatus | 'releasing' | null;
+      throw new StoreConflictError(current === 'releasing' ? `record ${id} is being released` : `record ${id} is ${current}`, current);
+    }
+    default:
+      throw new StoreUnavailableError(`redis: unexpected script reply for ${id}`);
+  }
+}
+
+function decodeSnapshot(parts: readonly unknown[]): MessageRecord {
+  return decode(parts[1] as string, parts[2] as string, parts.slice(3) as string[]);
+}
+
+function decode(meta: string, status: string, history: readonly string[]): MessageRecord {
+  return { ...(JSON.parse(meta) as Omit<MessageRecord, 'status' | 'history'>), status: status as RecordStatus, history: history.map((h) => JSON.parse(h) as HistoryEntry) };
+}

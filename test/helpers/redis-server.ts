@@ -1,0 +1,173 @@
+// A real redis-server for tests: its own free port on 127.0.0.1 and its own temp
+// dir, with the settings an operator must use (AOF on, noeviction).
+//
+//   const redis = await startRedisServer();     // null: not installed (dev machine)
+//   describe.skipIf(!redis)('…', () => { … redis!.url … });
+//   afterAll(() => redis?.stop());
+//
+// CI sets MAIL_GUARD_REQUIRE_REDIS=1 so a missing redis-server fails the suite
+// instead of skipping it.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { freePort } from './free-port.js';
+
+export interface RedisServer {
+  readonly url: string;
+  readonly port: number;
+  /** SIGTERM, wait, remove the temp dir. */
+  stop(): Promise<void>;
+  /** SIGKILL and wait: an outage, the data dir stays for restart(). */
+  kill(): Promise<void>;
+  /** Starts it again on the same port and dir (AOF is replayed). */
+  restart(): Promise<void>;
+  /** SIGSTOP: connections stay open but nothing answers (a stuck server, not a dead one). */
+  freeze(): Promise<void>;
+  /** SIGCONT after freeze(). */
+  thaw(): Promise<void>;
+}
+
+const INSTALL_HINT = 'install it with apt-get install redis-server';
+let skipAnnounced = false;
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  // A test run that dies must not leave redis-servers behind.
+  for (const child of running) child.kill('SIGKILL');
+});
+
+export async function startRedisServer(): Promise<RedisServer | null> {
+  const binary = findRedisServer();
+  if (!binary) {
+    if (process.env['MAIL_GUARD_REQUIRE_REDIS'] === '1') {
+      throw new Error(`MAIL_GUARD_REQUIRE_REDIS=1 but redis-server was not found on PATH; ${INSTALL_HINT}`);
+    }
+    if (!skipAnnounced) {
+      skipAnnounced = true;
+      process.stderr.write(`\n*** SKIPPING Redis tests: redis-server not found; ${INSTALL_HINT} ***\n\n`);
+    }
+    return null;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'mail-guard-redis-'));
+  let port = 0;
+  let child: ChildProcess | null = null;
+  for (let attempt = 1; child === null; attempt++) {
+    port = await freePort();
+    try {
+      child = await launch(binary, port, dir);
+    } catch (err) {
+      // Another process may have taken the port between freePort() and bind.
+      if (attempt >= 5) {
+        rmSync(dir, { recursive: true, force: true });
+        throw err;
+      }
+    }
+  }
+  let current: ChildProcess | null = child;
+  const halt = async (signal: NodeJS.Signals): Promise<void> => {
+    const proc = current;
+    current = null;
+    if (!proc) return;
+    proc.kill('SIGCONT'); // a frozen server cannot act on SIGTERM
+    await terminate(proc, signal);
+  };
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    async stop() {
+      await halt('SIGTERM');
+      rmSync(dir, { recursive: true, force: true });
+    },
+    kill: () => halt('SIGKILL'),
+    async restart() {
+      await halt('SIGTERM');
+      current = await launch(binary, port, dir);
+    },
+    async freeze() {
+      current?.kill('SIGSTOP');
+    },
+    async thaw() {
+      current?.kill('SIGCONT');
+    },
+  };
+}
+
+function findRedisServer(): string | null {
+  const override = process.env['MAIL_GUARD_REDIS_SERVER'];
+  const dirs = [...(process.env['PATH'] ?? '').split(delimiter), '/usr/bin', '/usr/sbin', '/usr/local/bin'];
+  const candidates = override ? [override] : dirs.filter(Boolean).map((d) => join(d, 'redis-server'));
+  for (const candidate of candidates) {
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // next
+    }
+  }
+  return null;
+}
+
+async function launch(binary: string, port: number, dir: string): Promise<ChildProcess> {
+  const args = [
+    '--port', String(port),
+    '--bind', '127.0.0.1',
+    '--dir', dir,
+    '--save', '',
+    '--appendonly', 'yes',
+    '--maxmemory-policy', 'noeviction',
+    '--daemonize', 'no',
+    '--logfile', '',
+  ];
+  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  let output = '';
+  const keep = (chunk: Buffer): void => {
+    output = (output + chunk.toString()).slice(-4000);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`redis-server on port ${port} exited at start:\n${output}`);
+    }
+    if (await pingOnce(port)) return child;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await terminate(child, 'SIGKILL');
+  throw new Error(`redis-server on port ${port} did not answer PING within 15 s:\n${output}`);
+}
+
+/** True when the server answers +PONG (not -LOADING while it replays the AOF). */
+function pingOnce(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    let reply = '';
+    const done = (ok: boolean): void => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(1000, () => done(false));
+    socket.once('error', () => done(false));
+    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.on('data', (chunk) => {
+      reply += chunk.toString();
+      if (reply.includes('\r\n')) done(reply.startsWith('+PONG'));
+    });
+  });
+}
+
+function terminate(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const force = setTimeout(() => child.kill('SIGKILL'), 5000);
+    child.once('exit', () => {
+      clearTimeout(force);
+      resolve();
+    });
+    child.kill(signal);
+  });
+}

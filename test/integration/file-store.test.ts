@@ -1,0 +1,227 @@
+// File-store faults the shared contract cannot express: crashed writers,
+// several processes on one directory, a broken directory, 10,000 records.
+
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { THIS_HOST } from '../../src/store/durable-write.js';
+import { openFileStore } from '../../src/store/file-store.js';
+import { StoreUnavailableError, type MessageStore } from '../../src/store/message-store.js';
+import { body, entry, expectConflict, makeRecord } from '../helpers/store-records.js';
+
+let dir: string;
+const opened: MessageStore[] = [];
+async function open(): Promise<MessageStore> {
+  const store = await openFileStore(dir);
+  opened.push(store);
+  return store;
+}
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'mail-guard-file-store-'));
+});
+afterEach(async () => {
+  for (const store of opened.splice(0)) await store.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** The pid of a process that has exited: its temp files are a crashed writer's. */
+async function deadPid(): Promise<number> {
+  const child = spawn(process.execPath, ['-e', '']);
+  await new Promise((resolve) => child.once('exit', resolve));
+  return child.pid!;
+}
+
+describe('file store: crash mid-write', () => {
+  it('shows no half-written record, and cleans what crashed writers left', async () => {
+    const store = await open();
+    const kept = makeRecord();
+    await store.put(kept, body());
+    await store.close();
+
+    const crashed = makeRecord();
+    const deadWriter = join(dir, 'tmp', `${crashed.id}.${THIS_HOST}.${await deadPid()}.0badc0de`);
+    await mkdir(deadWriter);
+    await writeFile(join(deadWriter, 'message.eml'), 'Subject: half of a mess');
+    const ancient = join(dir, 'tmp', makeRecord().id);
+    await mkdir(ancient);
+    await writeFile(join(ancient, 'record.json'), '{"id":');
+    await utimes(ancient, new Date(Date.now() - 2 * 3_600_000), new Date(Date.now() - 2 * 3_600_000));
+    // A live writer (this process) mid-write must not lose its work to another process opening the store.
+    const live = join(dir, 'tmp', `${makeRecord().id}.${THIS_HOST}.${process.pid}.feedface`);
+    await mkdir(live);
+    // A record.json rewrite that died before its rename.
+    await writeFile(join(dir, 'records', kept.id, 'record.json.0123456789ab.tmp'), '{"status":"rel');
+
+    const reopened = await open();
+    expect(await reopened.get(crashed.id)).toBeNull();
+    expect((await reopened.list({ limit: 50 })).records.map((r) => r.id)).toEqual([kept.id]);
+    expect(await reopened.get(kept.id)).toEqual(kept);
+    expect((await reopened.countByStatus()).held).toBe(1);
+    expect((await readdir(join(dir, 'tmp'))).sort()).toEqual([live.split('/').at(-1)]);
+  });
+
+  it('breaks a lock left by a process that died holding it', async () => {
+    const store = await open();
+    const record = makeRecord();
+    await store.put(record, body());
+    const lock = join(dir, 'records', record.id, '.lock');
+    await mkdir(lock);
+    await utimes(lock, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
+    expect((await store.transition(record.id, { from: ['held'], to: 'approved', entry: entry('approve') })).status).toBe('approved');
+  });
+});
+
+describe('file store: several processes on one directory', () => {
+  it('two store instances see each other’s writes and let exactly one claim win', async () => {
+    const [a, b] = [await open(), await open()];
+    const record = makeRecord({ status: 'approved' });
+    await a.put(record, body());
+    // b lists first, so its index has a cached status that a's transition must invalidate.
+    expect((await b.list({ status: 'approved', limit: 5 })).records).toHaveLength(1);
+    const other = makeRecord({ status: 'held' });
+    await b.put(other, body());
+    await a.transition(other.id, { from: ['held'], to: 'approved', entry: entry('approve') });
+    expect((await b.list({ status: 'approved', limit: 5 })).records.map((r) => r.id).sort()).toEqual([record.id, other.id].sort());
+    expect((await b.list({ status: 'held', limit: 5 })).records).toEqual([]);
+
+    const claims = Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).claimRelease(record.id, ['approved']));
+    const results = await Promise.allSettled(claims);
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    await expectConflict(b.claimRelease(record.id, ['approved']), 'releasing');
+    await b.completeRelease(record.id, entry('release'));
+    await expectConflict(a.claimRelease(record.id, ['approved']), 'released');
+  });
+
+  it('real processes racing on 20 records: exactly one claim per record wins', async () => {
+    const modules = await transpileStore();
+    try {
+      const store = await open();
+      const records = Array.from({ length: 20 }, () => makeRecord({ status: 'approved' }));
+      for (const record of records) await store.put(record, body());
+      const ids = records.map((r) => r.id);
+      const racers = Array.from({ length: 4 }, () => startRacer(modules, dir, ids));
+      await Promise.all(racers.map((r) => r.ready));
+      for (const racer of racers) racer.go();
+      const outcomes = await Promise.all(racers.map((r) => r.done));
+      for (const [i, id] of ids.entries()) {
+        const perRecord = outcomes.flatMap((o) => o.slice(i * 5, i * 5 + 5));
+        expect(perRecord.filter((x) => x === 'won'), id).toHaveLength(1);
+        expect(perRecord.filter((x) => x !== 'won' && x !== 'lost'), id).toEqual([]);
+      }
+    } finally {
+      await rm(modules, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('file store: an unusable directory', () => {
+  it('fails with StoreUnavailableError and leaves no half record', async () => {
+    const store = await open();
+    const before = makeRecord();
+    await store.put(before, body());
+    await rm(join(dir, 'records'), { recursive: true });
+    await writeFile(join(dir, 'records'), 'not a directory');
+
+    const record = makeRecord();
+    await expect(store.put(record, body())).rejects.toBeInstanceOf(StoreUnavailableError);
+    await expect(store.get(before.id)).rejects.toBeInstanceOf(StoreUnavailableError);
+    await expect(store.raw(before.id)).rejects.toBeInstanceOf(StoreUnavailableError);
+    await expect(store.list({ limit: 10 })).rejects.toBeInstanceOf(StoreUnavailableError);
+    await expect(store.countByStatus()).rejects.toBeInstanceOf(StoreUnavailableError);
+    await expect(store.transition(before.id, { from: ['held'], to: 'approved', entry: entry('approve') })).rejects.toBeInstanceOf(
+      StoreUnavailableError,
+    );
+    await expect(store.ping()).rejects.toBeInstanceOf(StoreUnavailableError);
+    expect(await readdir(join(dir, 'tmp'))).toEqual([]);
+    await expect(openFileStore(dir)).rejects.toBeInstanceOf(StoreUnavailableError);
+    await expect(openFileStore(join(dir, 'records', 'below-a-file'))).rejects.toBeInstanceOf(StoreUnavailableError);
+  });
+});
+
+describe('file store: 10,000 records', () => {
+  it('lists newest first with and without a status filter', { timeout: 180_000 }, async () => {
+    const store = await open();
+    const base = Date.now() - 30 * 86_400_000;
+    const records = Array.from({ length: 10_000 }, (_, i) => makeRecord({ at: base + i * 1000, status: i % 100 === 0 ? 'held' : 'captured' }));
+    for (let i = 0; i < records.length; i += 64) await Promise.all(records.slice(i, i + 64).map((r) => store.put(r, body())));
+
+    const timings: Record<string, number> = {};
+    const time = async <T>(label: string, fn: () => Promise<T>): Promise<T> => {
+      const start = performance.now();
+      const result = await fn();
+      timings[label] = Math.round(performance.now() - start);
+      return result;
+    };
+    // A second instance starts with an empty index, as after a restart.
+    const fresh = await open();
+    const coldHeld = await time('held, first call after open', () => fresh.list({ status: 'held', limit: 50 }));
+    const warmHeld = await time('held, again', () => fresh.list({ status: 'held', limit: 50 }));
+    const newest = await time('no filter', () => fresh.list({ limit: 50 }));
+    const second = await time('no filter, page 2', () => fresh.list({ limit: 50, cursor: newest.nextCursor! }));
+    const counts = await time('countByStatus', () => fresh.countByStatus());
+    process.stderr.write(`file store, 10,000 records, list limit 50 (ms): ${JSON.stringify(timings)}\n`);
+
+    expect(coldHeld.records.map((r) => r.id)).toEqual(warmHeld.records.map((r) => r.id));
+    expect(coldHeld.records).toHaveLength(50);
+    expect(coldHeld.records[0]!.id).toBe(records[9900]!.id);
+    expect(newest.records[0]!.id).toBe(records[9999]!.id);
+    expect(second.records[0]!.id).toBe(records[9949]!.id);
+    expect(counts).toMatchObject({ held: 100, captured: 9900 });
+  });
+});
+
+/**
+ * The file store compiled to plain JS in a temp dir, so child processes can
+ * load it with node alone (no TypeScript loader is installed).
+ */
+async function transpileStore(): Promise<string> {
+  const out = await mkdtemp(join(tmpdir(), 'mail-guard-store-js-'));
+  const src = fileURLToPath(new URL('../../src/store', import.meta.url));
+  await writeFile(join(out, 'package.json'), '{"type":"module"}');
+  for (const name of await readdir(src)) {
+    if (!name.endsWith('.ts') || name.startsWith('redis')) continue;
+    const { outputText } = ts.transpileModule(await readFile(join(src, name), 'utf8'), {
+      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+    });
+    await writeFile(join(out, name.replace(/\.ts$/, '.js')), outputText);
+  }
+  await writeFile(
+    join(out, 'racer.js'),
+    `import { openFileStore } from './file-store.js';
+const [dir, ids] = [process.argv[2], JSON.parse(process.argv[3])];
+const store = await openFileStore(dir);
+process.stdout.write('ready\\n');
+await new Promise((resolve) => process.stdin.once('data', resolve));
+const claim = (id) => store.claimRelease(id, ['approved']).then(() => 'won', (e) => (e.name === 'StoreConflictError' ? 'lost' : 'error: ' + e.message));
+const results = await Promise.all(ids.flatMap((id) => [0, 1, 2, 3, 4].map(() => claim(id))));
+process.stdout.write(JSON.stringify(results) + '\\n');
+process.exit(0);
+`,
+  );
+  return out;
+}
+
+function startRacer(modules: string, storeDir: string, ids: string[]): { ready: Promise<void>; go(): void; done: Promise<string[]> } {
+  const child = spawn(process.execPath, [join(modules, 'racer.js'), storeDir, JSON.stringify(ids)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let output = '';
+  let markReady: () => void = () => undefined;
+  const ready = new Promise<void>((resolve) => (markReady = resolve));
+  child.stdout.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+    if (output.startsWith('ready\n')) markReady();
+  });
+  const done = new Promise<string[]>((resolve, reject) => {
+    child.once('exit', (code) => {
+      markReady(); // so a racer that died at start fails the test instead of hanging it
+      const lines = output.trim().split('\n');
+      if (code !== 0 || lines.length < 2) reject(new Error(`racer exited ${code}: ${output}`));
+      else resolve(JSON.parse(lines.at(-1)!) as string[]);
+    });
+  });
+  return { ready, go: () => child.stdin.write('go\n'), done };
+}

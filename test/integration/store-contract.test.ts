@@ -1,0 +1,250 @@
+// One contract, both stores: everything the proxy and the admin API rely on
+// from a MessageStore, run against the file store (temp dir) and the Redis
+// store (a real redis-server on its own port). Store-specific faults live in
+// file-store.test.ts and redis-store.test.ts.
+
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openFileStore } from '../../src/store/file-store.js';
+import { StoreConflictError, type MessageStore } from '../../src/store/message-store.js';
+import { RECORD_STATUSES, type MessageRecord, type RecordStatus } from '../../src/store/record.js';
+import { openRedisStore } from '../../src/store/redis-store.js';
+import { startRedisServer } from '../helpers/redis-server.js';
+import { binaryChunks, body, DAY_MS, entry, expectConflict, makeRecord } from '../helpers/store-records.js';
+
+interface StoreUnderTest {
+  readonly store: MessageStore;
+  cleanup(): Promise<void>;
+}
+
+const redis = await startRedisServer();
+afterAll(async () => {
+  await redis?.stop();
+});
+
+storeContract('file', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'mail-guard-store-'));
+  const store = await openFileStore(dir);
+  return { store, cleanup: () => rm(dir, { recursive: true, force: true }) };
+});
+
+storeContract(
+  'redis',
+  async () => {
+    const store = await openRedisStore({ url: redis!.url, keyPrefix: `t-${randomBytes(6).toString('hex')}` });
+    return { store, cleanup: async () => undefined };
+  },
+  !redis,
+);
+
+async function listAll(store: MessageStore, status: RecordStatus | undefined, limit: number): Promise<{ ids: string[]; pageSizes: number[] }> {
+  const ids: string[] = [];
+  const pageSizes: number[] = [];
+  let cursor: string | undefined;
+  for (let guard = 0; guard < 100; guard++) {
+    const page = await store.list({ status, limit, cursor });
+    ids.push(...page.records.map((r) => r.id));
+    pageSizes.push(page.records.length);
+    if (page.nextCursor === null) return { ids, pageSizes };
+    cursor = page.nextCursor;
+  }
+  throw new Error('paging did not end');
+}
+
+function storeContract(name: string, openStoreUnderTest: () => Promise<StoreUnderTest>, skip = false): void {
+  describe.skipIf(skip)(`MessageStore contract: ${name}`, () => {
+    let under: StoreUnderTest;
+    let store: MessageStore;
+
+    beforeEach(async () => {
+      under = await openStoreUnderTest();
+      store = under.store;
+    });
+    afterEach(async () => {
+      await store.close();
+      await under.cleanup();
+    });
+
+    async function putHeld(overrides: Parameters<typeof makeRecord>[0] = {}): Promise<MessageRecord> {
+      const record = makeRecord(overrides);
+      await store.put(record, body());
+      return record;
+    }
+
+    it('round-trips a record and a 2 MB binary body written in uneven chunks', async () => {
+      const chunks = binaryChunks();
+      const record = makeRecord({ size: Buffer.concat(chunks).length });
+      await store.put(record, chunks);
+      expect(await store.get(record.id)).toEqual(record);
+      const raw = await store.raw(record.id);
+      expect(raw?.equals(Buffer.concat(chunks))).toBe(true);
+      await store.ping();
+    });
+
+    it('answers null for unknown and malformed ids without touching anything else', async () => {
+      await putHeld();
+      for (const id of [makeRecord().id, '../records', '', 'x'.repeat(26), '01ARZ3NDEKTSV4RRFFQ69G5FA/']) {
+        expect(await store.get(id)).toBeNull();
+        expect(await store.raw(id)).toBeNull();
+      }
+      await expectConflict(store.transition('../../etc', { from: ['held'], to: 'approved', entry: entry('approve') }), null);
+    });
+
+    it('refuses to overwrite an existing id', async () => {
+      const record = await putHeld();
+      await expectConflict(store.put({ ...record, status: 'captured' }, body('other')), 'held');
+      expect((await store.get(record.id))?.status).toBe('held');
+      expect((await store.raw(record.id))?.toString()).toBe(body()[0]!.toString());
+    });
+
+    it('lists newest first, filters by status and pages with a cursor (120 records, limit 50)', async () => {
+      const base = Date.now() - 10 * DAY_MS;
+      const records: MessageRecord[] = [];
+      for (let i = 0; i < 120; i++) {
+        // Ten of them share one millisecond: paging must neither skip nor repeat those.
+        const at = i < 10 ? base + 500_000 : base + i * 1000;
+        records.push(makeRecord({ at, status: i % 3 === 0 ? 'held' : i % 3 === 1 ? 'captured' : 'failed' }));
+      }
+      // Insertion order must not matter.
+      for (const record of [...records].sort(() => Math.random() - 0.5)) await store.put(record, body());
+      const newestFirst = (rs: MessageRecord[]): string[] =>
+        [...rs].sort((a, b) => Date.parse(b.receivedAt) - Date.parse(a.receivedAt) || (a.id < b.id ? 1 : -1)).map((r) => r.id);
+
+      const all = await listAll(store, undefined, 50);
+      expect(all.pageSizes).toEqual([50, 50, 20]);
+      expect(all.ids).toEqual(newestFirst(records));
+
+      const held = await listAll(store, 'held', 15);
+      expect(held.ids).toEqual(newestFirst(records.filter((r) => r.status === 'held')));
+      expect(held.pageSizes).toEqual([15, 15, 10]);
+
+      const first = await store.list({ status: 'captured', limit: 50 });
+      expect(first.records.every((r) => r.status === 'captured')).toBe(true);
+      expect(first.records).toHaveLength(40);
+      expect(first.nextCursor).toBeNull();
+      expect((await store.list({ status: 'approved', limit: 10 })).records).toEqual([]);
+    });
+
+    it('rejects a bad limit, cursor or status as the caller’s mistake, changing nothing', async () => {
+      await expect(store.list({ limit: 0 })).rejects.toBeInstanceOf(RangeError);
+      await expect(store.list({ limit: 501 })).rejects.toBeInstanceOf(RangeError);
+      await expect(store.list({ limit: 10, cursor: '../x' })).rejects.toBeInstanceOf(RangeError);
+      await expect(store.put(makeRecord({ status: 'bogus' as RecordStatus }), body())).rejects.toBeInstanceOf(RangeError);
+      const record = await putHeld();
+      await expect(store.transition(record.id, { from: ['held'], to: 'bogus' as RecordStatus, entry: entry('x') })).rejects.toBeInstanceOf(
+        RangeError,
+      );
+      expect(await store.get(record.id)).toEqual(record);
+      expect((await store.list({ status: 'held', limit: 5 })).records.map((r) => r.id)).toEqual([record.id]);
+    });
+
+    it('transitions only from the allowed statuses, and moves the record between status lists', async () => {
+      const record = await putHeld();
+      const approved = await store.transition(record.id, { from: ['held'], to: 'approved', entry: entry('approve', 'ops-bob') });
+      expect(approved.status).toBe('approved');
+      expect(approved.history.map((h) => h.action)).toEqual(['held', 'approve']);
+      expect(await store.get(record.id)).toEqual(approved);
+      await expectConflict(store.transition(record.id, { from: ['held'], to: 'discarded', entry: entry('discard') }), 'approved');
+      expect((await store.list({ status: 'held', limit: 10 })).records).toEqual([]);
+      expect((await store.list({ status: 'approved', limit: 10 })).records.map((r) => r.id)).toEqual([record.id]);
+      await expectConflict(store.transition(makeRecord().id, { from: ['held'], to: 'approved', entry: entry('approve') }), null);
+    });
+
+    it('appends history without changing the status', async () => {
+      const record = await putHeld();
+      await store.appendHistory(record.id, entry('view-raw', 'ops-alice', Date.now(), { note: 'looked' }));
+      await store.appendHistory(record.id, entry('note', 'ops-bob'));
+      const after = await store.get(record.id);
+      expect(after?.status).toBe('held');
+      expect(after?.history.map((h) => [h.action, h.actor, h.note])).toEqual([
+        ['held', 'mail-guard', null],
+        ['view-raw', 'ops-alice', 'looked'],
+        ['note', 'ops-bob', null],
+      ]);
+      await expectConflict(store.appendHistory(makeRecord().id, entry('note')), null);
+    });
+
+    it('lets exactly one of 20 concurrent claims win', async () => {
+      const record = await putHeld({ status: 'approved' });
+      const results = await Promise.allSettled(Array.from({ length: 20 }, () => store.claimRelease(record.id, ['approved'])));
+      const won = results.filter((r) => r.status === 'fulfilled');
+      expect(won).toHaveLength(1);
+      expect((won[0] as PromiseFulfilledResult<MessageRecord>).value).toEqual(record);
+      for (const r of results.filter((x) => x.status === 'rejected')) {
+        expect((r as PromiseRejectedResult).reason).toBeInstanceOf(StoreConflictError);
+        expect(((r as PromiseRejectedResult).reason as StoreConflictError).current).toBe('releasing');
+      }
+      // While claimed nothing else may change the status under the release.
+      await expectConflict(store.transition(record.id, { from: ['approved'], to: 'discarded', entry: entry('discard') }), 'releasing');
+    });
+
+    it('refuses claims on released or discarded records and from statuses not allowed', async () => {
+      const discarded = await putHeld({ status: 'discarded' });
+      await expectConflict(store.claimRelease(discarded.id, ['held', 'approved', 'discarded']), 'discarded');
+      const held = await putHeld();
+      await expectConflict(store.claimRelease(held.id, ['approved']), 'held');
+      await expectConflict(store.claimRelease(makeRecord().id, ['held']), null);
+      // A refused claim left nothing behind.
+      await store.claimRelease(held.id, ['held']);
+    });
+
+    it('gives a claim back with abandonRelease, after which a new claim works', async () => {
+      const record = await putHeld({ status: 'approved' });
+      await expectConflict(store.abandonRelease(record.id, entry('release-failed')), 'approved');
+      await store.claimRelease(record.id, ['approved']);
+      await store.abandonRelease(record.id, entry('release-failed', 'ops-bob', Date.now(), { upstreamReply: '451 4.4.1 try later' }));
+      const after = await store.get(record.id);
+      expect(after?.status).toBe('approved');
+      expect(after?.history.at(-1)).toMatchObject({ action: 'release-failed', upstreamReply: '451 4.4.1 try later' });
+      expect((await store.claimRelease(record.id, ['approved'])).id).toBe(record.id);
+    });
+
+    it('completes a release once: status released, history with the upstream reply, no later claim', async () => {
+      const record = await putHeld({ status: 'approved' });
+      await expectConflict(store.completeRelease(record.id, entry('release')), 'approved');
+      await store.claimRelease(record.id, ['approved']);
+      const released = await store.completeRelease(record.id, entry('release', 'ops-bob', Date.now(), { upstreamReply: '250 2.0.0 queued' }));
+      expect(released.status).toBe('released');
+      expect(released.history.at(-1)).toMatchObject({ action: 'release', upstreamReply: '250 2.0.0 queued' });
+      expect(await store.get(record.id)).toEqual(released);
+      await expectConflict(store.claimRelease(record.id, ['approved', 'released']), 'released');
+      await expectConflict(store.completeRelease(record.id, entry('release')), 'released');
+      await expectConflict(store.abandonRelease(record.id, entry('release-failed')), 'released');
+      expect((await store.list({ status: 'released', limit: 5 })).records.map((r) => r.id)).toEqual([record.id]);
+    });
+
+    it('purges old decided records only: never held, approved, or a release in flight', async () => {
+      const old = Date.now() - 40 * DAY_MS;
+      const oldOnes = new Map<RecordStatus, MessageRecord>();
+      for (const status of RECORD_STATUSES) oldOnes.set(status, await putHeld({ at: old, status }));
+      const inFlight = await putHeld({ at: old, status: 'captured' });
+      await store.claimRelease(inFlight.id, ['captured']);
+      const recent = await putHeld({ status: 'discarded' });
+
+      expect(await store.purge(new Date(Date.now() - 30 * DAY_MS))).toBe(4);
+      for (const [status, record] of oldOnes) {
+        const kept = status === 'held' || status === 'approved';
+        expect((await store.get(record.id))?.id ?? null, status).toBe(kept ? record.id : null);
+        if (!kept) expect(await store.raw(record.id)).toBeNull();
+      }
+      expect(await store.get(inFlight.id)).not.toBeNull();
+      expect(await store.get(recent.id)).not.toBeNull();
+      const listed = (await store.list({ limit: 50 })).records.map((r) => r.id).sort();
+      expect(listed).toEqual([oldOnes.get('held')!.id, oldOnes.get('approved')!.id, inFlight.id, recent.id].sort());
+      expect((await store.list({ status: 'released', limit: 50 })).records).toEqual([]);
+      expect(await store.purge(new Date(Date.now() - 30 * DAY_MS))).toBe(0);
+    });
+
+    it('counts records by status', async () => {
+      expect(await store.countByStatus()).toEqual({ held: 0, approved: 0, released: 0, discarded: 0, captured: 0, failed: 0 });
+      for (let i = 0; i < 3; i++) await putHeld();
+      await putHeld({ status: 'captured' });
+      const moved = await putHeld();
+      await store.transition(moved.id, { from: ['held'], to: 'discarded', entry: entry('discard') });
+      expect(await store.countByStatus()).toEqual({ held: 3, approved: 0, released: 0, discarded: 1, captured: 1, failed: 0 });
+    });
+  });
+}
