@@ -1,8 +1,10 @@
 import { join } from 'node:path';
 import { DeliveryLedger } from './actions/delivery-ledger.js';
-import { processMessage, type ProcessDeps } from './actions/process-message.js';
+import { processMessage, type MessageResult, type ProcessDeps } from './actions/process-message.js';
 import { createAdminServer, type AdminServer } from './admin/admin-server.js';
 import { createAdminApi } from './admin/api.js';
+import { createMetrics } from './admin/metrics.js';
+import { checkReadiness } from './admin/readiness.js';
 import type { MailGuardConfig } from './config/schema.js';
 import type { Logger } from './log/logger.js';
 import { makeAddressMasker } from './log/mask.js';
@@ -11,13 +13,15 @@ import { newMessageId } from './message-id.js';
 import { createJudge } from './policy/judge.js';
 import { createIngress, type ReceivedTransaction } from './smtp/ingress.js';
 import { replies, type SmtpReply } from './smtp/replies.js';
-import { UpstreamPool } from './upstream/pool.js';
 import type { MessageStore } from './store/message-store.js';
 import { openStore } from './store/open-store.js';
 import { startRetention } from './store/retention.js';
+import { instrumentRelay } from './upstream/instrumented-relay.js';
+import { UpstreamPool } from './upstream/pool.js';
 
 export interface App {
   start(): Promise<{ smtpPort: number; adminPort: number }>;
+  /** Not ready first, then no new sessions, then in-flight transactions finish. */
   stop(): Promise<void>;
   readonly mode: 'relay' | 'rehearsal';
 }
@@ -25,9 +29,19 @@ export interface App {
 /** Builds every part from a validated config; nothing listens until start(). */
 export function createApp(config: MailGuardConfig, logger: Logger): App {
   const pool = config.upstream ? new UpstreamPool(config.upstream, { logger }) : null;
+  const metrics = createMetrics(config.policy.rules.map((r) => r.name));
+  const relay = pool ? instrumentRelay(pool, metrics) : null;
   const mask = makeAddressMasker(config.log.showAddresses);
   const { analyse, decide } = createJudge(config);
   let deps: ProcessDeps | null = null;
+  let draining = false;
+
+  const count = (result: MessageResult) => {
+    metrics.messages.inc({ action: result.action });
+    metrics.messageBytes.observe(result.size);
+    if (result.verdict?.violation) metrics.violations.inc({ rule: result.verdict.rule });
+    if (result.analysis) metrics.visibleExternal.observe(result.analysis.exposure.visibleExternalCount);
+  };
 
   const onMessage = async (tx: ReceivedTransaction): Promise<SmtpReply> => {
     const id = newMessageId();
@@ -46,44 +60,59 @@ export function createApp(config: MailGuardConfig, logger: Logger): App {
     const receiveMs = performance.now() - tx.dataStartedAt;
     try {
       const result = await processMessage(deps, received);
+      count(result);
       logMessageOutcome(logger, mask, received, result, receiveMs);
       return result.reply;
     } catch (err) {
+      metrics.messages.inc({ action: 'tempfail' });
       logger.error({ id, err }, 'message handling failed; answered 451');
       return { ...replies.analysisFailed(), text: `${replies.analysisFailed().text} [${id}]` };
     }
   };
 
-  const ingress = createIngress(config.smtp, { onMessage });
+  const ingress = createIngress(config.smtp, {
+    onMessage,
+    onSession: (result) => metrics.sessions.inc({ result }),
+    onOversized: (size) => {
+      metrics.messages.inc({ action: 'reject' });
+      metrics.messageBytes.observe(size);
+    },
+  });
   let admin: AdminServer | null = null;
   let ledger: DeliveryLedger | null = null;
   let store: MessageStore | null = null;
   let retention: { stop(): void } | null = null;
+
+  const readiness = () => checkReadiness({ store: () => store, upstream: pool, draining: () => draining });
+  metrics.watchReadiness(async () => (await readiness()).ready);
 
   return {
     mode: pool ? 'relay' : 'rehearsal',
     async start() {
       const opened = await openStore(config.store, logger);
       store = opened;
+      metrics.watchStore(opened);
       retention = startRetention(opened, config.store.retentionDays, logger);
       ledger = await DeliveryLedger.open(join(config.store.path, 'delivery-ledger.jsonl'));
       const shared = {
-        relay: pool,
+        relay,
         ledger,
         store: opened,
         splitConcurrency: config.upstream?.pool ?? 1,
         maxHeaderBytes: config.smtp.maxHeaderBytes,
       };
       deps = { ...shared, analyse, decide, mask };
-      admin = createAdminServer(
-        config.admin,
-        createAdminApi({ ...shared, tokens: config.admin.tokens, fourEyes: config.policy.fourEyes, logger }),
-      );
+      admin = createAdminServer(config.admin, {
+        api: createAdminApi({ ...shared, tokens: config.admin.tokens, fourEyes: config.policy.fourEyes, logger }),
+        registry: metrics.registry,
+        readiness,
+      });
       const smtpPort = await ingress.listen();
       const adminPort = await admin.listen();
       return { smtpPort, adminPort };
     },
     async stop() {
+      draining = true;
       await ingress.close();
       deps = null;
       await Promise.all([admin?.close(), pool?.close()]);

@@ -1,5 +1,7 @@
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import type { Registry } from 'prom-client';
 import type { MailGuardConfig } from '../config/schema.js';
+import type { ReadinessReport } from './readiness.js';
 
 export interface AdminServer {
   listen(): Promise<number>;
@@ -8,14 +10,31 @@ export interface AdminServer {
   readonly http: FastifyInstance;
 }
 
+export interface AdminParts {
+  /** The review API under /api (bearer tokens). */
+  readonly api?: FastifyPluginAsync;
+  readonly registry?: Registry;
+  readonly readiness?: () => Promise<ReadinessReport>;
+}
+
 /**
- * The admin HTTP listener: liveness here; the review API (bearer tokens) is
- * mounted when given. Health stays open on the admin address on purpose: it
- * reveals nothing and probes carry no token.
+ * The admin HTTP listener. /healthz, /readyz and /metrics stay open on the
+ * admin address on purpose: probes and scrapers carry no token, and none of
+ * them shows an address, a subject or an id.
  */
-export function createAdminServer(config: MailGuardConfig['admin'], api?: FastifyPluginAsync): AdminServer {
+export function createAdminServer(config: MailGuardConfig['admin'], parts: AdminParts = {}): AdminServer {
   const http = Fastify({ logger: false, forceCloseConnections: true, bodyLimit: 64 * 1024 });
   http.get('/healthz', async () => ({ status: 'ok' }));
+  const { readiness, registry, api } = parts;
+  if (readiness) {
+    http.get('/readyz', async (_request, reply) => {
+      const report = await readiness();
+      return reply.code(report.ready ? 200 : 503).send({ status: report.ready ? 'ready' : 'not ready', ...report.checks });
+    });
+  }
+  if (registry) {
+    http.get('/metrics', async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()));
+  }
   if (api) void http.register(api);
   http.setNotFoundHandler((request, reply) => {
     void reply.code(404).send({ error: `no route for ${request.method} ${request.url.split('?')[0]}` });

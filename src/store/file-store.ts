@@ -192,6 +192,16 @@ class FileStore implements MessageStore {
     });
   }
 
+  async oldestReceivedAt(status: RecordStatus): Promise<Date | null> {
+    this.#open();
+    return this.#guard('cannot read the index', async () => {
+      // ids() is newest first; the oldest of a status is the last one seen.
+      let oldest: number | null = null;
+      for await (const entry of this.#index.entries(await this.#index.ids())) if (entry.status === status) oldest = entry.receivedAtMs;
+      return oldest === null ? null : new Date(oldest);
+    });
+  }
+
   async ping(): Promise<void> {
     this.#open();
     await this.#guard(`store directory ${this.dirs.root} is not usable`, () => this.dirs.probe());

@@ -64,6 +64,8 @@ export interface MessageStore {
   completeRelease(id: string, entry: HistoryEntry): Promise<MessageRecord>;
   /** Removes decided records received before `olderThan`; never held or approved ones. Returns how many. */
   purge(olderThan: Date): Promise<number>;
+  /** When the oldest record with this status was received (for "held mail too old"); null when there is none. */
+  oldestReceivedAt(status: RecordStatus): Promise<Date | null>;
   /** Counts by status, for the quarantine gauge. */
   countByStatus(): Promise<Record<RecordStatus, number>>;
   /** Cheap liveness check for /readyz and start-up. */

@@ -196,6 +196,13 @@ class RedisStore implements MessageStore {
     });
   }
 
+  async oldestReceivedAt(status: RecordStatus): Promise<Date | null> {
+    return this.#guard(async () => {
+      const [, score] = await this.client.zrange(this.#key('idx', status), '0', '0', 'WITHSCORES');
+      return score === undefined ? null : new Date(Number(score));
+    });
+  }
+
   async ping(): Promise<void> {
     await this.#guard(() => this.client.ping());
   }

@@ -238,6 +238,17 @@ function storeContract(name: string, openStoreUnderTest: () => Promise<StoreUnde
       expect(await store.purge(new Date(Date.now() - 30 * DAY_MS))).toBe(0);
     });
 
+    it('knows when the oldest record of a status arrived', async () => {
+      expect(await store.oldestReceivedAt('held')).toBeNull();
+      const now = Date.now();
+      await putHeld({ at: now - 3 * 3600_000 });
+      await putHeld({ at: now - 3600_000 });
+      await putHeld({ at: now - 5 * 3600_000, status: 'captured' });
+      expect((await store.oldestReceivedAt('held'))?.getTime()).toBe(now - 3 * 3600_000);
+      expect((await store.oldestReceivedAt('captured'))?.getTime()).toBe(now - 5 * 3600_000);
+      expect(await store.oldestReceivedAt('failed')).toBeNull();
+    });
+
     it('counts records by status', async () => {
       expect(await store.countByStatus()).toEqual({ held: 0, approved: 0, released: 0, discarded: 0, captured: 0, failed: 0 });
       for (let i = 0; i < 3; i++) await putHeld();

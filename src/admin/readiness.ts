@@ -1,0 +1,58 @@
+import type { MessageStore } from '../store/message-store.js';
+
+export interface ReadinessReport {
+  readonly ready: boolean;
+  readonly checks: {
+    readonly store: string;
+    readonly upstream: string;
+    readonly draining: boolean;
+  };
+}
+
+export interface ReadinessDeps {
+  readonly store: () => MessageStore | null;
+  /** null in rehearsal mode. */
+  readonly upstream: { lastSuccessAt: number | null; verify(): Promise<void> } | null;
+  readonly draining: () => boolean;
+  /** A relay that accepted a message this recently counts as reachable without a probe. */
+  readonly recentMs?: number;
+  readonly probeTimeoutMs?: number;
+}
+
+const within = <T>(ms: number, work: Promise<T>): Promise<T> =>
+  Promise.race([work, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms).unref())]);
+
+/**
+ * Ready = the store answers, the upstream accepted a connection recently (or
+ * rehearsal mode, which needs none), and not draining. Each failing check says
+ * why, so "mail-guard is down" and "the relay is down" read differently.
+ */
+export async function checkReadiness(deps: ReadinessDeps): Promise<ReadinessReport> {
+  const recentMs = deps.recentMs ?? 60_000;
+  const timeout = deps.probeTimeoutMs ?? 3000;
+  const storeCheck = (async () => {
+    const store = deps.store();
+    if (!store) return 'not open';
+    try {
+      await within(timeout, store.ping());
+      return 'ok';
+    } catch (err) {
+      return `failing: ${(err as Error).message}`;
+    }
+  })();
+  const upstreamCheck = (async () => {
+    const upstream = deps.upstream;
+    if (!upstream) return 'rehearsal mode (no upstream)';
+    if (upstream.lastSuccessAt !== null && Date.now() - upstream.lastSuccessAt < recentMs) return 'ok';
+    try {
+      await within(timeout, upstream.verify());
+      return 'ok';
+    } catch (err) {
+      return `failing: ${(err as Error).message}`;
+    }
+  })();
+  const [store, upstream] = await Promise.all([storeCheck, upstreamCheck]);
+  const draining = deps.draining();
+  const upstreamOk = upstream === 'ok' || !deps.upstream;
+  return { ready: store === 'ok' && upstreamOk && !draining, checks: { store, upstream, draining } };
+}
