@@ -84,7 +84,7 @@ export function createApp(config: MailGuardConfig, logger: Logger): App {
   let retention: { stop(): void } | null = null;
 
   const readiness = () => checkReadiness({ store: () => store, upstream: pool, draining: () => draining });
-  metrics.watchReadiness(async () => (await readiness()).ready);
+  metrics.watchReadiness(readiness);
 
   return {
     mode: pool ? 'relay' : 'rehearsal',

@@ -1,6 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { MessageStore } from '../store/message-store.js';
 import { RECORD_STATUSES } from '../store/record.js';
+import type { ReadinessReport } from './readiness.js';
 
 export const MESSAGE_ACTIONS = ['pass', 'monitor', 'bcc', 'split', 'quarantine', 'reject', 'capture', 'tempfail'] as const;
 export const SESSION_RESULTS = ['accepted', 'denied', 'auth_failed'] as const;
@@ -16,8 +17,29 @@ export function createMetrics(ruleNames: readonly string[]) {
   const registry = new Registry();
   // The store is opened after the metrics exist; scrapes read it through this.
   let store: MessageStore | null = null;
-  let isReady: (() => Promise<boolean>) | null = null;
+  let readiness: (() => Promise<ReadinessReport>) | null = null;
   collectDefaultMetrics({ register: registry });
+  // Both readiness gauges are collected in parallel at scrape time: one check serves both.
+  let lastCheck: { at: number; report: Promise<ReadinessReport> } | null = null;
+  const readinessForScrape = (): Promise<ReadinessReport | null> => {
+    if (!readiness) return Promise.resolve(null);
+    if (!lastCheck || Date.now() - lastCheck.at > 1000) lastCheck = { at: Date.now(), report: readiness() };
+    return lastCheck.report;
+  };
+  new Gauge({
+    name: 'mailguard_ready_check',
+    help: '1 when this readiness check passes (store, upstream, draining = not draining)',
+    labelNames: ['check'] as const,
+    registers: [registry],
+    // Which check failed, so "the relay is down" and "the store is down" read apart on a dashboard.
+    async collect() {
+      const report = await readinessForScrape();
+      if (!report) return;
+      this.set({ check: 'store' }, report.checks.store === 'ok' ? 1 : 0);
+      this.set({ check: 'upstream' }, report.checks.upstream.startsWith('failing') ? 0 : 1);
+      this.set({ check: 'draining' }, report.checks.draining ? 0 : 1);
+    },
+  });
   const metrics = {
     registry,
     messages: new Counter({ name: 'mailguard_messages_total', help: 'Messages by outcome', labelNames: ['action'] as const, registers: [registry] }),
@@ -78,7 +100,8 @@ export function createMetrics(ruleNames: readonly string[]) {
       registers: [registry],
       // Checked at scrape time too, so the alert works without anyone probing /readyz.
       async collect() {
-        if (isReady) this.set((await isReady()) ? 1 : 0);
+        const report = await readinessForScrape();
+        if (report) this.set(report.ready ? 1 : 0);
       },
     }),
   };
@@ -92,8 +115,8 @@ export function createMetrics(ruleNames: readonly string[]) {
     watchStore(opened: MessageStore | null) {
       store = opened;
     },
-    watchReadiness(check: () => Promise<boolean>) {
-      isReady = check;
+    watchReadiness(check: () => Promise<ReadinessReport>) {
+      readiness = check;
     },
   };
 }

@@ -119,7 +119,10 @@ describe('readiness', () => {
     await rm(join(g.storePath, 'records'), { recursive: true, force: true });
     await writeFile(join(g.storePath, 'records'), 'not a directory');
     // The gauge is checked at scrape time, without anyone probing /readyz.
-    expect((await scrape(g)).get('mailguard_ready')).toBe(0);
+    const scraped = await scrape(g);
+    expect(scraped.get('mailguard_ready')).toBe(0);
+    expect(scraped.get('mailguard_ready_check{check="store"}')).toBe(0);
+    expect(scraped.get('mailguard_ready_check{check="upstream"}')).toBe(1);
     const down = await readyz(g);
     expect(down.status).toBe(503);
     expect(down.body['status']).toBe('not ready');
