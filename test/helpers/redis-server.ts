@@ -9,10 +9,11 @@
 // instead of skipping it.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
+import { findExecutable } from './find-executable.js';
+import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { freePort } from './free-port.js';
 
 export interface RedisServer {
@@ -95,18 +96,7 @@ export async function startRedisServer(): Promise<RedisServer | null> {
 }
 
 function findRedisServer(): string | null {
-  const override = process.env['MAIL_GUARD_REDIS_SERVER'];
-  const dirs = [...(process.env['PATH'] ?? '').split(delimiter), '/usr/bin', '/usr/sbin', '/usr/local/bin'];
-  const candidates = override ? [override] : dirs.filter(Boolean).map((d) => join(d, 'redis-server'));
-  for (const candidate of candidates) {
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // next
-    }
-  }
-  return null;
+  return findExecutable('redis-server', 'MAIL_GUARD_REDIS_SERVER');
 }
 
 async function launch(binary: string, port: number, dir: string): Promise<ChildProcess> {

@@ -8,9 +8,10 @@
 // MAIL_GUARD_PROMTOOL=/path/to/promtool overrides the lookup.
 
 import { spawn } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { findExecutable } from '../../helpers/find-executable.js';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -180,18 +181,7 @@ if (!promtool && !required) {
 }
 
 function findPromtool(): string | null {
-  const override = process.env['MAIL_GUARD_PROMTOOL'];
-  const dirs = [...(process.env['PATH'] ?? '').split(delimiter), '/usr/bin', '/usr/local/bin'];
-  const candidates = override ? [override] : dirs.filter(Boolean).map((d) => join(d, 'promtool'));
-  for (const candidate of candidates) {
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // next
-    }
-  }
-  return null;
+  return findExecutable('promtool', 'MAIL_GUARD_PROMTOOL');
 }
 
 /** Runs promtool in the repository root; resolves with its exit code and output. */
