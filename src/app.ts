@@ -73,6 +73,7 @@ export function createApp(config: MailGuardConfig, logger: Logger): App {
   const ingress = createIngress(config.smtp, {
     onMessage,
     onSession: (result) => metrics.sessions.inc({ result }),
+    onAuthFailure: () => metrics.sessions.inc({ result: 'auth_failed' }),
     onOversized: (size) => {
       metrics.messages.inc({ action: 'reject' });
       metrics.messageBytes.observe(size);

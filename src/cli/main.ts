@@ -2,6 +2,7 @@
 import { Command, Option } from 'commander';
 import { ConfigError, loadConfigFile, resolveConfigPath } from '../config/load.js';
 import { printableConfig } from '../config/print.js';
+import { registerHashPasswordCommand } from './hash-password-command.js';
 import { registerQuarantineCommands } from './quarantine-command.js';
 
 const program = new Command('mail-guard')
@@ -46,10 +47,11 @@ configCommand
   });
 
 registerQuarantineCommands(program);
+registerHashPasswordCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   // A bad config or an unusable setting: one line that names the key, exit 2.
-  if (err instanceof ConfigError || (err instanceof Error && err.name === 'SmtpConfigNotSupported')) {
+  if (err instanceof ConfigError) {
     process.stderr.write(`mail-guard: ${err.message}\n`);
   } else {
     process.stderr.write(`mail-guard: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);

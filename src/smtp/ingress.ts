@@ -2,10 +2,12 @@ import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
+import { ConfigError } from '../config/load.js';
 import type { MailGuardConfig } from '../config/schema.js';
 import { makeCidrMatcher } from '../net/cidr.js';
 import { listenOn } from '../net/listen.js';
 import { replies, SmtpReplyError, type SmtpReply } from './replies.js';
+import { AuthFailureLimiter, authReplies, createAuthenticator } from './smtp-auth.js';
 
 export interface ReceivedTransaction {
   /** The message as smtp-server delivered it (dot-unstuffed), in its chunks: never joined here. */
@@ -23,6 +25,8 @@ export interface IngressHooks {
   onMessage(transaction: ReceivedTransaction): Promise<SmtpReply>;
   onSession?(result: 'accepted' | 'denied'): void;
   onOversized?(size: number): void;
+  /** One failed credential check (wrong password, unknown user). */
+  onAuthFailure?(): void;
 }
 
 type ConnectionInternals = SMTPConnection & {
@@ -30,8 +34,13 @@ type ConnectionInternals = SMTPConnection & {
   connectionReady(): void;
   send(code: number, text: string): void;
   close(): void;
+  handler_AUTH(command: Buffer, callback: () => void): void;
   id: string;
+  secure: boolean;
 };
+
+/** Decides whether an AUTH command may start at all: a refusal is sent as is (a 421 also closes). */
+type AuthGate = (secure: boolean, remoteAddress: string) => SmtpReply | null;
 
 /**
  * smtp-server holds every new connection 100 ms before the greeting to catch
@@ -41,7 +50,11 @@ type ConnectionInternals = SMTPConnection & {
  */
 class GuardedSmtpServer extends SMTPServer {
   readonly live = new Map<string, ConnectionInternals>();
-  constructor(options: SMTPServerOptions, private readonly greetAtOnce: (address: string) => boolean) {
+  constructor(
+    options: SMTPServerOptions,
+    private readonly greetAtOnce: (address: string) => boolean,
+    private readonly authGate: AuthGate | null,
+  ) {
     super(options);
   }
   override connect(socket: Socket, socketOptions: Record<string, unknown>): void {
@@ -55,6 +68,18 @@ class GuardedSmtpServer extends SMTPServer {
     self.connections.add(connection);
     this.live.set(connection.id, connection);
     socket.once('close', () => this.live.delete(connection.id));
+    if (this.authGate) {
+      // Checked before smtp-server reads any credentials: our own TLS rule with an
+      // enhanced code, and locked-out clients are turned away without a password check.
+      const gate = this.authGate;
+      const handleAuth = connection.handler_AUTH;
+      connection.handler_AUTH = (command, callback) => {
+        const refusal = gate(connection.secure, connection.remoteAddress);
+        if (!refusal) return handleAuth.call(connection, command, callback);
+        connection.send(refusal.code, `${refusal.enhanced} ${refusal.text}`);
+        callback();
+      };
+    }
     connection.on('error', (err: Error) => self._onError(err));
     connection.on('connect', (data: unknown) => self._onClientConnect(data));
     if (!this.greetAtOnce(connection.remoteAddress)) {
@@ -77,10 +102,19 @@ export interface Ingress {
 }
 
 export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHooks): Ingress {
-  if (config.auth.required || config.auth.users.length > 0) {
-    // Parsed so configs stay valid, but refusing to start beats silently running without the auth the operator asked for.
-    throw new SmtpConfigNotSupported('smtp.auth: SMTP AUTH is not available in this version; remove smtp.auth or upgrade');
+  const authEnabled = config.auth.users.length > 0;
+  if (config.auth.required && !authEnabled) {
+    throw new ConfigError('smtp.auth.required: no users in smtp.auth.users, so no client could send; add one (mail-guard hash-password) or set required: false');
   }
+  if (authEnabled && !config.tls) {
+    throw new ConfigError('smtp.auth.users: SMTP AUTH is only offered after STARTTLS; set smtp.tls (key and cert)');
+  }
+  const authenticator = authEnabled ? createAuthenticator(config.auth) : null;
+  const authFailures = new AuthFailureLimiter();
+  const authGate: AuthGate = (secure, remoteAddress) => {
+    if (!secure) return authReplies.tlsFirst();
+    return authFailures.blocked(remoteAddress) ? authReplies.rateLimited() : null;
+  };
   const isAllowed = makeCidrMatcher(config.allowFrom);
   const deadlines = new Map<string, NodeJS.Timeout>();
   const clearDeadline = (id: string) => {
@@ -93,8 +127,10 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
     banner: config.banner,
     size: config.maxMessageBytes,
     disableReverseLookup: true,
-    authOptional: true,
-    disabledCommands: config.tls ? ['AUTH'] : ['AUTH', 'STARTTLS'],
+    authOptional: !config.auth.required,
+    authMethods: ['PLAIN', 'LOGIN'],
+    authRequiredMessage: `${authReplies.required().enhanced} ${authReplies.required().text}`,
+    disabledCommands: [...(authEnabled ? [] : ['AUTH']), ...(config.tls ? [] : ['STARTTLS'])],
     hideENHANCEDSTATUSCODES: true,
     maxClients: config.maxClients,
     socketTimeout: config.socketTimeoutSeconds * 1000,
@@ -109,6 +145,30 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
       }
       hooks.onSession?.('accepted');
       callback();
+    },
+
+    onAuth(auth, session, callback) {
+      const address = session.remoteAddress;
+      // The gate already refused these; kept here so no path reaches a password check without TLS.
+      if (!authenticator || !session.secure) return callback(new SmtpReplyError(authReplies.tlsFirst()));
+      if (!authFailures.begin(address)) return callback(new SmtpReplyError(authReplies.rateLimited()));
+      // PLAIN may ask to act as someone else (authzid); nobody may, so that is a failed attempt.
+      const proxying = auth.method === 'PLAIN' && !!auth.authzid && !!auth.authcid && auth.authzid !== auth.authcid;
+      authenticator.verify(auth.username ?? '', typeof auth.password === 'string' ? auth.password : '').then(
+        (user) => {
+          const failed = user === null || proxying;
+          authFailures.end(address, failed);
+          if (failed) {
+            hooks.onAuthFailure?.();
+            return callback(new SmtpReplyError(authReplies.invalid()));
+          }
+          callback(null, { user });
+        },
+        () => {
+          authFailures.end(address, false);
+          callback(new SmtpReplyError(authReplies.temporaryFailure()));
+        },
+      );
     },
 
     onMailFrom(_address, session, callback) {
@@ -171,7 +231,7 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
     },
   };
 
-  const server = new GuardedSmtpServer(options, isAllowed);
+  const server = new GuardedSmtpServer(options, isAllowed, authEnabled ? authGate : null);
   server.on('error', () => {
     // Per-connection socket errors (resets, TLS noise) are not the server's failure.
   });
@@ -185,8 +245,4 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
         server.close(() => resolve());
       }),
   };
-}
-
-export class SmtpConfigNotSupported extends Error {
-  override readonly name = 'SmtpConfigNotSupported';
 }
