@@ -1,9 +1,9 @@
 import type { MessageAnalysis } from '../analysis/analyse.js';
 import type { AddressMasker } from '../log/mask.js';
-import { assembleMessage, withHead, type MessageBytes } from '../message/message-bytes.js';
+import { assembleMessage, messageChunks, withHead, type MessageBytes } from '../message/message-bytes.js';
 import type { Decide } from '../policy/decide.js';
 import type { TransactionContext, Verdict } from '../policy/verdict.js';
-import { SmtpReplyError, type SmtpReply } from '../smtp/replies.js';
+import { replies, SmtpReplyError, type SmtpReply } from '../smtp/replies.js';
 import type { MessageStore } from '../store/message-store.js';
 import { buildRecord } from './build-record.js';
 import { keepRefusedCopies } from './keep-refused.js';
@@ -76,6 +76,12 @@ export async function processMessage(deps: ProcessDeps, received: ReceivedMessag
   // Analyse exactly the bytes that will be forwarded.
   const message: MessageBytes = assembleMessage(received.chunks, deps.maxHeaderBytes);
   const { context } = received;
+  // A NUL is a line-ending to no one but "\r\n\0.\r\n" is an end of DATA to a
+  // receiver that drops NULs first: refused, so nothing can be smuggled past us.
+  if (messageChunks(message).some((chunk) => chunk.includes(0))) {
+    analyseMs = performance.now() - started;
+    return finish({ kind: 'refused', reply: replies.nulByte() }, 'reject');
+  }
   try {
     analysis = deps.analyse(message.head, context);
     verdict = deps.decide(analysis.exposure, { context, headerFromDomain: analysis.headerFrom?.domain ?? null });

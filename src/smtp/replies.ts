@@ -41,6 +41,7 @@ export const replies = {
   messageTooBig: (max: number) => r(552, '5.3.4', `Message exceeds the size limit of ${max} bytes`),
   headerTooBig: (max: number) => r(552, '5.3.4', `Message header block exceeds the limit of ${max} bytes`),
   malformed: (why: string) => r(554, '5.6.0', `Malformed message header: ${why}`),
+  nulByte: () => r(554, '5.6.0', 'Message contains a NUL byte, which mail may not carry (RFC 5322); encode binary content with base64'),
   tooManyAddresses: (max: number) => r(550, '5.7.1', `Message headers list more than ${max} addresses; send with Bcc (one recipient per To header) instead`),
   exposure: (count: number, headers: readonly string[], what = 'external recipient addresses') =>
     r(550, '5.7.1', `Message exposes ${count} ${what} to each other in ${headers.join(', ') || 'its headers'}; send with Bcc or one message per recipient`),
