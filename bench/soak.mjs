@@ -1,0 +1,352 @@
+#!/usr/bin/env node
+// npm run soak (issue 5, point 5): sustained load with upstream faults, then a
+// reconciliation of what the client was told against what the upstream and the
+// store hold.
+//
+//   scripted upstream (in-process, bench/soak-upstream.mjs: PIPELINING, seeded
+//   faults) <- mail-guard child (dist/cli/main.js serve, split + hold rule, file
+//   store) <- 50 raw SMTP sessions (bench/soak-client.mjs)
+//
+// Loopback only; bounded in time and count; stops by itself; removes its
+// processes and temp dirs on exit, error and SIGINT/SIGTERM.
+//
+// Environment:
+//   SOAK_SECONDS=120        load duration (5 … 1800)
+//   SOAK_MAX_MESSAGES=200000 cap on messages sent (new messages stop at either limit)
+//   SOAK_SESSIONS=50        concurrent client sessions (1 … 200)
+//   SOAK_RETRIES=2          retries of a message after a 4xx / lost connection (0 … 5)
+//   SOAK_SEED=20240505      seed of the message mix and the upstream's faults
+//
+// Exit 0 when LOST == 0 and mail-guard is still alive at the end; else 1.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { cleanupAll, freePort, installCleanupHandlers, registerTempDir, sleep, startChild, stopChild, tailFile, waitForGreeting } from './procs.mjs';
+import { rssBytes } from './procstat.mjs';
+import { runLoad, HOLD_SENDER, isExternal } from './soak-client.mjs';
+import { startScriptedUpstream } from './soak-upstream.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const projectDir = path.resolve(here, '..');
+const MB = 1024 * 1024;
+
+const envInt = (name, fallback, min, max) => {
+  const value = Number(process.env[name] ?? fallback);
+  return Number.isFinite(value) ? Math.round(Math.min(max, Math.max(min, value))) : fallback;
+};
+const SECONDS = envInt('SOAK_SECONDS', 120, 5, 1800);
+const MAX_MESSAGES = envInt('SOAK_MAX_MESSAGES', 200000, 1, 1_000_000);
+const SESSIONS = envInt('SOAK_SESSIONS', 50, 1, 200);
+const RETRIES = envInt('SOAK_RETRIES', 2, 0, 5);
+const SEED = envInt('SOAK_SEED', 20240505, 0, 2 ** 31);
+const MAX_MESSAGE_BYTES = 256 * 1024;
+const OVERSIZE_BYTES = 300 * 1024;
+const FAULTS = { rcpt: 0.02, tempAfterDot: 0.05, dropAfterDot: 0.02 };
+
+const log = (text = '') => process.stdout.write(text + '\n');
+const pad = (v, n) => String(v).padStart(n);
+const padR = (v, n) => String(v).padEnd(n);
+const mb = (bytes) => (bytes / MB).toFixed(1);
+const median = (values) => {
+  if (!values.length) return null;
+  const s = [...values].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+function configYaml({ smtpPort, adminPort, upstreamPort, storePath }) {
+  return [
+    `smtp: { host: 127.0.0.1, port: ${smtpPort}, maxMessageBytes: ${MAX_MESSAGE_BYTES}, maxClients: ${SESSIONS * 4} }`,
+    `admin: { host: 127.0.0.1, port: ${adminPort} }`,
+    `upstream: { host: 127.0.0.1, port: ${upstreamPort}, secure: false, requireTLS: false, pool: 8, dataTimeoutSeconds: 2 }`,
+    'internalDomains: [example.co.jp]',
+    'policy:',
+    '  action: split',
+    '  rules:',
+    `    - { name: hold, from: "${HOLD_SENDER}", action: quarantine }`,
+    `store: { type: file, path: ${JSON.stringify(storePath)} }`,
+    'log: { level: warn }',
+    '',
+  ].join('\n');
+}
+
+async function startMailGuard(tmpDir, upstreamPort) {
+  const main = path.join(projectDir, 'dist', 'cli', 'main.js');
+  if (!fs.existsSync(main)) return { ok: false, reason: 'dist/cli/main.js does not exist (npm run build)' };
+  const smtpPort = await freePort();
+  const adminPort = await freePort();
+  const storePath = path.join(tmpDir, 'store');
+  const configFile = path.join(tmpDir, 'mail-guard.yaml');
+  fs.mkdirSync(storePath, { recursive: true });
+  fs.writeFileSync(configFile, configYaml({ smtpPort, adminPort, upstreamPort, storePath }));
+  const outFile = path.join(tmpDir, 'mail-guard.stdout');
+  const errFile = path.join(tmpDir, 'mail-guard.stderr');
+  const out = fs.openSync(outFile, 'w');
+  const err = fs.openSync(errFile, 'w');
+  const env = { ...process.env };
+  delete env.MAIL_GUARD_CONFIG;
+  const entry = startChild('mail-guard', process.execPath, [main, 'serve', '-c', configFile], { cwd: projectDir, env, stdio: ['ignore', out, err] });
+  fs.closeSync(out);
+  fs.closeSync(err);
+  const logs = (bytes = 3000) => ({ stdout: tailFile(outFile, bytes).trim(), stderr: tailFile(errFile, bytes).trim() });
+  const ready = await waitForGreeting(smtpPort, { totalMs: 30000, isDead: () => entry.exited });
+  if (!ready.ok) {
+    const why = entry.exited ? `exited (code ${entry.code}, signal ${entry.signal})` : `no 220 within 30 s (${ready.error?.message})`;
+    await stopChild(entry);
+    return { ok: false, reason: `mail-guard ${why}`, logs };
+  }
+  return { ok: true, entry, pid: entry.child.pid, smtpPort, storePath, configFile, greeting: ready.line, logs, outFile, errFile };
+}
+
+/** RSS every second until stop(); samples are { t (s since start), bytes }. */
+function sampleRssEverySecond(pid) {
+  const samples = [];
+  const t0 = Date.now();
+  const take = () => {
+    const bytes = rssBytes(pid);
+    if (bytes !== null) samples.push({ t: (Date.now() - t0) / 1000, bytes });
+  };
+  take();
+  const timer = setInterval(take, 1000);
+  return { samples, stop: () => clearInterval(timer) };
+}
+
+function readStoreRecord(storePath, id) {
+  if (!/^[0-9A-Za-z]{10,40}$/.test(id)) return null;
+  try {
+    return JSON.parse(fs.readFileSync(path.join(storePath, 'records', id, 'record.json'), 'utf8'));
+  } catch {
+    return null;
+  }
+}
+
+/** Reconciles client records against the upstream's records and the store. */
+function reconcile(messages, upstreamRecords, storePath) {
+  // key -> rcpt (lowercase) -> { acked, dropped }
+  const atUpstream = new Map();
+  let unknownKey = 0;
+  let exposedAtUpstream = 0;
+  for (const rec of upstreamRecords) {
+    if (rec.key === null || !/^\d+$/.test(rec.key)) { unknownKey++; continue; }
+    let byRcpt = atUpstream.get(rec.key);
+    if (!byRcpt) atUpstream.set(rec.key, (byRcpt = new Map()));
+    for (const rcpt of rec.rcpts) {
+      const k = rcpt.toLowerCase();
+      const c = byRcpt.get(k) ?? { acked: 0, dropped: 0 };
+      if (rec.acked) c.acked++; else c.dropped++;
+      byRcpt.set(k, c);
+    }
+    // What the upstream's recipients can see: more than one distinct external address is an exposure.
+    const visible = new Set((rec.visible.match(/[^\s<>",;:]+@[^\s<>",;]+/g) ?? []).map((a) => a.toLowerCase()).filter(isExternal));
+    if (visible.size > 1) exposedAtUpstream++;
+  }
+
+  const kinds = ['clean', 'exposing', 'held', 'malformed', 'oversized'];
+  const row = () => ({ sent: 0, ok250: 0, c4xx: 0, c5xx: 0, none: 0, verified: 0, exactlyOnce: 0, possibleDup: 0, unexplainedDup: 0, lost: 0, leaked: 0, retried: 0, partialAtUpstream: 0 });
+  const rows = Object.fromEntries(kinds.map((k) => [k, row()]));
+  const replyClasses = new Map(); // "451 4.4.2" -> count (final replies other than 250)
+  const lostExamples = [];
+  const leakExamples = [];
+  const unexpected = new Map(); // "kind: reply" -> count for replies a kind should never get
+
+  for (const m of messages) {
+    const r = rows[m.kind];
+    r.sent++;
+    if (m.attempts.length > 1) r.retried++;
+    const code = m.final?.code ?? 0;
+    const byRcpt = atUpstream.get(String(m.id));
+    const enhanced = /^\d\.\d{1,3}\.\d{1,3}/.exec(m.final?.text ?? '')?.[0] ?? '';
+    if (code !== 250) {
+      const label = code === 0 ? `no reply (${m.final?.text ?? 'not sent'})` : `${code} ${enhanced}`.trim();
+      replyClasses.set(`${m.kind}|${label}`, (replyClasses.get(`${m.kind}|${label}`) ?? 0) + 1);
+    }
+    if (code === 250) r.ok250++;
+    else if (code >= 400 && code < 500) r.c4xx++;
+    else if (code >= 500) r.c5xx++;
+    else r.none++;
+
+    const mustNotReachUpstream = m.kind === 'held' || m.kind === 'malformed' || m.kind === 'oversized';
+    if (mustNotReachUpstream && byRcpt && byRcpt.size > 0) {
+      r.leaked++;
+      if (leakExamples.length < 5) leakExamples.push(`#${m.id} ${m.kind}: at the upstream for ${[...byRcpt.keys()].length} recipient(s)`);
+    }
+    if ((m.kind === 'malformed' || m.kind === 'oversized') && code === 250) {
+      unexpected.set(`${m.kind} answered 250`, (unexpected.get(`${m.kind} answered 250`) ?? 0) + 1);
+    }
+    if ((m.kind === 'clean' || m.kind === 'exposing' || m.kind === 'held') && code >= 500) {
+      const key = `${m.kind} answered ${code} ${enhanced}`;
+      unexpected.set(key, (unexpected.get(key) ?? 0) + 1);
+    }
+    if (code !== 250) {
+      if (!mustNotReachUpstream && byRcpt && m.rcpts.every((x) => byRcpt.has(x.toLowerCase()))) r.partialAtUpstream++;
+      continue;
+    }
+
+    if (m.kind === 'held') {
+      const heldId = /held for review (\S+)/.exec(m.final.text)?.[1] ?? null;
+      const record = heldId ? readStoreRecord(storePath, heldId) : null;
+      if (record && record.status === 'held') {
+        r.verified++;
+        r.exactlyOnce++;
+      } else {
+        r.lost++;
+        if (lostExamples.length < 10) lostExamples.push(`#${m.id} held: reply "${m.final.text}" but ${heldId ? `records/${heldId}/record.json ${record ? `has status ${record.status}` : 'is missing'}` : 'no id in the reply'}`);
+      }
+      continue;
+    }
+    if (m.kind === 'clean' || m.kind === 'exposing') {
+      // Every envelope recipient has its copy (split: one transaction per recipient).
+      const missing = m.rcpts.filter((x) => !byRcpt?.get(x.toLowerCase()));
+      if (missing.length) {
+        r.lost++;
+        if (lostExamples.length < 10) lostExamples.push(`#${m.id} ${m.kind}: 250 "${m.final.text}" but ${missing.length} of ${m.rcpts.length} recipient(s) never reached the upstream`);
+        continue;
+      }
+      r.verified++;
+      const counts = m.rcpts.map((x) => byRcpt.get(x.toLowerCase()));
+      const dup = counts.some((c) => c.acked + c.dropped > 1);
+      if (!dup) r.exactlyOnce++;
+      else if (counts.every((c) => c.acked + c.dropped <= 1 || c.dropped > 0)) r.possibleDup++;
+      else r.unexplainedDup++;
+      continue;
+    }
+    // malformed / oversized answered 250: delivered-and-acknowledged only if it is somewhere.
+    if (byRcpt && m.rcpts.every((x) => byRcpt.has(x.toLowerCase()))) r.verified++;
+    else { r.lost++; if (lostExamples.length < 10) lostExamples.push(`#${m.id} ${m.kind}: 250 but not at the upstream`); }
+  }
+  return { rows, kinds, replyClasses, lostExamples, leakExamples, unexpected, unknownKey, exposedAtUpstream };
+}
+
+function printTable({ rows, kinds }) {
+  const cols = [
+    ['kind', 10, (k) => k], ['sent', 7, (k, r) => r.sent], ['250', 7, (k, r) => r.ok250], ['4xx', 6, (k, r) => r.c4xx], ['5xx', 6, (k, r) => r.c5xx],
+    ['no reply', 9, (k, r) => r.none], ['retried', 8, (k, r) => r.retried], ['verified', 9, (k, r) => r.verified], ['exactly 1', 10, (k, r) => r.exactlyOnce],
+    ['poss.dup', 9, (k, r) => r.possibleDup], ['unexpl.dup', 11, (k, r) => r.unexplainedDup], ['LOST', 6, (k, r) => r.lost], ['leaked', 7, (k, r) => r.leaked],
+  ];
+  log(cols.map(([h, w], i) => (i === 0 ? padR(h, w) : pad(h, w))).join(' '));
+  log(cols.map(([, w]) => '-'.repeat(w)).join(' '));
+  const total = Object.fromEntries(Object.keys(rows.clean).map((f) => [f, kinds.reduce((a, k) => a + rows[k][f], 0)]));
+  for (const k of [...kinds, 'total']) {
+    const r = k === 'total' ? total : rows[k];
+    if (k === 'total') log(cols.map(([, w]) => '-'.repeat(w)).join(' '));
+    log(cols.map(([, w, f], i) => (i === 0 ? padR(f(k, r), w) : pad(f(k, r), w))).join(' '));
+  }
+  return total;
+}
+
+async function main() {
+  installCleanupHandlers();
+  const startedAt = Date.now();
+  // Last resort: whatever hangs, the soak ends (children and temp dirs go with it).
+  setTimeout(() => {
+    process.stderr.write(`soak: watchdog: still running ${SECONDS + 180} s after start, giving up\n`);
+    cleanupAll().finally(() => process.exit(1));
+  }, (SECONDS + 180) * 1000).unref();
+  const tmpDir = registerTempDir(fs.mkdtempSync(path.join(os.tmpdir(), 'mail-guard-soak-')));
+  log('mail-guard soak (issue 5, point 5)');
+  log(`${SECONDS} s, ≤ ${MAX_MESSAGES} messages, ${SESSIONS} sessions, ${RETRIES} retries per message after a 4xx, seed ${SEED}; node ${process.version}, ${os.cpus().length} CPU`);
+  log(`upstream faults: ${FAULTS.tempAfterDot * 100}% 451 4.3.0 after the dot, ${FAULTS.rcpt * 100}% 451 at the first RCPT, ${FAULTS.dropAfterDot * 100}% connection dropped after the dot without a reply`);
+
+  const upstream = await startScriptedUpstream({ seed: SEED, faults: FAULTS });
+  const closeUpstream = () => upstream.close();
+  process.once('exit', () => { /* sockets die with the process */ });
+
+  const proxy = await startMailGuard(tmpDir, upstream.port);
+  if (!proxy.ok) {
+    log(`\nMAIL-GUARD NOT RUNNING: ${proxy.reason}`);
+    if (proxy.logs) { const l = proxy.logs(); if (l.stderr) log(l.stderr); if (l.stdout) log(l.stdout); }
+    await closeUpstream();
+    await cleanupAll();
+    process.exit(1);
+  }
+  log(`mail-guard pid ${proxy.pid} on 127.0.0.1:${proxy.smtpPort} ("${proxy.greeting}"), upstream 127.0.0.1:${upstream.port}, store ${proxy.storePath}`);
+
+  const rss = sampleRssEverySecond(proxy.pid);
+  const loadStart = Date.now();
+  const deadline = loadStart + SECONDS * 1000;
+  const hardDeadline = deadline + 30_000; // no new attempt after this; each attempt itself is bounded by reply timeouts
+  const progress = setInterval(() => {
+    const s = Math.round((Date.now() - loadStart) / 1000);
+    const last = rss.samples.at(-1);
+    process.stderr.write(`soak: ${s} s, upstream ${upstream.stats.transactions} transactions, RSS ${last ? mb(last.bytes) : '?'} MB\n`);
+  }, 15000);
+  const { messages, stats } = await runLoad({
+    port: proxy.smtpPort, sessions: SESSIONS, deadline, hardDeadline, maxMessages: MAX_MESSAGES, retries: RETRIES,
+    seed: SEED + 1, oversizeBytes: OVERSIZE_BYTES, replyTimeoutMs: 30_000,
+  });
+  clearInterval(progress);
+  const loadSeconds = (Date.now() - loadStart) / 1000;
+  await sleep(1000); // one more RSS sample after the load
+  rss.stop();
+  const alive = !proxy.entry.exited && rssBytes(proxy.pid) !== null;
+
+  // --- reconciliation ---
+  const result = reconcile(messages, upstream.records, proxy.storePath);
+  log(`\nload: ${messages.length} messages in ${loadSeconds.toFixed(1)} s (${(messages.length / loadSeconds).toFixed(0)} msg/s), ` +
+    `${stats.attempts} attempts, ${stats.connects} connects (${stats.connectFailures} failed), ${stats.closedMidTransaction} connections lost before a final reply`);
+  const us = upstream.stats;
+  log(`upstream: ${us.connections} connections, ${us.transactions} transactions with data, ${us.accepted} accepted 250, ` +
+    `${us.tempAfterDot} × 451 after dot, ${us.dropAfterDot} × dropped after dot, ${us.rcptFaults} × 451 at RCPT, ${us.protocolErrors} protocol errors, ${us.noKey + result.unknownKey} without X-Soak-Id`);
+
+  log('\nreconciliation (final reply the client saw, after retries; verified = 250 and every envelope recipient at the upstream, or held record in the store):');
+  const total = printTable(result);
+
+  log('\nfinal replies other than 250, by kind:');
+  const byKind = [...result.replyClasses].sort((a, b) => a[0].localeCompare(b[0]));
+  if (!byKind.length) log('  (none)');
+  for (const [key, n] of byKind) {
+    const [kind, label] = key.split('|');
+    log(`  ${padR(kind, 10)} ${padR(label, 36)} ${pad(n, 6)}`);
+  }
+  log(`\nexpected: clean/exposing 250 or 4xx (faults), held 250 "held for review <id>", malformed 554 5.6.0, oversized 552 5.3.4`);
+  if (result.unexpected.size) for (const [k, n] of result.unexpected) log(`  UNEXPECTED: ${k}: ${n}`);
+  else log('  no unexpected reply');
+  log(`non-250 messages whose every recipient nevertheless reached the upstream (duplicates-in-waiting, allowed): ${kinds(result, 'partialAtUpstream')}`);
+  log(`upstream copies showing more than one external address in To/Cc: ${result.exposedAtUpstream}`);
+  for (const l of result.leakExamples) log(`  LEAK ${l}`);
+  for (const l of result.lostExamples) log(`  LOST ${l}`);
+
+  const values = rss.samples.map((s) => s.bytes);
+  const window = Math.min(60, loadSeconds / 2);
+  const first = rss.samples.filter((s) => s.t <= window).map((s) => s.bytes);
+  const lastFrom = rss.samples.at(-1)?.t - window;
+  const last = rss.samples.filter((s) => s.t >= lastFrom).map((s) => s.bytes);
+  const ratio = median(first) && median(last) ? median(last) / median(first) : null;
+  log(`\nmail-guard RSS (${values.length} samples, 1/s): min ${mb(Math.min(...values))} MB, median ${mb(median(values))} MB, max ${mb(Math.max(...values))} MB`);
+  log(`RSS median of the last ${window.toFixed(0)} s / first ${window.toFixed(0)} s: ${mb(median(last))} / ${mb(median(first))} MB = ${ratio === null ? 'n/a' : ratio.toFixed(2)} (flat ≈ 1)`);
+
+  const wholeLog = (file) => { try { return fs.statSync(file).size <= 256 * MB ? fs.readFileSync(file, 'utf8').trim() : tailFile(file, 256 * MB).trim(); } catch { return ''; } };
+  const errLog = wholeLog(proxy.errFile);
+  const outLog = wholeLog(proxy.outFile);
+  const logLines = [errLog, outLog].filter(Boolean).join('\n').split('\n').filter(Boolean);
+  const levels = new Map();
+  for (const line of logLines) {
+    const lvl = /"level":(\d+)/.exec(line)?.[1] ?? 'text';
+    levels.set(lvl, (levels.get(lvl) ?? 0) + 1);
+  }
+  log(`mail-guard log lines (level warn+): ${logLines.length}${levels.size ? ' (' + [...levels].map(([l, n]) => `${({ 40: 'warn', 50: 'error', 60: 'fatal' })[l] ?? l}: ${n}`).join(', ') + ')' : ''}`);
+  const byMsg = new Map();
+  for (const line of logLines) {
+    let key = line.slice(0, 120);
+    try { const j = JSON.parse(line); key = `${({ 40: 'warn', 50: 'error', 60: 'fatal' })[j.level] ?? j.level} ${j.msg ?? ''}${j.action ? ` action=${j.action}` : ''}${j.reply ? ` reply=${String(j.reply).slice(0, 40)}` : ''}`; } catch { /* not JSON */ }
+    byMsg.set(key, (byMsg.get(key) ?? 0) + 1);
+  }
+  for (const [key, n] of [...byMsg].sort((a, b) => b[1] - a[1]).slice(0, 8)) log(`  ${pad(n, 6)} × ${key.slice(0, 160)}`);
+
+  const lost = total.lost;
+  log(`\nLOST = ${lost}; mail-guard ${alive ? 'alive' : 'NOT ALIVE'} at the end; total ${(Date.now() - startedAt) / 1000 | 0} s`);
+  log(lost === 0 && alive ? 'RESULT: PASS' : 'RESULT: FAIL');
+
+  await stopChild(proxy.entry, 5000);
+  await closeUpstream();
+  await cleanupAll();
+  process.exit(lost === 0 && alive ? 0 : 1);
+}
+
+const kinds = (result, field) => result.kinds.reduce((a, k) => a + result.rows[k][field], 0);
+
+main().catch(async (error) => {
+  process.stderr.write(`soak: fatal: ${error?.stack ?? error}\n`);
+  await cleanupAll();
+  process.exit(1);
+});
