@@ -31,6 +31,8 @@ const action = z.enum(ACTIONS);
 const smtpUser = z.strictObject({
   name: z.string().min(1),
   passwordHash: z.string().regex(/^scrypt\$/, 'expected "scrypt$…" (see mail-guard hash-password)'),
+  // When set, MAIL FROM of this login must be in one of these domains (exact or "*.example.co.jp").
+  allowedSenderDomains: z.array(domainPattern).optional(),
 });
 
 const smtp = z.strictObject({
@@ -45,6 +47,13 @@ const smtp = z.strictObject({
   transactionTimeoutSeconds: positiveInt.default(300),
   socketTimeoutSeconds: positiveInt.default(60),
   maxClients: positiveInt.default(1000),
+  // Concurrent connections from one client address (the PROXY address when proxied).
+  maxConnectionsPerClient: positiveInt.default(50),
+  // Peers (exact addresses) that must send a PROXY protocol header / may use XCLIENT; empty = nobody.
+  proxyProtocolFrom: z.array(z.string().refine((a) => isIP(a) !== 0, 'expected an IP address such as 127.0.0.1')).default([]),
+  xclientFrom: z.array(z.string().refine((a) => isIP(a) !== 0, 'expected an IP address such as 127.0.0.1')).default([]),
+  // A second listener speaking implicit TLS (RFC 8314, usually 465); needs smtp.tls.
+  tlsPort: port.optional(),
   banner: z.string().default('mail-guard ESMTP'),
   auth: z
     .strictObject({

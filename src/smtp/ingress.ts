@@ -4,8 +4,10 @@ import { SMTPServer, type SMTPServerDataStream, type SMTPServerOptions, type SMT
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import { ConfigError } from '../config/load.js';
 import type { MailGuardConfig } from '../config/schema.js';
+import { makeDomainClassifier, normaliseDomain } from '../analysis/domain.js';
 import { makeCidrMatcher } from '../net/cidr.js';
 import { listenOn } from '../net/listen.js';
+import { ConnectionLimiter } from './connection-limiter.js';
 import { replies, SmtpReplyError, type SmtpReply } from './replies.js';
 import { AuthFailureLimiter, authReplies, createAuthenticator } from './smtp-auth.js';
 
@@ -42,6 +44,14 @@ type ConnectionInternals = SMTPConnection & {
 /** Decides whether an AUTH command may start at all: a refusal is sent as is (a 421 also closes). */
 type AuthGate = (secure: boolean, remoteAddress: string) => SmtpReply | null;
 
+/** State every listener (plain and implicit TLS) shares. */
+interface SharedState {
+  readonly live: Map<string, ConnectionInternals>;
+  /** Connections refused for the per-client cap: answered 421 in onConnect. */
+  readonly overLimit: Set<string>;
+  readonly limiter: ConnectionLimiter;
+}
+
 /**
  * smtp-server holds every new connection 100 ms before the greeting to catch
  * clients that talk too soon. For allow-listed mailers that one-connection-per-
@@ -49,9 +59,9 @@ type AuthGate = (secure: boolean, remoteAddress: string) => SmtpReply | null;
  * keeps the wait (and is then refused at connect).
  */
 class GuardedSmtpServer extends SMTPServer {
-  readonly live = new Map<string, ConnectionInternals>();
   constructor(
     options: SMTPServerOptions,
+    private readonly shared: SharedState,
     private readonly greetAtOnce: (address: string) => boolean,
     private readonly authGate: AuthGate | null,
   ) {
@@ -66,8 +76,20 @@ class GuardedSmtpServer extends SMTPServer {
     };
     const connection = new SMTPConnection(this, socket, socketOptions) as ConnectionInternals;
     self.connections.add(connection);
-    this.live.set(connection.id, connection);
-    socket.once('close', () => this.live.delete(connection.id));
+    const { live, overLimit, limiter } = this.shared;
+    const id = connection.id;
+    live.set(id, connection);
+    // remoteAddress is the PROXY header's address when the peer is a listed proxy.
+    const release = limiter.tryAcquire(connection.remoteAddress);
+    if (!release) overLimit.add(id);
+    const forget = () => {
+      live.delete(id);
+      overLimit.delete(id);
+      release?.();
+    };
+    socket.once('close', forget);
+    // A socket that closed before we got it would never emit 'close' again.
+    if (socket.destroyed && (socket as Socket & { closed?: boolean }).closed) forget();
     if (this.authGate) {
       // Checked before smtp-server reads any credentials: our own TLS rule with an
       // enhanced code, and locked-out clients are turned away without a password check.
@@ -97,7 +119,10 @@ class GuardedSmtpServer extends SMTPServer {
 }
 
 export interface Ingress {
+  /** Listens on smtp.port (and smtp.tlsPort); resolves to the plain port. */
   listen(): Promise<number>;
+  /** The implicit TLS port once listening; null without smtp.tlsPort. */
+  tlsPort(): number | null;
   close(): Promise<void>;
 }
 
@@ -115,7 +140,15 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
     if (!secure) return authReplies.tlsFirst();
     return authFailures.blocked(remoteAddress) ? authReplies.rateLimited() : null;
   };
+  if (config.tlsPort !== undefined && !config.tls) {
+    throw new ConfigError('smtp.tlsPort: the implicit TLS listener needs a certificate; set smtp.tls (key and cert) or remove smtp.tlsPort');
+  }
   const isAllowed = makeCidrMatcher(config.allowFrom);
+  const shared: SharedState = { live: new Map(), overLimit: new Set(), limiter: new ConnectionLimiter(config.maxConnectionsPerClient) };
+  const senderDomains = new Map<string, (domain: string) => boolean>();
+  for (const user of config.auth.users) {
+    if (user.allowedSenderDomains) senderDomains.set(user.name, makeDomainClassifier(user.allowedSenderDomains));
+  }
   const deadlines = new Map<string, NodeJS.Timeout>();
   const clearDeadline = (id: string) => {
     const timer = deadlines.get(id);
@@ -136,12 +169,18 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
     socketTimeout: config.socketTimeoutSeconds * 1000,
     closeTimeout: 30_000,
     logger: false,
+    useProxy: config.proxyProtocolFrom.length > 0 ? [...config.proxyProtocolFrom] : false,
+    useXClient: config.xclientFrom.length > 0 ? [...config.xclientFrom] : false,
     ...(config.tls ? { key: readFileSync(config.tls.key), cert: readFileSync(config.tls.cert) } : {}),
 
     onConnect(session, callback) {
       if (!isAllowed(session.remoteAddress)) {
         hooks.onSession?.('denied');
         return callback(new SmtpReplyError(replies.clientNotAllowed()));
+      }
+      if (shared.overLimit.has(session.id)) {
+        hooks.onSession?.('denied');
+        return callback(new SmtpReplyError(replies.tooManyConnections()));
       }
       hooks.onSession?.('accepted');
       callback();
@@ -171,13 +210,20 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
       );
     },
 
-    onMailFrom(_address, session, callback) {
+    onMailFrom(address, session, callback) {
+      const allowedSender = typeof session.user === 'string' ? senderDomains.get(session.user) : undefined;
+      if (allowedSender) {
+        const at = address.address.lastIndexOf('@');
+        // The null sender (<>) and a bare local part have no domain, so they are never in the list.
+        const domain = at > 0 ? normaliseDomain(address.address.slice(at + 1)) : '';
+        if (!domain || !allowedSender(domain)) return callback(new SmtpReplyError(replies.senderNotAllowed()));
+      }
       clearDeadline(session.id);
       deadlines.set(
         session.id,
         setTimeout(() => {
           deadlines.delete(session.id);
-          const connection = server.live.get(session.id);
+          const connection = shared.live.get(session.id);
           if (!connection) return;
           const reply = replies.transactionTimeout();
           connection.send(421, `${reply.enhanced} ${reply.text}`);
@@ -231,18 +277,29 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
     },
   };
 
-  const server = new GuardedSmtpServer(options, isAllowed, authEnabled ? authGate : null);
-  server.on('error', () => {
-    // Per-connection socket errors (resets, TLS noise) are not the server's failure.
-  });
+  const makeServer = (serverOptions: SMTPServerOptions) => {
+    const server = new GuardedSmtpServer(serverOptions, shared, isAllowed, authEnabled ? authGate : null);
+    server.on('error', () => {
+      // Per-connection socket errors (resets, TLS noise) are not the server's failure.
+    });
+    return server;
+  };
+  const servers = [makeServer(options)];
+  const tlsServer = config.tlsPort !== undefined ? makeServer({ ...options, secure: true }) : null;
+  if (tlsServer) servers.push(tlsServer);
+  let tlsPort: number | null = null;
 
   return {
-    listen: () => listenOn(server.server, config.port, config.host),
-    close: () =>
-      new Promise((resolve) => {
-        for (const timer of deadlines.values()) clearTimeout(timer);
-        deadlines.clear();
-        server.close(() => resolve());
-      }),
+    listen: async () => {
+      const port = await listenOn(servers[0]!.server, config.port, config.host);
+      if (tlsServer && config.tlsPort !== undefined) tlsPort = await listenOn(tlsServer.server, config.tlsPort, config.host);
+      return port;
+    },
+    tlsPort: () => tlsPort,
+    close: async () => {
+      for (const timer of deadlines.values()) clearTimeout(timer);
+      deadlines.clear();
+      await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+    },
   };
 }

@@ -37,6 +37,8 @@ const r = (code: number, enhanced: string, text: string): SmtpReply => ({ code, 
 
 export const replies = {
   clientNotAllowed: () => r(554, '5.7.1', 'Your address is not allowed to relay through this host; ask the mail-guard operator to add it to smtp.allowFrom'),
+  tooManyConnections: () => r(421, '4.7.0', 'Too many connections from your address; try again later'),
+  senderNotAllowed: () => r(553, '5.7.1', 'Sender address not allowed for this login'),
   tooManyRecipients: (max: number) => r(452, '4.5.3', `Too many recipients in one transaction (limit ${max}); send the rest in another transaction`),
   messageTooBig: (max: number) => r(552, '5.3.4', `Message exceeds the size limit of ${max} bytes`),
   headerTooBig: (max: number) => r(552, '5.3.4', `Message header block exceeds the limit of ${max} bytes`),

@@ -1,0 +1,33 @@
+// Concurrent connections per client address. A connection over the cap is never
+// counted, so refusing it cannot leak a slot; an admitted one holds its slot
+// until its release function runs (on socket close), and releasing twice is harmless.
+
+export class ConnectionLimiter {
+  private readonly counts = new Map<string, number>();
+
+  constructor(private readonly maxPerClient: number) {}
+
+  /** A release function when the address is under its cap (the slot is taken), null when it is full. */
+  tryAcquire(address: string): (() => void) | null {
+    const current = this.counts.get(address) ?? 0;
+    if (current >= this.maxPerClient) return null;
+    this.counts.set(address, current + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const n = (this.counts.get(address) ?? 1) - 1;
+      if (n <= 0) this.counts.delete(address);
+      else this.counts.set(address, n);
+    };
+  }
+
+  count(address: string): number {
+    return this.counts.get(address) ?? 0;
+  }
+
+  /** Addresses currently holding at least one slot. */
+  get size(): number {
+    return this.counts.size;
+  }
+}

@@ -1,0 +1,308 @@
+// Ingress access control (THREATS.md, "Envelope and access"): per-client
+// connection cap, per-login sender domains, PROXY protocol only from listed
+// peers, and the implicit TLS listener. Raw sockets so the exact replies show.
+
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError, parseConfigObject } from '../../src/config/load.js';
+import { createIngress, type Ingress } from '../../src/smtp/ingress.js';
+import { hashPassword } from '../../src/smtp/password-hash.js';
+import { TEST_TLS } from '../helpers/test-tls.js';
+
+const REPLY = {
+  tooMany: /^421 4\.7\.0 Too many connections from your address; try again later$/,
+  senderNotAllowed: /^553 5\.7\.1 Sender address not allowed for this login$/,
+  notAllowed: /^554 5\.7\.1 /,
+} as const;
+
+/** Line-based raw SMTP client; can switch to TLS (STARTTLS) or start in it (implicit TLS). */
+class Raw {
+  private buffer = '';
+  private lines: string[] = [];
+  private waiters: Array<(line: string) => void> = [];
+  closed = false;
+
+  constructor(private socket: Socket | TLSSocket) {
+    this.attach(socket);
+  }
+
+  static async open(port: number, options: { implicitTls?: boolean } = {}): Promise<Raw> {
+    const socket = options.implicitTls
+      ? tlsConnect({ port, host: '127.0.0.1', ca: TEST_TLS.ca, servername: 'localhost' })
+      : connect({ port, host: '127.0.0.1' });
+    await new Promise<void>((resolve, reject) => {
+      socket.once(options.implicitTls ? 'secureConnect' : 'connect', () => resolve());
+      socket.once('error', reject);
+    });
+    return new Raw(socket);
+  }
+
+  private attach(socket: Socket | TLSSocket): void {
+    socket.on('data', (chunk: Buffer) => {
+      this.buffer += chunk.toString('latin1');
+      let i: number;
+      while ((i = this.buffer.indexOf('\r\n')) >= 0) {
+        const line = this.buffer.slice(0, i);
+        this.buffer = this.buffer.slice(i + 2);
+        const waiter = this.waiters.shift();
+        if (waiter) waiter(line);
+        else this.lines.push(line);
+      }
+    });
+    socket.on('close', () => {
+      if (socket !== this.socket) return;
+      this.closed = true;
+      for (const w of this.waiters.splice(0)) w('(connection closed)');
+    });
+    socket.on('error', () => undefined);
+  }
+
+  private line(): Promise<string> {
+    const line = this.lines.shift();
+    if (line !== undefined) return Promise.resolve(line);
+    if (this.closed) return Promise.resolve('(connection closed)');
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  /** The last line of the next reply. */
+  async reply(): Promise<string> {
+    for (;;) {
+      const line = await this.line();
+      if (!/^\d{3}-/.test(line)) return line;
+    }
+  }
+
+  write(data: string): void {
+    this.socket.write(data);
+  }
+
+  async command(line: string): Promise<string> {
+    this.socket.write(line + '\r\n');
+    return this.reply();
+  }
+
+  async starttls(): Promise<void> {
+    expect(await this.command('STARTTLS')).toMatch(/^220 /);
+    const raw = this.socket;
+    raw.removeAllListeners('data');
+    const secure = tlsConnect({ socket: raw, ca: TEST_TLS.ca, servername: 'localhost' });
+    await new Promise<void>((resolve, reject) => {
+      secure.once('secureConnect', resolve);
+      secure.once('error', reject);
+    });
+    this.socket = secure;
+    this.attach(secure);
+    expect(await this.command('EHLO client.test')).toMatch(/^250 /);
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+const ok = async () => ({ code: 250, enhanced: '2.0.0', text: 'ok' });
+let tlsFiles: { key: string; cert: string };
+let appHash: string;
+const PASSWORD = 'app-secret-1';
+
+beforeAll(async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'mail-guard-access-'));
+  tlsFiles = { key: join(dir, 'key.pem'), cert: join(dir, 'cert.pem') };
+  await writeFile(tlsFiles.key, TEST_TLS.key);
+  await writeFile(tlsFiles.cert, TEST_TLS.cert);
+  appHash = await hashPassword(PASSWORD);
+});
+
+let ingress: Ingress | undefined;
+const open: Raw[] = [];
+afterEach(async () => {
+  for (const c of open.splice(0)) c.close();
+  await ingress?.close();
+  ingress = undefined;
+});
+
+async function start(smtp: Record<string, unknown>): Promise<number> {
+  const config = parseConfigObject({ smtp: { port: 0, ...smtp } }).smtp;
+  ingress = createIngress(config, { onMessage: ok });
+  return ingress.listen();
+}
+
+async function client(port: number, options?: { implicitTls?: boolean }): Promise<Raw> {
+  const c = await Raw.open(port, options);
+  open.push(c);
+  return c;
+}
+
+const waitClosed = async (c: Raw) => {
+  for (let i = 0; i < 100 && !c.closed; i++) await new Promise((r) => setTimeout(r, 10));
+  expect(c.closed).toBe(true);
+};
+
+describe('per-client connection cap', () => {
+  it('with cap 2, the third concurrent connection gets 421 4.7.0 and a closed slot is reusable', async () => {
+    const port = await start({ maxConnectionsPerClient: 2 });
+    const a = await client(port);
+    const b = await client(port);
+    expect(await a.reply()).toMatch(/^220 /);
+    expect(await b.reply()).toMatch(/^220 /);
+    const c = await client(port);
+    expect(await c.reply()).toMatch(REPLY.tooMany);
+    await waitClosed(c);
+    // The refused connection took no slot, so still only one more after a close.
+    a.close();
+    await new Promise((r) => setTimeout(r, 50));
+    const d = await client(port);
+    expect(await d.reply()).toMatch(/^220 /);
+    const e = await client(port);
+    expect(await e.reply()).toMatch(REPLY.tooMany);
+    expect(await b.command('NOOP')).toMatch(/^250 /);
+  });
+
+  it('refusals do not leak slots: many refused connections later, the cap still admits exactly one', async () => {
+    const port = await start({ maxConnectionsPerClient: 1 });
+    const holder = await client(port);
+    expect(await holder.reply()).toMatch(/^220 /);
+    for (let i = 0; i < 5; i++) {
+      const refused = await client(port);
+      expect(await refused.reply()).toMatch(REPLY.tooMany);
+      await waitClosed(refused);
+    }
+    holder.close();
+    await new Promise((r) => setTimeout(r, 50));
+    const next = await client(port);
+    expect(await next.reply()).toMatch(/^220 /);
+  });
+});
+
+describe('per-login allowed sender domains', () => {
+  const users = () => [
+    { name: 'app', passwordHash: appHash, allowedSenderDomains: ['example.co.jp', '*.mail.example.com'] },
+    { name: 'free', passwordHash: appHash },
+  ];
+  const login = async (port: number, user: string) => {
+    const c = await client(port);
+    expect(await c.reply()).toMatch(/^220 /);
+    expect(await c.command('EHLO client.test')).toMatch(/^250 /);
+    await c.starttls();
+    expect(await c.command(`AUTH PLAIN ${Buffer.from(`\0${user}\0${PASSWORD}`).toString('base64')}`)).toMatch(/^235 /);
+    return c;
+  };
+
+  it('refuses MAIL FROM outside the list with 553 5.7.1 and accepts listed domains (exact, subdomain, case)', async () => {
+    const port = await start({ tls: tlsFiles, auth: { users: users() } });
+    const c = await login(port, 'app');
+    expect(await c.command('MAIL FROM:<app@other.example>')).toMatch(REPLY.senderNotAllowed);
+    // "*.mail.example.com" covers subdomains only, and look-alikes stay out.
+    expect(await c.command('MAIL FROM:<app@mail.example.com>')).toMatch(REPLY.senderNotAllowed);
+    expect(await c.command('MAIL FROM:<app@evilexample.co.jp>')).toMatch(REPLY.senderNotAllowed);
+    expect(await c.command('MAIL FROM:<>')).toMatch(REPLY.senderNotAllowed);
+    expect(await c.command('MAIL FROM:<app@Example.CO.JP>')).toMatch(/^250 /);
+    expect(await c.command('RSET')).toMatch(/^250 /);
+    expect(await c.command('MAIL FROM:<app@eu.mail.example.com>')).toMatch(/^250 /);
+  });
+
+  it('a login without a list, and an anonymous client, may use any sender', async () => {
+    const port = await start({ tls: tlsFiles, auth: { users: users() } });
+    const free = await login(port, 'free');
+    expect(await free.command('MAIL FROM:<x@anything.example>')).toMatch(/^250 /);
+    const anon = await client(port);
+    expect(await anon.reply()).toMatch(/^220 /);
+    expect(await anon.command('EHLO client.test')).toMatch(/^250 /);
+    expect(await anon.command('MAIL FROM:<x@anything.example>')).toMatch(/^250 /);
+  });
+
+  it('refuses a malformed allowedSenderDomains entry at start-up', () => {
+    expect(() =>
+      parseConfigObject({ smtp: { auth: { users: [{ name: 'a', passwordHash: appHash, allowedSenderDomains: ['bad domain'] }] } } }),
+    ).toThrow(/smtp\.auth\.users\.0\.allowedSenderDomains\.0|allowedSenderDomains/);
+  });
+});
+
+describe('PROXY protocol only from listed peers', () => {
+  const PROXY_LINE = 'PROXY TCP4 192.0.2.10 127.0.0.1 5555 2525\r\n';
+
+  it('from a listed peer, allowFrom applies to the address in the header', async () => {
+    const port = await start({ proxyProtocolFrom: ['127.0.0.1'], allowFrom: ['192.0.2.0/24'] });
+    const c = await client(port);
+    c.write(PROXY_LINE);
+    expect(await c.reply()).toMatch(/^220 /);
+    expect(await c.command('EHLO client.test')).toMatch(/^250 /);
+  });
+
+  it('from a listed peer, the per-client cap counts the address in the header', async () => {
+    const port = await start({ proxyProtocolFrom: ['127.0.0.1'], allowFrom: ['192.0.2.0/24'], maxConnectionsPerClient: 1 });
+    const a = await client(port);
+    a.write(PROXY_LINE);
+    expect(await a.reply()).toMatch(/^220 /);
+    const b = await client(port);
+    b.write(PROXY_LINE);
+    expect(await b.reply()).toMatch(REPLY.tooMany);
+    // Another client behind the same proxy has its own slot.
+    const other = await client(port);
+    other.write('PROXY TCP4 192.0.2.11 127.0.0.1 5556 2525\r\n');
+    expect(await other.reply()).toMatch(/^220 /);
+  });
+
+  it('from an unlisted peer the PROXY line is no header: the real address is checked (554)', async () => {
+    const port = await start({ allowFrom: ['192.0.2.0/24'] });
+    const c = await client(port);
+    // Not read as a header, so 127.0.0.1 (outside allowFrom) is what gets checked.
+    expect(await c.reply()).toMatch(REPLY.notAllowed);
+    await waitClosed(c);
+  });
+
+  it('from an unlisted peer that is allowed, PROXY is just an unknown command', async () => {
+    const port = await start({ proxyProtocolFrom: ['192.0.2.1'] });
+    const c = await client(port);
+    expect(await c.reply()).toMatch(/^220 /);
+    expect(await c.command(PROXY_LINE.trimEnd())).toMatch(/^5\d\d /);
+    expect(await c.command('NOOP')).toMatch(/^250 /);
+  });
+
+  it('XCLIENT is refused unless the peer is listed in xclientFrom', async () => {
+    let port = await start({});
+    const c = await client(port);
+    expect(await c.reply()).toMatch(/^220 /);
+    expect(await c.command('EHLO client.test')).toMatch(/^250 /);
+    expect(await c.command('XCLIENT ADDR=127.0.0.2')).toMatch(/^5\d\d /);
+    c.close();
+    await ingress!.close();
+    port = await start({ xclientFrom: ['127.0.0.1'] });
+    const listed = await client(port);
+    expect(await listed.reply()).toMatch(/^220 /);
+    expect(await listed.command('EHLO client.test')).toMatch(/^250 /);
+    expect(await listed.command('XCLIENT ADDR=127.0.0.2')).toMatch(/^220 /);
+  });
+});
+
+describe('implicit TLS listener', () => {
+  it('greets over TLS on smtp.tlsPort, and the plain port keeps working', async () => {
+    const plainPort = await start({ tls: tlsFiles, tlsPort: 0 });
+    const tlsPort = ingress!.tlsPort();
+    expect(tlsPort).toBeGreaterThan(0);
+    const secure = await client(tlsPort!, { implicitTls: true });
+    expect(await secure.reply()).toMatch(/^220 /);
+    expect(await secure.command('EHLO client.test')).toMatch(/^250 /);
+    expect(await secure.command('MAIL FROM:<a@example.co.jp>')).toMatch(/^250 /);
+    const plain = await client(plainPort);
+    expect(await plain.reply()).toMatch(/^220 /);
+  });
+
+  it('shares the per-client cap with the plain listener', async () => {
+    const plainPort = await start({ tls: tlsFiles, tlsPort: 0, maxConnectionsPerClient: 1 });
+    const plain = await client(plainPort);
+    expect(await plain.reply()).toMatch(/^220 /);
+    const secure = await client(ingress!.tlsPort()!, { implicitTls: true });
+    expect(await secure.reply()).toMatch(REPLY.tooMany);
+  });
+
+  it('names smtp.tlsPort when smtp.tls is missing', () => {
+    const config = parseConfigObject({ smtp: { tlsPort: 4650 } }).smtp;
+    expect(() => createIngress(config, { onMessage: ok })).toThrow(ConfigError);
+    expect(() => createIngress(config, { onMessage: ok })).toThrow(/^smtp\.tlsPort: /);
+  });
+});
