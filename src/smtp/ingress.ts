@@ -242,6 +242,7 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
 
     onData(stream: SMTPServerDataStream, session, callback) {
       const dataStartedAt = performance.now();
+      inData.add(session.id);
       const chunks: Buffer[] = [];
       let size = 0;
       stream.on('data', (chunk: Buffer) => {
@@ -252,8 +253,11 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
       stream.once('end', () => {
         const finish = (reply: SmtpReply) => {
           clearDeadline(session.id);
+          inData.delete(session.id);
           if (reply.code < 400) callback(null, `${reply.enhanced} ${reply.text}`);
           else callback(new SmtpReplyError(reply));
+          // Draining: the answer is out; this session gets no further transaction.
+          if (closing) setImmediate(() => hangUp(session.id));
         };
         if (stream.sizeExceeded || size > config.maxMessageBytes) {
           hooks.onOversized?.(size);
@@ -274,7 +278,18 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
 
     onClose(session) {
       clearDeadline(session.id);
+      inData.delete(session.id);
     },
+  };
+
+  const inData = new Set<string>();
+  let closing = false;
+  const hangUp = (id: string) => {
+    const connection = shared.live.get(id);
+    if (!connection) return;
+    const reply = replies.shuttingDown();
+    connection.send(421, `${reply.enhanced} ${reply.text}`);
+    connection.close();
   };
 
   const makeServer = (serverOptions: SMTPServerOptions) => {
@@ -297,9 +312,15 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
     },
     tlsPort: () => tlsPort,
     close: async () => {
+      closing = true;
       for (const timer of deadlines.values()) clearTimeout(timer);
       deadlines.clear();
-      await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+      const closed = Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+      // smtp-server would wait for pooled idle sessions until its own timeout; a
+      // mailer's connection pool must not turn every shutdown into a forced exit.
+      // Sessions inside DATA finish first and are hung up after their reply.
+      for (const id of [...shared.live.keys()]) if (!inData.has(id)) hangUp(id);
+      await closed;
     },
   };
 }

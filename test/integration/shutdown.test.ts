@@ -219,10 +219,26 @@ describe('mail-guard serve: shutdown', () => {
 
     // The cut-off transaction was never acknowledged, the accepted one is upstream.
     expect(await mid.reply()).toBe('(connection closed)');
-    expect(await idle.reply()).toBe('(connection closed)');
+    // The idle session was told at the first signal.
+    expect(await idle.reply()).toMatch(/^421 4\.3\.2 /);
     expect(relay.messages).toHaveLength(1);
     expect(relay.messages[0]!.raw.toString('latin1')).toBe(CLEAN_HEAD + CLEAN_BODY);
     await Promise.all([done.quit(), idle.quit(), mid.quit()]);
+  });
+
+  it('idle pooled sessions do not hold up a drain: they get 421 4.3.2 and the process exits 0 at once', async () => {
+    const dir = await tempDir();
+    const relay = await upstream();
+    const guard = await serve(dir, join(dir, 'store'), relay);
+    const idle = await Promise.all([1, 2, 3].map(() => TestSmtpClient.open(guard.smtpPort)));
+    for (const { client } of idle) expect(await client.command('EHLO pool.test')).toMatch(/^250 /);
+    const signalledAt = Date.now();
+    guard.child.kill('SIGTERM');
+    for (const { client } of idle) expect(await client.reply()).toMatch(/^421 4\.3\.2 mail-guard is shutting down/);
+    const { code } = await withTimeout(guard.exited, GRACE_SECONDS * 1000, 'exit after SIGTERM');
+    expect(code).toBe(0);
+    expect(Date.now() - signalledAt).toBeLessThan(GRACE_SECONDS * 1000);
+    await Promise.all(idle.map(({ client }) => client.quit()));
   });
 
   it('SIGKILL right after "held for review": a new serve on the same store has the record, held, with the exact bytes', async () => {
