@@ -41,9 +41,14 @@ configCommand
   .command('check')
   .description('validate a config and print the effective one, secrets masked')
   .addOption(configOption())
-  .action((opts: { config?: string }) => {
+  .action(async (opts: { config?: string }) => {
     const path = resolveConfigPath(opts.config);
-    process.stdout.write(`# ${path}: valid\n${printableConfig(loadConfigFile(path))}`);
+    const config = loadConfigFile(path);
+    // Build (not start) the SMTP listener too: that is where the checks across
+    // keys live (AUTH needs TLS, password hashes parse, certificate files exist).
+    const { createIngress } = await import('../smtp/ingress.js');
+    createIngress(config.smtp, { onMessage: () => Promise.reject(new Error('config check only')) });
+    process.stdout.write(`# ${path}: valid\n${printableConfig(config)}`);
   });
 
 registerQuarantineCommands(program);

@@ -87,6 +87,15 @@ describe('mail-guard config check', () => {
     expect(r.stdout).toContain(config);
   });
 
+  it('also runs the checks across keys that serve would run (AUTH needs STARTTLS)', async () => {
+    const bad = join(dir, 'auth-no-tls.yaml');
+    await writeFile(bad, 'smtp:\n  auth:\n    users: [{ name: app, passwordHash: "scrypt$16384$8$1$c2FsdHNhbHRzYWx0c2FsdA==$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g=" }]\n');
+    const r = await cli(['config', 'check', '-c', bad]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^mail-guard: smtp\.auth\.users: SMTP AUTH is only offered after STARTTLS/);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
   it('names the key of an unknown or wrong setting on one line', async () => {
     const bad = join(dir, 'typo.yaml');
     await writeFile(bad, 'upstrem:\n  host: relay\n');
