@@ -1,53 +1,80 @@
 import { connect, type Socket } from 'node:net';
 
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+
 /**
- * A deliberately plain SMTP client for tests: it shows the exact reply lines a
- * mailer would see, which a full client library would interpret away.
+ * The line layer of the test clients: reply lines exactly as a mailer would see
+ * them (a full client library would interpret them away), over plain TCP,
+ * STARTTLS or implicit TLS.
  */
-export class TestSmtpClient {
+export class SmtpLineClient {
   private buffer = '';
   private waiters: Array<(line: string) => void> = [];
   private lines: string[] = [];
-  private closed = false;
+  closed = false;
 
-  private constructor(private readonly socket: Socket) {
-    socket.setEncoding('latin1');
-    socket.on('data', (chunk: string) => {
-      this.buffer += chunk;
+  constructor(protected socket: Socket | TLSSocket) {
+    this.attach(socket);
+  }
+
+  /** Connects; the greeting is the first reply(). */
+  static async connect(port: number, options: { localAddress?: string; implicitTls?: { ca: string | Buffer } } = {}): Promise<SmtpLineClient> {
+    return new SmtpLineClient(await SmtpLineClient.socketTo(port, options));
+  }
+
+  protected static async socketTo(port: number, options: { localAddress?: string; implicitTls?: { ca: string | Buffer } }): Promise<Socket | TLSSocket> {
+    const { implicitTls, localAddress } = options;
+    const socket = implicitTls
+      ? tlsConnect({ port, host: '127.0.0.1', ca: implicitTls.ca, servername: 'localhost', ...(localAddress ? { localAddress } : {}) })
+      : connect({ port, host: '127.0.0.1', ...(localAddress ? { localAddress } : {}) });
+    await new Promise<void>((resolve, reject) => {
+      socket.once(implicitTls ? 'secureConnect' : 'connect', () => resolve());
+      socket.once('error', reject);
+    });
+    return socket;
+  }
+
+  private attach(socket: Socket | TLSSocket): void {
+    socket.on('data', (chunk: Buffer) => {
+      this.buffer += chunk.toString('latin1');
       let i: number;
       while ((i = this.buffer.indexOf('\r\n')) >= 0) {
         const line = this.buffer.slice(0, i);
         this.buffer = this.buffer.slice(i + 2);
-        // Multi-line replies: only the last line ("250 ...") completes a reply.
-        if (/^\d{3}-/.test(line)) continue;
         const waiter = this.waiters.shift();
         if (waiter) waiter(line);
         else this.lines.push(line);
       }
     });
     socket.on('close', () => {
+      if (socket !== this.socket) return;
       this.closed = true;
       for (const w of this.waiters.splice(0)) w('(connection closed)');
     });
     socket.on('error', () => undefined);
   }
 
-  static async open(port: number, host = '127.0.0.1'): Promise<{ client: TestSmtpClient; greeting: string }> {
-    const socket = connect(port, host);
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', resolve);
-      socket.once('error', reject);
-    });
-    const client = new TestSmtpClient(socket);
-    const greeting = await client.reply();
-    return { client, greeting };
-  }
-
-  reply(): Promise<string> {
+  private line(): Promise<string> {
     const line = this.lines.shift();
     if (line !== undefined) return Promise.resolve(line);
     if (this.closed) return Promise.resolve('(connection closed)');
     return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  /** The next reply: every line of a multi-line reply, the last one last. */
+  async replyLines(): Promise<string[]> {
+    const all: string[] = [];
+    for (;;) {
+      const line = await this.line();
+      all.push(line);
+      if (!/^\d{3}-/.test(line)) return all;
+    }
+  }
+
+  /** The last line of the next reply ("250 …"), or "(connection closed)". */
+  async reply(): Promise<string> {
+    const lines = await this.replyLines();
+    return lines[lines.length - 1]!;
   }
 
   async command(line: string): Promise<string> {
@@ -57,6 +84,35 @@ export class TestSmtpClient {
 
   writeRaw(data: string | Buffer): void {
     this.socket.write(data);
+  }
+
+  /** STARTTLS and the handshake (no EHLO after it). Resolves with the reply to STARTTLS; throws if the handshake fails. */
+  async starttls(ca: string | Buffer): Promise<string> {
+    const answer = await this.command('STARTTLS');
+    if (!answer.startsWith('220')) return answer;
+    const plain = this.socket;
+    plain.removeAllListeners('data');
+    const secure = tlsConnect({ socket: plain as Socket, ca, servername: 'localhost' });
+    await new Promise<void>((resolve, reject) => {
+      secure.once('secureConnect', resolve);
+      secure.once('error', reject);
+    });
+    this.socket = secure;
+    this.attach(secure);
+    return answer;
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+/** The plain mailer of most tests: open (greeting read), send, quit. */
+export class TestSmtpClient extends SmtpLineClient {
+  static async open(port: number): Promise<{ client: TestSmtpClient; greeting: string }> {
+    const client = new TestSmtpClient(await SmtpLineClient.socketTo(port, {}));
+    const greeting = await client.reply();
+    return { client, greeting };
   }
 
   /** MAIL, RCPT…, DATA and the message; returns every reply, the last one being the answer to the dot. */
@@ -76,7 +132,7 @@ export class TestSmtpClient {
 
   async quit(): Promise<void> {
     if (!this.closed) await this.command('QUIT').catch(() => undefined);
-    this.socket.destroy();
+    this.close();
   }
 }
 

@@ -3,14 +3,13 @@
 // peers, and the implicit TLS listener. Raw sockets so the exact replies show.
 
 import { mkdtemp, writeFile } from 'node:fs/promises';
-import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, parseConfigObject } from '../../src/config/load.js';
 import { createIngress, type Ingress } from '../../src/smtp/ingress.js';
 import { hashPassword } from '../../src/smtp/password-hash.js';
+import { SmtpLineClient } from '../helpers/smtp-client.js';
 import { TEST_TLS } from '../helpers/test-tls.js';
 
 const REPLY = {
@@ -20,87 +19,22 @@ const REPLY = {
 } as const;
 
 /** Line-based raw SMTP client; can switch to TLS (STARTTLS) or start in it (implicit TLS). */
-class Raw {
-  private buffer = '';
-  private lines: string[] = [];
-  private waiters: Array<(line: string) => void> = [];
-  closed = false;
-
-  constructor(private socket: Socket | TLSSocket) {
-    this.attach(socket);
-  }
-
+/** The shared line client, opened the way these tests need (greeting not yet read). */
+class Raw extends SmtpLineClient {
   static async open(port: number, options: { implicitTls?: boolean } = {}): Promise<Raw> {
-    const socket = options.implicitTls
-      ? tlsConnect({ port, host: '127.0.0.1', ca: TEST_TLS.ca, servername: 'localhost' })
-      : connect({ port, host: '127.0.0.1' });
-    await new Promise<void>((resolve, reject) => {
-      socket.once(options.implicitTls ? 'secureConnect' : 'connect', () => resolve());
-      socket.once('error', reject);
-    });
-    return new Raw(socket);
-  }
-
-  private attach(socket: Socket | TLSSocket): void {
-    socket.on('data', (chunk: Buffer) => {
-      this.buffer += chunk.toString('latin1');
-      let i: number;
-      while ((i = this.buffer.indexOf('\r\n')) >= 0) {
-        const line = this.buffer.slice(0, i);
-        this.buffer = this.buffer.slice(i + 2);
-        const waiter = this.waiters.shift();
-        if (waiter) waiter(line);
-        else this.lines.push(line);
-      }
-    });
-    socket.on('close', () => {
-      if (socket !== this.socket) return;
-      this.closed = true;
-      for (const w of this.waiters.splice(0)) w('(connection closed)');
-    });
-    socket.on('error', () => undefined);
-  }
-
-  private line(): Promise<string> {
-    const line = this.lines.shift();
-    if (line !== undefined) return Promise.resolve(line);
-    if (this.closed) return Promise.resolve('(connection closed)');
-    return new Promise((resolve) => this.waiters.push(resolve));
-  }
-
-  /** The last line of the next reply. */
-  async reply(): Promise<string> {
-    for (;;) {
-      const line = await this.line();
-      if (!/^\d{3}-/.test(line)) return line;
-    }
+    return new Raw(await SmtpLineClient.socketTo(port, options.implicitTls ? { implicitTls: { ca: TEST_TLS.ca } } : {}));
   }
 
   write(data: string): void {
-    this.socket.write(data);
+    this.writeRaw(data);
   }
 
-  async command(line: string): Promise<string> {
-    this.socket.write(line + '\r\n');
-    return this.reply();
-  }
-
-  async starttls(): Promise<void> {
-    expect(await this.command('STARTTLS')).toMatch(/^220 /);
-    const raw = this.socket;
-    raw.removeAllListeners('data');
-    const secure = tlsConnect({ socket: raw, ca: TEST_TLS.ca, servername: 'localhost' });
-    await new Promise<void>((resolve, reject) => {
-      secure.once('secureConnect', resolve);
-      secure.once('error', reject);
-    });
-    this.socket = secure;
-    this.attach(secure);
+  /** STARTTLS, handshake, EHLO again. */
+  override async starttls(): Promise<string> {
+    const answer = await super.starttls(TEST_TLS.ca);
+    expect(answer).toMatch(/^220 /);
     expect(await this.command('EHLO client.test')).toMatch(/^250 /);
-  }
-
-  close(): void {
-    this.socket.destroy();
+    return answer;
   }
 }
 

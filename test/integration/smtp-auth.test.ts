@@ -4,10 +4,8 @@
 // authenticated name reaching policy rules.
 
 import { mkdtemp, writeFile } from 'node:fs/promises';
-import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfigObject } from '../../src/config/load.js';
@@ -15,6 +13,7 @@ import { createIngress } from '../../src/smtp/ingress.js';
 import { hashPassword } from '../../src/smtp/password-hash.js';
 import { startRecordingUpstream, type RecordingUpstream } from '../helpers/recording-upstream.js';
 import { startMailGuard, type RunningMailGuard } from '../helpers/start-mail-guard.js';
+import { SmtpLineClient } from '../helpers/smtp-client.js';
 import { TEST_TLS } from '../helpers/test-tls.js';
 
 const REPLY = {
@@ -29,91 +28,25 @@ const plain = (user: string, pass: string, authzid = '') => Buffer.from(`${authz
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
 /** A raw SMTP client that can switch to TLS: it shows the exact reply lines. */
-class RawSmtp {
-  private buffer = '';
-  private lines: string[] = [];
-  private waiters: Array<(line: string) => void> = [];
-  closed = false;
-
-  private constructor(private socket: Socket | TLSSocket) {
-    this.attach(socket);
-  }
-
+/** The shared line client plus what AUTH tests need. */
+class RawSmtp extends SmtpLineClient {
   static async open(port: number, localAddress = '127.0.0.1'): Promise<RawSmtp> {
-    const socket = connect({ port, host: '127.0.0.1', localAddress });
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', resolve);
-      socket.once('error', reject);
-    });
-    const client = new RawSmtp(socket);
+    const client = new RawSmtp(await SmtpLineClient.socketTo(port, { localAddress }));
     expect(await client.reply()).toMatch(/^220 /);
     return client;
   }
 
-  private attach(socket: Socket | TLSSocket): void {
-    socket.on('data', (chunk: Buffer) => {
-      this.buffer += chunk.toString('latin1');
-      let i: number;
-      while ((i = this.buffer.indexOf('\r\n')) >= 0) {
-        const line = this.buffer.slice(0, i);
-        this.buffer = this.buffer.slice(i + 2);
-        const waiter = this.waiters.shift();
-        if (waiter) waiter(line);
-        else this.lines.push(line);
-      }
-    });
-    socket.on('close', () => {
-      if (socket !== this.socket) return;
-      this.closed = true;
-      for (const w of this.waiters.splice(0)) w('(connection closed)');
-    });
-    socket.on('error', () => undefined);
-  }
-
-  /** The next reply: every line of a multi-line reply, the last one last. */
-  async replyLines(): Promise<string[]> {
-    const all: string[] = [];
-    for (;;) {
-      const line = await this.line();
-      all.push(line);
-      if (!/^\d{3}-/.test(line)) return all;
-    }
-  }
-
-  async reply(): Promise<string> {
-    const lines = await this.replyLines();
-    return lines[lines.length - 1]!;
-  }
-
-  private line(): Promise<string> {
-    const line = this.lines.shift();
-    if (line !== undefined) return Promise.resolve(line);
-    if (this.closed) return Promise.resolve('(connection closed)');
-    return new Promise((resolve) => this.waiters.push(resolve));
-  }
-
-  async command(line: string): Promise<string> {
-    this.socket.write(line + '\r\n');
-    return this.reply();
-  }
-
   async ehlo(): Promise<string[]> {
-    this.socket.write('EHLO client.test\r\n');
+    this.writeRaw('EHLO client.test\r\n');
     return this.replyLines();
   }
 
-  async starttls(): Promise<void> {
-    expect(await this.command('STARTTLS')).toMatch(/^220 /);
-    const raw = this.socket;
-    raw.removeAllListeners('data');
-    const secure = tlsConnect({ socket: raw, ca: TEST_TLS.ca, servername: 'localhost' });
-    await new Promise<void>((resolve, reject) => {
-      secure.once('secureConnect', resolve);
-      secure.once('error', reject);
-    });
-    this.socket = secure;
-    this.attach(secure);
+  /** STARTTLS, handshake, EHLO again. */
+  override async starttls(): Promise<string> {
+    const answer = await super.starttls(TEST_TLS.ca);
+    expect(answer).toMatch(/^220 /);
     await this.ehlo();
+    return answer;
   }
 
   /** Opens, STARTTLS, EHLO: ready for AUTH. */
@@ -142,10 +75,6 @@ class RawSmtp {
     expect(await this.command('DATA')).toMatch(/^354/);
     this.socket.write(message.replace(/\r?\n/g, '\r\n') + '\r\n.\r\n');
     return this.reply();
-  }
-
-  close(): void {
-    this.socket.destroy();
   }
 }
 
