@@ -41,6 +41,7 @@ export function createApp(config: MailGuardConfig, logger: Logger): App {
     metrics.messageBytes.observe(result.size);
     if (result.verdict?.violation) metrics.violations.inc({ rule: result.verdict.rule });
     if (result.analysis) metrics.visibleExternal.observe(result.analysis.exposure.visibleExternalCount);
+    if (result.withheld) metrics.copiesWithheld.inc({ form: result.withheld.form });
   };
 
   const onMessage = async (tx: ReceivedTransaction): Promise<SmtpReply> => {
@@ -101,8 +102,9 @@ export function createApp(config: MailGuardConfig, logger: Logger): App {
         store: opened,
         splitConcurrency: config.upstream?.pool ?? 1,
         maxHeaderBytes: config.smtp.maxHeaderBytes,
+        analyse,
       };
-      deps = { ...shared, analyse, decide, mask };
+      deps = { ...shared, decide, mask };
       admin = createAdminServer(config.admin, {
         api: createAdminApi({ ...shared, tokens: config.admin.tokens, fourEyes: config.policy.fourEyes, logger }),
         registry: metrics.registry,

@@ -1,12 +1,11 @@
-import type { HeaderBlock } from '../analysis/header-block.js';
-import { withHead, type MessageBytes } from '../message/message-bytes.js';
+import type { MessageBytes } from '../message/message-bytes.js';
 import { newMessageId } from '../message-id.js';
 import type { MessageStore } from '../store/message-store.js';
 import { buildRecord, type RecordInput } from './build-record.js';
 import type { DeliveryLedger } from './delivery-ledger.js';
 import type { Outcome } from './outcome.js';
+import type { OutgoingCopy } from './outgoing-copies.js';
 import { ledgerDigest } from './relay.js';
-import { rewriteVisibleRecipients } from './rewrite-recipients.js';
 
 /**
  * Copies the upstream refused for good are kept as `failed` records, one per
@@ -19,14 +18,13 @@ export async function keepRefusedCopies(
   deps: { store: MessageStore; ledger: DeliveryLedger },
   outcome: Outcome,
   base: Omit<RecordInput, 'id' | 'status' | 'failure' | 'message'>,
-  sent: { original: MessageBytes; message: MessageBytes; splitHeader: HeaderBlock | null },
+  sent: { original: MessageBytes; copies: readonly OutgoingCopy[] },
 ): Promise<Outcome> {
   if ((outcome.kind !== 'relayed' && outcome.kind !== 'split-delivered') || outcome.refused.length === 0) return outcome;
   try {
     for (const refused of outcome.refused) {
-      const message = sent.splitHeader
-        ? withHead(sent.original, rewriteVisibleRecipients(sent.original.head, sent.splitHeader, `<${refused.recipient}>`))
-        : sent.message;
+      // The bytes that were offered: the recipient's own split copy, or the one copy of a whole relay.
+      const message = (sent.copies.find((c) => c.envelope.rcptTo.length === 1 && c.envelope.rcptTo[0] === refused.recipient) ?? sent.copies[0]!).message;
       const { record, raw } = buildRecord({
         ...base,
         id: newMessageId(),

@@ -1,16 +1,18 @@
 import type { MessageAnalysis } from '../analysis/analyse.js';
 import type { AddressMasker } from '../log/mask.js';
-import { assembleMessage, messageChunks, withHead, type MessageBytes } from '../message/message-bytes.js';
+import { assembleMessage, type MessageBytes } from '../message/message-bytes.js';
 import type { Decide } from '../policy/decide.js';
 import type { TransactionContext, Verdict } from '../policy/verdict.js';
-import { replies, SmtpReplyError, type SmtpReply } from '../smtp/replies.js';
+import type { SmtpReply } from '../smtp/replies.js';
 import type { MessageStore } from '../store/message-store.js';
 import { buildRecord } from './build-record.js';
 import { keepRefusedCopies } from './keep-refused.js';
 import type { DeliveryLedger } from './delivery-ledger.js';
 import { replyForOutcome, type Outcome } from './outcome.js';
+import { judgeMessage } from './judge-message.js';
+import { asDecided, type Analyse, type CopyForm } from './outgoing-copies.js';
 import { relayWhole, type Relay } from './relay.js';
-import { rewriteBreaksDkim, rewriteVisibleRecipients } from './rewrite-recipients.js';
+import { rewriteBreaksDkim } from './rewrite-recipients.js';
 import { relaySplit } from './split.js';
 
 export interface ReceivedMessage {
@@ -35,13 +37,15 @@ export interface MessageResult {
   readonly dkimBroken: boolean;
   /** Bytes after line-ending normalisation. */
   readonly size: number;
+  /** Set when a bcc or split copy failed the check before sending and the message was held instead. */
+  readonly withheld?: { readonly form: CopyForm; readonly reason: string };
   /** What went wrong inside, for the log line only. */
   readonly error?: unknown;
 }
 
 export interface ProcessDeps {
-  /** Takes a buffer that holds at least the whole header block. */
-  readonly analyse: (message: Buffer, envelope: { mailFrom: string; rcptTo: readonly string[] }) => MessageAnalysis;
+  /** The proxy's analyser; it also checks every bcc and split copy before it leaves. */
+  readonly analyse: Analyse;
   readonly decide: Decide;
   /** null: rehearsal mode, nothing leaves the machine. */
   readonly relay: Relay | null;
@@ -58,9 +62,12 @@ export interface ProcessDeps {
  */
 export async function processMessage(deps: ProcessDeps, received: ReceivedMessage): Promise<MessageResult> {
   const started = performance.now();
-  let analysis: MessageAnalysis | null = null;
-  let verdict: Verdict | null = null;
-  let analyseMs = 0;
+  // Analyse exactly the bytes that will be forwarded.
+  const message: MessageBytes = assembleMessage(received.chunks, deps.maxHeaderBytes);
+  const { context } = received;
+  const judged = judgeMessage(deps.analyse, deps.decide, message, context);
+  const { analysis, verdict } = judged;
+  const analyseMs = performance.now() - started;
   const finish = (outcome: Outcome, action: OutcomeAction, dkimBroken = false): MessageResult => ({
     reply: replyForOutcome(outcome, received.id),
     action,
@@ -73,25 +80,6 @@ export async function processMessage(deps: ProcessDeps, received: ReceivedMessag
     size: message.size,
   });
 
-  // Analyse exactly the bytes that will be forwarded.
-  const message: MessageBytes = assembleMessage(received.chunks, deps.maxHeaderBytes);
-  const { context } = received;
-  // A NUL is a line-ending to no one but "\r\n\0.\r\n" is an end of DATA to a
-  // receiver that drops NULs first: refused, so nothing can be smuggled past us.
-  if (messageChunks(message).some((chunk) => chunk.includes(0))) {
-    analyseMs = performance.now() - started;
-    return finish({ kind: 'refused', reply: replies.nulByte() }, 'reject');
-  }
-  try {
-    analysis = deps.analyse(message.head, context);
-    verdict = deps.decide(analysis.exposure, { context, headerFromDomain: analysis.headerFrom?.domain ?? null });
-  } catch (err) {
-    analyseMs = performance.now() - started;
-    if (err instanceof SmtpReplyError) return finish({ kind: 'refused', reply: err.reply }, 'reject');
-    throw err;
-  }
-  analyseMs = performance.now() - started;
-
   const recordBase = { receivedAt: received.receivedAt, context, analysis, verdict, mask: deps.mask };
   // Rehearsal mode keeps everything; quarantine keeps what it holds. 250 only once the store has it durably.
   const keep = async (status: 'captured' | 'held', kept: Outcome, action: OutcomeAction): Promise<MessageResult> => {
@@ -103,7 +91,9 @@ export async function processMessage(deps: ProcessDeps, received: ReceivedMessag
     }
     return finish(kept, action);
   };
-  if (deps.relay === null) return keep('captured', { kind: 'captured' }, 'capture');
+  // A bcc or split copy that would still expose someone is not sent: the log and metrics say so.
+  const withWithheld = (result: MessageResult): MessageResult => (judged.withheld ? { ...result, withheld: judged.withheld } : result);
+  if (deps.relay === null) return withWithheld(await keep('captured', { kind: 'captured' }, 'capture'));
 
   const relayDeps = { relay: deps.relay, ledger: deps.ledger };
   const keepDeps = { store: deps.store, ledger: deps.ledger };
@@ -111,23 +101,24 @@ export async function processMessage(deps: ProcessDeps, received: ReceivedMessag
     case 'reject':
       return finish({ kind: 'refused', reply: verdict.rejectReply! }, 'reject');
     case 'quarantine':
-      return keep('held', { kind: 'held' }, 'quarantine');
+      return withWithheld(await keep('held', { kind: 'held' }, 'quarantine'));
     case 'pass':
     case 'monitor': {
-      const relayed = await relayWhole(relayDeps, context, message, message);
-      const outcome = await keepRefusedCopies(keepDeps, relayed, recordBase, { original: message, message, splitHeader: null });
+      const copy = asDecided(message, context, verdict.action);
+      const relayed = await relayWhole(relayDeps, copy, message);
+      const outcome = await keepRefusedCopies(keepDeps, relayed, recordBase, { original: message, copies: [copy] });
       return finish(outcome, deliveredAs(outcome, verdict.action));
     }
-    case 'bcc': {
-      const rewritten = withHead(message, rewriteVisibleRecipients(message.head, analysis.header, 'undisclosed-recipients:;'));
-      const relayed = await relayWhole(relayDeps, context, message, rewritten);
-      const outcome = await keepRefusedCopies(keepDeps, relayed, recordBase, { original: message, message: rewritten, splitHeader: null });
-      return finish(outcome, deliveredAs(outcome, 'bcc'), rewriteBreaksDkim(analysis.header));
-    }
+    case 'bcc':
     case 'split': {
-      const relayed = await relaySplit({ ...relayDeps, concurrency: deps.splitConcurrency }, context, message, analysis.header);
-      const outcome = await keepRefusedCopies(keepDeps, relayed, recordBase, { original: message, message, splitHeader: analysis.header });
-      return finish(outcome, deliveredAs(outcome, 'split'), rewriteBreaksDkim(analysis.header));
+      const form = verdict.action;
+      const copies = judged.copies!;
+      const relayed =
+        form === 'bcc'
+          ? await relayWhole(relayDeps, copies[0]!, message)
+          : await relaySplit({ ...relayDeps, concurrency: deps.splitConcurrency }, context.mailFrom, copies, message);
+      const outcome = await keepRefusedCopies(keepDeps, relayed, recordBase, { original: message, copies });
+      return finish(outcome, deliveredAs(outcome, form), rewriteBreaksDkim(analysis.header));
     }
   }
 }

@@ -3,6 +3,7 @@ import type { UpstreamDelivery } from '../upstream/pool.js';
 import { UpstreamError } from '../upstream/upstream-error.js';
 import { DeliveryLedger } from './delivery-ledger.js';
 import type { Outcome, RefusedCopy } from './outcome.js';
+import type { OutgoingCopy } from './outgoing-copies.js';
 
 export interface RelayEnvelope {
   readonly mailFrom: string;
@@ -29,10 +30,11 @@ export function ledgerDigest(mailFrom: string, original: MessageBytes): string {
  * upstream refuses some recipients temporarily, the ones it accepted are
  * remembered and the mailer gets 451: its retry reaches only the rest.
  * `original` is the message as received: the ledger key must be the same on the
- * retry even when `message` is a rewrite.
+ * retry even when the copy is a rewrite.
  */
-export async function relayWhole(deps: RelayDeps, envelope: RelayEnvelope, original: MessageBytes, message: MessageBytes): Promise<Outcome> {
+export async function relayWhole(deps: RelayDeps, copy: OutgoingCopy, original: MessageBytes): Promise<Outcome> {
   const { relay, ledger } = deps;
+  const { envelope, message } = copy;
   // The ledger is empty almost always; skip hashing the message then.
   const digest = ledger.size > 0 ? ledgerDigest(envelope.mailFrom, original) : null;
   const earlier = digest ? ledger.acceptedRecipients(digest) : undefined;

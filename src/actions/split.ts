@@ -1,25 +1,25 @@
-import type { HeaderBlock } from '../analysis/header-block.js';
 import { UpstreamError } from '../upstream/upstream-error.js';
-import { messageChunks, withHead, type MessageBytes } from '../message/message-bytes.js';
+import { messageChunks, type MessageBytes } from '../message/message-bytes.js';
 import type { Outcome, RefusedCopy } from './outcome.js';
-import { ledgerDigest, type RelayDeps, type RelayEnvelope } from './relay.js';
-import { rewriteVisibleRecipients } from './rewrite-recipients.js';
+import type { OutgoingCopy } from './outgoing-copies.js';
+import { ledgerDigest, type RelayDeps } from './relay.js';
 
 /**
- * One upstream transaction per envelope recipient, each copy showing only its
- * own recipient in To. Copies run `concurrency` at a time.
+ * One upstream transaction per split copy (prepareCopies made them, one per
+ * distinct recipient, each checked as it leaves). Copies run `concurrency` at
+ * a time; those the ledger says were accepted on an earlier attempt are skipped.
  */
 export async function relaySplit(
   deps: RelayDeps & { readonly concurrency: number },
-  envelope: RelayEnvelope,
+  mailFrom: string,
+  copies: readonly OutgoingCopy[],
   original: MessageBytes,
-  header: HeaderBlock,
 ): Promise<Outcome> {
   const { relay, ledger } = deps;
-  const recipients = [...new Map(envelope.rcptTo.map((r) => [r.toLowerCase(), r])).values()];
-  const digest = ledger.size > 0 ? ledgerDigest(envelope.mailFrom, original) : null;
+  const recipientOf = (copy: OutgoingCopy): string => copy.envelope.rcptTo[0]!;
+  const digest = ledger.size > 0 ? ledgerDigest(mailFrom, original) : null;
   const earlier = digest ? ledger.acceptedRecipients(digest) : undefined;
-  const pending = earlier ? recipients.filter((r) => !earlier.has(r.toLowerCase())) : recipients;
+  const pending = earlier ? copies.filter((c) => !earlier.has(recipientOf(c).toLowerCase())) : copies;
   if (digest && pending.length === 0) {
     await ledger.forget(digest);
     return { kind: 'already-delivered' };
@@ -31,11 +31,10 @@ export async function relaySplit(
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < pending.length) {
-      const recipient = pending[next++]!;
-      // Only the head is rewritten; every copy shares the body chunks.
-      const copy = withHead(original, rewriteVisibleRecipients(original.head, header, `<${recipient}>`));
+      const copy = pending[next++]!;
+      const recipient = recipientOf(copy);
       try {
-        const delivery = await relay.send({ mailFrom: envelope.mailFrom, rcptTo: [recipient], size: copy.size }, messageChunks(copy));
+        const delivery = await relay.send({ mailFrom, rcptTo: [recipient], size: copy.message.size }, messageChunks(copy.message));
         const rejection = delivery.rejected[0];
         if (!rejection) accepted.push(recipient);
         else if (rejection.permanent) refused.push({ recipient, code: rejection.code, response: rejection.response });
@@ -50,8 +49,8 @@ export async function relaySplit(
   await Promise.all(Array.from({ length: Math.min(deps.concurrency, pending.length) }, worker));
 
   if (temporaryFailures > 0) {
-    await ledger.recordAccepted(digest ?? ledgerDigest(envelope.mailFrom, original), accepted);
-    return { kind: 'partial', accepted: (earlier?.size ?? 0) + accepted.length, total: recipients.length, unit: 'copies', refused };
+    await ledger.recordAccepted(digest ?? ledgerDigest(mailFrom, original), accepted);
+    return { kind: 'partial', accepted: (earlier?.size ?? 0) + accepted.length, total: copies.length, unit: 'copies', refused };
   }
   if (digest && earlier) await ledger.forget(digest);
   return { kind: 'split-delivered', copies: pending.length, earlier: earlier?.size ?? 0, accepted, refused };

@@ -6,6 +6,8 @@ import type { ReadinessReport } from './readiness.js';
 export const MESSAGE_ACTIONS = ['pass', 'monitor', 'bcc', 'split', 'quarantine', 'reject', 'capture', 'tempfail'] as const;
 export const SESSION_RESULTS = ['accepted', 'denied', 'auth_failed'] as const;
 export const UPSTREAM_ERROR_CLASSES = ['connect', '4xx', '5xx'] as const;
+/** The rewrites whose copies are checked before they leave. */
+export const COPY_FORMS = ['bcc', 'split'] as const;
 
 /**
  * The metrics of DESIGN.md, on a registry of our own (never prom-client's
@@ -94,6 +96,13 @@ export function createMetrics(ruleNames: readonly string[]) {
       buckets: [1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 52428800],
       registers: [registry],
     }),
+    // A rewrite that still exposed someone is a bug in the rewrite or a new header form: worth an alert.
+    copiesWithheld: new Counter({
+      name: 'mailguard_copies_withheld_total',
+      help: 'Messages held because a bcc or split copy would still have named another recipient, by form',
+      labelNames: ['form'] as const,
+      registers: [registry],
+    }),
     ready: new Gauge({
       name: 'mailguard_ready',
       help: '1 when the store and upstream answer and mail-guard is not draining',
@@ -109,6 +118,7 @@ export function createMetrics(ruleNames: readonly string[]) {
   for (const action of MESSAGE_ACTIONS) metrics.messages.inc({ action }, 0);
   for (const result of SESSION_RESULTS) metrics.sessions.inc({ result }, 0);
   for (const c of UPSTREAM_ERROR_CLASSES) metrics.upstreamErrors.inc({ class: c }, 0);
+  for (const form of COPY_FORMS) metrics.copiesWithheld.inc({ form }, 0);
   for (const rule of new Set([...ruleNames, 'default'])) metrics.violations.inc({ rule }, 0);
   return {
     ...metrics,

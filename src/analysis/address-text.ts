@@ -3,8 +3,8 @@
 // the grammar says. So the whole decoded header text is searched for anything
 // shaped like local@domain.tld. Over-counting is safe; missing one is not.
 
-import libmime from 'libmime';
-import { SmtpReplyError, replies } from '../smtp/replies.js';
+import { asRead, readerText } from './header-text.js';
+import { MalformedHeaderError } from './malformed.js';
 
 // '@' and the full-width / small variants a reader takes for one.
 const AT_SIGNS = /[@\uFF20\uFE6B]/g;
@@ -57,59 +57,17 @@ export function scanAddressText(text: string, found: (address: string) => boolea
 }
 
 /**
- * The header value as a reader sees it: quoted local parts taken out (they
- * belong to one structured address, `"x@ext.com"@corp` is a corp mailbox),
- * quoted-pair backslashes dropped, RFC 2047 encoded words decoded.
+ * The header value as a reader sees it, ready for the address-text scan: raw
+ * ISO-2022-JP and encoded words decoded in every charset (legacy readings of
+ * raw 8-bit added), quoted-pair backslashes dropped, format characters removed
+ * and NFKC applied. Quoted strings stay: `"a@x.com, b@y.com"@corp` shows as
+ * `a@x.com, b@y.com@corp` in postal-mime, so what is inside them is read too.
+ * Throws MalformedHeaderError when a charset or escape cannot be decoded.
  */
-export function readableText(value: string): string {
-  let text = blankQuotedLocalParts(value);
+export function readableText(value: string, raw?: Buffer): string {
+  const decoded = readerText(value, raw);
+  if (!decoded.ok) throw new MalformedHeaderError(decoded.why);
+  let text = decoded.text;
   if (text.includes('\\')) text = text.replace(/\\([\s\S])/g, '$1');
-  return decodeEncodedWords(text);
-}
-
-export function decodeEncodedWords(text: string): string {
-  if (!text.includes('=?')) return text;
-  try {
-    return libmime.decodeWords(text);
-  } catch {
-    // An analyser crash would be a 451 and an endless retry; this is the sender's fault.
-    throw new SmtpReplyError(replies.malformed('an encoded word that cannot be decoded'));
-  }
-}
-
-/** Replaces every quoted string that an '@' follows directly (outside comments) with a space. */
-function blankQuotedLocalParts(value: string): string {
-  if (!value.includes('"')) return value;
-  let out = '';
-  let copied = 0;
-  let depth = 0;
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if (c === 0x5c) {
-      i++;
-    } else if (depth > 0) {
-      if (c === 0x28) depth++;
-      else if (c === 0x29) depth--;
-    } else if (c === 0x28) {
-      depth = 1;
-    } else if (c === 0x22) {
-      const close = closingQuote(value, i + 1);
-      if (close === -1) break; // unterminated: leave the rest readable
-      if (value.charCodeAt(close + 1) === 0x40) {
-        out += value.slice(copied, i) + ' ';
-        copied = close + 1;
-      }
-      i = close;
-    }
-  }
-  return copied === 0 ? value : out + value.slice(copied);
-}
-
-function closingQuote(value: string, from: number): number {
-  for (let i = from; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if (c === 0x5c) i++;
-    else if (c === 0x22) return i;
-  }
-  return -1;
+  return asRead(text);
 }

@@ -5,8 +5,8 @@
 // is linear but costs up to ~0.5 us per character on hostile shapes.
 
 import addressparser from 'nodemailer/lib/addressparser';
-import { SmtpReplyError, replies } from '../smtp/replies.js';
-import { decodeEncodedWords, readableText, scanAddressText } from './address-text.js';
+import { readableText, scanAddressText } from './address-text.js';
+import { MalformedHeaderError } from './malformed.js';
 
 export interface FoundAddress {
   /** As found (not normalised); structured addresses keep their quoting. */
@@ -28,8 +28,8 @@ export interface ExtractResult {
   readonly truncated: boolean;
 }
 
-// '@' and the full-width / small variants the text scan also takes for one.
-const AT_SIGN = /[@\uFF20\uFE6B]/;
+// What may read as an '@' once decoded and NFKC-normalised: worth a second look.
+const MAY_HOLD_AT = /[@\uFF20\uFE6B\x1b]|=\?|[^\x00-\x7f]/;
 // An RFC 2047 encoded word has no business inside an addr-spec (RFC 2047 s5):
 // some readers would decode it and show, or deliver to, a different address.
 const ENCODED_WORD = /=\?[^?\s]*\?[bq]\?[^?\s]*\?=/i;
@@ -72,11 +72,12 @@ function tooComplex(c: Census): boolean {
 }
 
 /**
- * Finds every address a reader of this header value can see. Throws
- * SmtpReplyError (554 5.6.0) for an encoded word inside an addr-spec, or a
- * value too convoluted to parse within the work bound.
+ * Finds every address a reader of this header value can see. `raw` is the
+ * value's bytes, read in legacy charsets when they are not UTF-8. Throws
+ * MalformedHeaderError for an encoded word inside an addr-spec, a charset
+ * nobody can decode, or a value too convoluted to parse within the work bound.
  */
-export function extractAddresses(value: string, budget: AddressBudget): ExtractResult {
+export function extractAddresses(value: string, budget: AddressBudget, raw?: Buffer): ExtractResult {
   const c = census(value);
   // Every structured address carries a literal '@', so more '@' than budget
   // means the cap is reached before any parsing is worth doing. (An '@' in a
@@ -113,12 +114,12 @@ export function extractAddresses(value: string, budget: AddressBudget): ExtractR
   // Without a literal '@' the parser cannot return an address; the text scan
   // still looks at encoded words.
   if (c.ats > 0) {
-    if (tooComplex(c)) throw new SmtpReplyError(replies.malformed('an address header too convoluted to check'));
+    if (tooComplex(c)) throw new MalformedHeaderError('an address header too convoluted to check');
     for (const mailbox of addressparser(value, { flatten: true })) {
       if (mailbox.name) names.push(mailbox.name);
       if (!mailbox.address.includes('@')) continue;
       if (ENCODED_WORD.test(mailbox.address)) {
-        throw new SmtpReplyError(replies.malformed('an encoded word inside an address'));
+        throw new MalformedHeaderError('an encoded word inside an address');
       }
       if (!take(mailbox.address, 'address')) return result();
     }
@@ -126,12 +127,12 @@ export function extractAddresses(value: string, budget: AddressBudget): ExtractR
 
   let more = true;
   const fromText = (a: string): boolean => (more = take(a, 'text'));
-  scanAddressText(readableText(value), fromText);
+  scanAddressText(readableText(value, raw), fromText);
   // A second look at the display names as the parser assembled them covers
-  // any way its reading differs from ours; encoded words were already decoded
-  // with the whole value, so only names holding an at-sign are worth it.
+  // any way its reading differs from ours; only names that can hold an
+  // at-sign once decoded are worth it.
   for (let i = 0; i < names.length && more; i++) {
-    if (AT_SIGN.test(names[i]!)) scanAddressText(decodeEncodedWords(names[i]!), fromText);
+    if (MAY_HOLD_AT.test(names[i]!)) scanAddressText(readableText(names[i]!), fromText);
   }
   return result();
 }
@@ -140,11 +141,17 @@ export function extractAddresses(value: string, budget: AddressBudget): ExtractR
 // it is not worth parsing and the message simply has no usable From.
 const MAX_FROM_CHARS = 16_384;
 
+/** The one address of a From as most mailers write it ("addr", "<addr>", "Plain Name <addr>"), or null for anything else. */
+export function simpleMailbox(value: string): string | null {
+  const simple = SIMPLE_MAILBOX.exec(value);
+  return simple ? (simple[1] ?? simple[2] ?? null) : null;
+}
+
 /** The first structured mailbox of a From-like header, as written, or null. */
 export function firstMailbox(value: string): string | null {
   if (value.length > MAX_FROM_CHARS) return null;
-  const simple = SIMPLE_MAILBOX.exec(value);
-  if (simple) return simple[1] ?? simple[2] ?? null;
+  const simple = simpleMailbox(value);
+  if (simple !== null) return simple;
   const c = census(value);
   if (c.ats === 0 || tooComplex(c)) return null;
   for (const mailbox of addressparser(value, { flatten: true })) {

@@ -1,29 +1,50 @@
-// The pure analysis stage: header bytes in, exposure report out. It runs on
-// every message, so everything that depends only on the config is built once
-// in createAnalyser, and the body is never touched.
+// The pure analysis stage: message bytes in, facts and findings out. It runs
+// on every message, so everything that depends only on the config is built
+// once in createAnalyser, and the body is only searched for a NUL byte.
+// Nothing here decides or replies: decide() turns findings into a Verdict.
 
-import { extractAddresses, firstMailbox, type AddressBudget } from './addresses.js';
-import { decodeEncodedWords } from './address-text.js';
+import { extractAddresses, firstMailbox, simpleMailbox, type AddressBudget, type FoundAddress } from './addresses.js';
+import { countedHeaderTable, type CountedHeader, type CountedHeaderTable } from './counted-headers.js';
 import { makeDomainClassifier, normaliseAddress, normaliseDomain, type NormalisedAddress } from './domain.js';
 import type { ExposureReport } from './exposure-report.js';
-import { parseHeaderBlock, type HeaderBlock } from './header-block.js';
-import { buildReport, HEADER_BIT, type Seen } from './report.js';
+import type { Finding } from './findings.js';
+import { parseHeaderBlock, rawValue, type HeaderBlock, type HeaderField } from './header-block.js';
+import { readerText } from './header-text.js';
+import { HeaderTooBigError, MalformedHeaderError } from './malformed.js';
+import { buildReport, type Envelope, type Seen } from './report.js';
+
+export type { Envelope } from './report.js';
 
 export interface AnalysisOptions {
   readonly internalDomains: readonly string[];
   readonly freemailDomains: readonly string[];
   readonly maxAddresses: number;
   readonly maxHeaderBytes: number;
+  /** policy.extraHeaders: more headers whose addresses count. */
+  readonly extraHeaders?: readonly string[];
 }
 
-export interface Envelope {
-  readonly mailFrom: string;
-  readonly rcptTo: readonly string[];
+/** The message as it will be forwarded: the whole header block in `head` (MessageBytes fits). */
+export interface AnalysisInput {
+  readonly head: Buffer;
+  readonly rest: readonly Buffer[];
+}
+
+/** One instance of a counted header and the addresses found in it: what a rewrite decides on. */
+export interface CountedField {
+  readonly field: HeaderField;
+  readonly header: CountedHeader;
+  readonly addresses: readonly { readonly address: string; readonly internal: boolean }[];
 }
 
 export interface MessageAnalysis {
+  /** Empty for a message that may be judged on its exposure alone. */
+  readonly findings: readonly Finding[];
   readonly exposure: ExposureReport;
+  /** No fields when the header block could not be read. */
   readonly header: HeaderBlock;
+  /** Every instance of a counted header, in message order (also From/Sender with one address). */
+  readonly countedFields: readonly CountedField[];
   readonly headerFrom: NormalisedAddress | null;
   readonly messageId: string | null;
   /** RFC 2047-decoded, trimmed. */
@@ -33,85 +54,165 @@ export interface MessageAnalysis {
 // The subject is shown, not checked: an undecodable one is kept as written
 // rather than refusing the message over it.
 function decodeSubject(value: string): string {
-  try {
-    return decodeEncodedWords(value).trim();
-  } catch {
-    return value.trim();
-  }
+  const decoded = readerText(value);
+  return (decoded.ok ? decoded.text : value).trim();
 }
 
-/** '@' count over the visible headers, stopping once it passes `stopAbove`. */
-function countVisibleAts(header: HeaderBlock, stopAbove: number): number {
+/**
+ * '@' count over the counted headers, stopping once it passes `stopAbove`. A
+ * From or Sender holding one plain mailbox is the author, not a list: it
+ * takes nothing of the budget.
+ */
+function countVisibleAts(header: HeaderBlock, table: CountedHeaderTable, stopAbove: number): number {
   let ats = 0;
   for (const field of header.fields) {
-    if (!HEADER_BIT.has(field.lowerName)) continue;
+    const index = table.index.get(field.lowerName);
+    if (index === undefined) continue;
+    if (table.headers[index]!.when === 'several' && simpleMailbox(field.value) !== null) continue;
     for (let i = field.value.indexOf('@'); i !== -1 && ats <= stopAbove; i = field.value.indexOf('@', i + 1)) ats++;
     if (ats > stopAbove) break;
   }
   return ats;
 }
 
+function hasNul(message: AnalysisInput): boolean {
+  return message.head.includes(0) || message.rest.some((chunk) => chunk.includes(0));
+}
+
+const NO_HEADER: HeaderBlock = { fields: [], bodyOffset: 0 };
+
 /**
- * Builds the analyser for one configuration. The returned function throws
- * SmtpReplyError for malformed (554 5.6.0) or oversized (552 5.3.4) headers.
- * `message` must be CRLF-normalised (normaliseLineEndings) already.
+ * Builds the analyser for one configuration. `message` must be CRLF-normalised
+ * (normaliseLineEndings) already. The returned function never throws for any
+ * input bytes: what is wrong with a message is a finding.
  */
-export function createAnalyser(options: AnalysisOptions): (message: Buffer, envelope: Envelope) => MessageAnalysis {
+export function createAnalyser(options: AnalysisOptions): (message: AnalysisInput, envelope: Envelope) => MessageAnalysis {
   const isInternal = makeDomainClassifier(options.internalDomains);
   const freemail = new Set(options.freemailDomains.map(normaliseDomain));
+  const table = countedHeaderTable(options.extraHeaders);
   const { maxAddresses, maxHeaderBytes } = options;
+  const emptyReport = (envelope: Envelope): ExposureReport => buildReport(table, new Map(), envelope, freemail, false, 0);
+  const unread = (envelope: Envelope, finding: Finding): MessageAnalysis => ({
+    findings: [finding],
+    exposure: emptyReport(envelope),
+    header: NO_HEADER,
+    countedFields: [],
+    headerFrom: null,
+    messageId: null,
+    subject: null,
+  });
 
   return (message, envelope) => {
-    const header = parseHeaderBlock(message, maxHeaderBytes);
+    // A NUL is a line ending to no one, but "\r\n\0.\r\n" is an end of DATA to a
+    // receiver that drops NULs first: nothing can be smuggled past us that way.
+    if (hasNul(message)) return unread(envelope, { kind: 'nul-byte' });
+    let header: HeaderBlock;
+    try {
+      header = parseHeaderBlock(message.head, maxHeaderBytes);
+    } catch (err) {
+      if (err instanceof HeaderTooBigError) return unread(envelope, { kind: 'header-too-big', maxBytes: err.maxBytes });
+      if (err instanceof MalformedHeaderError) return unread(envelope, { kind: 'malformed', why: err.why });
+      throw err;
+    }
+
+    const findings: Finding[] = [];
     const budget: AddressBudget = { remaining: maxAddresses };
     const seen = new Map<string, Seen>();
+    const countedFields: CountedField[] = [];
     let headerFrom: NormalisedAddress | null = null;
     let fromDone = false;
     let messageId: string | null = null;
     let subject: string | null = null;
 
     // Every structured address carries a literal '@': more of them in the
-    // visible headers than the cap means a reject whatever the details are,
+    // counted headers than the cap means a reject whatever the details are,
     // so e.g. 20,000 To lines are refused without parsing 10,000 of them.
-    let truncated = countVisibleAts(header, maxAddresses) > maxAddresses;
+    let truncated = countVisibleAts(header, table, maxAddresses) > maxAddresses;
     if (truncated) budget.remaining = 0;
+    // Two From lines are two authors to no one: every address in them counts.
+    const repeated = repeatedSeveralHeaders(header, table);
 
-    for (const field of header.fields) {
-      const bit = HEADER_BIT.get(field.lowerName);
-      if (bit !== undefined) {
-        // Past the cap nothing more is parsed: the counts are lower bounds and
-        // the policy refuses the message on `truncated`.
-        if (truncated) continue;
-        const found = extractAddresses(field.value, budget);
-        truncated = found.truncated;
-        for (const f of found.addresses) {
-          const n = normaliseAddress(f.address);
-          if (n === null) continue;
-          const s = seen.get(n.address);
-          if (s) {
-            s.headerBits |= bit;
-            if (f.foundIn === 'address') s.foundIn = 'address';
-          } else {
-            seen.set(n.address, { address: n.address, domain: n.domain, internal: isInternal(n.domain), headerBits: bit, foundIn: f.foundIn });
-          }
+    const count = (bit: number, found: readonly FoundAddress[]): CountedField['addresses'] => {
+      const addresses: { address: string; internal: boolean }[] = [];
+      for (const f of found) {
+        const n = normaliseAddress(f.address);
+        if (n === null) continue;
+        const s = seen.get(n.address);
+        if (s) {
+          s.headerBits |= bit;
+          if (f.foundIn === 'address') s.foundIn = 'address';
+          addresses.push({ address: n.address, internal: s.internal });
+        } else {
+          const internal = isInternal(n.domain);
+          if (bit !== 0) seen.set(n.address, { address: n.address, domain: n.domain, internal, headerBits: bit, foundIn: f.foundIn });
+          addresses.push({ address: n.address, internal });
         }
-      } else if (field.lowerName === 'from' && !fromDone) {
-        fromDone = true;
-        const first = firstMailbox(field.value);
-        headerFrom = first === null ? null : normaliseAddress(first);
-      } else if (field.lowerName === 'message-id' && messageId === null) {
-        messageId = field.value.trim() || null;
-      } else if (field.lowerName === 'subject' && subject === null) {
-        subject = decodeSubject(field.value);
       }
+      return addresses;
+    };
+
+    try {
+      for (const field of header.fields) {
+        const lower = field.lowerName;
+        if (lower === 'from' && !fromDone) {
+          fromDone = true;
+          const first = firstMailbox(field.value);
+          headerFrom = first === null ? null : normaliseAddress(first);
+        } else if (lower === 'message-id' && messageId === null) {
+          messageId = field.value.trim() || null;
+        } else if (lower === 'subject' && subject === null) {
+          subject = decodeSubject(field.value);
+        }
+
+        const index = table.index.get(lower);
+        // Past the cap nothing more is parsed: the counts are lower bounds and
+        // the policy refuses the message on the address-budget finding.
+        if (index === undefined || truncated) continue;
+        const counted = table.headers[index]!;
+        // A From as most mailers write it holds one address: the author, not a list.
+        const several = counted.when === 'always' || repeated.has(lower);
+        if (!several && simpleMailbox(field.value) !== null) {
+          countedFields.push({ field, header: counted, addresses: count(0, [{ address: simpleMailbox(field.value)!, foundIn: 'address' }]) });
+          continue;
+        }
+        const raw = field.value.includes('\ufffd') ? rawValue(message.head, field) : undefined;
+        const found = extractAddresses(field.value, budget, raw);
+        truncated = found.truncated;
+        const counts = several || distinctCount(found.addresses) > 1;
+        countedFields.push({ field, header: counted, addresses: count(counts ? 1 << index : 0, found.addresses) });
+      }
+    } catch (err) {
+      if (!(err instanceof MalformedHeaderError)) throw err;
+      findings.push({ kind: 'malformed', why: err.why });
     }
+    if (truncated) findings.push({ kind: 'address-budget', max: maxAddresses });
 
     return {
-      exposure: buildReport(seen, envelope, freemail, truncated, maxAddresses - budget.remaining),
+      findings,
+      exposure: buildReport(table, seen, envelope, freemail, truncated, maxAddresses - budget.remaining),
       header,
+      countedFields,
       headerFrom,
       messageId,
       subject,
     };
   };
+}
+
+function repeatedSeveralHeaders(header: HeaderBlock, table: CountedHeaderTable): Set<string> {
+  const instances = new Map<string, number>();
+  for (const field of header.fields) {
+    const index = table.index.get(field.lowerName);
+    if (index !== undefined && table.headers[index]!.when === 'several') instances.set(field.lowerName, (instances.get(field.lowerName) ?? 0) + 1);
+  }
+  return new Set([...instances].filter(([, n]) => n > 1).map(([name]) => name));
+}
+
+function distinctCount(found: readonly FoundAddress[]): number {
+  const distinct = new Set<string>();
+  for (const f of found) {
+    const n = normaliseAddress(f.address);
+    if (n !== null) distinct.add(n.address);
+  }
+  return distinct.size;
 }

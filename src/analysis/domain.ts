@@ -3,6 +3,7 @@
 // external to the other. Internal must be provable; anything else is external.
 
 import { domainToASCII } from 'node:url';
+import { asRead } from './header-text.js';
 
 const URL_SPECIAL = /[\x00-\x20\x7f%/?#\\:@<>^|"[\]]/;
 
@@ -78,12 +79,13 @@ export interface NormalisedAddress {
 const NEEDLESSLY_QUOTED = /^"([A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*)"$/;
 
 /**
- * Splits at the LAST '@' (a quoted local part may hold '@'), lower-cases the
+ * Format characters removed and NFKC applied (header-text asRead), then splits at the LAST '@' (a quoted local part may hold '@'), lower-cases the
  * local part too (so case variants count once) and normalises the domain.
  * Null when there is no '@' or one side is empty.
  */
 export function normaliseAddress(addr: string): NormalisedAddress | null {
-  const a = addr.trim();
+  // As a person reads it: `ａ@ext.com` and `a\u200B@ext.com` are a@ext.com.
+  const a = asRead(addr.trim());
   const at = a.lastIndexOf('@');
   if (at <= 0 || at === a.length - 1) return null;
   let local = a.slice(0, at).toLowerCase();

@@ -1,15 +1,11 @@
-/** The address headers a recipient can see, as they are counted. */
-export const VISIBLE_ADDRESS_HEADERS = ['to', 'cc', 'bcc', 'resent-to', 'resent-cc'] as const;
-export type VisibleHeaderName = (typeof VISIBLE_ADDRESS_HEADERS)[number];
-
 export interface VisibleAddress {
   /** Normalised: local part as written (lower-cased), domain as lower-case A-labels without trailing dot. */
   readonly address: string;
   readonly domain: string;
   readonly internal: boolean;
-  /** Header names (lower case) where it was seen. */
-  readonly headers: readonly VisibleHeaderName[];
-  /** How it was found: the structured address list, or address-like text in a display name / comment. */
+  /** Canonical names of the counted headers it was seen in ("To", "Reply-To", …), in table order. */
+  readonly headers: readonly string[];
+  /** How it was found: the structured address list, or address-like text in a display name / comment / group name. */
   readonly foundIn: 'address' | 'text';
 }
 

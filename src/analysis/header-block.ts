@@ -2,7 +2,7 @@
 // split into fields differently is refused instead of guessed at, because the
 // guess that matters is the recipient's mail client, not ours.
 
-import { SmtpReplyError, replies } from '../smtp/replies.js';
+import { HeaderTooBigError, MalformedHeaderError } from './malformed.js';
 
 export interface HeaderField {
   /** As written. */
@@ -34,11 +34,14 @@ const FIELD_NAME = /^[\x21-\x39\x3b-\x7e]+$/;
 const BAD_BYTE = /\0|\r(?!\n)|(?<!\r)\n/;
 const BOM_LATIN1 = '\xef\xbb\xbf';
 
-function malformed(why: string): SmtpReplyError {
-  return new SmtpReplyError(replies.malformed(why));
+function malformed(why: string): MalformedHeaderError {
+  return new MalformedHeaderError(why);
 }
 
-/** Splits the header block of a CRLF-normalised message into fields. Throws SmtpReplyError. */
+/**
+ * Splits the header block of a CRLF-normalised message into fields. Throws
+ * MalformedHeaderError, or HeaderTooBigError past maxHeaderBytes.
+ */
 export function parseHeaderBlock(message: Buffer, maxHeaderBytes: number): HeaderBlock {
   const { headerEnd, bodyOffset } = findHeaderEnd(message, maxHeaderBytes);
   if (headerEnd === 0) return { fields: [], bodyOffset };
@@ -102,5 +105,13 @@ function findHeaderEnd(message: Buffer, maxHeaderBytes: number): { headerEnd: nu
   if (blank !== -1) return { headerEnd: blank + 2, bodyOffset: blank + 4 };
   // No blank line: the whole message is headers, if it fits.
   if (message.length <= maxHeaderBytes) return { headerEnd: message.length, bodyOffset: message.length };
-  throw new SmtpReplyError(replies.headerTooBig(maxHeaderBytes));
+  throw new HeaderTooBigError(maxHeaderBytes);
+}
+
+/** A field's value as bytes (unfolded), for reading text that is not UTF-8 in other charsets. */
+export function rawValue(message: Buffer, field: HeaderField): Buffer {
+  let end = field.end;
+  if (message[end - 2] === 0x0d && message[end - 1] === 0x0a) end -= 2;
+  const bytes = message.subarray(field.start + field.name.length + 1, end);
+  return bytes.includes('\r\n') ? Buffer.from(bytes.toString('latin1').replace(/\r\n/g, ''), 'latin1') : bytes;
 }

@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises';
-import { normaliseLineEndings } from '../analysis/line-endings.js';
+import { judgeMessage } from '../actions/judge-message.js';
 import type { MailGuardConfig } from '../config/schema.js';
+import { assembleMessage } from '../message/message-bytes.js';
 import { createJudge } from '../policy/judge.js';
-import { formatReply, SmtpReplyError } from '../smtp/replies.js';
+import { formatReply } from '../smtp/replies.js';
 
 export interface CheckOptions {
   readonly json: boolean;
@@ -20,7 +21,20 @@ interface FileVerdict {
   reply: string | null;
   exposedExternal: number | null;
   exposingHeaders: readonly string[];
+  /** Why a bcc or split copy would not be sent (the message would be held instead). */
+  withheld?: string;
   error?: string;
+}
+
+// Saved mail (mbox, `formail`, many clients' "save as") starts with a
+// separator line that never reaches the wire: `From sender date`.
+const MBOX_FROM_LINE = /^From [^\r\n]*\r?\n/;
+
+/** The file as a mailer would send it: without an mbox separator line. */
+export function withoutMboxFromLine(raw: Buffer): Buffer {
+  if (raw[0] !== 0x46 || raw.toString('latin1', 0, 5) !== 'From ') return raw;
+  const line = MBOX_FROM_LINE.exec(raw.toString('latin1', 0, Math.min(raw.length, 1000)));
+  return line ? raw.subarray(line[0].length) : raw;
 }
 
 /**
@@ -41,30 +55,26 @@ export async function runCheck(config: MailGuardConfig, files: readonly string[]
       exitCode = 2;
       continue;
     }
-    const message = normaliseLineEndings(raw);
-    try {
-      const analysisEnvelope = { mailFrom: options.mailFrom ?? '', rcptTo: options.rcptTo };
-      const analysis = analyse(message, analysisEnvelope);
-      const verdict = decide(analysis.exposure, {
-        context: { ...analysisEnvelope, mailFrom: options.mailFrom ?? analysis.headerFrom?.address ?? '', clientAddress: '127.0.0.1' },
-        headerFromDomain: analysis.headerFrom?.domain ?? null,
-      });
-      results.push({
-        file,
-        violation: verdict.violation,
-        action: verdict.action,
-        rule: verdict.rule,
-        reason: verdict.reason,
-        reply: verdict.rejectReply ? formatReply(verdict.rejectReply) : null,
-        exposedExternal: analysis.exposure.exposedExternal.length,
-        exposingHeaders: analysis.exposure.exposingHeaders,
-      });
-      if (verdict.violation && exitCode === 0) exitCode = 1;
-    } catch (err) {
-      if (!(err instanceof SmtpReplyError)) throw err;
-      results.push({ file, violation: true, action: 'reject', rule: null, reason: err.reply.text, reply: formatReply(err.reply), exposedExternal: null, exposingHeaders: [] });
-      if (exitCode === 0) exitCode = 1;
-    }
+    // The same bytes, the same analysis and the same decision as on the wire.
+    const message = assembleMessage([withoutMboxFromLine(raw)], config.smtp.maxHeaderBytes);
+    // Without --from, rules on the sender see the header From, as the mailer would have sent it.
+    const mailFrom = options.mailFrom ?? analyse(message, { mailFrom: '', rcptTo: options.rcptTo }).headerFrom?.address ?? '';
+    const { analysis, verdict, withheld } = judgeMessage(analyse, decide, message, { mailFrom, rcptTo: options.rcptTo, clientAddress: '127.0.0.1' });
+    const refused = verdict.action === 'reject';
+    // A message that could not be read has no exposure worth a number.
+    const unread = analysis.findings.some((f) => f.kind !== 'address-budget');
+    results.push({
+      file,
+      violation: verdict.violation || refused,
+      action: verdict.action,
+      rule: verdict.rule,
+      reason: verdict.reason,
+      reply: verdict.rejectReply ? formatReply(verdict.rejectReply) : null,
+      exposedExternal: unread ? null : analysis.exposure.exposedExternal.length,
+      exposingHeaders: analysis.exposure.exposingHeaders,
+      ...(withheld ? { withheld: withheld.reason } : {}),
+    });
+    if ((verdict.violation || refused) && exitCode === 0) exitCode = 1;
   }
   if (options.json) process.stdout.write(JSON.stringify(results, null, 2) + '\n');
   else for (const r of results) process.stdout.write(describe(r) + '\n');

@@ -2,6 +2,9 @@ import { z } from 'zod';
 import { isIP } from 'node:net';
 import { SHIPPED_FREEMAIL_DOMAINS } from './freemail-domains.js';
 
+// The analysis keeps counted headers as bits: 10 built in plus these fit in 30.
+const MAX_EXTRA_HEADERS = 20;
+
 // Every key is optional with a safe default; unknown keys are refused (strictObject)
 // so a typo such as `upstrem:` stops start-up instead of silently running in
 // rehearsal mode.
@@ -93,6 +96,9 @@ const upstream = z.strictObject({
   name: z.string().min(1).optional(),
 });
 
+// RFC 5322 field name: printable ASCII except ':'.
+const headerName = z.string().regex(/^[\x21-\x39\x3b-\x7e]+$/, 'expected a header field name such as Disposition-Notification-To');
+
 const rule = z
   .strictObject({
     name: z.string().min(1),
@@ -119,6 +125,9 @@ const policy = z.strictObject({
   // message is refused: counting further is unbounded work for an attacker.
   maxAddresses: positiveInt.default(10_000),
   maxSplitCopies: positiveInt.default(1000),
+  // More headers whose addresses a recipient sees (e.g. Disposition-Notification-To);
+  // counted like Reply-To, and kept on bcc/split copies only when harmless.
+  extraHeaders: z.array(headerName).max(MAX_EXTRA_HEADERS).default([]),
   rules: z.array(rule).default([]),
 });
 

@@ -38,6 +38,8 @@ export function logMessageOutcome(
         ? outcome.refused.map((r) => ({ recipient: mask(r.recipient), code: r.code, response: r.response }))
         : undefined,
     dkimBroken: result.dkimBroken || undefined,
+    // Which check before sending stopped a rewritten copy (counts and header names, no addresses).
+    withheld: result.withheld ? { form: result.withheld.form, reason: result.withheld.reason } : undefined,
     err: result.error,
     timings: { receiveMs: round(receiveMs), analyseMs: round(result.analyseMs), deliverMs: round(result.deliverMs) },
   };

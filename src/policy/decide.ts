@@ -1,11 +1,28 @@
 import type { PolicyAction, PolicyConfig } from '../config/schema.js';
-import type { ExposureReport } from '../analysis/exposure-report.js';
-import { replies } from '../smtp/replies.js';
+import type { MessageAnalysis } from '../analysis/analyse.js';
+import type { Finding } from '../analysis/findings.js';
+import { replies, type SmtpReply } from '../smtp/replies.js';
 import { strongerAction } from './action-precedence.js';
 import { compileRuleMatcher, type RuleFacts } from './rule-matcher.js';
 import type { Verdict } from './verdict.js';
 
-export type Decide = (exposure: ExposureReport, facts: RuleFacts) => Verdict;
+/** What decide() reads of an analysis: its findings and who can see whom. */
+export type Judged = Pick<MessageAnalysis, 'findings' | 'exposure'>;
+export type Decide = (analysis: Judged, facts: RuleFacts) => Verdict;
+
+/** A finding that makes the message unreadable or unsafe to forward, as a refusal; null for none. */
+function refusalFor(finding: Finding): { reply: SmtpReply; reason: string } | null {
+  switch (finding.kind) {
+    case 'nul-byte':
+      return { reply: replies.nulByte(), reason: 'NUL byte in the message' };
+    case 'malformed':
+      return { reply: replies.malformed(finding.why), reason: `malformed header: ${finding.why}` };
+    case 'header-too-big':
+      return { reply: replies.headerTooBig(finding.maxBytes), reason: `header block over ${finding.maxBytes} bytes` };
+    case 'address-budget':
+      return null; // judged with the rule below: it is an exposure no rule may pass
+  }
+}
 
 interface CompiledRule {
   readonly name: string;
@@ -18,7 +35,8 @@ interface CompiledRule {
 /**
  * Builds the pure policy decision: rules in config order, first match wins,
  * and the policy's own thresholds and action when none matches. Independent
- * checks (address bound, split fan-out) combine by action precedence.
+ * checks (address bound, split fan-out) combine by action precedence. Every
+ * finding of analysis becomes a verdict here and nowhere else.
  */
 export function createDecide(policy: PolicyConfig): Decide {
   const rules: CompiledRule[] = policy.rules.map((rule) => ({
@@ -37,12 +55,19 @@ export function createDecide(policy: PolicyConfig): Decide {
     action: policy.action,
   };
 
-  return (exposure, facts) => {
+  return ({ findings, exposure }, facts) => {
     const rule = rules.find((r) => r.matches(facts)) ?? fallback;
+
+    // A message readers may read differently from us is refused whatever the
+    // rule says: its exposure cannot be known.
+    for (const finding of findings) {
+      const refusal = refusalFor(finding);
+      if (refusal) return { action: 'reject', rule: rule.name, violation: false, reason: refusal.reason, rejectReply: refusal.reply };
+    }
 
     // Past the address bound the counts are only lower bounds: nothing short of
     // a reject is safe, whatever the rule says.
-    if (exposure.truncated) {
+    if (findings.some((f) => f.kind === 'address-budget')) {
       return {
         action: 'reject',
         rule: rule.name,

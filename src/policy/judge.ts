@@ -9,6 +9,7 @@ export function createJudge(config: MailGuardConfig) {
     freemailDomains: config.policy.freemailDomains,
     maxAddresses: config.policy.maxAddresses,
     maxHeaderBytes: config.smtp.maxHeaderBytes,
+    extraHeaders: config.policy.extraHeaders,
   };
   return { analyse: createAnalyser(options), decide: createDecide(config.policy) };
 }

@@ -1,11 +1,9 @@
 import type { DeliveryLedger } from '../actions/delivery-ledger.js';
 import type { Outcome, RefusedCopy } from '../actions/outcome.js';
+import { asApprovedOriginal, prepareCopies, type Analyse } from '../actions/outgoing-copies.js';
 import { relayWhole, type Relay } from '../actions/relay.js';
-import { rewriteVisibleRecipients } from '../actions/rewrite-recipients.js';
 import { relaySplit } from '../actions/split.js';
-import { parseHeaderBlock } from '../analysis/header-block.js';
-import { assembleMessage, withHead } from '../message/message-bytes.js';
-import { SmtpReplyError } from '../smtp/replies.js';
+import { assembleMessage } from '../message/message-bytes.js';
 import { StoreConflictError, type MessageStore } from '../store/message-store.js';
 import type { HistoryEntry, MessageRecord, RecordStatus } from '../store/record.js';
 import { UpstreamError } from '../upstream/upstream-error.js';
@@ -21,6 +19,13 @@ export interface ReleaseDeps {
   readonly ledger: DeliveryLedger;
   readonly maxHeaderBytes: number;
   readonly splitConcurrency: number;
+  /** The proxy's analyser: every bcc and split copy of a release is checked as it leaves. */
+  readonly analyse: Analyse;
+}
+
+/** A bcc or split copy of the stored message would still expose a recipient: nothing was sent. */
+class UnsafeCopyError extends Error {
+  override readonly name = 'UnsafeCopyError';
 }
 
 export type ReleaseResult =
@@ -96,8 +101,12 @@ export async function releaseRecord(
     // before anything was sent (unreadable raw, a header that cannot be rewritten).
     // If the claim cannot be given back the record stays locked: stuck beats sent twice.
     await store.abandonRelease(id, entry(actor, 'release-failed', note(`not sent: ${describe(err)}`))).catch(() => undefined);
-    if (err instanceof SmtpReplyError) {
-      return { kind: 'conflict', message: `the stored message cannot be rewritten for release: ${err.reply.text}`, current: claimed.status };
+    if (err instanceof UnsafeCopyError) {
+      return {
+        kind: 'conflict',
+        message: `not sent as ${as}: ${err.message}; an approver may release it as original, or discard it`,
+        current: claimed.status,
+      };
     }
     throw err;
   }
@@ -142,19 +151,12 @@ async function relayAs(deps: ReleaseDeps, relay: Relay, record: MessageRecord, a
   if (raw === null) throw new Error('the stored message bytes are missing');
   const message = assembleMessage([raw], deps.maxHeaderBytes);
   const relayDeps = { relay, ledger: deps.ledger };
-  switch (as) {
-    case 'original':
-      return relayWhole(relayDeps, record.envelope, message, message);
-    case 'bcc': {
-      const header = parseHeaderBlock(message.head, deps.maxHeaderBytes);
-      const rewritten = withHead(message, rewriteVisibleRecipients(message.head, header, 'undisclosed-recipients:;'));
-      return relayWhole(relayDeps, record.envelope, message, rewritten);
-    }
-    case 'split': {
-      const header = parseHeaderBlock(message.head, deps.maxHeaderBytes);
-      return relaySplit({ ...relayDeps, concurrency: deps.splitConcurrency }, record.envelope, message, header);
-    }
-  }
+  if (as === 'original') return relayWhole(relayDeps, asApprovedOriginal(message, record.envelope), message);
+  const prepared = prepareCopies(deps.analyse, message, deps.analyse(message, record.envelope), record.envelope, as);
+  if (!prepared.ok) throw new UnsafeCopyError(prepared.reason);
+  return as === 'bcc'
+    ? relayWhole(relayDeps, prepared.copies[0]!, message)
+    : relaySplit({ ...relayDeps, concurrency: deps.splitConcurrency }, record.envelope.mailFrom, prepared.copies, message);
 }
 
 /**

@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DeliveryLedger } from '../../src/actions/delivery-ledger.js';
 import { createAdminApi } from '../../src/admin/api.js';
 import { configSchema } from '../../src/config/schema.js';
+import { createJudge } from '../../src/policy/judge.js';
 import { newMessageId } from '../../src/message-id.js';
 import { openFileStore } from '../../src/store/file-store.js';
 import type { MessageStore } from '../../src/store/message-store.js';
@@ -123,6 +124,7 @@ async function startApi(options: { fourEyes?: boolean; rehearsal?: boolean } = {
       ledger,
       maxHeaderBytes: 1_048_576,
       splitConcurrency: 2,
+      analyse: createJudge(configSchema.parse({ internalDomains: ['example.co.jp'] })).analyse,
       tokens: TOKEN_CONFIG,
       fourEyes: options.fourEyes ?? true,
       logger: silent,

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
+import { createAnalyser } from '../../../src/analysis/analyse.js';
 import { parseHeaderBlock } from '../../../src/analysis/header-block.js';
-import { rewriteBreaksDkim, rewriteVisibleRecipients } from '../../../src/actions/rewrite-recipients.js';
+import { rewriteBreaksDkim, rewriteRecipients } from '../../../src/actions/rewrite-recipients.js';
+import { asInput } from '../../helpers/analysis.js';
+
+const analyse = createAnalyser({ internalDomains: ['example.co.jp'], freemailDomains: [], maxAddresses: 1000, maxHeaderBytes: 1 << 20 });
+const noSender = (): boolean => false;
+const rewriteVisibleRecipients = (message: Buffer, to: string, isSender = noSender): Buffer =>
+  rewriteRecipients(message, analyse(asInput(message), { mailFrom: '', rcptTo: [] }), to, isSender);
 
 const crlf = (lines: string[]) => Buffer.from(lines.join('\r\n'), 'utf8');
 
@@ -20,7 +27,7 @@ describe('rewriteVisibleRecipients', () => {
   ]);
 
   it('replaces every visible address header with one To where the first stood, body untouched', () => {
-    const out = rewriteVisibleRecipients(message, parseHeaderBlock(message, 1 << 20), '<a@ext1.com>');
+    const out = rewriteVisibleRecipients(message, '<a@ext1.com>');
     const text = out.toString('utf8');
     expect(text).toBe(
       ['From: news@example.co.jp', 'To: <a@ext1.com>', 'Subject: hi', 'Message-ID: <m1@example.co.jp>', '', body].join('\r\n'),
@@ -30,7 +37,7 @@ describe('rewriteVisibleRecipients', () => {
 
   it('adds a To at the end of the header block when there was none', () => {
     const bare = crlf(['From: x@example.co.jp', 'Subject: s', '', 'body']);
-    const out = rewriteVisibleRecipients(bare, parseHeaderBlock(bare, 1 << 20), 'undisclosed-recipients:;');
+    const out = rewriteVisibleRecipients(bare, 'undisclosed-recipients:;');
     expect(out.toString()).toBe(['From: x@example.co.jp', 'Subject: s', 'To: undisclosed-recipients:;', '', 'body'].join('\r\n'));
   });
 

@@ -5,15 +5,16 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { createAnalyser } from '../../../src/analysis/analyse.js';
 import { normaliseLineEndings } from '../../../src/analysis/line-endings.js';
-import { SmtpReplyError } from '../../../src/smtp/replies.js';
+import { asInput, refusal } from '../../helpers/analysis.js';
 
 const FIXTURES = fileURLToPath(new URL('../../fixtures/eml/', import.meta.url));
-const analyse = createAnalyser({
+const analyser = createAnalyser({
   internalDomains: ['example.co.jp', '*.example.co.jp'],
   freemailDomains: ['gmail.com', 'yahoo.co.jp'],
   maxAddresses: 10_000,
   maxHeaderBytes: 1_048_576,
 });
+const analyse = (message: Buffer, envelope: { mailFrom: string; rcptTo: readonly string[] }) => analyser(asInput(message), envelope);
 
 interface Row {
   readonly fixture: string;
@@ -45,7 +46,9 @@ const rows: readonly Row[] = [
   { fixture: 'address-in-comment', rcptTo: [BOSS], external: ['x@ext1.com', 'y@ext2.com', 'z@ext3.com'], internal: [BOSS], headers: ['To', 'Cc'] },
   { fixture: 'address-in-display-name-rfc2047-b', rcptTo: TWO, external: ['x@ext1.com', 'bob@ext2.com', 'yamada@ext3.com'], internal: [BOSS], headers: ['To', 'Cc'] },
   { fixture: 'address-in-display-name-rfc2047-q', rcptTo: TWO, external: ['x@ext1.com', 'bob@ext2.com', 'z@ext3.com'], internal: [BOSS], headers: ['To', 'Cc'] },
-  { fixture: 'quoted-local-part-with-at', why: 'one mailbox each, at the domain after the quotes', rcptTo: TWO, external: ['"y@ext2.com"@ext3.com'], internal: ['"x@ext1.com"@example.co.jp'], headers: ['Cc'] },
+  // Readers show a quoted local part without its quotes (postal-mime: `x@ext1.com@example.co.jp`),
+  // so the address text inside is visible too, as the group-name class of issue 8 showed.
+  { fixture: 'quoted-local-part-with-at', why: 'a mailbox at the domain after the quotes, and the address text inside them', rcptTo: TWO, external: ['"y@ext2.com"@ext3.com', 'x@ext1.com', 'y@ext2.com'], internal: ['"x@ext1.com"@example.co.jp'], headers: ['To', 'Cc'] },
   { fixture: 'comment-inside-domain', why: 'real domains, or external; the text-scan reading c@example.co.jp adds nothing exposed', rcptTo: TWO, external: ['a@ext1.com', 'b@ext2.com', 'c@example.co.jp.evil.com', 'd@evil'], internal: ['c@example.co.jp'], headers: ['To'] },
   { fixture: 'folding-inside-domain', rcptTo: TWO, external: ['x@ext1.com', 'y@ext2.com', 'z@example.co.jp.evil.com'], internal: ['z@example.co.jp'], headers: ['To'] },
   { fixture: 'addresses-without-commas', rcptTo: TWO, external: ['x@ext1.com', 'y@ext2.com', 'z@ext3.com', 'w@ext4.com'], headers: ['To'] },
@@ -87,18 +90,12 @@ describe('fixtures: headers and addresses', () => {
     const message = load(row.fixture);
     const run = () => analyse(message, { mailFrom: 'news@example.co.jp', rcptTo: row.rcptTo });
     if (row.error) {
-      let caught: unknown;
-      try {
-        run();
-      } catch (err) {
-        caught = err;
-      }
-      expect(caught).toBeInstanceOf(SmtpReplyError);
-      const reply = (caught as SmtpReplyError).reply;
-      expect({ code: reply.code, enhanced: reply.enhanced }).toEqual(row.error);
+      expect(refusal(run())).toEqual(row.error);
       return;
     }
-    const { exposure } = run();
+    const analysis = run();
+    expect(analysis.findings).toEqual([]);
+    const { exposure } = analysis;
     const external = exposure.visible.filter((v) => !v.internal).map((v) => v.address);
     const internal = exposure.visible.filter((v) => v.internal).map((v) => v.address);
     expect(sorted(external)).toEqual(sorted(row.external ?? []));
@@ -114,7 +111,7 @@ describe('fixtures: headers and addresses', () => {
 describe('fixtures: what else the analysis reports', () => {
   it('bare CR is refused when the caller skipped normalisation', () => {
     const raw = readFileSync(`${FIXTURES}bare-cr-smuggling.eml`);
-    expect(() => analyse(raw, { mailFrom: '', rcptTo: TWO })).toThrow(/bare CR or LF/);
+    expect(analyse(raw, { mailFrom: '', rcptTo: TWO }).findings).toEqual([{ kind: 'malformed', why: 'bare CR or LF in the header block' }]);
   });
 
   it('reads From, Subject and Message-ID, and says where each address was found', () => {
@@ -123,15 +120,15 @@ describe('fixtures: what else the analysis reports', () => {
     expect(r.subject).toBe('fixture');
     expect(r.messageId).toBe('<fixture@example.co.jp>');
     const byAddress = new Map(r.exposure.visible.map((v) => [v.address, v]));
-    expect(byAddress.get('x@ext1.com')).toMatchObject({ foundIn: 'address', headers: ['to'], domain: 'ext1.com' });
-    expect(byAddress.get('yamada@ext3.com')).toMatchObject({ foundIn: 'text', headers: ['cc'] });
+    expect(byAddress.get('x@ext1.com')).toMatchObject({ foundIn: 'address', headers: ['To'], domain: 'ext1.com' });
+    expect(byAddress.get('yamada@ext3.com')).toMatchObject({ foundIn: 'text', headers: ['Cc'] });
     expect(r.exposure.addressesSeen).toBe(4);
   });
 
   it('a duplicate in two headers is one address listed under both', () => {
     const r = analyse(load('case-and-trailing-dot-duplicates'), { mailFrom: '', rcptTo: TWO });
     expect(r.exposure.visible).toEqual([
-      { address: 'x@ext1.com', domain: 'ext1.com', internal: false, headers: ['to', 'cc'], foundIn: 'address' },
+      { address: 'x@ext1.com', domain: 'ext1.com', internal: false, headers: ['To', 'Cc'], foundIn: 'address' },
     ]);
   });
 

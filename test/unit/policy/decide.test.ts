@@ -1,14 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfigObject } from '../../../src/config/load.js';
 import type { ExposureReport } from '../../../src/analysis/exposure-report.js';
-import { createDecide } from '../../../src/policy/decide.js';
+import { createDecide, type Judged } from '../../../src/policy/decide.js';
 import { strongerAction } from '../../../src/policy/action-precedence.js';
 import type { TransactionContext } from '../../../src/policy/verdict.js';
 import { ACTIONS } from '../../../src/config/schema.js';
 
-function exposure(exposed: string[], extra: Partial<ExposureReport> = {}): ExposureReport {
+/** An analysis with these exposed addresses; `truncated` adds the address-budget finding analysis reports with it. */
+function exposure(exposed: string[], extra: Partial<ExposureReport> = {}): Judged {
   const domains = new Set(exposed.map((a) => a.split('@')[1]));
-  return {
+  const findings: Judged['findings'] = extra.truncated ? [{ kind: 'address-budget', max: 50 }] : [];
+  return { findings, exposure: {
     visible: [],
     visibleExternalCount: exposed.length,
     exposedExternal: exposed,
@@ -17,7 +19,7 @@ function exposure(exposed: string[], extra: Partial<ExposureReport> = {}): Expos
     truncated: false,
     addressesSeen: exposed.length,
     ...extra,
-  };
+  } };
 }
 
 const ctx = (over: Partial<TransactionContext> = {}): TransactionContext => ({
