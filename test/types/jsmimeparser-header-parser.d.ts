@@ -1,6 +1,7 @@
 // The reference reader in test/unit/analysis/reader-differential.test.ts imports
 // jsmime's header parser module directly (the package's own index.d.ts only
 // types parseMail, which exposes five headers). Only what that test calls.
+// The module has a default export only: `import * as` gives { default }.
 declare module '@protontech/jsmimeparser/lib/headerParser' {
   export interface JsmimeMailbox {
     readonly name: string;
