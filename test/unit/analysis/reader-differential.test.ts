@@ -25,7 +25,7 @@
 // - postal-mime does not decode UTF-7; jsmime does, but throws when the base64
 //   holds a '+'. Both decode charset "utf-16" as little-endian whatever the BOM.
 // - Unquoted, raw ISO-2022-JP's "ESC ( B" opens a comment for both readers.
-import { domainToASCII } from 'node:url';
+import { domainToASCII, domainToUnicode } from 'node:url';
 import Encoding from 'encoding-japanese';
 import fc from 'fast-check';
 import iconv from 'iconv-lite';
@@ -35,7 +35,7 @@ import PostalMime, { addressParser, type Address as PostalAddress } from 'postal
 import { describe, expect, it } from 'vitest';
 import { createAnalyser } from '../../../src/analysis/index.js';
 import { normaliseLineEndings } from '../../../src/analysis/line-endings.js';
-import { SmtpReplyError } from '../../../src/smtp/replies.js';
+import { asInput, refusal } from '../../helpers/analysis.js';
 
 // ---------------------------------------------------------------------------
 // The ONE place that calls mail-guard. The analysis API is changing (message as
@@ -51,14 +51,14 @@ const ENVELOPE = { mailFrom: 'app@example.co.jp', rcptTo: ['boss@example.co.jp']
 
 /** mail-guard's verdict: refused as malformed, or the external addresses it counts. */
 function mailGuardExternal(message: Buffer): { refused: boolean; external: string[] } {
-  try {
-    const { exposure } = analyse(normaliseLineEndings(message), ENVELOPE);
-    return { refused: false, external: exposure.visible.filter((v) => !v.internal).map((v) => v.address) };
-  } catch (err) {
-    // 554 5.6.0 is today's "malformed"; anything else (a crash, 552) is not a refusal we accept.
-    if (err instanceof SmtpReplyError && err.reply.enhanced === '5.6.0') return { refused: true, external: [] };
-    throw err;
+  const analysis = analyse(asInput(normaliseLineEndings(message)), ENVELOPE);
+  // Only "malformed" (554 5.6.0) is a refusal this test accepts; 552 or a budget reject would hide a miss.
+  const refused = refusal(analysis, ENVELOPE);
+  if (refused !== null) {
+    expect(refused).toEqual({ code: 554, enhanced: '5.6.0' });
+    return { refused: true, external: [] };
   }
+  return { refused: false, external: analysis.exposure.visible.filter((v) => !v.internal).map((v) => v.address) };
 }
 
 // ---------------------------------------------------------------------------
@@ -251,6 +251,24 @@ function sameButStart(guard: Canonical, shown: Canonical): boolean {
   return k > 0 && guard.local.slice(-k) === shown.local.slice(-k);
 }
 
+/**
+ * Text that runs on past the end of a domain into what follows, in jsmime:
+ * - its UTF-7 decoder carries input over between encoded words, so
+ *   `=?utf-7?B?YStBRUEtZXh0MS5jb20=?=` can show as `a@ext1.coma@ext1.com`
+ *   or `a@ext1.com` followed by the CJK of the next word;
+ * - it reads a quoted string inside a comment, so `6-T_@m\u00fcller.de ("), …").a"`
+ *   shows as `6-t_@m\u00fcller.de.a`.
+ * mail-guard counts the address as written (a@ext1.com, 6-t_@xn--mller-kva.de):
+ * the same local part, and a domain the shown one only extends. Compared in
+ * Unicode, since the run-on may be letters that change the punycode.
+ */
+function sameButRunOn(guard: Canonical, shown: Canonical): boolean {
+  if (guard.local !== shown.local || !guard.domain.includes('.')) return false;
+  const counted = domainToUnicode(guard.domain) || guard.domain;
+  const runOn = domainToUnicode(shown.domain) || shown.domain;
+  return runOn.length > counted.length && runOn.startsWith(counted);
+}
+
 /** Throws a readable error when a reader shows an external address mail-guard does not count. */
 async function expectSuperset(message: Buffer): Promise<void> {
   const guard = mailGuardExternal(message);
@@ -258,7 +276,7 @@ async function expectSuperset(message: Buffer): Promise<void> {
   const counted = guard.external.flatMap((a) => canonical(a) ?? []);
   const exact = new Set(counted.map((c) => c.address));
   const missing = (await shownByReaders(message)).filter(
-    (s) => isExternal(s.address.domain) && !exact.has(s.address.address) && !counted.some((c) => sameButStart(c, s.address)),
+    (s) => isExternal(s.address.domain) && !exact.has(s.address.address) && !counted.some((c) => sameButStart(c, s.address) || sameButRunOn(c, s.address)),
   );
   if (missing.length === 0) return;
   const lines = missing.map(
