@@ -26,7 +26,8 @@ export function judgeMessage(analyse: Analyse, decide: Decide, message: MessageB
   if (prepared.ok) return { analysis, verdict, copies: prepared.copies, withheld: null };
   return {
     analysis,
-    verdict: { ...verdict, action: 'quarantine', reason: `${verdict.reason}; held: ${prepared.reason}` },
+    // The reason stays the policy's; why the copy was not sent travels in `withheld`.
+    verdict: { ...verdict, action: 'quarantine' },
     copies: null,
     withheld: { form: prepared.form, reason: prepared.reason },
   };

@@ -84,7 +84,8 @@ export async function processMessage(deps: ProcessDeps, received: ReceivedMessag
   // Rehearsal mode keeps everything; quarantine keeps what it holds. 250 only once the store has it durably.
   const keep = async (status: 'captured' | 'held', kept: Outcome, action: OutcomeAction): Promise<MessageResult> => {
     try {
-      const { record, raw } = buildRecord({ ...recordBase, id: received.id, status, message });
+      const note = judged.withheld ? `held instead of sent as ${judged.withheld.form}: ${judged.withheld.reason}` : undefined;
+      const { record, raw } = buildRecord({ ...recordBase, id: received.id, status, message, ...(note ? { note } : {}) });
       await deps.store.put(record, raw);
     } catch (err) {
       return { ...finish({ kind: 'store-failed' }, 'tempfail'), error: err };

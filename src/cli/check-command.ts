@@ -85,5 +85,6 @@ function describe(r: FileVerdict): string {
   if (r.error) return `${r.file}: ERROR cannot read (${r.error})`;
   if (!r.violation) return `${r.file}: pass (rule ${r.rule}; ${r.exposedExternal} exposed external address(es))`;
   const where = r.exposingHeaders.length ? ` in ${r.exposingHeaders.join(', ')}` : '';
-  return `${r.file}: VIOLATION -> ${r.action} (rule ${r.rule ?? '-'}; ${r.reason}${where})${r.reply ? `\n  ${r.reply}` : ''}`;
+  const withheld = r.withheld ? `\n  held instead of sent: ${r.withheld}` : '';
+  return `${r.file}: VIOLATION -> ${r.action} (rule ${r.rule ?? '-'}; ${r.reason}${where})${r.reply ? `\n  ${r.reply}` : ''}${withheld}`;
 }

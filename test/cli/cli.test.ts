@@ -8,6 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
 const CLI = resolve('dist/cli/main.js');
+const FIXTURES = resolve('test/fixtures/eml');
 
 async function cli(args: string[], env: Record<string, string> = {}) {
   try {
@@ -59,6 +60,53 @@ describe('mail-guard check', () => {
     expect(verdicts[0]).toMatchObject({ violation: true, action: 'reject', exposedExternal: 3, exposingHeaders: ['To'] });
     expect(verdicts[1]).toMatchObject({ violation: true, action: 'reject' });
     expect(String(verdicts[1]!['reply'])).toMatch(/^554 5\.6\.0 /);
+  });
+
+  // Issue 8: every class the proxy catches, `check` catches, from the same fixtures.
+  it.each([
+    ['utf7-encoded-word-in-display-name', ['To', 'Cc']],
+    ['iso-2022-jp-raw-in-display-name', ['To']],
+    ['format-characters-next-to-at', ['To']],
+    ['compatibility-forms-of-at-and-dot', ['To']],
+    ['address-in-group-name-quote-before-at', ['To', 'Cc']],
+    ['reply-to-lists-members', ['Reply-To']],
+    ['mail-followup-to-lists-members', ['Mail-Followup-To']],
+    ['resent-bcc-lists-members', ['Resent-Bcc']],
+    ['from-with-several-addresses', ['From']],
+  ])('catches %s as the proxy does', async (fixture, headers) => {
+    const r = await cli(['check', '-c', config, '--json', join(FIXTURES, `${fixture}.eml`)]);
+    expect(r.code).toBe(1);
+    const [verdict] = JSON.parse(r.stdout) as Array<Record<string, unknown>>;
+    expect(verdict).toMatchObject({ violation: true, action: 'reject', exposingHeaders: headers });
+    expect(String(verdict!['reply'])).toMatch(new RegExp(`^550 5\\.7\\.1 Message exposes \\d+ external recipient addresses to each other in ${headers.join(', ')}; `));
+  });
+
+  it('refuses a NUL byte in the body as the proxy does, and an undecodable charset as malformed', async () => {
+    const r = await cli(['check', '-c', config, '--json', join(FIXTURES, 'nul-byte-in-body.eml'), join(FIXTURES, 'undecodable-charset-encoded-word.eml')]);
+    expect(r.code).toBe(1);
+    const [nul, charset] = JSON.parse(r.stdout) as Array<Record<string, unknown>>;
+    expect(String(nul!['reply'])).toMatch(/^554 5\.6\.0 Message contains a NUL byte/);
+    expect(String(charset!['reply'])).toMatch(/^554 5\.6\.0 Malformed message header: an encoded word in a charset no reader here can decode \(x-no-such-charset\)/);
+  });
+
+  it('reads saved mail with a leading mbox From line as the mailer would have sent it', async () => {
+    const mbox = join(dir, 'saved.eml');
+    await writeFile(mbox, 'From news@example.co.jp Sun Nov 29 08:00:00 2026\nFrom: news@example.co.jp\nTo: a@ext1.com, b@ext2.com\n\nhi\n');
+    const r = await cli(['check', '-c', config, '--json', mbox]);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout)[0]).toMatchObject({ action: 'reject', exposedExternal: 2, exposingHeaders: ['To'] });
+  });
+
+  it('says when a split copy would be held instead of sent, as the proxy would', async () => {
+    const splitConfig = join(dir, 'split.yaml');
+    await writeFile(splitConfig, 'internalDomains: [example.co.jp]\npolicy: { action: split }\n');
+    const fixture = join(FIXTURES, 'from-with-several-addresses.eml');
+    const r = await cli(['check', '-c', splitConfig, '--json', '--rcpt', 'x@ext1.com', '--rcpt', 'y@ext2.com', fixture]);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout)[0]).toMatchObject({
+      action: 'quarantine',
+      withheld: 'a split copy would still show 1 other external recipient(s) in From',
+    });
   });
 
   it('exits 2 when a file cannot be read, or the config is bad', async () => {

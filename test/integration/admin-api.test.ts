@@ -295,6 +295,26 @@ describe('four-eyes release', () => {
     expect((await historyOf(h, record.id)).at(-1)?.upstreamReply).toMatch(/^250 2\.0\.0 Ok: queued as R\d; 250 .*; 250 /);
   });
 
+  it('releases as split only copies that name nobody else: a Reply-To listing the members is dropped; a From listing them refuses the release (409)', async () => {
+    const h = await startApi();
+    const withReplyTo = Buffer.from(newsletter().toString('utf8').replace(TO_LINE, `${TO_LINE}\r\nReply-To: ${RECIPIENTS.join(', ')}`));
+    const ok = await h.seed(withReplyTo);
+    await h.post('alice', `/api/messages/${ok.id}/approve`);
+    expect((await h.post('bob', `/api/messages/${ok.id}/release`, { as: 'split' })).status).toBe(200);
+    expect(h.upstream.transactions).toBe(3);
+    for (const m of h.upstream.messages) expect(m.raw.toString('utf8')).not.toMatch(/^Reply-To:/m);
+
+    const fromLists = Buffer.from(newsletter().toString('utf8').replace('From: Newsletter <news@example.co.jp>', `From: ${RECIPIENTS.join(', ')}`));
+    const unsafe = await h.seed(fromLists);
+    await h.post('alice', `/api/messages/${unsafe.id}/approve`);
+    const refused = await h.post('bob', `/api/messages/${unsafe.id}/release`, { as: 'split' });
+    expect(refused.status).toBe(409);
+    expect(refused.json['error']).toMatch(/^not sent as split: a split copy would still show 2 other external recipient\(s\) in From; an approver may release it as original, or discard it$/);
+    expect(h.upstream.transactions).toBe(3);
+    // Nothing went out and the record can still be decided.
+    expect((await h.get('bob', `/api/messages/${unsafe.id}`)).json['status']).toBe('approved');
+  });
+
   it('lets an approver release as original after a reviewer approved: the bytes go out unchanged', async () => {
     const h = await startApi();
     const raw = newsletter();

@@ -2,6 +2,8 @@
 // upstream, every header of every copy is read, and no copy may name a member
 // it must not. Split copies used to keep Reply-To and Mail-Followup-To, so
 // every member still saw every other member.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startRecordingUpstream, type RecordedMessage, type RecordingUpstream } from '../helpers/recording-upstream.js';
 import { sendOnce } from '../helpers/smtp-client.js';
@@ -99,6 +101,11 @@ describe('split copies name only their own recipient', () => {
     const line = guard.logs.find((l) => l.msg === 'message handled')!;
     expect(line).toMatchObject({ action: 'quarantine', withheld: { form: 'split', reason: 'a split copy would still show 2 other external recipient(s) in From' } });
     expect(JSON.stringify(line)).not.toContain('member@');
+    // The reviewer sees why in the held record.
+    const id = /held for review ([0-9A-Z]{26})$/.exec(result.final)![1]!;
+    const record = JSON.parse(await readFile(join(guard.storePath, 'records', id, 'record.json'), 'utf8')) as { status: string; history: Array<{ note: string }> };
+    expect(record.status).toBe('held');
+    expect(record.history[0]!.note).toBe('held instead of sent as split: a split copy would still show 2 other external recipient(s) in From');
     const metrics = await (await fetch(`http://127.0.0.1:${guard.adminPort}/metrics`)).text();
     expect(metrics).toMatch(/^mailguard_copies_withheld_total\{form="split"\} 1$/m);
     expect(metrics).toMatch(/^mailguard_copies_withheld_total\{form="bcc"\} 0$/m);
