@@ -34,6 +34,7 @@ describe('config', () => {
     ['policy:\n  rules:\n    - { name: x, from: a@b, action: split, colour: red }\n', 'test.yaml: policy.rules[0].colour: unknown key'],
     ['policy:\n  rules:\n    - { name: x, from: a@b }\n', 'test.yaml: policy.rules[0]: a rule needs an action or a threshold'],
     ['internalDomains: ["*example.com"]\n', 'test.yaml: internalDomains[0]: expected a domain'],
+    ['policy:\n  extraHeaders: ["Disposition Notification To"]\n', 'test.yaml: policy.extraHeaders[0]: expected a header field name'],
     ['admin:\n  tokens: [{ name: a, tokenSha256: xyz, role: reviewer }]\n', 'test.yaml: admin.tokens[0].tokenSha256: expected 64 hex'],
     ['store:\n  type: sqlite\n', 'test.yaml: store.type: '],
     ['smtp: [1, 2]\n', 'test.yaml: smtp: '],
