@@ -51,6 +51,8 @@ const key = (address: string): string => normaliseAddress(address.replace(/^<|>$
  * at all (internal ones, such as the sender's own Bcc to itself, may stay).
  */
 export function prepareCopies(analyse: Analyse, message: MessageBytes, analysis: MessageAnalysis, envelope: Envelope, form: CopyForm): PreparedCopies {
+  // A rewrite works from the counted fields; with a finding some may be missing.
+  if (analysis.findings.length > 0) return { ok: false, form, reason: `the message could not be read completely (${describe(analysis.findings[0]!)})` };
   const senders = new Set([key(envelope.mailFrom), ...(analysis.headerFrom ? [analysis.headerFrom.address] : [])]);
   const isSender = (address: string): boolean => senders.has(address);
   const recipients = [...new Map(envelope.rcptTo.map((r) => [key(r), r])).entries()];

@@ -169,16 +169,17 @@ export function createAnalyser(options: AnalysisOptions): (message: AnalysisInpu
         // the policy refuses the message on the address-budget finding.
         if (index === undefined || truncated) continue;
         const counted = table.headers[index]!;
+        const alwaysCounts = counted.when === 'always' || repeated.has(lower);
         // A From as most mailers write it holds one address: the author, not a list.
-        const several = counted.when === 'always' || repeated.has(lower);
-        if (!several && simpleMailbox(field.value) !== null) {
-          countedFields.push({ field, header: counted, addresses: count(0, [{ address: simpleMailbox(field.value)!, foundIn: 'address' }]) });
+        const author = alwaysCounts ? null : simpleMailbox(field.value);
+        if (author !== null) {
+          countedFields.push({ field, header: counted, addresses: count(0, [{ address: author, foundIn: 'address' }]) });
           continue;
         }
         const raw = field.value.includes('\ufffd') ? rawValue(message.head, field) : undefined;
         const found = extractAddresses(field.value, budget, raw);
         truncated = found.truncated;
-        const counts = several || distinctCount(found.addresses) > 1;
+        const counts = alwaysCounts || distinctCount(found.addresses) > 1;
         countedFields.push({ field, header: counted, addresses: count(counts ? 1 << index : 0, found.addresses) });
       }
     } catch (err) {
