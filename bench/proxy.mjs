@@ -1,6 +1,8 @@
-// Starts mail-guard (`node dist/cli/main.js serve -c FILE`) as a child with a
-// generated config pointing at the sink, and waits for its 220 greeting; the
-// same for the reference forwarder (bench/bare-forwarder.mjs).
+// Starts mail-guard (`node PROJECT_DIR/dist/cli/main.js serve -c FILE`) as a
+// child with a generated config pointing at the sink, and waits for its 220
+// greeting; the same for the reference forwarder (bench/bare-forwarder.mjs).
+// PROJECT_DIR is this checkout, or for BENCH_BASELINE another built one: both
+// get the same config, each in its own files under tmpDir.
 import fs from 'node:fs';
 import path from 'node:path';
 import { freePort, startChild, stopChild, tailFile, waitForGreeting } from './procs.mjs';
@@ -19,26 +21,32 @@ export function proxyConfigYaml({ smtpPort, adminPort, sinkPort, storePath }) {
 }
 
 /**
+ * Starts `projectDir`'s mail-guard. `name` tells two of them apart: it names
+ * the child, the files under tmpDir and the log headings ('mail-guard' for
+ * this checkout, 'baseline' for BENCH_BASELINE).
  * Returns { ok: true, pid, port, entry, stop(), alive(), logs() } or
  * { ok: false, reason, logs }.
  */
-export async function startProxy({ projectDir, tmpDir, sinkPort, startTimeoutMs = 30000 }) {
+export async function startProxy({ projectDir, tmpDir, sinkPort, name = 'mail-guard', startTimeoutMs = 30000 }) {
   const main = path.join(projectDir, 'dist', 'cli', 'main.js');
-  const outFile = path.join(tmpDir, 'proxy-stdout.txt');
-  const errFile = path.join(tmpDir, 'proxy-stderr.txt');
+  // The names this checkout's proxy always had; a second one gets its own.
+  const prefix = name === 'mail-guard' ? '' : `${name}-`;
+  const shown = name === 'mail-guard' ? path.relative(projectDir, main) : main;
+  const outFile = path.join(tmpDir, `${prefix}proxy-stdout.txt`);
+  const errFile = path.join(tmpDir, `${prefix}proxy-stderr.txt`);
   const logs = () => {
     const err = tailFile(errFile, 4000).trim();
     const out = tailFile(outFile, 2000).trim();
-    return [err && `--- mail-guard stderr (tail) ---\n${err}`, out && `--- mail-guard stdout (tail) ---\n${out}`]
-      .filter(Boolean).join('\n') || '(mail-guard wrote nothing)';
+    return [err && `--- ${name} stderr (tail) ---\n${err}`, out && `--- ${name} stdout (tail) ---\n${out}`]
+      .filter(Boolean).join('\n') || `(${name} wrote nothing)`;
   };
   if (!fs.existsSync(main)) {
-    return { ok: false, reason: `${path.relative(projectDir, main)} does not exist (npm run build, or the CLI is not written yet)`, logs: () => '' };
+    return { ok: false, reason: `${shown} does not exist (npm run build, or the CLI is not written yet)`, logs: () => '' };
   }
   const smtpPort = await freePort();
   const adminPort = await freePort();
-  const configFile = path.join(tmpDir, 'mail-guard.yaml');
-  const storePath = path.join(tmpDir, 'store');
+  const configFile = path.join(tmpDir, `${prefix}mail-guard.yaml`);
+  const storePath = path.join(tmpDir, `${prefix}store`);
   fs.mkdirSync(storePath, { recursive: true });
   fs.writeFileSync(configFile, proxyConfigYaml({ smtpPort, adminPort, sinkPort, storePath }));
 
@@ -48,7 +56,7 @@ export async function startProxy({ projectDir, tmpDir, sinkPort, startTimeoutMs 
   const env = { ...process.env };
   delete env.MAIL_GUARD_CONFIG;
   const args = [main, 'serve', '-c', configFile];
-  const entry = startChild('mail-guard', process.execPath, args, { cwd: projectDir, env, stdio: ['ignore', out, err] });
+  const entry = startChild(name, process.execPath, args, { cwd: projectDir, env, stdio: ['ignore', out, err] });
   fs.closeSync(out);
   fs.closeSync(err);
   const ready = await waitForGreeting(smtpPort, { totalMs: startTimeoutMs, isDead: () => entry.exited });
@@ -57,7 +65,7 @@ export async function startProxy({ projectDir, tmpDir, sinkPort, startTimeoutMs 
       ? `exited (code ${entry.code}, signal ${entry.signal}) before answering`
       : `no 220 greeting on 127.0.0.1:${smtpPort} within ${startTimeoutMs} ms (${ready.error?.message})`;
     await stopChild(entry);
-    return { ok: false, reason: `mail-guard ${why}`, logs };
+    return { ok: false, reason: `${name} ${why}`, logs };
   }
   return {
     ok: true,
@@ -66,7 +74,7 @@ export async function startProxy({ projectDir, tmpDir, sinkPort, startTimeoutMs 
     adminPort,
     configFile,
     greeting: ready.line,
-    command: `node ${path.relative(projectDir, main)} serve -c ${configFile}`,
+    command: `node ${shown} serve -c ${configFile}`,
     entry,
     alive: () => !entry.exited,
     stop: () => stopChild(entry, 5000),
