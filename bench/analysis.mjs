@@ -1,15 +1,16 @@
 #!/usr/bin/env node
-// Scenario 5, in its own process: the analyser from dist/analysis/index.js on
-// one header block whose To lists 50,000 addresses. Prints one JSON line:
-// { ok, headerBytes, addresses, coldMs, warmMs: [...], outcome } or { ok: false, reason }.
+// Scenario 5, in its own process: the analyser from PROJECT_DIR/dist/analysis
+// on one header block whose To lists 50,000 addresses. Prints one JSON line:
+// { ok, shape, headerBytes, addresses, coldMs, warmMs: [...], outcome } or { ok: false, reason }.
 // A bounded reject is either a thrown error carrying `.reply` {code, enhanced, text}
-// or a report with `truncated: true` (the policy then refuses the message).
+// (older versions) or a report with `truncated: true` and, in newer versions,
+// an address-budget finding (the policy then refuses the message). `shape` is
+// the calling convention found (bench/analyser.mjs): PROJECT_DIR may be an
+// older checkout (BENCH_BASELINE).
 //
 //   node bench/analysis.mjs PROJECT_DIR [ADDRESSES] [RUNS]
-import path from 'node:path';
-import fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { pathToFileURL } from 'node:url';
+import { analyseOnce, describe, loadAnalyser } from './analyser.mjs';
 
 const projectDir = process.argv[2] ?? process.cwd();
 const count = Number(process.argv[3] ?? 50000);
@@ -27,50 +28,27 @@ function message(n) {
   return Buffer.from(lines.join('\r\n'), 'latin1');
 }
 
-function describe(outcome) {
-  if (outcome.thrown) {
-    const r = outcome.error?.reply;
-    return r ? { kind: 'reject', reply: `${r.code} ${r.enhanced} ${r.text}` }
-      : { kind: 'error', error: String(outcome.error?.stack ?? outcome.error).slice(0, 500) };
-  }
-  // MessageAnalysis { exposure: ExposureReport, … } — or a bare ExposureReport.
-  const v = outcome.value?.exposure ?? outcome.value ?? {};
-  return {
-    kind: 'report',
-    truncated: v.truncated,
-    addressesSeen: v.addressesSeen,
-    visibleExternalCount: v.visibleExternalCount,
-  };
-}
-
 async function main() {
-  const file = path.join(projectDir, 'dist', 'analysis', 'index.js');
-  if (!fs.existsSync(file)) return { ok: false, reason: `${path.relative(projectDir, file)} does not exist` };
-  const mod = await import(pathToFileURL(file).href);
-  if (typeof mod.createAnalyser !== 'function') return { ok: false, reason: 'dist/analysis/index.js exports no createAnalyser' };
-  const analyse = mod.createAnalyser({
+  const analyser = await loadAnalyser(projectDir, {
     internalDomains: ['example.co.jp'],
     freemailDomains: [],
     maxAddresses: 10000,
     maxHeaderBytes: 1048576,
   });
+  if (!analyser.ok) return analyser;
   const raw = message(count);
+  const input = analyser.input(raw);
   const headerBytes = raw.indexOf('\r\n\r\n') + 4;
   const envelope = { mailFrom: 'sender@example.co.jp', rcptTo: ['a0@x0.example'] };
   const once = async () => {
     const t0 = performance.now();
-    let outcome;
-    try {
-      outcome = { value: await analyse(raw, envelope) };
-    } catch (error) {
-      outcome = { thrown: true, error };
-    }
+    const outcome = await analyseOnce(analyser, input, envelope);
     return { ms: performance.now() - t0, outcome };
   };
   const cold = await once();
   const warm = [];
   for (let i = 0; i < runs; i++) warm.push((await once()).ms);
-  return { ok: true, headerBytes, addresses: count, coldMs: cold.ms, warmMs: warm, outcome: describe(cold.outcome) };
+  return { ok: true, shape: analyser.shape, headerBytes, addresses: count, coldMs: cold.ms, warmMs: warm, outcome: describe(cold.outcome) };
 }
 
 const hardStop = setTimeout(() => {

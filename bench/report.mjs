@@ -195,7 +195,11 @@ export function targets(summary, runs, analysis) {
 export function outcomeText(outcome) {
   if (!outcome) return '—';
   if (outcome.kind === 'reject') return outcome.reply.slice(0, 110);
-  if (outcome.kind === 'report') return `report: truncated=${outcome.truncated}, addressesSeen=${outcome.addressesSeen}, external=${outcome.visibleExternalCount}`;
+  if (outcome.kind === 'report') {
+    // findings: null from an analyser that has none (it threw instead), [] for none found.
+    const findings = outcome.findings ? `, findings: ${outcome.findings.length ? outcome.findings.join('; ') : 'none'}` : '';
+    return `report: truncated=${outcome.truncated}, addressesSeen=${outcome.addressesSeen}, external=${outcome.visibleExternalCount}${findings}`;
+  }
   return `error: ${String(outcome.error).split('\n')[0].slice(0, 110)}`;
 }
 
