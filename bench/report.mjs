@@ -29,21 +29,24 @@ function median(values) {
   return sorted.length ? (sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2) : null;
 }
 
+const msgsPerSec = (run) => run.msgsPerSec;
+
 /**
- * msgs/s of `top` over `bottom`, round by round (both runs of a pair ran in the
- * same round, one right after the other or with the third mode in between, so
- * both saw the same machine; best-of-each-mode mixes different rounds).
+ * msgs/s (or `value` of a run) of `top` over `bottom`, round by round (both
+ * runs of a pair ran in the same round, one right after the other or with
+ * another mode in between, so both saw the same machine; best-of-each-mode
+ * mixes different rounds).
  * Returns { ratio: median of the rounds (best-of when no pair), bestOfRatio, perRound }.
  */
-function pairedRatio(topRuns, bottomRuns) {
+function pairedRatio(topRuns, bottomRuns, value = msgsPerSec) {
   const perRound = [];
   for (const b of bottomRuns) {
     const t = topRuns.find((x) => x.round === b.round);
-    if (t && !t.failed && !b.failed && b.msgsPerSec) perRound.push(t.msgsPerSec / b.msgsPerSec);
+    if (t && !t.failed && !b.failed && value(b) && Number.isFinite(value(t))) perRound.push(value(t) / value(b));
   }
   const bt = best(topRuns);
   const bb = best(bottomRuns);
-  const bestOfRatio = bt && bb ? bt.msgsPerSec / bb.msgsPerSec : null;
+  const bestOfRatio = bt && bb && value(bb) && Number.isFinite(value(bt)) ? value(bt) / value(bb) : null;
   return { ratio: median(perRound) ?? bestOfRatio, bestOfRatio, perRound };
 }
 
@@ -53,6 +56,7 @@ export function summarise(scenarios, runs, latency) {
     const direct = of('direct');
     const proxied = of('proxied');
     const bare = of('bare');
+    const baseline = of('baseline');
     const vsDirect = pairedRatio(proxied, direct);
     return {
       scenario: s,
@@ -67,7 +71,18 @@ export function summarise(scenarios, runs, latency) {
       bareRan: bare.length > 0,
       bareVsDirect: bare.length ? pairedRatio(bare, direct) : null,
       guardVsBare: bare.length ? pairedRatio(proxied, bare) : null,
-      latency: { direct: latency?.[s.id]?.direct ?? null, proxied: latency?.[s.id]?.proxied ?? null, bare: latency?.[s.id]?.bare ?? null },
+      // BENCH_BASELINE's mail-guard (only where it ran): baseline/direct and
+      // mail-guard/baseline in msgs/s, copies/s (split) and CPU ms/msg.
+      baseline: baseline.length ? best(baseline) : null,
+      baselineRan: baseline.length > 0,
+      baselineVsDirect: baseline.length ? pairedRatio(baseline, direct) : null,
+      guardVsBaseline: baseline.length ? {
+        msgs: pairedRatio(proxied, baseline),
+        copies: s.split ? pairedRatio(proxied, baseline, (r) => r.copiesPerSec) : null,
+        cpu: pairedRatio(proxied, baseline, (r) => r.cpuMsPerMsg),
+      } : null,
+      latency: { direct: latency?.[s.id]?.direct ?? null, proxied: latency?.[s.id]?.proxied ?? null, bare: latency?.[s.id]?.bare ?? null,
+        baseline: latency?.[s.id]?.baseline ?? null },
     };
   });
 }
@@ -78,8 +93,9 @@ const ratioCell = (r) =>
 export function mainTable(summary) {
   const rows = [];
   const anyBare = summary.some((s) => s.bareRan);
+  const anyBaseline = summary.some((s) => s.baselineRan);
   for (const s of summary) {
-    const { scenario, direct, proxied, bare, latency } = s;
+    const { scenario, direct, proxied, bare, baseline, latency } = s;
     const row = (mode, run, lat, vsDirect, vsBare) => [
       mode === 'direct' ? scenario.title : '',
       mode,
@@ -96,10 +112,13 @@ export function mainTable(summary) {
     rows.push(row('direct', direct, latency.direct, null, null));
     rows.push(row('proxied', proxied, latency.proxied, { ratio: s.ratio, bestOfRatio: s.bestOfRatio, perRound: s.perRound }, s.guardVsBare));
     if (s.bareRan) rows.push(row('bare', bare, latency.bare, s.bareVsDirect, null));
+    if (s.baselineRan) rows.push(row('baseline', baseline, latency.baseline, s.baselineVsDirect, null));
   }
+  const vsDirectHeading = anyBaseline ? `proxied${anyBare ? ', bare' : ''} or baseline / direct: median of rounds`
+    : anyBare ? 'proxied or bare / direct: median of rounds' : 'proxied/direct: median of rounds';
   return table(
     ['scenario', 'mode', 'msgs/s', 'copies/s', 'p50 ms', 'p99 ms', 'CPU ms/msg', 'peak RSS MB', 'host busy',
-      anyBare ? 'proxied or bare / direct: median of rounds' : 'proxied/direct: median of rounds',
+      vsDirectHeading,
       ...(anyBare ? ['mail-guard/bare: median of rounds'] : [])],
     rows,
     ['l', 'l'],
@@ -112,6 +131,70 @@ export function bareLines(summary) {
   return summary.filter((s) => s.bareRan).map((s) =>
     `mail-guard vs bare forwarder, ${names[s.scenario.id] ?? s.scenario.id}: ${ratio(s.guardVsBare?.ratio)} ` +
     `(CPU ms/msg ${fmt(s.proxied?.cpuMsPerMsg, 3)} vs ${fmt(s.bare?.cpuMsPerMsg, 3)})`);
+}
+
+const scenarioNames = { pass: 'pass path', conn: 'one connection per message', split: 'split' };
+const roundsText = (r) => `${ratio(r?.ratio)} median of rounds (rounds ${r?.perRound.length ? r.perRound.map((x) => x.toFixed(2)).join(', ') : 'none paired'}; best-of ${ratio(r?.bestOfRatio)})`;
+
+/**
+ * The before/after pairs for every scenario BENCH_BASELINE's mail-guard ran in:
+ * "pass path, msgs/s: mail-guard / baseline: X× median of rounds (rounds …)", the same
+ * for copies/s (split), and CPU ms/msg of both.
+ */
+export function baselineLines(summary) {
+  const out = [];
+  for (const s of summary.filter((x) => x.baselineRan)) {
+    const name = scenarioNames[s.scenario.id] ?? s.scenario.id;
+    const vs = s.guardVsBaseline;
+    out.push(`${name}, msgs/s: mail-guard / baseline: ${roundsText(vs.msgs)}; best runs ${fmt(s.proxied?.msgsPerSec)} vs ${fmt(s.baseline?.msgsPerSec)}`);
+    if (vs.copies) out.push(`${name}, copies/s: mail-guard / baseline: ${roundsText(vs.copies)}; best runs ${fmt(s.proxied?.copiesPerSec)} vs ${fmt(s.baseline?.copiesPerSec)}`);
+    out.push(`${name}, CPU ms/msg: ${fmt(s.proxied?.cpuMsPerMsg, 3)} vs ${fmt(s.baseline?.cpuMsPerMsg, 3)} (best runs); mail-guard / baseline: ${roundsText(vs.cpu)}`);
+  }
+  return out;
+}
+
+/**
+ * The analysis micro-benchmarks of this checkout and BENCH_BASELINE's, side by
+ * side: `fifty` = { guard, baseline } results of bench/analysis.mjs, `perMessage`
+ * = { guard: [...], baseline: [...] } results of bench/analysis-message.mjs, one per round.
+ */
+export function analysisPairLines({ fifty, perMessage }) {
+  const out = [];
+  const warm = (a) => (a?.ok ? median(a.warmMs) : null);
+  if (fifty) {
+    const g = warm(fifty.guard);
+    const b = warm(fifty.baseline);
+    out.push(`analysis, ${fmt(fifty.guard?.addresses ?? fifty.baseline?.addresses ?? 50000)} addresses in one To, ms (median of the warm calls; first call): ` +
+      `mail-guard ${fmt(g, 1)} (${fmt(fifty.guard?.coldMs, 1)}), baseline ${fmt(b, 1)} (${fmt(fifty.baseline?.coldMs, 1)}); ` +
+      `mail-guard / baseline: ${ratio(g !== null && b ? g / b : null)}`);
+    for (const [who, a] of [['mail-guard', fifty.guard], ['baseline', fifty.baseline]]) {
+      out.push(`  ${who.padEnd(10)} ${a?.ok ? `(${a.shape}) ${outcomeText(a.outcome)}` : `not measured: ${a?.reason ?? 'unknown'}`}`);
+    }
+  }
+  if (perMessage) {
+    const ok = (list) => list.filter((r) => r.ok);
+    const g = ok(perMessage.guard);
+    const b = ok(perMessage.baseline);
+    const bestUs = (list) => (list.length ? Math.min(...list.map((r) => r.usPerMsg)) : null);
+    const perRound = [];
+    for (const x of g) {
+      const y = b.find((r) => r.round === x.round);
+      if (y) perRound.push(x.usPerMsg / y.usPerMsg);
+    }
+    const bg = bestUs(g);
+    const bb = bestUs(b);
+    const sample = g[0] ?? b[0];
+    out.push(`analysis per message, typical ${fmt((sample?.messageBytes ?? 5120) / 1024, 0)} KB clean message (${sample?.headerFields ?? 12} fields), ` +
+      `${fmt(sample?.iterations)} calls a run, µs/msg (best of rounds): mail-guard ${fmt(bg, 2)}, baseline ${fmt(bb, 2)}; ` +
+      `mail-guard / baseline: ${roundsText({ ratio: median(perRound) ?? (bg !== null && bb ? bg / bb : null), bestOfRatio: bg !== null && bb ? bg / bb : null, perRound })}`);
+    for (const [who, list] of [['mail-guard', perMessage.guard], ['baseline', perMessage.baseline]]) {
+      const first = list.find((r) => r.ok);
+      const failed = list.find((r) => !r.ok);
+      out.push(`  ${who.padEnd(10)} ${first ? `(${first.shape}) rounds ${list.filter((r) => r.ok).map((r) => fmt(r.usPerMsg, 2)).join(', ')} µs; ${outcomeText(first.outcome)}` : ''}` +
+        `${failed ? `${first ? '; ' : ''}not measured: ${failed.reason ?? 'unknown'}` : ''}`);
+    }
+  }
+  return out;
 }
 
 export function runsTable(runs) {
@@ -135,7 +218,7 @@ export function runsTable(runs) {
 export function latencyTable(latency, scenarios) {
   const rows = [];
   for (const s of scenarios) {
-    for (const mode of ['direct', 'proxied', 'bare']) {
+    for (const mode of ['direct', 'proxied', 'bare', 'baseline']) {
       const l = latency?.[s.id]?.[mode];
       if (!l) continue;
       rows.push([s.id, mode, fmt(l.ok), fmt(l.failed), fmt(l.rate), fmt(l.latency?.p50, 2), fmt(l.latency?.p90, 2), fmt(l.latency?.p99, 2), fmt(l.latency?.max, 1),

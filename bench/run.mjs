@@ -3,10 +3,14 @@
 // runs side by side, interleaved, against ONE sink, in ONE invocation. For the
 // pass and one-connection-per-message scenarios a third mode, bare (load ->
 // bench/bare-forwarder.mjs -> sink: the issue's bare smtp-server -> pooled
-// SMTPConnection reference), runs in the same rounds. Measures, never asserts:
-// targets are printed as PASS/MISS; the exit code is non-zero only when
-// something could not be measured (proxy or bare forwarder missing or dead, a
-// run failing, the analyser missing).
+// SMTPConnection reference), runs in the same rounds. With BENCH_BASELINE a
+// fourth mode, baseline (load -> another checkout's mail-guard -> sink, same
+// config), runs in the same rounds too, so a change is judged against the
+// figure before it from ONE invocation rather than against a number from
+// another day. Measures, never asserts: targets are printed as PASS/MISS; the
+// exit code is non-zero only when something could not be measured (proxy,
+// baseline or bare forwarder missing or dead, a run failing, the analyser
+// missing).
 //
 // Environment:
 //   BENCH_SCALE=1          multiplies every message count (0.1 … 20)
@@ -15,6 +19,18 @@
 //   BENCH_LATENCY_S=2      duration of each Node-generator latency run (0: skip them)
 //   BENCH_FORCE_NODE=1     use the Node load generator and Node sink even when Postfix's tools exist
 //   BENCH_ONLY=pass,split  run only these scenarios (pass, conn, split, big); analysis always runs
+//   BENCH_BASELINE=DIR     another built checkout of mail-guard (DIR/dist/cli/main.js exists), e.g. the
+//                          commit before a change:
+//                            git worktree add /tmp/mg-base <commit> && cd /tmp/mg-base && npm ci && npm run build
+//                            BENCH_BASELINE=/tmp/mg-base npm run bench     # from this checkout
+//                            git worktree remove /tmp/mg-base               # afterwards
+//                          DIR's mail-guard runs as mode baseline with the proxied config in pass, conn and
+//                          split, interleaved with the other modes in the same rounds, against the same sink;
+//                          "side by side" then prints mail-guard / baseline per round (msgs/s, copies/s,
+//                          CPU ms/msg). The analysis micro-benchmarks run for both checkouts: the 50,000-address
+//                          To (bench/analysis.mjs) and the per-message cost of a typical 5 KB clean message
+//                          (bench/analysis-message.mjs, 200,000 calls a run, fewer below BENCH_SCALE=1, one
+//                          run per checkout a round). Without it nothing of this runs.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -23,7 +39,7 @@ import { fileURLToPath } from 'node:url';
 import { cpuMs, busyShare, hostCpu, peakRssBytes, resetPeakRss, rssBytes, sampleRss } from './procstat.mjs';
 import { cleanupAll, freePort, installCleanupHandlers, registerTempDir, sleep, startChild } from './procs.mjs';
 import { startBareForwarder, startProxy } from './proxy.mjs';
-import { bareLines, latencyTable, mainTable, runsTable, summarise, targets, targetsTable, outcomeText } from './report.mjs';
+import { analysisPairLines, bareLines, baselineLines, latencyTable, mainTable, runsTable, summarise, targets, targetsTable, outcomeText } from './report.mjs';
 import { INSTALL_HINT, findPostfixTools, runNodeLoad, runSmtpSource, sourceArgs, startSink } from './tools.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -40,6 +56,7 @@ const RUN_TIMEOUT_MS = envNumber('BENCH_RUN_TIMEOUT_S', 15, 1, 600) * 1000;
 const LATENCY_MS = envNumber('BENCH_LATENCY_S', 2, 0, 60) * 1000;
 const FORCE_NODE = process.env.BENCH_FORCE_NODE === '1';
 const ONLY = (process.env.BENCH_ONLY ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+const BASELINE_DIR = process.env.BENCH_BASELINE ? path.resolve(process.env.BENCH_BASELINE) : null;
 
 const count = (n) => Math.max(1, Math.round(n * SCALE));
 const ALL_SCENARIOS = [
@@ -52,6 +69,11 @@ const SCENARIOS = ONLY.length ? ALL_SCENARIOS.filter((s) => ONLY.includes(s.id))
 // Scenarios that also run the reference forwarder (same message counts as direct and proxied).
 const BARE_SCENARIOS = new Set(['pass', 'conn']);
 const BARE_POOL = 20;
+// Scenarios BENCH_BASELINE's mail-guard runs in: the per-message paths a change
+// could slow down (the 5 MB run is about memory, judged on this checkout alone).
+const BASELINE_SCENARIOS = new Set(['pass', 'conn', 'split']);
+// Calls a run of bench/analysis-message.mjs: 200,000 from BENCH_SCALE=1 up, fewer for smoke runs.
+const PER_MESSAGE_CALLS = Math.min(200000, count(200000));
 
 const log = (text = '') => process.stdout.write(text + '\n');
 const problems = [];
@@ -60,6 +82,17 @@ function machineLine() {
   const cpus = os.cpus();
   return `${cpus.length} × ${cpus[0]?.model?.trim() ?? 'cpu'}, load avg ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}, ` +
     `node ${process.version}, ${os.type()} ${os.release()}`;
+}
+
+/** 'abc1234' or 'abc1234 + uncommitted changes', or why not. */
+function commitOf(dir) {
+  try {
+    const head = execFileSync('git', ['-C', dir, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8', timeout: 2000 }).trim();
+    const dirty = execFileSync('git', ['-C', dir, 'status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8', timeout: 5000 }).trim();
+    return dirty ? `${head} + uncommitted changes` : head;
+  } catch {
+    return 'not a git checkout';
+  }
 }
 
 function postfixVersion() {
@@ -72,11 +105,13 @@ function postfixVersion() {
 
 /**
  * One throughput run against `port`; returns a run record. `server` is the
- * process in the middle (mail-guard for proxied, the bare forwarder for bare,
- * null for direct): its CPU and RSS are measured.
+ * process in the middle (mail-guard for proxied, BENCH_BASELINE's mail-guard
+ * for baseline, the bare forwarder for bare, null for direct): its CPU and RSS
+ * are measured.
  */
 async function throughputRun({ scenario, mode, round, port, sink, tools, server }) {
-  const isProxied = mode === 'proxied';
+  // Either mail-guard: split copies are counted at the sink for both.
+  const isProxied = mode === 'proxied' || mode === 'baseline';
   const pid = server?.pid ?? null;
   const isMeasured = pid !== null;
   const record = { scenario: scenario.id, mode, round, tool: tools ? 'smtp-source' : 'node-load', sent: scenario.messages };
@@ -158,19 +193,30 @@ async function latencyRun(scenario, port) {
   }, LATENCY_MS + 70000);
 }
 
-async function runAnalysis(addresses = 50000) {
+/** Runs a bench script that prints one JSON line as its result; its own process, so its heap and JIT are its own. */
+async function runJsonChild(name, script, args, timeoutMs) {
   const out = [];
-  const entry = startChild('analysis', process.execPath, [path.join(here, 'analysis.mjs'), projectDir, String(addresses), '5'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const entry = startChild(name, process.execPath, [path.join(here, script), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   entry.child.stdout.on('data', (c) => out.push(c));
   entry.child.stderr.on('data', () => {});
-  const timer = setTimeout(() => entry.child.kill('SIGKILL'), 30000);
+  const timer = setTimeout(() => entry.child.kill('SIGKILL'), timeoutMs);
   const { code, signal } = await entry.exitPromise;
   clearTimeout(timer);
   try {
     return JSON.parse(Buffer.concat(out).toString('utf8').trim().split('\n').pop());
   } catch {
-    return { ok: false, reason: `analysis child ended (code ${code}, signal ${signal}) without a result${signal === 'SIGKILL' ? ' within 30 s' : ''}` };
+    return { ok: false, reason: `${name} child ended (code ${code}, signal ${signal}) without a result${signal === 'SIGKILL' ? ` within ${timeoutMs / 1000} s` : ''}` };
   }
+}
+
+const runAnalysis = (addresses = 50000, dir = projectDir) => runJsonChild('analysis', 'analysis.mjs', [dir, String(addresses), '5'], 30000);
+const runAnalysisMessage = (dir) => runJsonChild('analysis-message', 'analysis-message.mjs', [dir, String(PER_MESSAGE_CALLS)], 130000);
+
+/** One unmeasured load run (JIT, pools). */
+async function warmRun(scenario, port, tools) {
+  if (tools) await runSmtpSource(tools.source, sourceArgs(scenario, port, scenario.messages), RUN_TIMEOUT_MS);
+  else await runNodeLoad({ port, sessions: scenario.sessions, messages: scenario.messages, durationMs: RUN_TIMEOUT_MS,
+    persistent: scenario.persistent, size: scenario.size, recipients: scenario.recipients, split: !!scenario.split }, RUN_TIMEOUT_MS + 70000);
 }
 
 async function main() {
@@ -214,7 +260,24 @@ async function main() {
     log(bare.logs());
     log('Continuing without the bare runs.\n');
   }
-  log(`scale ${SCALE}, rounds ${ROUNDS} (direct/proxied${bareUp ? `/bare (bare: ${SCENARIOS.filter((s) => BARE_SCENARIOS.has(s.id)).map((s) => s.id).join(', ')})` : ''} ` +
+  // BENCH_BASELINE's mail-guard: the same config as ours, its own free ports and store, the same sink.
+  const baselineWanted = BASELINE_DIR !== null && SCENARIOS.some((s) => BASELINE_SCENARIOS.has(s.id));
+  const baseline = baselineWanted ? await startProxy({ projectDir: BASELINE_DIR, tmpDir, sinkPort, name: 'baseline' }) : null;
+  if (BASELINE_DIR !== null) {
+    log(`mail-guard: ${projectDir} (${commitOf(projectDir)}); baseline: ${BASELINE_DIR} (${commitOf(BASELINE_DIR)})`);
+  }
+  if (baseline?.ok) {
+    log(`baseline: ${baseline.command} (pid ${baseline.pid}), greeting "${baseline.greeting}"`);
+  } else if (baseline) {
+    problems.push(`baseline did not start: ${baseline.reason}`);
+    log(`\nBASELINE NOT RUNNING: ${baseline.reason}`);
+    const logs = baseline.logs();
+    if (logs) log(logs);
+    log('Continuing without the baseline runs.\n');
+  }
+  const roundModes = ['direct/proxied', bareUp ? `/bare (bare: ${SCENARIOS.filter((s) => BARE_SCENARIOS.has(s.id)).map((s) => s.id).join(', ')})` : '',
+    baseline?.ok ? `/baseline (baseline: ${SCENARIOS.filter((s) => BASELINE_SCENARIOS.has(s.id)).map((s) => s.id).join(', ')})` : ''].join('');
+  log(`scale ${SCALE}, rounds ${ROUNDS} (${roundModes} ` +
     `interleaved, order rotating), time cap ${RUN_TIMEOUT_MS / 1000} s a run`);
   log(`scenarios: ${SCENARIOS.map((s) => `${s.id}=${s.messages} msgs`).join(', ')}`);
 
@@ -225,21 +288,25 @@ async function main() {
     // Warm-up (JIT, pools): not measured.
     const warm = [{ ...SCENARIOS.find((s) => s.id === 'pass') ?? ALL_SCENARIOS[0], messages: count(2000) },
       { ...ALL_SCENARIOS[2], messages: count(200) }];
-    for (const scenario of warm) {
-      if (tools) await runSmtpSource(tools.source, sourceArgs(scenario, proxy.port, scenario.messages), RUN_TIMEOUT_MS);
-      else await runNodeLoad({ port: proxy.port, sessions: scenario.sessions, messages: scenario.messages, durationMs: RUN_TIMEOUT_MS,
-        persistent: scenario.persistent, size: scenario.size, recipients: scenario.recipients, split: !!scenario.split }, RUN_TIMEOUT_MS + 70000);
-    }
+    for (const scenario of warm) await warmRun(scenario, proxy.port, tools);
     await sink.settle(300, 10000);
     log(`proxy idle RSS after start ${(startIdleRss / MB).toFixed(1)} MB, after warm-up ${(rssBytes(proxy.pid) / MB).toFixed(1)} MB`);
+  }
+  if (baseline?.ok) {
+    // The same warm-up as ours: neither starts its measured runs cold.
+    await sleep(1000);
+    const baselineIdle = rssBytes(baseline.pid);
+    const warm = [{ ...SCENARIOS.find((s) => s.id === 'pass') ?? ALL_SCENARIOS[0], messages: count(2000) },
+      { ...ALL_SCENARIOS[2], messages: count(200) }];
+    for (const scenario of warm) await warmRun(scenario, baseline.port, tools);
+    await sink.settle(300, 10000);
+    log(`baseline idle RSS after start ${(baselineIdle / MB).toFixed(1)} MB, after warm-up ${(rssBytes(baseline.pid) / MB).toFixed(1)} MB`);
   }
   if (bareUp) {
     // The same warm-up as the proxy's pass warm-up (JIT, pool): not measured.
     const bareIdle = rssBytes(bare.pid);
     const scenario = { ...SCENARIOS.find((s) => s.id === 'pass') ?? ALL_SCENARIOS[0], messages: count(2000) };
-    if (tools) await runSmtpSource(tools.source, sourceArgs(scenario, bare.port, scenario.messages), RUN_TIMEOUT_MS);
-    else await runNodeLoad({ port: bare.port, sessions: scenario.sessions, messages: scenario.messages, durationMs: RUN_TIMEOUT_MS,
-      persistent: scenario.persistent, size: scenario.size, recipients: scenario.recipients, split: false }, RUN_TIMEOUT_MS + 70000);
+    await warmRun(scenario, bare.port, tools);
     await sink.settle(300, 10000);
     log(`bare forwarder idle RSS after start ${(bareIdle / MB).toFixed(1)} MB, after warm-up ${(rssBytes(bare.pid) / MB).toFixed(1)} MB`);
   }
@@ -254,6 +321,15 @@ async function main() {
     }
     return proxyUp;
   };
+  let baselineUp = !!baseline?.ok;
+  const checkBaseline = () => {
+    if (baselineUp && !baseline.alive()) {
+      baselineUp = false;
+      problems.push(`baseline died during the runs (code ${baseline.entry.code}, signal ${baseline.entry.signal})`);
+      log(`\nBASELINE DIED (code ${baseline.entry.code}, signal ${baseline.entry.signal})\n${baseline.logs()}\n`);
+    }
+    return baselineUp;
+  };
   const checkBare = () => {
     if (bareUp && !bare.alive()) {
       bareUp = false;
@@ -266,14 +342,20 @@ async function main() {
   for (let round = 1; round <= ROUNDS; round++) {
     for (const scenario of SCENARIOS) {
       // Order rotates round by round, so no mode always runs first or last
-      // (two modes: alternating; three: each position once in three rounds).
-      const base = ['direct', 'proxied', ...(bare?.ok && BARE_SCENARIOS.has(scenario.id) ? ['bare'] : [])];
+      // (two modes: alternating; three: each position once in three rounds;
+      // four: in four). baseline comes right after proxied, so the pair the
+      // before/after question is about ran next to each other in all but one
+      // position of the rotation.
+      const base = ['direct', 'proxied',
+        ...(baseline?.ok && BASELINE_SCENARIOS.has(scenario.id) ? ['baseline'] : []),
+        ...(bare?.ok && BARE_SCENARIOS.has(scenario.id) ? ['bare'] : [])];
       const shift = (round - 1) % base.length;
       const modes = [...base.slice(shift), ...base.slice(0, shift)];
       for (const mode of modes) {
         if (mode === 'proxied' && !checkProxy()) continue;
         if (mode === 'bare' && !checkBare()) continue;
-        const server = mode === 'proxied' ? proxy : mode === 'bare' ? bare : null;
+        if (mode === 'baseline' && !checkBaseline()) continue;
+        const server = mode === 'proxied' ? proxy : mode === 'bare' ? bare : mode === 'baseline' ? baseline : null;
         const port = server ? server.port : sinkPort;
         const record = await throughputRun({ scenario, mode, round, port, sink, tools, server });
         runs.push(record);
@@ -284,6 +366,7 @@ async function main() {
           `${record.timedOut ? '  (time cap)' : ''}${record.note ? `  [${record.note}]` : ''}\n`);
         if (mode === 'proxied') checkProxy();
         if (mode === 'bare') checkBare();
+        if (mode === 'baseline') checkBaseline();
       }
     }
   }
@@ -294,17 +377,18 @@ async function main() {
   for (const scenario of SCENARIOS) {
     latency[scenario.id] = {};
     if (!tools) {
-      for (const mode of ['direct', 'proxied', 'bare']) {
+      for (const mode of ['direct', 'proxied', 'bare', 'baseline']) {
         const list = runs.filter((r) => r.scenario === scenario.id && r.mode === mode && r.latency);
         if (list.length) latency[scenario.id][mode] = list.reduce((a, b) => (b.latency.rate > a.latency.rate ? b : a)).latency;
       }
       continue;
     }
     if (LATENCY_MS <= 0) continue;
-    for (const mode of ['direct', 'proxied']) {
+    for (const mode of ['direct', 'proxied', ...(baseline?.ok && BASELINE_SCENARIOS.has(scenario.id) ? ['baseline'] : [])]) {
       if (mode === 'proxied' && !checkProxy()) continue;
+      if (mode === 'baseline' && !checkBaseline()) continue;
       await sink.settle(200, 10000);
-      const result = await latencyRun(scenario, mode === 'direct' ? sinkPort : proxy.port);
+      const result = await latencyRun(scenario, mode === 'direct' ? sinkPort : mode === 'baseline' ? baseline.port : proxy.port);
       latency[scenario.id][mode] = result;
       process.stdout.write(`  latency ${scenario.id.padEnd(5)} ${mode.padEnd(7)} p50 ${result.latency?.p50?.toFixed(2) ?? '—'} ms, ` +
         `p99 ${result.latency?.p99?.toFixed(2) ?? '—'} ms (${Math.round(result.rate)} msgs/s, ${result.failed} failed)\n`);
@@ -321,20 +405,53 @@ async function main() {
     const atCap = await runAnalysis(10000);
     if (atCap.ok) log(`  analysis (info): 10,000 addresses, at the cap so fully parsed: first call ${atCap.coldMs.toFixed(1)} ms, then ${atCap.warmMs.map((m) => m.toFixed(1)).join(', ')} ms → ${outcomeText(atCap.outcome)}`);
   }
+  // The same two for BENCH_BASELINE, then the per-message cost of both, one
+  // run of each a round in rotating order (one process at a time: the machine
+  // has two cores and the other is the bench itself).
+  let analysisPairs = null;
+  if (BASELINE_DIR !== null) {
+    const baseAnalysis = await runAnalysis(50000, BASELINE_DIR);
+    if (!baseAnalysis.ok) problems.push(`baseline analysis: ${baseAnalysis.reason}`);
+    else log(`  analysis (baseline): header ${(baseAnalysis.headerBytes / 1024).toFixed(0)} KB, first call ${baseAnalysis.coldMs.toFixed(1)} ms, then ${baseAnalysis.warmMs.map((m) => m.toFixed(1)).join(', ')} ms → ${outcomeText(baseAnalysis.outcome)}`);
+    if (baseAnalysis.ok) {
+      const atCap = await runAnalysis(10000, BASELINE_DIR);
+      if (atCap.ok) log(`  analysis (baseline, info): 10,000 addresses: first call ${atCap.coldMs.toFixed(1)} ms, then ${atCap.warmMs.map((m) => m.toFixed(1)).join(', ')} ms → ${outcomeText(atCap.outcome)}`);
+    }
+    log(`\n  analysis per message: typical 5 KB clean message, ${PER_MESSAGE_CALLS.toLocaleString('en-US')} calls a run, ${ROUNDS} round(s) …`);
+    const perMessage = { guard: [], baseline: [] };
+    for (let round = 1; round <= ROUNDS; round++) {
+      const order = round % 2 ? ['guard', 'baseline'] : ['baseline', 'guard'];
+      for (const who of order) {
+        const result = { round, ...(await runAnalysisMessage(who === 'guard' ? projectDir : BASELINE_DIR)) };
+        perMessage[who].push(result);
+        const name = who === 'guard' ? 'mail-guard' : 'baseline';
+        if (!result.ok) problems.push(`round ${round} analysis per message, ${name}: ${result.reason}`);
+        log(`  round ${round} analysis per message ${name.padEnd(10)} ${result.ok ? `${result.usPerMsg.toFixed(2)} µs/msg` : `not measured: ${result.reason}`}`);
+      }
+    }
+    analysisPairs = { fifty: { guard: analysis, baseline: baseAnalysis }, perMessage };
+  }
 
   const summary = summarise(SCENARIOS, runs, latency);
-  log('\n== all runs (smtp-source/node-load -> [mail-guard or bare forwarder ->] sink; rates over what reached the sink; CPU and RSS of the process in the middle)');
+  log(`\n== all runs (smtp-source/node-load -> [mail-guard${BASELINE_DIR !== null ? ', baseline' : ''} or bare forwarder ->] sink; rates over what reached the sink; CPU and RSS of the process in the middle)`);
   log(runsTable(runs));
   if (Object.values(latency).some((l) => l.direct || l.proxied || l.bare)) {
     log(`\n== latency per message (bench/load.mjs; persistent: MAIL to final 250; one connection per message: connect to final 250)`);
     log(latencyTable(latency, SCENARIOS));
   }
-  log('\n== side by side (msgs/s: best of rounds; ratios: median of the per-round pairs, both runs of a pair in the same round; CPU and RSS of mail-guard / the bare forwarder)');
+  log(`\n== side by side (msgs/s: best of rounds; ratios: median of the per-round pairs, both runs of a pair in the same round; CPU and RSS of mail-guard / ${BASELINE_DIR !== null ? 'the baseline / ' : ''}the bare forwarder)`);
   log(mainTable(summary));
   if (startIdleRss) {
     const big = summary.find((s) => s.scenario.id === 'big')?.proxied;
     const strict = big?.inFlightBytes ? ` (with that as the baseline, the 5 MB limit would be ${((2 * big.inFlightBytes + startIdleRss) / MB).toFixed(1)} MB)` : '';
     log(`proxy idle RSS after start: ${(startIdleRss / MB).toFixed(1)} MB${strict}; the 5 MB target uses the idle RSS just before each 5 MB run ("all runs", idle RSS)`);
+  }
+  if (BASELINE_DIR !== null) {
+    log(`\nmail-guard (${commitOf(projectDir)}) / baseline (${BASELINE_DIR}, ${commitOf(BASELINE_DIR)}), both runs of a pair in the same round` +
+      ` (above 1.00× in msgs/s and copies/s: mail-guard faster; above 1.00× in CPU ms/msg and µs/msg: mail-guard costlier):`);
+    const lines = [...baselineLines(summary), ...(analysisPairs ? analysisPairLines(analysisPairs) : [])];
+    for (const line of lines) log(`  ${line}`);
+    if (!summary.some((s) => s.baselineRan)) log('  (no baseline runs)');
   }
   log('\n== targets (measured, not asserted)');
   log(targetsTable(targets(summary, runs, analysis)));
