@@ -21,7 +21,7 @@
 //   BENCH_ONLY=pass,split  run only these scenarios (pass, conn, split, big); analysis always runs
 //   BENCH_BASELINE=DIR     another built checkout of mail-guard (DIR/dist/cli/main.js exists), e.g. the
 //                          commit before a change:
-//                            git worktree add /tmp/mg-base <commit> && cd /tmp/mg-base && npm ci && npm run build
+//                            git worktree add /tmp/mg-base <commit> && (cd /tmp/mg-base && npm ci && npm run build)
 //                            BENCH_BASELINE=/tmp/mg-base npm run bench     # from this checkout
 //                            git worktree remove /tmp/mg-base               # afterwards
 //                          DIR's mail-guard runs as mode baseline with the proxied config in pass, conn and
