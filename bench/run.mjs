@@ -449,9 +449,9 @@ async function main() {
   if (BASELINE_DIR !== null) {
     log(`\nmail-guard (${commitOf(projectDir)}) / baseline (${BASELINE_DIR}, ${commitOf(BASELINE_DIR)}), both runs of a pair in the same round` +
       ` (above 1.00× in msgs/s and copies/s: mail-guard faster; above 1.00× in CPU ms/msg and µs/msg: mail-guard costlier):`);
+    if (!summary.some((s) => s.baselineRan)) log('  (no baseline runs)');
     const lines = [...baselineLines(summary), ...(analysisPairs ? analysisPairLines(analysisPairs) : [])];
     for (const line of lines) log(`  ${line}`);
-    if (!summary.some((s) => s.baselineRan)) log('  (no baseline runs)');
   }
   log('\n== targets (measured, not asserted)');
   log(targetsTable(targets(summary, runs, analysis)));
