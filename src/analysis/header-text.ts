@@ -42,8 +42,14 @@ export function decodeCharset(bytes: Buffer, charset: string): string | null {
   return iconv.decode(bytes, name);
 }
 
+// The WHATWG decoder (Node's ICU) is 25x faster than encoding-japanese, and
+// Japanese mail goes through here on every message; it lacks JIS X 0212
+// (ESC $ ( D), for which encoding-japanese takes over.
+const ISO_2022_JP = new TextDecoder('iso-2022-jp');
+
 function fromJis(bytes: Buffer): string {
-  return Encoding.convert(bytes, { from: 'JIS', to: 'UNICODE', type: 'string' });
+  const text = ISO_2022_JP.decode(bytes);
+  return text.includes('\ufffd') ? Encoding.convert(bytes, { from: 'JIS', to: 'UNICODE', type: 'string' }) : text;
 }
 
 /** Every way a client might read bytes that are not valid UTF-8. */
