@@ -30,10 +30,15 @@ export interface AnalysisInput {
   readonly rest: readonly Buffer[];
 }
 
-/** One instance of a counted header and the addresses found in it: what a rewrite decides on. */
+/** One instance of a counted header: what a rewrite decides on. */
 export interface CountedField {
   readonly field: HeaderField;
   readonly header: CountedHeader;
+  /**
+   * The addresses found in it, for the headers a rewrite judges by their
+   * addresses (onCopy keep-if-harmless); empty for the others, which a rewrite
+   * replaces or keeps whatever they hold.
+   */
   readonly addresses: readonly { readonly address: string; readonly internal: boolean }[];
 }
 
@@ -54,25 +59,41 @@ export interface MessageAnalysis {
 // The subject is shown, not checked: an undecodable one is kept as written
 // rather than refusing the message over it.
 function decodeSubject(value: string): string {
+  if (!value.includes('=?') && !value.includes('\x1b') && !value.includes('\ufffd')) return value.trim();
   const decoded = readerText(value);
   return (decoded.ok ? decoded.text : value).trim();
 }
 
+interface Census {
+  /** '@' count over the counted headers, stopping once it passes the cap. */
+  readonly ats: number;
+  /** Bits (table index) of From/Sender-like headers that appear more than once: two From lines are two authors to no one. */
+  readonly repeatedBits: number;
+}
+
 /**
- * '@' count over the counted headers, stopping once it passes `stopAbove`. A
- * From or Sender holding one plain mailbox is the author, not a list: it
- * takes nothing of the budget.
+ * One pass over the fields before any parsing, without allocating. A From or
+ * Sender with a single '@' can hold one address at most: the author, not a
+ * list, so it takes nothing of the budget.
  */
-function countVisibleAts(header: HeaderBlock, table: CountedHeaderTable, stopAbove: number): number {
+function takeCensus(header: HeaderBlock, table: CountedHeaderTable, stopAbove: number): Census {
   let ats = 0;
+  let seenBits = 0;
+  let repeatedBits = 0;
   for (const field of header.fields) {
     const index = table.index.get(field.lowerName);
     if (index === undefined) continue;
-    if (table.headers[index]!.when === 'several' && simpleMailbox(field.value) !== null) continue;
-    for (let i = field.value.indexOf('@'); i !== -1 && ats <= stopAbove; i = field.value.indexOf('@', i + 1)) ats++;
-    if (ats > stopAbove) break;
+    let here = 0;
+    for (let i = field.value.indexOf('@'); i !== -1 && ats + here <= stopAbove; i = field.value.indexOf('@', i + 1)) here++;
+    if (table.headers[index]!.when === 'several') {
+      const bit = 1 << index;
+      if (seenBits & bit) repeatedBits |= bit;
+      seenBits |= bit;
+      if (here <= 1) continue;
+    }
+    ats += here;
   }
-  return ats;
+  return { ats, repeatedBits };
 }
 
 function hasNul(message: AnalysisInput): boolean {
@@ -80,6 +101,7 @@ function hasNul(message: AnalysisInput): boolean {
 }
 
 const NO_HEADER: HeaderBlock = { fields: [], bodyOffset: 0 };
+const NO_ADDRESSES: CountedField['addresses'] = [];
 
 /**
  * Builds the analyser for one configuration. `message` must be CRLF-normalised
@@ -127,12 +149,12 @@ export function createAnalyser(options: AnalysisOptions): (message: AnalysisInpu
     // Every structured address carries a literal '@': more of them in the
     // counted headers than the cap means a reject whatever the details are,
     // so e.g. 20,000 To lines are refused without parsing 10,000 of them.
-    let truncated = countVisibleAts(header, table, maxAddresses) > maxAddresses;
+    const census = takeCensus(header, table, maxAddresses);
+    let truncated = census.ats > maxAddresses;
     if (truncated) budget.remaining = 0;
-    // Two From lines are two authors to no one: every address in them counts.
-    const repeated = repeatedSeveralHeaders(header, table);
 
-    const count = (bit: number, found: readonly FoundAddress[]): CountedField['addresses'] => {
+    // `judged`: keep the field's addresses for the rewrite (keep-if-harmless headers only).
+    const count = (bit: number, found: readonly FoundAddress[], judged: boolean): CountedField['addresses'] => {
       const addresses: { address: string; internal: boolean }[] = [];
       for (const f of found) {
         const n = normaliseAddress(f.address);
@@ -141,11 +163,11 @@ export function createAnalyser(options: AnalysisOptions): (message: AnalysisInpu
         if (s) {
           s.headerBits |= bit;
           if (f.foundIn === 'address') s.foundIn = 'address';
-          addresses.push({ address: n.address, internal: s.internal });
+          if (judged) addresses.push({ address: n.address, internal: s.internal });
         } else {
           const internal = isInternal(n.domain);
           if (bit !== 0) seen.set(n.address, { address: n.address, domain: n.domain, internal, headerBits: bit, foundIn: f.foundIn });
-          addresses.push({ address: n.address, internal });
+          if (judged) addresses.push({ address: n.address, internal });
         }
       }
       return addresses;
@@ -154,9 +176,12 @@ export function createAnalyser(options: AnalysisOptions): (message: AnalysisInpu
     try {
       for (const field of header.fields) {
         const lower = field.lowerName;
+        // The plain one-address form, read once for the From rules and for counting.
+        let author: string | null | undefined;
         if (lower === 'from' && !fromDone) {
           fromDone = true;
-          const first = firstMailbox(field.value);
+          author = simpleMailbox(field.value);
+          const first = author ?? firstMailbox(field.value);
           headerFrom = first === null ? null : normaliseAddress(first);
         } else if (lower === 'message-id' && messageId === null) {
           messageId = field.value.trim() || null;
@@ -169,18 +194,19 @@ export function createAnalyser(options: AnalysisOptions): (message: AnalysisInpu
         // the policy refuses the message on the address-budget finding.
         if (index === undefined || truncated) continue;
         const counted = table.headers[index]!;
-        const alwaysCounts = counted.when === 'always' || repeated.has(lower);
+        const alwaysCounts = counted.when === 'always' || (census.repeatedBits & (1 << index)) !== 0;
         // A From as most mailers write it holds one address: the author, not a list.
-        const author = alwaysCounts ? null : simpleMailbox(field.value);
-        if (author !== null) {
-          countedFields.push({ field, header: counted, addresses: count(0, [{ address: author, foundIn: 'address' }]) });
+        if (!alwaysCounts && author === undefined) author = simpleMailbox(field.value);
+        const judged = counted.onCopy === 'keep-if-harmless';
+        if (!alwaysCounts && author) {
+          countedFields.push({ field, header: counted, addresses: judged ? count(0, [{ address: author, foundIn: 'address' }], true) : NO_ADDRESSES });
           continue;
         }
         const raw = field.value.includes('\ufffd') ? rawValue(message.head, field) : undefined;
         const found = extractAddresses(field.value, budget, raw);
         truncated = found.truncated;
         const counts = alwaysCounts || distinctCount(found.addresses) > 1;
-        countedFields.push({ field, header: counted, addresses: count(counts ? 1 << index : 0, found.addresses) });
+        countedFields.push({ field, header: counted, addresses: count(counts ? 1 << index : 0, found.addresses, judged) });
       }
     } catch (err) {
       if (!(err instanceof MalformedHeaderError)) throw err;
@@ -198,15 +224,6 @@ export function createAnalyser(options: AnalysisOptions): (message: AnalysisInpu
       subject,
     };
   };
-}
-
-function repeatedSeveralHeaders(header: HeaderBlock, table: CountedHeaderTable): Set<string> {
-  const instances = new Map<string, number>();
-  for (const field of header.fields) {
-    const index = table.index.get(field.lowerName);
-    if (index !== undefined && table.headers[index]!.when === 'several') instances.set(field.lowerName, (instances.get(field.lowerName) ?? 0) + 1);
-  }
-  return new Set([...instances].filter(([, n]) => n > 1).map(([name]) => name));
 }
 
 function distinctCount(found: readonly FoundAddress[]): number {

@@ -24,7 +24,9 @@ export interface Seen {
 }
 
 function headersOf(table: CountedHeaderTable, bits: number): string[] {
-  return table.headers.filter((_, i) => (bits & (1 << i)) !== 0).map((h) => h.name);
+  const names: string[] = [];
+  for (let i = 0; bits >>> i !== 0; i++) if ((bits & (1 << i)) !== 0) names.push(table.headers[i]!.name);
+  return names;
 }
 
 /** The envelope recipients as analysis compares them: normalised, angle brackets off. */
