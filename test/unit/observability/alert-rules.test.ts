@@ -46,6 +46,7 @@ const CONTRACT: Readonly<Record<string, { type: MetricType; labels: Readonly<Rec
   mailguard_message_bytes: { type: 'histogram', labels: {} },
   mailguard_ready: { type: 'gauge', labels: {} },
   mailguard_quarantine_oldest_held_seconds: { type: 'gauge', labels: {} },
+  mailguard_copies_withheld_total: { type: 'counter', labels: { form: ['bcc', 'split'] } },
 };
 /** Labels Prometheus adds to every scraped series. */
 const TARGET_LABELS = ['job', 'instance'];
@@ -270,6 +271,7 @@ describe('alert rules', () => {
     const situations = [
       'EXPOSING CAMPAIGN',
       'CAMPAIGN LEAKED',
+      'COPY HELD',
       'REVIEW BACKLOG',
       'MAIL-GUARD DOWN',
       'MAIL-GUARD NOT READY',
