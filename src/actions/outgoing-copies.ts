@@ -58,11 +58,11 @@ export function prepareCopies(analyse: Analyse, message: MessageBytes, analysis:
   const recipients = [...new Map(envelope.rcptTo.map((r) => [key(r), r])).entries()];
   // The sender is named in From by nature, also when it sends itself a copy:
   // that is no recipient exposed to the others.
-  const exposable = recipients.map(([k]) => k).filter((k) => !senders.has(k));
+  const exposable = new Set(recipients.map(([k]) => k).filter((k) => !senders.has(k)));
 
   if (form === 'bcc') {
     const copy = withHead(message, rewriteRecipients(message.head, analysis, 'undisclosed-recipients:;', isSender));
-    const problem = unsafe(analyse(copy, envelope), new Set(exposable));
+    const problem = unsafe(analyse(copy, envelope), (address) => exposable.has(address));
     if (problem) return { ok: false, form, reason: `the bcc copy would still show ${problem}` };
     return { ok: true, copies: [make(copy, envelope)] };
   }
@@ -71,8 +71,7 @@ export function prepareCopies(analyse: Analyse, message: MessageBytes, analysis:
   for (const [own, recipient] of recipients) {
     const copyEnvelope = { mailFrom: envelope.mailFrom, rcptTo: [recipient] };
     const copy = withHead(message, rewriteRecipients(message.head, analysis, `<${recipient}>`, isSender));
-    const others = new Set(exposable.filter((k) => k !== own));
-    const problem = unsafe(analyse(copy, copyEnvelope), others);
+    const problem = unsafe(analyse(copy, copyEnvelope), (address) => address !== own && exposable.has(address));
     if (problem) return { ok: false, form, reason: `a split copy would still show ${problem}` };
     copies.push(make(copy, copyEnvelope));
   }
@@ -80,10 +79,10 @@ export function prepareCopies(analyse: Analyse, message: MessageBytes, analysis:
 }
 
 /** What makes a copy unsafe for recipients who must not be named in it, in words for the log; null when safe. */
-function unsafe(copy: MessageAnalysis, mustNotName: ReadonlySet<string>): string | null {
+function unsafe(copy: MessageAnalysis, mustNotName: (address: string) => boolean): string | null {
   const finding = copy.findings[0];
   if (finding) return `a header that cannot be checked (${describe(finding)})`;
-  const named = copy.exposure.visible.filter((v) => !v.internal && mustNotName.has(v.address));
+  const named = copy.exposure.visible.filter((v) => !v.internal && mustNotName(v.address));
   if (named.length === 0) return null;
   const headers = [...new Set(named.flatMap((v) => v.headers))];
   return `${named.length} other external recipient(s) in ${headers.join(', ')}`;
