@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { DeliveryLedger } from './actions/delivery-ledger.js';
 import { processMessage, type MessageResult, type ProcessDeps } from './actions/process-message.js';
@@ -104,7 +105,8 @@ export function createApp(config: MailGuardConfig, logger: Logger): App {
         maxHeaderBytes: config.smtp.maxHeaderBytes,
         analyse,
       };
-      deps = { ...shared, decide, mask };
+      const notice = { language: config.notify.language, reportingMta: hostname(), remoteMta: config.upstream?.host ?? null };
+      deps = { ...shared, decide, mask, notice };
       admin = createAdminServer(config.admin, {
         api: createAdminApi({ ...shared, tokens: config.admin.tokens, fourEyes: config.policy.fourEyes, logger }),
         registry: metrics.registry,

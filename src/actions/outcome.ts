@@ -1,5 +1,5 @@
 import type { UpstreamError } from '../upstream/upstream-error.js';
-import { replyForUpstreamAccept, replyForUpstreamError } from '../upstream/reply-for-upstream-error.js';
+import { replyForRefusedCopy, replyForUpstreamAccept, replyForUpstreamError } from '../upstream/reply-for-upstream-error.js';
 import { replies, type SmtpReply } from '../smtp/replies.js';
 
 export interface RefusedCopy {
@@ -15,6 +15,8 @@ export type Outcome =
   | { readonly kind: 'already-delivered' }
   | { readonly kind: 'partial'; readonly accepted: number; readonly total: number; readonly unit: 'copies' | 'recipients'; readonly refused: readonly RefusedCopy[] }
   | { readonly kind: 'upstream-failed'; readonly error: UpstreamError }
+  /** Every copy of a split refused permanently, none accepted before: the mailer gets the first refusal. */
+  | { readonly kind: 'all-refused'; readonly refused: readonly RefusedCopy[] }
   | { readonly kind: 'refused'; readonly reply: SmtpReply }
   | { readonly kind: 'captured' }
   | { readonly kind: 'held' }
@@ -49,6 +51,8 @@ export function replyForOutcome(outcome: Outcome, id: string): SmtpReply {
       return withId(replies.partialDelivery(outcome.accepted, outcome.total, outcome.unit), id);
     case 'upstream-failed':
       return withId(replyForUpstreamError(outcome.error), id);
+    case 'all-refused':
+      return withId(replyForRefusedCopy(outcome.refused[0]!), id);
     case 'refused':
       return withId(outcome.reply, id);
     case 'captured':

@@ -6,6 +6,7 @@ import type { TransactionContext, Verdict } from '../policy/verdict.js';
 import type { SmtpReply } from '../smtp/replies.js';
 import type { MessageStore } from '../store/message-store.js';
 import { buildRecord } from './build-record.js';
+import { buildDeliveryReport, type NoticeLanguage } from './delivery-report.js';
 import { keepRefusedCopies } from './keep-refused.js';
 import type { DeliveryLedger } from './delivery-ledger.js';
 import { replyForOutcome, type Outcome } from './outcome.js';
@@ -37,6 +38,8 @@ export interface MessageResult {
   readonly dkimBroken: boolean;
   /** Bytes after line-ending normalisation. */
   readonly size: number;
+  /** Whether the delivery status notification for copies refused after the 250 went out. */
+  readonly report?: 'sent' | 'failed';
   /** Set when a bcc or split copy failed the check before sending and the message was held instead. */
   readonly withheld?: { readonly form: CopyForm; readonly reason: string };
   /** What went wrong inside, for the log line only. */
@@ -54,6 +57,8 @@ export interface ProcessDeps {
   readonly store: MessageStore;
   readonly mask: AddressMasker;
   readonly maxHeaderBytes: number;
+  /** Who reports refused copies to their sender, and in which language. */
+  readonly notice: { readonly language: NoticeLanguage; readonly reportingMta: string; readonly remoteMta: string | null };
 }
 
 /**
@@ -104,29 +109,55 @@ export async function processMessage(deps: ProcessDeps, received: ReceivedMessag
     case 'quarantine':
       return withWithheld(await keep('held', { kind: 'held' }, 'quarantine'));
     case 'pass':
-    case 'monitor': {
-      const copy = asDecided(message, context, verdict.action);
-      const relayed = await relayWhole(relayDeps, copy, message);
-      const outcome = await keepRefusedCopies(keepDeps, relayed, recordBase, { original: message, copies: [copy] });
-      return finish(outcome, deliveredAs(outcome, verdict.action));
-    }
+    case 'monitor':
     case 'bcc':
     case 'split': {
-      const form = verdict.action;
-      const copies = judged.copies!;
+      const action = verdict.action;
+      // bcc and split send only the copies judgeMessage checked; pass and monitor the message as decided.
+      const copies = action === 'pass' || action === 'monitor' ? [asDecided(message, context, action)] : judged.copies!;
       const relayed =
-        form === 'bcc'
-          ? await relayWhole(relayDeps, copies[0]!, message)
-          : await relaySplit({ ...relayDeps, concurrency: deps.splitConcurrency }, context.mailFrom, copies, message);
+        action === 'split'
+          ? await relaySplit({ ...relayDeps, concurrency: deps.splitConcurrency }, context.mailFrom, copies, message)
+          : await relayWhole(relayDeps, copies[0]!, message);
       const outcome = await keepRefusedCopies(keepDeps, relayed, recordBase, { original: message, copies });
-      return finish(outcome, deliveredAs(outcome, form), rewriteBreaksDkim(analysis.header));
+      const rewritten = action === 'bcc' || action === 'split';
+      const result = finish(outcome, deliveredAs(outcome, action), rewritten && rewriteBreaksDkim(analysis.header));
+      const report = await reportRefusedCopies(deps, received, message, outcome);
+      return report ? { ...result, report } : result;
     }
+  }
+}
+
+/**
+ * One delivery status notification to the envelope sender for the copies the
+ * upstream refused after the mailer was told 250 (kept as `failed` records).
+ * Not for the null sender (a report about a report loops). Its failure does not
+ * change the mailer's answer: the failed records are the safety net.
+ */
+async function reportRefusedCopies(deps: ProcessDeps, received: ReceivedMessage, message: MessageBytes, outcome: Outcome): Promise<'sent' | 'failed' | null> {
+  if (outcome.kind !== 'relayed' && outcome.kind !== 'split-delivered') return null;
+  if (outcome.refused.length === 0 || received.context.mailFrom === '' || deps.relay === null) return null;
+  const report = buildDeliveryReport({
+    id: received.id,
+    reportingMta: deps.notice.reportingMta,
+    remoteMta: deps.notice.remoteMta,
+    arrivalDate: new Date(received.receivedAt),
+    sender: received.context.mailFrom,
+    refused: outcome.refused,
+    originalHeader: message.head,
+    language: deps.notice.language,
+  });
+  try {
+    await deps.relay.send({ mailFrom: '', rcptTo: [received.context.mailFrom], size: report.length }, [report]);
+    return 'sent';
+  } catch {
+    return 'failed';
   }
 }
 
 /** The metric label: the action when the message went out, else how it failed. */
 function deliveredAs(outcome: Outcome, action: 'pass' | 'monitor' | 'bcc' | 'split'): OutcomeAction {
   if (outcome.kind === 'relayed' || outcome.kind === 'split-delivered' || outcome.kind === 'already-delivered') return action;
-  if (outcome.kind === 'upstream-failed' && outcome.error.kind === 'permanent') return 'reject';
+  if ((outcome.kind === 'upstream-failed' && outcome.error.kind === 'permanent') || outcome.kind === 'all-refused') return 'reject';
   return 'tempfail';
 }

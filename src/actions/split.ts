@@ -53,5 +53,7 @@ export async function relaySplit(
     return { kind: 'partial', accepted: (earlier?.size ?? 0) + accepted.length, total: copies.length, unit: 'copies', refused };
   }
   if (digest && earlier) await ledger.forget(digest);
+  // Nothing went out, now or earlier: the upstream's 5xx is the mailer's, not a 250.
+  if (accepted.length === 0 && (earlier?.size ?? 0) === 0 && refused.length > 0) return { kind: 'all-refused', refused };
   return { kind: 'split-delivered', copies: pending.length, earlier: earlier?.size ?? 0, accepted, refused };
 }

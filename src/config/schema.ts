@@ -139,6 +139,12 @@ const store = z.strictObject({
   retentionDays: positiveInt.default(30),
 });
 
+// Notices mail-guard itself sends: today the delivery status notification for
+// copies refused after a 250 (RFC 3464), in the sender's language.
+const notify = z.strictObject({
+  language: z.enum(['ja', 'en']).default('en'),
+});
+
 const log = z.strictObject({
   level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   showAddresses: z.boolean().default(false),
@@ -152,6 +158,7 @@ export const configSchema = z.strictObject({
   policy: policy.default(() => policy.parse({})),
   store: store.default(() => store.parse({})),
   log: log.default(() => log.parse({})),
+  notify: notify.default(() => notify.parse({})),
   shutdownGraceSeconds: positiveInt.default(30),
 });
 

@@ -38,6 +38,8 @@ export function logMessageOutcome(
         ? outcome.refused.map((r) => ({ recipient: mask(r.recipient), code: r.code, response: r.response }))
         : undefined,
     dkimBroken: result.dkimBroken || undefined,
+    // The DSN to the sender for copies refused after the 250: sent, or failed (the failed records remain).
+    report: result.report,
     // Which check before sending stopped a rewritten copy (counts and header names, no addresses).
     withheld: result.withheld ? { form: result.withheld.form, reason: result.withheld.reason } : undefined,
     err: result.error,

@@ -3,8 +3,12 @@
 export const RECORD_STATUSES = ['held', 'approved', 'released', 'discarded', 'captured', 'failed'] as const;
 export type RecordStatus = (typeof RECORD_STATUSES)[number];
 
-/** Statuses that still wait for a person; retention never removes these. */
-export const UNDECIDED: ReadonlySet<RecordStatus> = new Set(['held', 'approved']);
+/**
+ * Statuses that still wait for a person; retention never removes these. A
+ * `failed` copy was accepted with 250 and then refused by the upstream: until
+ * someone approves and resends it or discards it, it is the only copy there is.
+ */
+export const UNDECIDED: ReadonlySet<RecordStatus> = new Set(['held', 'approved', 'failed']);
 
 export interface HistoryEntry {
   readonly at: string;

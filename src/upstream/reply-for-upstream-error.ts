@@ -55,7 +55,7 @@ function upstreamText(text: string, fallback: string): string {
 }
 
 /** Keeps the upstream's code and enhanced code when both belong to `cls` (4 or 5). */
-function keepClass(e: UpstreamError, cls: 4 | 5, fallbackCode: number, fallbackText: string): SmtpReply {
+function keepClass(e: Pick<UpstreamError, 'response' | 'responseCode'>, cls: 4 | 5, fallbackCode: number, fallbackText: string): SmtpReply {
   const parsed = parseUpstreamResponse(e.response ?? '');
   const source = e.responseCode ?? parsed.code;
   const code = source !== undefined && Math.floor(source / 100) === cls ? source : fallbackCode;
@@ -117,4 +117,13 @@ export function replyForUpstreamAccept(response: string): SmtpReply {
   const parsed = parseUpstreamResponse(response);
   const enhanced = parsed.enhanced !== undefined && parsed.enhanced.startsWith('2.') ? parsed.enhanced : '2.0.0';
   return { code: 250, enhanced, text: upstreamText(parsed.text, 'Ok') };
+}
+
+/**
+ * The mailer's reply when the upstream refused every copy permanently (a split
+ * where each RCPT or DATA got a 5xx): its first refusal, code and enhanced code
+ * kept. The mailer then owns the bounce; a 250 here would lose the message.
+ */
+export function replyForRefusedCopy(refusal: { readonly code: number; readonly response: string }): SmtpReply {
+  return keepClass({ responseCode: refusal.code, response: refusal.response }, 5, 550, 'message refused');
 }

@@ -216,7 +216,7 @@ function storeContract(name: string, openStoreUnderTest: () => Promise<StoreUnde
       expect((await store.list({ status: 'released', limit: 5 })).records.map((r) => r.id)).toEqual([record.id]);
     });
 
-    it('purges old decided records only: never held, approved, or a release in flight', async () => {
+    it('purges old decided records only: never held, approved, failed (refused after a 250, nobody decided yet), or a release in flight', async () => {
       const old = Date.now() - 40 * DAY_MS;
       const oldOnes = new Map<RecordStatus, MessageRecord>();
       for (const status of RECORD_STATUSES) oldOnes.set(status, await putHeld({ at: old, status }));
@@ -224,16 +224,16 @@ function storeContract(name: string, openStoreUnderTest: () => Promise<StoreUnde
       await store.claimRelease(inFlight.id, ['captured']);
       const recent = await putHeld({ status: 'discarded' });
 
-      expect(await store.purge(new Date(Date.now() - 30 * DAY_MS))).toBe(4);
+      expect(await store.purge(new Date(Date.now() - 30 * DAY_MS))).toBe(3);
       for (const [status, record] of oldOnes) {
-        const kept = status === 'held' || status === 'approved';
+        const kept = status === 'held' || status === 'approved' || status === 'failed';
         expect((await store.get(record.id))?.id ?? null, status).toBe(kept ? record.id : null);
         if (!kept) expect(await store.raw(record.id)).toBeNull();
       }
       expect(await store.get(inFlight.id)).not.toBeNull();
       expect(await store.get(recent.id)).not.toBeNull();
       const listed = (await store.list({ limit: 50 })).records.map((r) => r.id).sort();
-      expect(listed).toEqual([oldOnes.get('held')!.id, oldOnes.get('approved')!.id, inFlight.id, recent.id].sort());
+      expect(listed).toEqual([oldOnes.get('held')!.id, oldOnes.get('approved')!.id, oldOnes.get('failed')!.id, inFlight.id, recent.id].sort());
       expect((await store.list({ status: 'released', limit: 50 })).records).toEqual([]);
       expect(await store.purge(new Date(Date.now() - 30 * DAY_MS))).toBe(0);
     });
