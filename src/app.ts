@@ -1,6 +1,4 @@
 import { hostname } from 'node:os';
-import { join } from 'node:path';
-import { DeliveryLedger } from './actions/delivery-ledger.js';
 import { processMessage, type MessageResult, type ProcessDeps } from './actions/process-message.js';
 import { createAdminServer, type AdminServer } from './admin/admin-server.js';
 import { createAdminApi } from './admin/api.js';
@@ -82,7 +80,6 @@ export function createApp(config: MailGuardConfig, logger: Logger): App {
     },
   });
   let admin: AdminServer | null = null;
-  let ledger: DeliveryLedger | null = null;
   let store: MessageStore | null = null;
   let retention: { stop(): void } | null = null;
 
@@ -96,10 +93,10 @@ export function createApp(config: MailGuardConfig, logger: Logger): App {
       store = opened;
       metrics.watchStore(opened);
       retention = startRetention(opened, config.store.retentionDays, logger);
-      ledger = await DeliveryLedger.open(join(config.store.path, 'delivery-ledger.jsonl'));
       const shared = {
         relay,
-        ledger,
+        // Part of the store: with store.type redis every instance sees the same one.
+        ledger: opened.ledger,
         store: opened,
         splitConcurrency: config.upstream?.pool ?? 1,
         maxHeaderBytes: config.smtp.maxHeaderBytes,
@@ -122,7 +119,6 @@ export function createApp(config: MailGuardConfig, logger: Logger): App {
       deps = null;
       await Promise.all([admin?.close(), pool?.close()]);
       retention?.stop();
-      await ledger?.close();
       await store?.close();
     },
   };

@@ -2,7 +2,7 @@ import type { MessageBytes } from '../message/message-bytes.js';
 import { newMessageId } from '../message-id.js';
 import type { MessageStore } from '../store/message-store.js';
 import { buildRecord, type RecordInput } from './build-record.js';
-import type { DeliveryLedger } from './delivery-ledger.js';
+import type { DeliveryLedger } from '../store/message-store.js';
 import type { Outcome } from './outcome.js';
 import type { OutgoingCopy } from './outgoing-copies.js';
 import { ledgerDigest } from './relay.js';

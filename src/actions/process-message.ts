@@ -8,7 +8,7 @@ import type { MessageStore } from '../store/message-store.js';
 import { buildRecord } from './build-record.js';
 import { buildDeliveryReport, type NoticeLanguage } from './delivery-report.js';
 import { keepRefusedCopies } from './keep-refused.js';
-import type { DeliveryLedger } from './delivery-ledger.js';
+import type { DeliveryLedger } from '../store/message-store.js';
 import { replyForOutcome, type Outcome } from './outcome.js';
 import { judgeMessage } from './judge-message.js';
 import { asDecided, type Analyse, type CopyForm } from './outgoing-copies.js';

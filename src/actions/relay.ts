@@ -1,7 +1,8 @@
+import { createHash } from 'node:crypto';
 import { messageChunks, type MessageBytes } from '../message/message-bytes.js';
+import type { DeliveryLedger } from '../store/message-store.js';
 import type { UpstreamDelivery } from '../upstream/pool.js';
 import { UpstreamError } from '../upstream/upstream-error.js';
-import { DeliveryLedger } from './delivery-ledger.js';
 import type { Outcome, RefusedCopy } from './outcome.js';
 import type { OutgoingCopy } from './outgoing-copies.js';
 
@@ -22,7 +23,21 @@ export interface RelayDeps {
 
 /** The ledger key: the same for the mailer's retry of the same message, whatever rewrite is sent. */
 export function ledgerDigest(mailFrom: string, original: MessageBytes): string {
-  return DeliveryLedger.digest(mailFrom, messageChunks(original));
+  const hash = createHash('sha256').update(mailFrom).update('\0');
+  for (const chunk of messageChunks(original)) hash.update(chunk);
+  return hash.digest('hex');
+}
+
+/**
+ * What the ledger says about this message before it is sent: its digest
+ * (null when the ledger is known to be empty, so nothing is hashed) and the
+ * recipients accepted on an earlier attempt.
+ */
+export async function earlierAttempt(ledger: DeliveryLedger, mailFrom: string, original: MessageBytes): Promise<{ digest: string | null; earlier: ReadonlySet<string> | undefined }> {
+  if (!ledger.mayHoldEntries) return { digest: null, earlier: undefined };
+  const digest = ledgerDigest(mailFrom, original);
+  const earlier = await ledger.acceptedRecipients(digest);
+  return { digest, earlier: earlier.size > 0 ? earlier : undefined };
 }
 
 /**
@@ -35,11 +50,9 @@ export function ledgerDigest(mailFrom: string, original: MessageBytes): string {
 export async function relayWhole(deps: RelayDeps, copy: OutgoingCopy, original: MessageBytes): Promise<Outcome> {
   const { relay, ledger } = deps;
   const { envelope, message } = copy;
-  // The ledger is empty almost always; skip hashing the message then.
-  const digest = ledger.size > 0 ? ledgerDigest(envelope.mailFrom, original) : null;
-  const earlier = digest ? ledger.acceptedRecipients(digest) : undefined;
+  const { digest, earlier } = await earlierAttempt(ledger, envelope.mailFrom, original);
   const pending = earlier ? envelope.rcptTo.filter((r) => !earlier.has(r.toLowerCase())) : envelope.rcptTo;
-  if (digest && pending.length === 0) {
+  if (digest && earlier && pending.length === 0) {
     await ledger.forget(digest);
     return { kind: 'already-delivered' };
   }

@@ -2,7 +2,7 @@ import { UpstreamError } from '../upstream/upstream-error.js';
 import { messageChunks, type MessageBytes } from '../message/message-bytes.js';
 import type { Outcome, RefusedCopy } from './outcome.js';
 import type { OutgoingCopy } from './outgoing-copies.js';
-import { ledgerDigest, type RelayDeps } from './relay.js';
+import { earlierAttempt, ledgerDigest, type RelayDeps } from './relay.js';
 
 /**
  * One upstream transaction per split copy (prepareCopies made them, one per
@@ -17,10 +17,9 @@ export async function relaySplit(
 ): Promise<Outcome> {
   const { relay, ledger } = deps;
   const recipientOf = (copy: OutgoingCopy): string => copy.envelope.rcptTo[0]!;
-  const digest = ledger.size > 0 ? ledgerDigest(mailFrom, original) : null;
-  const earlier = digest ? ledger.acceptedRecipients(digest) : undefined;
+  const { digest, earlier } = await earlierAttempt(ledger, mailFrom, original);
   const pending = earlier ? copies.filter((c) => !earlier.has(recipientOf(c).toLowerCase())) : copies;
-  if (digest && pending.length === 0) {
+  if (digest && earlier && pending.length === 0) {
     await ledger.forget(digest);
     return { kind: 'already-delivered' };
   }

@@ -137,6 +137,9 @@ const store = z.strictObject({
   url: z.string().min(1).default('redis://127.0.0.1:6379'),
   redisOptions: z.record(z.string(), z.unknown()).optional(),
   retentionDays: positiveInt.default(30),
+  // How long the delivery ledger remembers which copies the upstream accepted
+  // before a 451: a retry after that is sent whole.
+  ledgerHours: positiveInt.default(120),
 });
 
 // Notices mail-guard itself sends: today the delivery status notification for

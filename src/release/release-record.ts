@@ -1,4 +1,4 @@
-import type { DeliveryLedger } from '../actions/delivery-ledger.js';
+import type { DeliveryLedger } from '../store/message-store.js';
 import type { Outcome, RefusedCopy } from '../actions/outcome.js';
 import { asApprovedOriginal, prepareCopies, type Analyse } from '../actions/outgoing-copies.js';
 import { relayWhole, type Relay } from '../actions/relay.js';

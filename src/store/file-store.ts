@@ -11,6 +11,7 @@ import {
   type MessageStore,
   type Transition,
 } from './message-store.js';
+import { FileLedger } from './file-ledger.js';
 import { UNDECIDED, type HistoryEntry, type MessageRecord, type RecordStatus } from './record.js';
 import { checkListQuery, checkStatus, emptyCounts, isRecordId } from './store-common.js';
 
@@ -19,7 +20,7 @@ import { checkListQuery, checkStatus, emptyCounts, isRecordId } from './store-co
  * holding message.eml, record.json and, from a release claim on,
  * release.claim. See DESIGN.md "Store records".
  */
-export async function openFileStore(path: string): Promise<MessageStore> {
+export async function openFileStore(path: string, options: { readonly ledgerHours?: number } = {}): Promise<MessageStore> {
   const root = resolve(path);
   try {
     await mkdir(join(root, 'records'), { recursive: true });
@@ -27,7 +28,13 @@ export async function openFileStore(path: string): Promise<MessageStore> {
   } catch (err) {
     throw unavailable(`cannot create the store directory ${root}`, err);
   }
-  const store = new FileStore(new RecordDirectories(root));
+  let ledger: FileLedger;
+  try {
+    ledger = await FileLedger.open(join(root, 'delivery-ledger.jsonl'), (options.ledgerHours ?? 120) * 3_600_000);
+  } catch (err) {
+    throw unavailable(`cannot open the delivery ledger in ${root}`, err);
+  }
+  const store = new FileStore(new RecordDirectories(root), ledger);
   await store.ping();
   await store.sweep();
   store.warmIndex();
@@ -38,7 +45,10 @@ class FileStore implements MessageStore {
   readonly #index: StatusIndex;
   #closed = false;
 
-  constructor(private readonly dirs: RecordDirectories) {
+  constructor(
+    private readonly dirs: RecordDirectories,
+    readonly ledger: FileLedger,
+  ) {
     this.#index = new StatusIndex(dirs.records);
   }
 
@@ -208,7 +218,9 @@ class FileStore implements MessageStore {
   }
 
   async close(): Promise<void> {
+    if (this.#closed) return;
     this.#closed = true;
+    await this.ledger.close();
   }
 
   async sweep(): Promise<void> {

@@ -38,6 +38,27 @@ export interface Transition {
 }
 
 /**
+ * Which copies of a message the upstream already accepted when the mailer was
+ * told 451, keyed on a digest of the message bytes (and envelope sender) and
+ * the recipient, so the mailer's retry sends only the rest: also when the retry
+ * reaches another instance on the same Redis. Entries expire after
+ * `store.ledgerHours`. Written only on that partial path, never per clean message.
+ */
+export interface DeliveryLedger {
+  /**
+   * False only when this store knows there is no entry anywhere (the file store,
+   * empty): the hot path then skips hashing the message. A shared store says true.
+   */
+  readonly mayHoldEntries: boolean;
+  /** Recipients (lower case) already accepted for this digest; empty when none. */
+  acceptedRecipients(digest: string): Promise<ReadonlySet<string>>;
+  /** Durable when it resolves: the 451 goes out only after this. */
+  recordAccepted(digest: string, recipients: readonly string[]): Promise<void>;
+  /** The retry completed: the entry is no longer needed. */
+  forget(digest: string): Promise<void>;
+}
+
+/**
  * One interface, two implementations (file, redis), one shared test suite.
  * Every write resolves only once it is durable; every failure to reach the
  * backend is a StoreUnavailableError, never a hang.
@@ -68,6 +89,8 @@ export interface MessageStore {
   oldestReceivedAt(status: RecordStatus): Promise<Date | null>;
   /** Counts by status, for the quarantine gauge. */
   countByStatus(): Promise<Record<RecordStatus, number>>;
+  /** The delivery ledger of this store (DeliveryLedger). */
+  readonly ledger: DeliveryLedger;
   /** Cheap liveness check for /readyz and start-up. */
   ping(): Promise<void>;
   close(): Promise<void>;

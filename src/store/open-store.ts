@@ -18,7 +18,8 @@ export async function openStore(config: MailGuardConfig['store'], logger?: Pick<
       redisOptions,
       commandTimeoutMs: typeof commandTimeout === 'number' && commandTimeout > 0 ? commandTimeout : undefined,
       onWarning: logger ? (message) => logger.warn(message) : undefined,
+      ledgerHours: config.ledgerHours,
     });
   }
-  return openFileStore(config.path);
+  return openFileStore(config.path, { ledgerHours: config.ledgerHours });
 }

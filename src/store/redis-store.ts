@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { createRedisClient, durabilityWarnings, type RedisClient } from './redis-client.js';
-import { StoreConflictError, StoreUnavailableError, type ListPage, type ListQuery, type MessageStore, type Transition } from './message-store.js';
+import { StoreConflictError, StoreUnavailableError, type DeliveryLedger, type ListPage, type ListQuery, type MessageStore, type Transition } from './message-store.js';
 import { RECORD_STATUSES, UNDECIDED, type HistoryEntry, type MessageRecord, type RecordStatus } from './record.js';
 import * as lua from './redis-store-scripts.js';
 import { checkListQuery, checkStatus, emptyCounts, isRecordId } from './store-common.js';
@@ -20,6 +20,8 @@ export interface RedisStoreOptions {
   readonly commandTimeoutMs?: number | undefined;
   /** Told once at open when Redis is not set up to keep held mail (AOF off, an evicting maxmemory-policy). */
   readonly onWarning?: ((message: string) => void) | undefined;
+  /** store.ledgerHours: how long a delivery-ledger entry lives (default 120). */
+  readonly ledgerHours?: number | undefined;
 }
 
 class Script {
@@ -65,16 +67,20 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Messag
     throw new StoreUnavailableError(`redis: cannot connect: ${(err as Error).message}`, { cause: err });
   }
   if (options.onWarning) for (const warning of await durabilityWarnings(client)) options.onWarning(warning);
-  return new RedisStore(client, `{${prefix}}`);
+  return new RedisStore(client, `{${prefix}}`, (options.ledgerHours ?? 120) * 3_600_000);
 }
 
 class RedisStore implements MessageStore {
   #closed = false;
+  readonly ledger: DeliveryLedger;
 
   constructor(
     private readonly client: RedisClient,
     private readonly tag: string,
-  ) {}
+    ledgerTtlMs: number,
+  ) {
+    this.ledger = new RedisLedger(client, `${tag}:ledger:`, ledgerTtlMs, (fn) => this.#guard(fn));
+  }
 
   async put(record: MessageRecord, raw: readonly Buffer[]): Promise<void> {
     if (!isRecordId(record.id)) throw new RangeError(`not a record id: ${JSON.stringify(record.id)}`);
@@ -291,4 +297,44 @@ function decodeSnapshot(parts: readonly unknown[]): MessageRecord {
 
 function decode(meta: string, status: string, history: readonly string[]): MessageRecord {
   return { ...(JSON.parse(meta) as Omit<MessageRecord, 'status' | 'history'>), status: status as RecordStatus, history: history.map((h) => JSON.parse(h) as HistoryEntry) };
+}
+
+/**
+ * The shared delivery ledger: one Redis set of accepted recipients per message
+ * digest, expiring after store.ledgerHours, so a 451 on one instance and the
+ * retry on another send each copy once. Its keys carry the store's hash tag,
+ * so they live in the same Cluster slot as the records.
+ */
+class RedisLedger implements DeliveryLedger {
+  // Another instance may have written an entry: always look.
+  readonly mayHoldEntries = true;
+
+  constructor(
+    private readonly client: RedisClient,
+    private readonly prefix: string,
+    private readonly ttlMs: number,
+    private readonly guard: <T>(fn: () => Promise<T>) => Promise<T>,
+  ) {}
+
+  async acceptedRecipients(digest: string): Promise<ReadonlySet<string>> {
+    return new Set(await this.guard(() => this.client.smembers(this.prefix + digest)));
+  }
+
+  async recordAccepted(digest: string, recipients: readonly string[]): Promise<void> {
+    if (recipients.length === 0) return;
+    const key = this.prefix + digest;
+    await this.guard(async () => {
+      const replies = await this.client
+        .multi()
+        .sadd(key, ...recipients.map((r) => r.toLowerCase()))
+        .pexpire(key, this.ttlMs)
+        .exec();
+      const failed = replies?.find(([err]) => err);
+      if (!replies || failed) throw failed?.[0] ?? new Error('ledger write was not executed');
+    });
+  }
+
+  async forget(digest: string): Promise<void> {
+    await this.guard(() => this.client.del(this.prefix + digest));
+  }
 }

@@ -8,7 +8,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DeliveryLedger } from '../../src/actions/delivery-ledger.js';
 import { createAdminApi } from '../../src/admin/api.js';
 import { configSchema } from '../../src/config/schema.js';
 import { createJudge } from '../../src/policy/judge.js';
@@ -107,8 +106,7 @@ async function startApi(options: { fourEyes?: boolean; rehearsal?: boolean } = {
   cleanups.push(() => upstream.close());
   const store = await openFileStore(join(dir, 'store'));
   cleanups.push(() => store.close());
-  const ledger = await DeliveryLedger.open(join(dir, 'delivery-ledger.jsonl'));
-  cleanups.push(() => ledger.close());
+  const ledger = store.ledger;
   const upstreamConfig = configSchema.parse({ upstream: { host: upstream.host, port: upstream.port, requireTLS: false, pool: 2 } }).upstream!;
   const pool = options.rehearsal ? null : new UpstreamPool(upstreamConfig, { connectTimeoutMs: 5000, dataTimeoutMs: 5000 });
   if (pool) cleanups.push(() => pool.close(1000));

@@ -249,6 +249,19 @@ function storeContract(name: string, openStoreUnderTest: () => Promise<StoreUnde
       expect(await store.oldestReceivedAt('failed')).toBeNull();
     });
 
+    it('delivery ledger: remembers accepted recipients per digest (lower case), adds to them, forgets on completion', async () => {
+      const digest = randomBytes(32).toString('hex');
+      expect([...(await store.ledger.acceptedRecipients(digest))]).toEqual([]);
+      await store.ledger.recordAccepted(digest, ['A@ext1.com']);
+      await store.ledger.recordAccepted(digest, ['b@ext2.com', 'a@ext1.com']);
+      await store.ledger.recordAccepted(digest, []);
+      expect(store.ledger.mayHoldEntries).toBe(true);
+      expect([...(await store.ledger.acceptedRecipients(digest))].sort()).toEqual(['a@ext1.com', 'b@ext2.com']);
+      expect([...(await store.ledger.acceptedRecipients(randomBytes(32).toString('hex')))]).toEqual([]);
+      await store.ledger.forget(digest);
+      expect([...(await store.ledger.acceptedRecipients(digest))]).toEqual([]);
+    });
+
     it('counts records by status', async () => {
       expect(await store.countByStatus()).toEqual({ held: 0, approved: 0, released: 0, discarded: 0, captured: 0, failed: 0 });
       for (let i = 0; i < 3; i++) await putHeld();

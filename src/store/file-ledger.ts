@@ -1,8 +1,6 @@
-import { createHash } from 'node:crypto';
 import { mkdir, open, readFile, rename, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
-
-const DEFAULT_TTL_MS = 7 * 24 * 3600 * 1000;
+import type { DeliveryLedger } from './message-store.js';
 
 interface LedgerLine {
   d: string;
@@ -11,25 +9,23 @@ interface LedgerLine {
   t: number;
 }
 
+const NONE: ReadonlySet<string> = new Set();
+
 /**
- * Remembers which recipients already got a copy of a message when the mailer was
- * told 451, so its retry sends only the rest. Written only on that partial path
- * (never on the hot path of a clean delivery), appended and fsynced before the
- * 451 goes out, replayed on start-up so it survives a restart.
+ * The file store's delivery ledger: one JSONL file under store.path, appended
+ * and fsynced before the 451 goes out, replayed (and compacted) on start-up so
+ * it survives a restart. One process owns it: instances that must share a
+ * ledger share a Redis store instead.
  */
-export class DeliveryLedger {
+export class FileLedger implements DeliveryLedger {
   private constructor(
     private readonly file: FileHandle,
     private readonly entries: Map<string, { recipients: Set<string>; at: number }>,
+    private readonly ttlMs: number,
+    private readonly now: () => number,
   ) {}
 
-  static digest(mailFrom: string, message: Buffer | readonly Buffer[]): string {
-    const hash = createHash('sha256').update(mailFrom).update('\0');
-    for (const chunk of Buffer.isBuffer(message) ? [message] : message) hash.update(chunk);
-    return hash.digest('hex');
-  }
-
-  static async open(path: string, now = Date.now(), ttlMs = DEFAULT_TTL_MS): Promise<DeliveryLedger> {
+  static async open(path: string, ttlMs: number, now: () => number = Date.now): Promise<FileLedger> {
     await mkdir(dirname(path), { recursive: true });
     const entries = new Map<string, { recipients: Set<string>; at: number }>();
     let text = '';
@@ -38,6 +34,7 @@ export class DeliveryLedger {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
+    const started = now();
     for (const line of text.split('\n')) {
       if (!line) continue;
       let entry: LedgerLine;
@@ -47,7 +44,7 @@ export class DeliveryLedger {
         continue; // a torn last line from a crash mid-append: that append was never acknowledged
       }
       if (entry.clear) entries.delete(entry.d);
-      else if (entry.r && now - entry.t < ttlMs) {
+      else if (entry.r && started - entry.t < ttlMs) {
         const known = entries.get(entry.d) ?? { recipients: new Set<string>(), at: entry.t };
         for (const r of entry.r) known.recipients.add(r);
         entries.set(entry.d, known);
@@ -61,30 +58,38 @@ export class DeliveryLedger {
     await tmpFile.sync();
     await tmpFile.close();
     await rename(tmp, path);
-    return new DeliveryLedger(await open(path, 'a'), entries);
+    return new FileLedger(await open(path, 'a'), entries, ttlMs, now);
   }
 
-  get size(): number {
-    return this.entries.size;
+  get mayHoldEntries(): boolean {
+    return this.entries.size > 0;
   }
 
-  acceptedRecipients(digest: string): ReadonlySet<string> | undefined {
-    return this.entries.get(digest)?.recipients;
+  async acceptedRecipients(digest: string): Promise<ReadonlySet<string>> {
+    const entry = this.entries.get(digest);
+    if (!entry) return NONE;
+    // Past store.ledgerHours a retry is a new message: send it whole.
+    if (this.now() - entry.at >= this.ttlMs) {
+      this.entries.delete(digest);
+      return NONE;
+    }
+    return entry.recipients;
   }
 
-  async recordAccepted(digest: string, recipients: readonly string[], now = Date.now()): Promise<void> {
+  async recordAccepted(digest: string, recipients: readonly string[]): Promise<void> {
     if (recipients.length === 0) return;
-    const known = this.entries.get(digest) ?? { recipients: new Set<string>(), at: now };
+    const at = this.now();
+    const known = this.entries.get(digest) ?? { recipients: new Set<string>(), at };
     for (const r of recipients) known.recipients.add(r.toLowerCase());
     this.entries.set(digest, known);
-    await this.file.appendFile(JSON.stringify({ d: digest, r: recipients.map((r) => r.toLowerCase()), t: now }) + '\n');
+    await this.file.appendFile(JSON.stringify({ d: digest, r: recipients.map((r) => r.toLowerCase()), t: at }) + '\n');
     await this.file.datasync();
   }
 
-  /** The retry completed: the entry is no longer needed. Not fsynced: losing it only keeps a stale entry until its TTL. */
-  async forget(digest: string, now = Date.now()): Promise<void> {
+  /** Not fsynced: losing it only keeps a stale entry until its TTL. */
+  async forget(digest: string): Promise<void> {
     if (!this.entries.delete(digest)) return;
-    await this.file.appendFile(JSON.stringify({ d: digest, clear: true, t: now }) + '\n');
+    await this.file.appendFile(JSON.stringify({ d: digest, clear: true, t: this.now() }) + '\n');
   }
 
   async close(): Promise<void> {
