@@ -11,9 +11,25 @@ export interface RefusedCopy {
 /** What happened to a message, before it becomes a reply. */
 export type Outcome =
   | { readonly kind: 'relayed'; readonly response: string; readonly accepted: readonly string[]; readonly refused: readonly RefusedCopy[] }
-  | { readonly kind: 'split-delivered'; readonly copies: number; readonly earlier: number; readonly accepted: readonly string[]; readonly refused: readonly RefusedCopy[] }
+  | {
+      readonly kind: 'split-delivered';
+      readonly copies: number;
+      readonly earlier: number;
+      readonly accepted: readonly string[];
+      /** The upstream's reply to each accepted copy (queue ids), for the log. */
+      readonly acceptedReplies: readonly { readonly recipient: string; readonly response: string }[];
+      readonly refused: readonly RefusedCopy[];
+    }
   | { readonly kind: 'already-delivered' }
-  | { readonly kind: 'partial'; readonly accepted: number; readonly total: number; readonly unit: 'copies' | 'recipients'; readonly refused: readonly RefusedCopy[] }
+  | {
+      readonly kind: 'partial';
+      readonly accepted: number;
+      readonly total: number;
+      readonly unit: 'copies' | 'recipients';
+      readonly refused: readonly RefusedCopy[];
+      /** The copies left for the retry and the upstream's answer (or the client's reason) for each. */
+      readonly deferred?: readonly RefusedCopy[];
+    }
   | { readonly kind: 'upstream-failed'; readonly error: UpstreamError }
   /** Every copy of a split refused permanently, none accepted before: the mailer gets the first refusal. */
   | { readonly kind: 'all-refused'; readonly refused: readonly RefusedCopy[] }

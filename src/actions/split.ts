@@ -25,8 +25,11 @@ export async function relaySplit(
   }
 
   const accepted: string[] = [];
+  // The upstream's reply per accepted copy: its queue id is how an operator traces a copy.
+  const acceptedReplies: { recipient: string; response: string }[] = [];
   const refused: RefusedCopy[] = [];
-  let temporaryFailures = 0;
+  // Copies that must wait for the mailer's retry, and why: the log names each one.
+  const deferred: RefusedCopy[] = [];
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < pending.length) {
@@ -35,24 +38,27 @@ export async function relaySplit(
       try {
         const delivery = await relay.send({ mailFrom, rcptTo: [recipient], size: copy.message.size }, messageChunks(copy.message));
         const rejection = delivery.rejected[0];
-        if (!rejection) accepted.push(recipient);
+        if (!rejection) {
+          accepted.push(recipient);
+          acceptedReplies.push({ recipient, response: delivery.response });
+        }
         else if (rejection.permanent) refused.push({ recipient, code: rejection.code, response: rejection.response });
-        else temporaryFailures++;
+        else deferred.push({ recipient, code: rejection.code, response: rejection.response });
       } catch (err) {
         if (!(err instanceof UpstreamError)) throw err;
         if (err.kind === 'permanent') refused.push({ recipient, code: err.responseCode ?? 550, response: err.response ?? err.message });
-        else temporaryFailures++;
+        else deferred.push({ recipient, code: err.responseCode ?? 451, response: err.response ?? `${err.stage} ${err.kind}: ${err.message}` });
       }
     }
   };
   await Promise.all(Array.from({ length: Math.min(deps.concurrency, pending.length) }, worker));
 
-  if (temporaryFailures > 0) {
+  if (deferred.length > 0) {
     await ledger.recordAccepted(digest ?? ledgerDigest(mailFrom, original), accepted);
-    return { kind: 'partial', accepted: (earlier?.size ?? 0) + accepted.length, total: copies.length, unit: 'copies', refused };
+    return { kind: 'partial', accepted: (earlier?.size ?? 0) + accepted.length, total: copies.length, unit: 'copies', refused, deferred };
   }
   if (digest && earlier) await ledger.forget(digest);
   // Nothing went out, now or earlier: the upstream's 5xx is the mailer's, not a 250.
   if (accepted.length === 0 && (earlier?.size ?? 0) === 0 && refused.length > 0) return { kind: 'all-refused', refused };
-  return { kind: 'split-delivered', copies: pending.length, earlier: earlier?.size ?? 0, accepted, refused };
+  return { kind: 'split-delivered', copies: pending.length, earlier: earlier?.size ?? 0, accepted, acceptedReplies, refused };
 }

@@ -18,3 +18,12 @@ export type AddressMasker = (address: string) => string;
 export function makeAddressMasker(showAddresses: boolean): AddressMasker {
   return showAddresses ? (a) => a : maskAddress;
 }
+
+// Anything address-shaped inside free text, such as an upstream reply
+// (`550 5.1.1 <bob@example.net>: no such user`).
+const ADDRESS_IN_TEXT = /[^\s<>"'(),;:[\]]+@[^\s<>"'(),;:[\]]+/g;
+
+/** The text with every address in it masked (identity when log.showAddresses). */
+export function maskAddressesIn(text: string, mask: AddressMasker): string {
+  return text.includes('@') ? text.replace(ADDRESS_IN_TEXT, (address) => mask(address)) : text;
+}

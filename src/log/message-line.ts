@@ -1,8 +1,12 @@
 import type { MessageResult, ReceivedMessage } from '../actions/process-message.js';
+import type { UpstreamError } from '../upstream/upstream-error.js';
 import type { Logger } from './logger.js';
-import type { AddressMasker } from './mask.js';
+import { parseUpstreamResponse } from '../upstream/reply-for-upstream-error.js';
+import { maskAddressesIn, type AddressMasker } from './mask.js';
 
 const round = (ms: number) => Math.round(ms * 100) / 100;
+/** A split to 1000 members must not make a 100 KB log line: this many copies are listed, then a count. */
+const COPIES_LISTED = 50;
 
 /** The one structured line per message outcome; its id is the one in the SMTP reply. */
 export function logMessageOutcome(
@@ -33,10 +37,23 @@ export function logMessageOutcome(
     size: result.size,
     reply: `${result.reply.code} ${result.reply.enhanced}`,
     upstreamCode: outcome.kind === 'upstream-failed' ? (outcome.error.responseCode ?? null) : null,
+    // Why the upstream failed, as an operator needs it: the stage, its kind, and its reply (addresses masked).
+    upstream: outcome.kind === 'upstream-failed' ? upstreamFailure(outcome.error, mask) : undefined,
+    upstreamReply: outcome.kind === 'relayed' ? maskAddressesIn(outcome.response, mask) : undefined,
     refused:
       'refused' in outcome && outcome.refused.length
-        ? outcome.refused.map((r) => ({ recipient: mask(r.recipient), code: r.code, response: r.response }))
+        ? outcome.refused.slice(0, COPIES_LISTED).map((r) => ({ recipient: mask(r.recipient), code: r.code, response: maskAddressesIn(r.response, mask) }))
         : undefined,
+    deferred:
+      outcome.kind === 'partial' && outcome.deferred?.length
+        ? outcome.deferred.slice(0, COPIES_LISTED).map((r) => ({ recipient: mask(r.recipient), code: r.code, response: maskAddressesIn(r.response, mask) }))
+        : undefined,
+    copies:
+      outcome.kind === 'split-delivered' && outcome.acceptedReplies.length
+        ? outcome.acceptedReplies.slice(0, COPIES_LISTED).map((c) => ({ recipient: mask(c.recipient), reply: maskAddressesIn(c.response, mask) }))
+        : undefined,
+    copiesNotListed:
+      outcome.kind === 'split-delivered' && outcome.acceptedReplies.length > COPIES_LISTED ? outcome.acceptedReplies.length - COPIES_LISTED : undefined,
     dkimBroken: result.dkimBroken || undefined,
     // The DSN to the sender for copies refused after the 250: sent, or failed (the failed records remain).
     report: result.report,
@@ -47,4 +64,17 @@ export function logMessageOutcome(
   };
   if (deferred) logger.warn(line, 'message deferred');
   else logger.info(line, 'message handled');
+}
+
+function upstreamFailure(error: UpstreamError, mask: AddressMasker) {
+  const parsed = parseUpstreamResponse(error.response ?? '');
+  return {
+    stage: error.stage,
+    kind: error.kind,
+    code: error.responseCode ?? parsed.code ?? null,
+    enhanced: parsed.enhanced ?? null,
+    // No reply at all (refused connection, TLS, timeout): the client's own reason.
+    text: maskAddressesIn(parsed.text || error.message, mask),
+    possiblyDelivered: error.possiblyDelivered || undefined,
+  };
 }

@@ -88,6 +88,43 @@ describe('copies refused after the 250', () => {
   });
 });
 
+describe('the log line says what the upstream said, with addresses masked', () => {
+  it('each refused copy and each accepted copy\'s queue id; no address in the line', async () => {
+    const { guard } = await start((a) => a === 'b@ext2.com');
+    await sendOnce(guard.smtpPort, 'news@example.co.jp', MEMBERS, newsletter);
+    const line = guard.logs.find((l) => l.msg === 'message handled')!;
+    expect(line['refused']).toEqual([{ recipient: 'b***@e***.com', code: 550, response: expect.stringMatching(/^550 5\.1\.1 <b\*\*\*@e\*\*\*\.com>: no such user here$/) }]);
+    expect(line['copies']).toEqual(
+      expect.arrayContaining([
+        { recipient: 'a***@e***.com', reply: expect.stringMatching(/queued as R\d+$/) },
+        { recipient: 'c***@e***.com', reply: expect.stringMatching(/queued as R\d+$/) },
+      ]),
+    );
+    expect(JSON.stringify(line)).not.toMatch(/[a-z]@ext\d\.com/);
+  });
+
+  it('a relay that refuses connections: stage, kind and the reason (whole relay); each deferred copy (split)', async () => {
+    const closed = await startRecordingUpstream();
+    const port = closed.port;
+    await closed.close();
+    const base = { upstream: { host: '127.0.0.1', port, requireTLS: false }, internalDomains: ['example.co.jp'] };
+    const relaying = await startMailGuard({ ...base, policy: { action: 'reject' } });
+    cleanups.push(() => relaying.stop());
+    const clean = crlf('From: news@example.co.jp', 'To: a@ext1.com', 'Subject: s', '', 'x', '');
+    expect((await sendOnce(relaying.smtpPort, 'news@example.co.jp', ['a@ext1.com'], clean)).final).toMatch(/^451 4\.4\.1 /);
+    expect(relaying.logs.find((l) => l.msg === 'message deferred')).toMatchObject({
+      upstream: { stage: 'connect', kind: 'connect', code: null, enhanced: null, text: expect.stringMatching(/ECONNREFUSED/) },
+    });
+
+    const splitting = await startMailGuard({ ...base, policy: { action: 'split' } });
+    cleanups.push(() => splitting.stop());
+    expect((await sendOnce(splitting.smtpPort, 'news@example.co.jp', MEMBERS, newsletter)).final).toMatch(/^451 4\.4\.0 0 of 3 copies/);
+    const line = splitting.logs.find((l) => l.msg === 'message deferred')!;
+    expect((line['deferred'] as Array<{ recipient: string; response: string }>).map((d) => d.recipient).sort()).toEqual(['a***@e***.com', 'b***@e***.com', 'c***@e***.com']);
+    expect(JSON.stringify(line)).not.toMatch(/[a-z]@ext\d\.com/);
+  });
+});
+
 describe('every copy refused', () => {
   it('the mailer gets the upstream 5xx, not 250; nothing is kept, no report is sent', async () => {
     const { upstream, guard } = await start(() => true);
