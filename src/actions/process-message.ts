@@ -12,9 +12,9 @@ import type { DeliveryLedger } from '../store/message-store.js';
 import { replyForOutcome, type Outcome } from './outcome.js';
 import { judgeMessage } from './judge-message.js';
 import { asDecided, type Analyse, type CopyForm } from './outgoing-copies.js';
-import { relayWhole, type Relay } from './relay.js';
+import { deliver } from './deliver.js';
+import type { Relay } from './relay.js';
 import { rewriteBreaksDkim } from './rewrite-recipients.js';
-import { relaySplit } from './split.js';
 
 export interface ReceivedMessage {
   readonly id: string;
@@ -101,7 +101,7 @@ export async function processMessage(deps: ProcessDeps, received: ReceivedMessag
   const withWithheld = (result: MessageResult): MessageResult => (judged.withheld ? { ...result, withheld: judged.withheld } : result);
   if (deps.relay === null) return withWithheld(await keep('captured', { kind: 'captured' }, 'capture'));
 
-  const relayDeps = { relay: deps.relay, ledger: deps.ledger };
+  const relayDeps = { relay: deps.relay, ledger: deps.ledger, splitConcurrency: deps.splitConcurrency };
   const keepDeps = { store: deps.store, ledger: deps.ledger };
   switch (verdict.action) {
     case 'reject':
@@ -115,10 +115,7 @@ export async function processMessage(deps: ProcessDeps, received: ReceivedMessag
       const action = verdict.action;
       // bcc and split send only the copies judgeMessage checked; pass and monitor the message as decided.
       const copies = action === 'pass' || action === 'monitor' ? [asDecided(message, context, action)] : judged.copies!;
-      const relayed =
-        action === 'split'
-          ? await relaySplit({ ...relayDeps, concurrency: deps.splitConcurrency }, context.mailFrom, copies, message)
-          : await relayWhole(relayDeps, copies[0]!, message);
+      const relayed = await deliver(relayDeps, action === 'split' ? 'split' : 'whole', copies, message);
       const outcome = await keepRefusedCopies(keepDeps, relayed, recordBase, { original: message, copies });
       const rewritten = action === 'bcc' || action === 'split';
       const result = finish(outcome, deliveredAs(outcome, action), rewritten && rewriteBreaksDkim(analysis.header));

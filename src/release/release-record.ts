@@ -1,8 +1,8 @@
 import type { DeliveryLedger } from '../store/message-store.js';
 import type { Outcome, RefusedCopy } from '../actions/outcome.js';
 import { asApprovedOriginal, prepareCopies, type Analyse } from '../actions/outgoing-copies.js';
-import { relayWhole, type Relay } from '../actions/relay.js';
-import { relaySplit } from '../actions/split.js';
+import { deliver } from '../actions/deliver.js';
+import type { Relay } from '../actions/relay.js';
 import { assembleMessage } from '../message/message-bytes.js';
 import { StoreConflictError, type MessageStore } from '../store/message-store.js';
 import type { HistoryEntry, MessageRecord, RecordStatus } from '../store/record.js';
@@ -150,13 +150,11 @@ async function relayAs(deps: ReleaseDeps, relay: Relay, record: MessageRecord, a
   const raw = await deps.store.raw(record.id);
   if (raw === null) throw new Error('the stored message bytes are missing');
   const message = assembleMessage([raw], deps.maxHeaderBytes);
-  const relayDeps = { relay, ledger: deps.ledger };
-  if (as === 'original') return relayWhole(relayDeps, asApprovedOriginal(message, record.envelope), message);
+  const relayDeps = { relay, ledger: deps.ledger, splitConcurrency: deps.splitConcurrency };
+  if (as === 'original') return deliver(relayDeps, 'whole', [asApprovedOriginal(message, record.envelope)], message);
   const prepared = prepareCopies(deps.analyse, message, deps.analyse(message, record.envelope), record.envelope, as);
   if (!prepared.ok) throw new UnsafeCopyError(prepared.reason);
-  return as === 'bcc'
-    ? relayWhole(relayDeps, prepared.copies[0]!, message)
-    : relaySplit({ ...relayDeps, concurrency: deps.splitConcurrency }, record.envelope.mailFrom, prepared.copies, message);
+  return deliver(relayDeps, as === 'bcc' ? 'whole' : 'split', prepared.copies, message);
 }
 
 /**
