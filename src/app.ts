@@ -15,7 +15,7 @@ import { replies, type SmtpReply } from './smtp/replies.js';
 import type { MessageStore } from './store/message-store.js';
 import { openStore } from './store/open-store.js';
 import { startRetention } from './store/retention.js';
-import { instrumentRelay } from './upstream/instrumented-relay.js';
+import { instrumentRelay, UpstreamHealth } from './upstream/instrumented-relay.js';
 import { UpstreamPool } from './upstream/pool.js';
 
 export interface App {
@@ -29,7 +29,8 @@ export interface App {
 export function createApp(config: MailGuardConfig, logger: Logger): App {
   const pool = config.upstream ? new UpstreamPool(config.upstream, { logger }) : null;
   const metrics = createMetrics(config.policy.rules.map((r) => r.name));
-  const relay = pool ? instrumentRelay(pool, metrics) : null;
+  const health = new UpstreamHealth();
+  const relay = pool ? instrumentRelay(pool, metrics, health) : null;
   const mask = makeAddressMasker(config.log.showAddresses);
   const { analyse, decide } = createJudge(config);
   let deps: ProcessDeps | null = null;
@@ -83,7 +84,17 @@ export function createApp(config: MailGuardConfig, logger: Logger): App {
   let store: MessageStore | null = null;
   let retention: { stop(): void } | null = null;
 
-  const readiness = () => checkReadiness({ store: () => store, upstream: pool, draining: () => draining });
+  const upstreamReadiness = pool && {
+    get lastSuccessAt() {
+      return health.lastSuccessAt;
+    },
+    get lastFailure() {
+      return health.lastFailure;
+    },
+    verify: () => pool.verify(),
+    probeSucceeded: () => health.recovered(),
+  };
+  const readiness = () => checkReadiness({ store: () => store, upstream: upstreamReadiness, draining: () => draining });
   metrics.watchReadiness(readiness);
 
   return {

@@ -12,7 +12,14 @@ export interface ReadinessReport {
 export interface ReadinessDeps {
   readonly store: () => MessageStore | null;
   /** null in rehearsal mode. */
-  readonly upstream: { lastSuccessAt: number | null; verify(): Promise<void> } | null;
+  readonly upstream: {
+    readonly lastSuccessAt: number | null;
+    /** The latest failure to reach the relay, when nothing succeeded since. */
+    readonly lastFailure: { readonly at: number; readonly reason: string } | null;
+    verify(): Promise<void>;
+    /** Told when a probe succeeded: the relay is back. */
+    probeSucceeded(): void;
+  } | null;
   readonly draining: () => boolean;
   /** A relay that accepted a message this recently counts as reachable without a probe. */
   readonly recentMs?: number;
@@ -43,12 +50,16 @@ export async function checkReadiness(deps: ReadinessDeps): Promise<ReadinessRepo
   const upstreamCheck = (async () => {
     const upstream = deps.upstream;
     if (!upstream) return 'rehearsal mode (no upstream)';
-    if (upstream.lastSuccessAt !== null && Date.now() - upstream.lastSuccessAt < recentMs) return 'ok';
+    // A recent success counts only when nothing failed since: a relay that went
+    // away is not ready from its next failed attempt on, not 60 s later.
+    if (upstream.lastFailure === null && upstream.lastSuccessAt !== null && Date.now() - upstream.lastSuccessAt < recentMs) return 'ok';
     try {
       await within(timeout, upstream.verify());
+      upstream.probeSucceeded();
       return 'ok';
     } catch (err) {
-      return `failing: ${(err as Error).message}`;
+      const last = upstream.lastFailure ? `; last attempt: ${upstream.lastFailure.reason}` : '';
+      return `failing: ${(err as Error).message}${last}`;
     }
   })();
   const [store, upstream] = await Promise.all([storeCheck, upstreamCheck]);

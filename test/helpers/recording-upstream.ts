@@ -55,6 +55,8 @@ export interface RecordingUpstreamOptions {
   size?: number;
   /** Do not announce PIPELINING. */
   hidePipelining?: boolean;
+  /** Listen on this port (a relay that comes back where it was); default a free one. */
+  port?: number;
 }
 
 export interface RecordingUpstream {
@@ -149,7 +151,7 @@ export async function startRecordingUpstream(options: RecordingUpstreamOptions =
 
   await new Promise<void>((resolve, reject) => {
     server.server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
   });
   const address = server.server.address();
   if (address === null || typeof address === 'string') throw new Error('recording upstream: no port');

@@ -140,6 +140,26 @@ describe('readiness', () => {
     expect(String(down.body['upstream'])).toMatch(/^failing: /);
   });
 
+  it('is not ready from the first failed attempt after a success, and ready again on the next success', async () => {
+    const upstream = await relay();
+    const port = upstream.port;
+    const g = await guard({ upstream: { host: '127.0.0.1', port, requireTLS: false, connectTimeoutSeconds: 1 } });
+    const clean = 'From: a@example.co.jp\r\nTo: b@ext.com\r\nSubject: s\r\n\r\nx\r\n';
+    expect((await sendOnce(g.smtpPort, 'a@example.co.jp', ['b@ext.com'], clean)).final).toMatch(/^250 /);
+    expect((await readyz(g)).status).toBe(200);
+
+    await upstream.close();
+    expect((await sendOnce(g.smtpPort, 'a@example.co.jp', ['b@ext.com'], clean)).final).toMatch(/^451 4\.4\.[12] /);
+    // The success a moment ago no longer counts: the latest attempt failed.
+    const down = await readyz(g);
+    expect(down.status).toBe(503);
+    expect(String(down.body['upstream'])).toMatch(/^failing: .*; last attempt: (connect|envelope|data) /);
+
+    const back = await startRecordingUpstream({ port });
+    cleanups.push(() => back.close());
+    expect((await readyz(g)).status).toBe(200);
+  });
+
   it('turns not ready as soon as a drain starts', async () => {
     const g = await startMailGuard({});
     const stopping = g.stop();
