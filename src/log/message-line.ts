@@ -33,6 +33,9 @@ export function logMessageOutcome(
     size: result.size,
     reply: `${result.reply.code} ${result.reply.enhanced}`,
     upstreamCode: outcome.kind === 'upstream-failed' ? (outcome.error.responseCode ?? null) : null,
+    // Why no TLS session to the upstream came about (certificate not trusted, name, pin):
+    // written by mail-guard at the connect stage, so it holds host names, never addresses.
+    upstreamReason: outcome.kind === 'upstream-failed' && (outcome.error.kind === 'tls' || outcome.error.kind === 'tls-pin') ? outcome.error.message : undefined,
     refused:
       'refused' in outcome && outcome.refused.length
         ? outcome.refused.map((r) => ({ recipient: mask(r.recipient), code: r.code, response: r.response }))

@@ -364,6 +364,7 @@ describe('upstream reply table', () => {
     ['421 greeting', { kind: 'connect', stage: 'connect', responseCode: 421, response: '421 4.3.2 Too busy' }, '451 4.4.1 upstream: Too busy'],
     ['554 greeting', { kind: 'connect', stage: 'connect', responseCode: 554, response: '554 No SMTP service here' }, '451 4.4.1 Upstream relay is unreachable; try again later'],
     ['TLS failure', { kind: 'tls', stage: 'connect' }, /^451 4\.4\.1 .*TLS/],
+    ['TLS pin mismatch', { kind: 'tls-pin', stage: 'connect' }, '451 4.7.5 Upstream certificate does not match upstream.tls.fingerprint256; nothing was relayed, try again later'],
     ['auth failure', { kind: 'auth', stage: 'connect', responseCode: 535, response: '535 5.7.8 bad' }, /^451 4\.4\.1 /],
     ['timeout while connecting', { kind: 'timeout', stage: 'connect' }, /^451 4\.4\.1 /],
     ['closed before DATA', { kind: 'dropped', stage: 'envelope' }, '451 4.4.1 Upstream relay is unreachable; try again later'],
@@ -401,6 +402,9 @@ describe('upstream reply table', () => {
     expect(classifyUpstreamFailure(e({ code: 'ESOCKET', originalCode: 'ECONNREFUSED', command: 'CONN' }), 'connect')).toMatchObject({ kind: 'connect', metricClass: 'connect' });
     expect(classifyUpstreamFailure(e({ code: 'ESOCKET', originalCode: 'DEPTH_ZERO_SELF_SIGNED_CERT' }), 'connect').kind).toBe('tls');
     expect(classifyUpstreamFailure(e({ code: 'ETLS', responseCode: 502, response: '502 5.5.1 no' }), 'connect').kind).toBe('tls');
+    expect(classifyUpstreamFailure(e({ code: 'ESOCKET', originalCode: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' }), 'connect').message).toMatch(/^upstream certificate is not trusted .*upstream\.tls\.ca/);
+    expect(classifyUpstreamFailure(e({ code: 'ESOCKET', originalCode: 'ERR_TLS_CERT_ALTNAME_INVALID' }), 'connect').message).toMatch(/upstream\.tls\.servername/);
+    expect(classifyUpstreamFailure(e({ code: 'ESOCKET', originalCode: 'ERR_MAILGUARD_TLS_PIN_MISMATCH' }), 'connect')).toMatchObject({ kind: 'tls-pin', metricClass: 'connect', message: 'whatever text' });
     expect(classifyUpstreamFailure(e({ code: 'EAUTH', responseCode: 535 }), 'connect').kind).toBe('auth');
     expect(classifyUpstreamFailure(e({ code: 'EDNS', originalCode: 'ENOTFOUND' }), 'connect').kind).toBe('connect');
     expect(classifyUpstreamFailure(e({ code: 'ETIMEDOUT' }), 'data')).toMatchObject({ kind: 'timeout', stage: 'data', possiblyDelivered: true });
