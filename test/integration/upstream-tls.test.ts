@@ -90,6 +90,14 @@ describe('upstream.tls with STARTTLS (requireTLS)', () => {
     expect(deferredLine(guard)?.['upstreamReason']).toMatch(/^upstream certificate is not trusted/);
   });
 
+  it('nor for the name: the right pin with a certificate not for the name checked still fails closed', async () => {
+    const upstream = await relay();
+    const guard = await guardFor(upstream, { tls: { ca: caPath, fingerprint256: RELAY_TLS_FINGERPRINT256 } });
+    expect((await send(guard)).final).toMatch(/^451 4\.4\.1 /);
+    expect(upstream.transactions).toBe(0);
+    expect(deferredLine(guard)?.['upstreamReason']).toMatch(/upstream\.tls\.servername/);
+  });
+
   it('minVersion TLSv1.3 is what the session is held to: a relay that stops at TLS 1.2 fails closed', async () => {
     const capped = await startRecordingUpstream({ tls: { key: RELAY_TLS.key, cert: RELAY_TLS.cert }, tlsMaxVersion: 'TLSv1.2' });
     stops.push(() => capped.close());
