@@ -35,7 +35,8 @@ export function logMessageOutcome(
     upstreamCode: outcome.kind === 'upstream-failed' ? (outcome.error.responseCode ?? null) : null,
     // Why no TLS session to the upstream came about (certificate not trusted, name, pin):
     // written by mail-guard at the connect stage, so it holds host names, never addresses.
-    upstreamReason: outcome.kind === 'upstream-failed' && (outcome.error.kind === 'tls' || outcome.error.kind === 'tls-pin') ? outcome.error.message : undefined,
+    upstreamReason:
+      outcome.kind === 'upstream-failed' && outcome.error.stage === 'connect' && (outcome.error.kind === 'tls' || outcome.error.kind === 'tls-pin') ? outcome.error.message : undefined,
     refused:
       'refused' in outcome && outcome.refused.length
         ? outcome.refused.map((r) => ({ recipient: mask(r.recipient), code: r.code, response: r.response }))

@@ -237,6 +237,7 @@ describe('UpstreamPool faults', () => {
     const pool = makePool(peer.port, { requireTLS: true });
     const e = await failure(pool.send(ENVELOPE, message('plain')));
     expect(e).toMatchObject({ kind: 'tls', stage: 'connect' });
+    expect(e.message).toMatch(/^STARTTLS with the upstream failed .*upstream\.requireTLS/);
     expect(line(e)).toMatch(/^451 4\.4\.1 /);
     expect(peer.transactions).toBe(0);
   });
