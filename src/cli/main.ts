@@ -45,9 +45,14 @@ configCommand
     const path = resolveConfigPath(opts.config);
     const config = loadConfigFile(path);
     // Build (not start) the SMTP listener too: that is where the checks across
-    // keys live (AUTH needs TLS, password hashes parse, certificate files exist).
+    // keys live (AUTH needs TLS, password hashes parse, certificate files exist);
+    // and the upstream TLS options (upstream.tls.ca exists and holds PEM certificates).
     const { createIngress } = await import('../smtp/ingress.js');
     createIngress(config.smtp, { onMessage: () => Promise.reject(new Error('config check only')) });
+    if (config.upstream) {
+      const { upstreamTlsOptions } = await import('../upstream/upstream-tls.js');
+      upstreamTlsOptions(config.upstream);
+    }
     process.stdout.write(`# ${path}: valid\n${printableConfig(config)}`);
   });
 

@@ -79,6 +79,28 @@ const admin = z.strictObject({
   tokens: z.array(adminToken).default([]),
 });
 
+// upstream.tls: how the relay's certificate is trusted. The CA file is read (and
+// must hold at least one PEM certificate) where the pool is built, which
+// `config check` does too: see upstream/upstream-tls.ts.
+const upstreamTls = z.strictObject({
+  // An extra CA bundle (PEM) added to Node's bundled roots, not replacing them.
+  ca: z.string().min(1).optional(),
+  // The name to verify (and send as SNI) when upstream.host is an address or a
+  // name the certificate does not carry. Node refuses SNI with an IP address.
+  servername: z
+    .string()
+    .regex(/^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/, 'expected a DNS name such as relay.example.net')
+    .refine((name) => isIP(name) === 0, 'expected a DNS name such as relay.example.net, not an IP address (the address goes in upstream.host)')
+    .optional(),
+  // A pin of the relay's own (leaf) certificate, checked in addition to the chain and the name.
+  fingerprint256: z
+    .string()
+    .regex(/^[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){31}$/, 'expected 32 colon-separated hex bytes (the SHA-256 fingerprint, e.g. from openssl x509 -noout -fingerprint -sha256)')
+    .transform((pin) => pin.toUpperCase())
+    .optional(),
+  minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
+});
+
 const upstream = z.strictObject({
   host: z.string().min(1),
   port: port.default(587),
@@ -94,6 +116,18 @@ const upstream = z.strictObject({
   // 4.5.3.2.6 suggests 10 minutes, operators usually want less.
   dataTimeoutSeconds: positiveInt.default(120),
   name: z.string().min(1).optional(),
+  tls: upstreamTls.default(() => upstreamTls.parse({})),
+}).superRefine((u, ctx) => {
+  // Trust settings that would be silently ignored must stop start-up instead.
+  if (!u.rejectUnauthorized && u.tls.fingerprint256 !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['tls', 'fingerprint256'], message: 'a pin is checked together with certificate verification, not instead of it; remove upstream.rejectUnauthorized: false' });
+  }
+  if (!u.rejectUnauthorized && u.tls.ca !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['tls', 'ca'], message: 'a CA is of no use with upstream.rejectUnauthorized: false; remove one of them' });
+  }
+  if (u.tls.fingerprint256 !== undefined && !u.secure && !u.requireTLS) {
+    ctx.addIssue({ code: 'custom', path: ['tls', 'fingerprint256'], message: 'a pin needs TLS on every connection; set upstream.requireTLS: true or upstream.secure: true' });
+  }
 });
 
 // RFC 5322 field name: printable ASCII except ':'.

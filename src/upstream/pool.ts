@@ -17,6 +17,7 @@ import type { ConnectionOptions } from 'node:tls';
 import type { UpstreamConfig } from '../config/schema.js';
 import { UpstreamConnection, type ConnectionSettings, type SendInfo } from './upstream-connection.js';
 import { rejectedRecipientsOf, UpstreamError, type RejectedRecipient } from './upstream-error.js';
+import { upstreamTlsOptions } from './upstream-tls.js';
 
 export interface UpstreamEnvelope {
   readonly mailFrom: string;
@@ -49,7 +50,7 @@ export interface UpstreamPoolOptions {
   maxMessagesPerConnection?: number;
   /** An idle session is QUIT after this long unused. Default 30 s. */
   idleTimeoutMs?: number;
-  /** Extra TLS options, e.g. `ca` for a private CA (rejectUnauthorized always comes from config). */
+  /** TLS options over those from upstream.tls (tests; rejectUnauthorized always comes from config). */
   tls?: ConnectionOptions;
 }
 
@@ -111,7 +112,8 @@ export class UpstreamPool {
       config,
       connectTimeoutMs: options.connectTimeoutMs ?? config.connectTimeoutSeconds * 1000,
       dataTimeoutMs: options.dataTimeoutMs ?? config.dataTimeoutSeconds * 1000,
-      tls: options.tls,
+      // upstream.tls (reads the CA file: a ConfigError here stops start-up), then a test's overrides.
+      tls: { ...upstreamTlsOptions(config), ...options.tls },
     };
     this.max = config.pool;
     this.maxMessages = options.maxMessagesPerConnection ?? 1000;

@@ -75,6 +75,15 @@ const closing = (e: UpstreamError): SmtpReply | undefined =>
 const unreachable: ReplyRule = (e) => closing(e) ?? replies.upstreamUnreachable();
 const tlsFailed: ReplyRule = (e) =>
   closing(e) ?? { code: 451, enhanced: '4.4.1', text: 'Upstream relay could not be reached securely (TLS failed); try again later' };
+// The chain and the name verified, but the certificate is not the pinned one: a
+// security failure (RFC 3463 X.7.5, cryptographic failure, as Postfix answers an
+// unverified relay certificate), temporary so the mailer keeps the message until
+// the operator has looked (a rotated certificate, or someone in the path).
+const pinMismatch: ReplyRule = () => ({
+  code: 451,
+  enhanced: '4.7.5',
+  text: 'Upstream certificate does not match upstream.tls.fingerprint256; nothing was relayed, try again later',
+});
 const authFailed: ReplyRule = (e) =>
   closing(e) ?? { code: 451, enhanced: '4.4.1', text: 'Upstream relay did not accept the proxy\'s login; try again later' };
 const dropped: ReplyRule = () => replies.upstreamDropped();
@@ -101,6 +110,7 @@ const sameForEveryStage = (rule: ReplyRule): Readonly<Record<UpstreamStage, Repl
 export const UPSTREAM_REPLY_TABLE: Readonly<Record<UpstreamErrorKind, Readonly<Record<UpstreamStage, ReplyRule>>>> = {
   connect: sameForEveryStage(unreachable),
   tls: sameForEveryStage(tlsFailed),
+  'tls-pin': sameForEveryStage(pinMismatch),
   auth: sameForEveryStage(authFailed),
   transient: sameForEveryStage(deferred),
   permanent: sameForEveryStage(refused),

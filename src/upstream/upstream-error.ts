@@ -6,7 +6,13 @@
 // Classification reads nodemailer's error codes (err.code, err.responseCode,
 // err.command, err.originalCode); it never matches message texts.
 
-export type UpstreamErrorKind = 'connect' | 'tls' | 'auth' | 'transient' | 'permanent' | 'dropped' | 'timeout';
+/**
+ * tls     = no TLS session to the upstream: STARTTLS not offered or refused, a
+ *           handshake that failed, a certificate that did not verify (chain, name,
+ *           dates); the message says which and what to set;
+ * tls-pin = the certificate verified but is not the one upstream.tls.fingerprint256 pins.
+ */
+export type UpstreamErrorKind = 'connect' | 'tls' | 'tls-pin' | 'auth' | 'transient' | 'permanent' | 'dropped' | 'timeout';
 
 /**
  * connect  = opening the session (TCP, greeting, EHLO, STARTTLS, AUTH);
@@ -93,10 +99,49 @@ const TLS_ERROR_CODES: ReadonlySet<string> = new Set([
   'INVALID_CA', 'PATH_LENGTH_EXCEEDED', 'INVALID_PURPOSE', 'CERT_UNTRUSTED', 'CERT_REJECTED', 'HOSTNAME_MISMATCH',
 ]);
 
+/**
+ * The code of the error upstream-tls.ts's checkServerIdentity returns when the
+ * certificate is not the pinned one (nodemailer keeps it as err.originalCode).
+ */
+export const TLS_PIN_MISMATCH = 'ERR_MAILGUARD_TLS_PIN_MISMATCH';
+
+// Certificate failures an operator fixes with upstream.tls.ca: the chain does not
+// end in a CA mail-guard trusts.
+const UNTRUSTED_CHAIN_CODES: ReadonlySet<string> = new Set([
+  'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'CERT_UNTRUSTED', 'INVALID_CA',
+]);
+
+/**
+ * Why a TLS session to the upstream failed, for the log: what happened (Node's
+ * code) and which key fixes it. Host names appear, mail addresses never do (this
+ * is the connect stage: no envelope exists yet).
+ */
+export function tlsFailureReason(code: string | undefined, message: string): string {
+  if (code === TLS_PIN_MISMATCH) return message;
+  if (code !== undefined && UNTRUSTED_CHAIN_CODES.has(code)) {
+    return `upstream certificate is not trusted (${code}): if the relay's certificate comes from a private CA, set upstream.tls.ca to that CA`;
+  }
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID' || code === 'HOSTNAME_MISMATCH') {
+    return `upstream certificate is not valid for the name mail-guard checks (${message}); set upstream.tls.servername to a name the certificate carries`;
+  }
+  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') {
+    return `upstream certificate is outside its validity period (${code})`;
+  }
+  if (code === 'CERT_REVOKED') return 'upstream certificate is revoked (CERT_REVOKED)';
+  if (code === 'ETLS') {
+    return `STARTTLS with the upstream failed (${message}); with upstream.requireTLS nothing is sent without it (a relay speaking implicit TLS, port 465, needs upstream.secure: true)`;
+  }
+  if (code !== undefined && (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_'))) {
+    return `TLS handshake with the upstream failed (${code}: ${message}); check upstream.tls.minVersion and the relay's TLS settings`;
+  }
+  return `TLS with the upstream failed${code ? ` (${code})` : ''}: ${message}`;
+}
+
 /** True for an error code that names a TLS handshake or certificate failure. */
 export function isTlsErrorCode(code: string | undefined): boolean {
   if (!code) return false;
-  return TLS_ERROR_CODES.has(code) || code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_') || code === 'ETLS' || code === 'EREQUIRETLS';
+  return TLS_ERROR_CODES.has(code) || code === TLS_PIN_MISMATCH || code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_') || code === 'ETLS' || code === 'EREQUIRETLS';
 }
 
 interface NodemailerErrorShape {
@@ -148,11 +193,14 @@ export function classifyUpstreamFailure(err: unknown, stage: UpstreamStage): Ups
 
   // Opening the session: whatever the cause, nothing was sent; the kind tells the operator why.
   if (stage === 'connect') {
-    let kind: UpstreamErrorKind = 'connect';
-    if (code === 'EAUTH' || code === 'ENOAUTH') kind = 'auth';
-    else if (isTlsErrorCode(code) || isTlsErrorCode(originalCode)) kind = 'tls';
-    else if (code === 'ETIMEDOUT') kind = 'timeout';
-    return new UpstreamError({ ...base, kind, stage });
+    if (code === 'EAUTH' || code === 'ENOAUTH') return new UpstreamError({ ...base, kind: 'auth', stage });
+    if (code === TLS_PIN_MISMATCH || originalCode === TLS_PIN_MISMATCH) {
+      return new UpstreamError({ ...base, kind: 'tls-pin', stage, code: TLS_PIN_MISMATCH });
+    }
+    if (isTlsErrorCode(code) || isTlsErrorCode(originalCode)) {
+      return new UpstreamError({ ...base, kind: 'tls', stage, message: tlsFailureReason(originalCode ?? code, message) });
+    }
+    return new UpstreamError({ ...base, kind: code === 'ETIMEDOUT' ? 'timeout' : 'connect', stage });
   }
 
   switch (code) {

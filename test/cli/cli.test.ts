@@ -144,6 +144,22 @@ describe('mail-guard config check', () => {
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
   });
 
+  it('checks upstream.tls.ca as serve would (the file must exist) and prints upstream.tls', async () => {
+    const missing = join(dir, 'no-such-ca.pem');
+    const bad = join(dir, 'missing-ca.yaml');
+    await writeFile(bad, `upstream: { host: 127.0.0.1, tls: { ca: ${missing}, servername: relay.example.net } }\n`);
+    const r = await cli(['config', 'check', '-c', bad]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`mail-guard: upstream.tls.ca: cannot read ${missing}: ENOENT\n`);
+
+    await writeFile(missing, (await import('../helpers/test-tls.js')).RELAY_TLS.ca + '\n');
+    const ok = await cli(['config', 'check', '-c', bad]);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toContain(`ca: ${missing}`);
+    expect(ok.stdout).toContain('servername: relay.example.net');
+    expect(ok.stdout).toContain('minVersion: TLSv1.2');
+  });
+
   it('names the key of an unknown or wrong setting on one line', async () => {
     const bad = join(dir, 'typo.yaml');
     await writeFile(bad, 'upstrem:\n  host: relay\n');

@@ -49,6 +49,10 @@ export interface RecordingUpstreamOptions {
    * self-signed certificate (a certificate no client should accept). Default: no STARTTLS.
    */
   tls?: { key: string | Buffer; cert: string | Buffer } | 'untrusted';
+  /** Implicit TLS (RFC 8314, as on port 465) with the `tls` certificate instead of STARTTLS. */
+  secure?: boolean;
+  /** The newest TLS version the relay speaks (an old relay: 'TLSv1.2'). */
+  tlsMaxVersion?: 'TLSv1.2' | 'TLSv1.3';
   /** Require AUTH with these credentials (allowed without TLS, for tests). Default: no AUTH needed. */
   auth?: { user: string; pass: string };
   /** Announce this SIZE limit. */
@@ -88,7 +92,8 @@ export async function startRecordingUpstream(options: RecordingUpstreamOptions =
 
   const disabledCommands: string[] = [];
   if (!options.auth) disabledCommands.push('AUTH');
-  if (options.tls === undefined) disabledCommands.push('STARTTLS');
+  if (options.tls === undefined || options.secure) disabledCommands.push('STARTTLS');
+  if (options.secure && typeof options.tls !== 'object') throw new Error('recording upstream: secure needs a tls key/cert');
   const certificate = typeof options.tls === 'object' ? { key: options.tls.key, cert: options.tls.cert } : {};
 
   const server = new SMTPServer({
@@ -99,6 +104,8 @@ export async function startRecordingUpstream(options: RecordingUpstreamOptions =
     allowInsecureAuth: true,
     disabledCommands,
     ...certificate,
+    secure: options.secure === true,
+    ...(options.tlsMaxVersion ? { maxVersion: options.tlsMaxVersion } : {}),
     ...(options.size === undefined ? {} : { size: options.size }),
     hidePIPELINING: options.hidePipelining === true,
     closeTimeout: 200,

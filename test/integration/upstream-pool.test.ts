@@ -237,6 +237,7 @@ describe('UpstreamPool faults', () => {
     const pool = makePool(peer.port, { requireTLS: true });
     const e = await failure(pool.send(ENVELOPE, message('plain')));
     expect(e).toMatchObject({ kind: 'tls', stage: 'connect' });
+    expect(e.message).toMatch(/^STARTTLS with the upstream failed .*upstream\.requireTLS/);
     expect(line(e)).toMatch(/^451 4\.4\.1 /);
     expect(peer.transactions).toBe(0);
   });
@@ -364,6 +365,7 @@ describe('upstream reply table', () => {
     ['421 greeting', { kind: 'connect', stage: 'connect', responseCode: 421, response: '421 4.3.2 Too busy' }, '451 4.4.1 upstream: Too busy'],
     ['554 greeting', { kind: 'connect', stage: 'connect', responseCode: 554, response: '554 No SMTP service here' }, '451 4.4.1 Upstream relay is unreachable; try again later'],
     ['TLS failure', { kind: 'tls', stage: 'connect' }, /^451 4\.4\.1 .*TLS/],
+    ['TLS pin mismatch', { kind: 'tls-pin', stage: 'connect' }, '451 4.7.5 Upstream certificate does not match upstream.tls.fingerprint256; nothing was relayed, try again later'],
     ['auth failure', { kind: 'auth', stage: 'connect', responseCode: 535, response: '535 5.7.8 bad' }, /^451 4\.4\.1 /],
     ['timeout while connecting', { kind: 'timeout', stage: 'connect' }, /^451 4\.4\.1 /],
     ['closed before DATA', { kind: 'dropped', stage: 'envelope' }, '451 4.4.1 Upstream relay is unreachable; try again later'],
@@ -401,6 +403,9 @@ describe('upstream reply table', () => {
     expect(classifyUpstreamFailure(e({ code: 'ESOCKET', originalCode: 'ECONNREFUSED', command: 'CONN' }), 'connect')).toMatchObject({ kind: 'connect', metricClass: 'connect' });
     expect(classifyUpstreamFailure(e({ code: 'ESOCKET', originalCode: 'DEPTH_ZERO_SELF_SIGNED_CERT' }), 'connect').kind).toBe('tls');
     expect(classifyUpstreamFailure(e({ code: 'ETLS', responseCode: 502, response: '502 5.5.1 no' }), 'connect').kind).toBe('tls');
+    expect(classifyUpstreamFailure(e({ code: 'ESOCKET', originalCode: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' }), 'connect').message).toMatch(/^upstream certificate is not trusted .*upstream\.tls\.ca/);
+    expect(classifyUpstreamFailure(e({ code: 'ESOCKET', originalCode: 'ERR_TLS_CERT_ALTNAME_INVALID' }), 'connect').message).toMatch(/upstream\.tls\.servername/);
+    expect(classifyUpstreamFailure(e({ code: 'ESOCKET', originalCode: 'ERR_MAILGUARD_TLS_PIN_MISMATCH' }), 'connect')).toMatchObject({ kind: 'tls-pin', metricClass: 'connect', message: 'whatever text' });
     expect(classifyUpstreamFailure(e({ code: 'EAUTH', responseCode: 535 }), 'connect').kind).toBe('auth');
     expect(classifyUpstreamFailure(e({ code: 'EDNS', originalCode: 'ENOTFOUND' }), 'connect').kind).toBe('connect');
     expect(classifyUpstreamFailure(e({ code: 'ETIMEDOUT' }), 'data')).toMatchObject({ kind: 'timeout', stage: 'data', possiblyDelivered: true });

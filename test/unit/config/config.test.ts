@@ -1,6 +1,12 @@
-import { describe, expect, it } from 'vitest';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { rootCertificates } from 'node:tls';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, parseConfigText } from '../../../src/config/load.js';
 import { printableConfig } from '../../../src/config/print.js';
+import { upstreamTlsOptions } from '../../../src/upstream/upstream-tls.js';
+import { RELAY_TLS, RELAY_TLS_FINGERPRINT256 } from '../../helpers/test-tls.js';
 
 const errorOf = (yaml: string): string => {
   try {
@@ -55,5 +61,78 @@ describe('config', () => {
     expect(printed).not.toContain('ab'.repeat(32));
     expect(printed).toContain('user: u');
     expect(printed).toContain('pool: 8');
+  });
+});
+
+describe('config: upstream.tls', () => {
+  const PIN = RELAY_TLS_FINGERPRINT256;
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'mail-guard-config-tls-'));
+    await writeFile(join(dir, 'ca.pem'), RELAY_TLS.ca + '\n');
+    await writeFile(join(dir, 'empty.pem'), 'not a certificate\n');
+    await writeFile(join(dir, 'broken.pem'), '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n');
+  });
+
+  const upstream = (tls: string, extra = '') => `upstream:\n  host: 127.0.0.1\n${extra}  tls: ${tls}\n`;
+  const tlsErrorOf = (yaml: string): string => {
+    try {
+      upstreamTlsOptions(parseConfigText(yaml, 'test.yaml').upstream!);
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      return (err as Error).message;
+    }
+    throw new Error('expected a ConfigError');
+  };
+
+  it.each([
+    [upstream('{ fingerprint256: "AB:CD" }'), 'test.yaml: upstream.tls.fingerprint256: expected 32 colon-separated hex bytes'],
+    [upstream(`{ fingerprint256: "${PIN.replace(/:/g, '')}" }`), 'test.yaml: upstream.tls.fingerprint256: expected 32 colon-separated hex bytes'],
+    [upstream(`{ fingerprint256: "${PIN.slice(0, -2)}ZZ" }`), 'test.yaml: upstream.tls.fingerprint256: expected 32 colon-separated hex bytes'],
+    [upstream('{ minVersion: TLSv1.1 }'), 'test.yaml: upstream.tls.minVersion: '],
+    [upstream('{ servername: 192.0.2.1 }'), 'test.yaml: upstream.tls.servername: expected a DNS name such as relay.example.net, not an IP address'],
+    [upstream('{ servername: "relay example" }'), 'test.yaml: upstream.tls.servername: expected a DNS name'],
+    [upstream('{ ca: "" }'), 'test.yaml: upstream.tls.ca: '],
+    [upstream('{ cafile: /etc/ca.pem }'), 'test.yaml: upstream.tls.cafile: unknown key'],
+    [upstream(`{ fingerprint256: "${PIN}" }`, '  rejectUnauthorized: false\n'), 'test.yaml: upstream.tls.fingerprint256: a pin is checked together with certificate verification'],
+    [upstream('{ ca: /etc/ca.pem }', '  rejectUnauthorized: false\n'), 'test.yaml: upstream.tls.ca: a CA is of no use with upstream.rejectUnauthorized: false'],
+    [upstream(`{ fingerprint256: "${PIN}" }`, '  requireTLS: false\n'), 'test.yaml: upstream.tls.fingerprint256: a pin needs TLS on every connection'],
+  ])('names the key: %j', (yaml, expected) => {
+    const message = errorOf(yaml);
+    expect(message.startsWith(expected)).toBe(true);
+    expect(message).not.toContain('\n');
+  });
+
+  it('the CA file must exist and hold parseable PEM certificates (checked where the pool is built)', () => {
+    expect(tlsErrorOf(upstream(`{ ca: ${join(dir, 'missing.pem')} }`))).toBe(`upstream.tls.ca: cannot read ${join(dir, 'missing.pem')}: ENOENT`);
+    expect(tlsErrorOf(upstream(`{ ca: ${join(dir, 'empty.pem')} }`))).toMatch(/^upstream\.tls\.ca: .*empty\.pem holds no PEM certificate/);
+    expect(tlsErrorOf(upstream(`{ ca: ${join(dir, 'broken.pem')} }`))).toMatch(/^upstream\.tls\.ca: .*broken\.pem: certificate 1 does not parse/);
+  });
+
+  it('the extra CA is added to Node\'s bundled roots, not instead of them; servername, minVersion and the pin go to tls.connect', () => {
+    const config = parseConfigText(upstream(`{ ca: ${join(dir, 'ca.pem')}, servername: relay.mail-guard.test, fingerprint256: "${PIN.toLowerCase()}", minVersion: TLSv1.3 }`));
+    const options = upstreamTlsOptions(config.upstream!);
+    expect(rootCertificates.length).toBeGreaterThan(50);
+    expect(options.ca).toEqual([...rootCertificates, RELAY_TLS.ca]);
+    expect(options).toMatchObject({ servername: 'relay.mail-guard.test', minVersion: 'TLSv1.3', rejectUnauthorized: true });
+    expect(typeof options.checkServerIdentity).toBe('function');
+    expect(config.upstream!.tls.fingerprint256).toBe(PIN.toUpperCase());
+  });
+
+  it('defaults: minVersion TLSv1.2, Node\'s roots untouched (no ca option), no pin', () => {
+    const config = parseConfigText('upstream: { host: relay.example.net }\n');
+    expect(config.upstream!.tls).toEqual({ minVersion: 'TLSv1.2' });
+    const options = upstreamTlsOptions(config.upstream!);
+    expect(options.ca).toBeUndefined();
+    expect(options.checkServerIdentity).toBeUndefined();
+    expect(options.minVersion).toBe('TLSv1.2');
+  });
+
+  it('config check prints the new keys; the CA path and the pin are not secrets', () => {
+    const printed = printableConfig(parseConfigText(upstream(`{ ca: /etc/mail-guard/relay-ca.pem, servername: relay.example.net, fingerprint256: "${PIN}" }`)));
+    expect(printed).toContain('ca: /etc/mail-guard/relay-ca.pem');
+    expect(printed).toContain('servername: relay.example.net');
+    expect(printed).toContain(`fingerprint256: ${PIN}`);
+    expect(printed).toContain('minVersion: TLSv1.2');
   });
 });
