@@ -56,6 +56,7 @@ export function createApp(config: MailGuardConfig, logger: Logger): App {
         rcptTo: tx.rcptTo,
         clientAddress: tx.session.remoteAddress,
         authUser: typeof tx.session.user === 'string' ? tx.session.user : undefined,
+        esmtp: tx.esmtp,
       },
     };
     const receiveMs = performance.now() - tx.dataStartedAt;

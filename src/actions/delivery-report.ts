@@ -20,7 +20,10 @@ export interface DeliveryReportInput {
   readonly arrivalDate: Date;
   /** The envelope sender, who gets the report. */
   readonly sender: string;
-  readonly refused: readonly RefusedCopy[];
+  /** With each recipient's ORCPT (RFC 3461), when the mailer gave one. */
+  readonly refused: readonly (RefusedCopy & { readonly orcpt?: string | undefined })[];
+  /** The mailer's ENVID, returned as Original-Envelope-Id. */
+  readonly envid?: string | undefined;
   /** The original header block (CRLF, ending with the empty line or not): returned as text/rfc822-headers. */
   readonly originalHeader: Buffer;
   readonly language: NoticeLanguage;
@@ -89,12 +92,15 @@ export function buildDeliveryReport(input: DeliveryReportInput): Buffer {
   ].join('\n');
 
   const perMessage = [
+    ...(input.envid ? [`Original-Envelope-Id: ${oneLine(input.envid)}`] : []),
     `Reporting-MTA: dns; ${input.reportingMta}`,
     `X-Mail-Guard-Id: ${input.id}`,
     `Arrival-Date: ${input.arrivalDate.toUTCString().replace('GMT', '+0000')}`,
   ];
   const perRecipient = statuses.map(({ refused, status }) =>
     [
+      // ORCPT comes as addr-type;xtext, which is the field's own syntax.
+      ...(refused.orcpt ? [`Original-Recipient: ${oneLine(refused.orcpt)}`] : []),
       `Final-Recipient: ${addressField(refused.recipient)}`,
       'Action: failed',
       `Status: ${status}`,

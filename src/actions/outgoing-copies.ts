@@ -8,15 +8,19 @@ import type { Envelope, MessageAnalysis } from '../analysis/analyse.js';
 import { normaliseAddress } from '../analysis/domain.js';
 import type { Finding } from '../analysis/findings.js';
 import { withHead, type MessageBytes } from '../message/message-bytes.js';
+import type { EsmtpParams } from '../policy/verdict.js';
 import { rewriteRecipients } from './rewrite-recipients.js';
 
 declare const verified: unique symbol;
 
 /** A copy that may leave: analysed as it leaves, or the message as decided (pass, monitor) or approved (release as original). */
+/** The envelope a copy leaves with: its recipients and the mailer's ESMTP parameters. */
+export type CopyEnvelope = Envelope & { readonly esmtp?: EsmtpParams | undefined };
+
 export interface OutgoingCopy {
   readonly [verified]: true;
   readonly message: MessageBytes;
-  readonly envelope: Envelope;
+  readonly envelope: CopyEnvelope;
 }
 
 export type CopyForm = 'bcc' | 'split';
@@ -28,16 +32,16 @@ export type PreparedCopies =
 
 export type Analyse = (message: MessageBytes, envelope: Envelope) => MessageAnalysis;
 
-const make = (message: MessageBytes, envelope: Envelope): OutgoingCopy => ({ message, envelope }) as OutgoingCopy;
+const make = (message: MessageBytes, envelope: CopyEnvelope): OutgoingCopy => ({ message, envelope }) as OutgoingCopy;
 
 /** The message as received, for a verdict that lets it leave as it is (pass, monitor). */
-export function asDecided(message: MessageBytes, envelope: Envelope, action: 'pass' | 'monitor'): OutgoingCopy {
+export function asDecided(message: MessageBytes, envelope: CopyEnvelope, action: 'pass' | 'monitor'): OutgoingCopy {
   void action; // the parameter type is the check: only these verdicts get here
   return make(message, envelope);
 }
 
 /** The message as received, released as original by an approver who chose to let it expose. */
-export function asApprovedOriginal(message: MessageBytes, envelope: Envelope): OutgoingCopy {
+export function asApprovedOriginal(message: MessageBytes, envelope: CopyEnvelope): OutgoingCopy {
   return make(message, envelope);
 }
 
@@ -50,7 +54,7 @@ const key = (address: string): string => normaliseAddress(address.replace(/^<|>$
  * envelope recipient in any header, a bcc copy no external envelope recipient
  * at all (internal ones, such as the sender's own Bcc to itself, may stay).
  */
-export function prepareCopies(analyse: Analyse, message: MessageBytes, analysis: MessageAnalysis, envelope: Envelope, form: CopyForm): PreparedCopies {
+export function prepareCopies(analyse: Analyse, message: MessageBytes, analysis: MessageAnalysis, envelope: CopyEnvelope, form: CopyForm): PreparedCopies {
   // A rewrite works from the counted fields; with a finding some may be missing.
   if (analysis.findings.length > 0) return { ok: false, form, reason: `the message could not be read completely (${describe(analysis.findings[0]!)})` };
   const senders = new Set([key(envelope.mailFrom), ...(analysis.headerFrom ? [analysis.headerFrom.address] : [])]);
@@ -69,7 +73,7 @@ export function prepareCopies(analyse: Analyse, message: MessageBytes, analysis:
 
   const copies: OutgoingCopy[] = [];
   for (const [own, recipient] of recipients) {
-    const copyEnvelope = { mailFrom: envelope.mailFrom, rcptTo: [recipient] };
+    const copyEnvelope = { mailFrom: envelope.mailFrom, rcptTo: [recipient], esmtp: envelope.esmtp };
     const copy = withHead(message, rewriteRecipients(message.head, analysis, `<${recipient}>`, isSender));
     const problem = unsafe(analyse(copy, copyEnvelope), (address) => address !== own && exposable.has(address));
     if (problem) return { ok: false, form, reason: `a split copy would still show ${problem}` };

@@ -133,14 +133,22 @@ export async function processMessage(deps: ProcessDeps, received: ReceivedMessag
  */
 async function reportRefusedCopies(deps: ProcessDeps, received: ReceivedMessage, message: MessageBytes, outcome: Outcome): Promise<'sent' | 'failed' | null> {
   if (outcome.kind !== 'relayed' && outcome.kind !== 'split-delivered') return null;
-  if (outcome.refused.length === 0 || received.context.mailFrom === '' || deps.relay === null) return null;
+  if (received.context.mailFrom === '' || deps.relay === null) return null;
+  // RFC 3461: NOTIFY=NEVER, or a NOTIFY without FAILURE, asks for no failure report.
+  const esmtp = received.context.esmtp;
+  const wanted = outcome.refused.filter((r) => {
+    const notify = esmtp?.recipients.get(r.recipient)?.notify;
+    return notify === undefined || notify.includes('FAILURE');
+  });
+  if (wanted.length === 0) return null;
   const report = buildDeliveryReport({
     id: received.id,
     reportingMta: deps.notice.reportingMta,
     remoteMta: deps.notice.remoteMta,
     arrivalDate: new Date(received.receivedAt),
     sender: received.context.mailFrom,
-    refused: outcome.refused,
+    refused: wanted.map((r) => ({ ...r, orcpt: esmtp?.recipients.get(r.recipient)?.orcpt })),
+    envid: esmtp?.envid,
     originalHeader: message.head,
     language: deps.notice.language,
   });

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { messageChunks, type MessageBytes } from '../message/message-bytes.js';
 import type { DeliveryLedger } from '../store/message-store.js';
-import type { UpstreamDelivery } from '../upstream/pool.js';
+import type { EsmtpParams } from '../policy/verdict.js';
+import type { UpstreamDelivery, UpstreamEnvelope } from '../upstream/pool.js';
 import { UpstreamError } from '../upstream/upstream-error.js';
 import type { Outcome, RefusedCopy } from './outcome.js';
 import type { OutgoingCopy } from './outgoing-copies.js';
@@ -13,7 +14,29 @@ export interface RelayEnvelope {
 
 /** The upstream as the actions see it: the pool, or anything that sends like it. */
 export interface Relay {
-  send(envelope: { mailFrom: string; rcptTo: readonly string[]; size?: number }, message: readonly Buffer[]): Promise<UpstreamDelivery>;
+  send(envelope: UpstreamEnvelope, message: readonly Buffer[]): Promise<UpstreamDelivery>;
+}
+
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/**
+ * The upstream envelope for these recipients, with the mailer's ESMTP
+ * parameters: BODY, SMTPUTF8 (also needed for any non-ASCII address),
+ * REQUIRETLS, RET/ENVID and each recipient's NOTIFY/ORCPT.
+ */
+export function upstreamEnvelope(mailFrom: string, rcptTo: readonly string[], size: number, esmtp: EsmtpParams | undefined): UpstreamEnvelope {
+  const smtputf8 = (esmtp?.smtputf8 ?? false) || NON_ASCII.test(mailFrom) || rcptTo.some((r) => NON_ASCII.test(r));
+  if (!esmtp) return { mailFrom, rcptTo, size, smtputf8 };
+  return {
+    mailFrom,
+    rcptTo,
+    size,
+    smtputf8,
+    eightBitMime: esmtp.eightBitMime,
+    requireTLS: esmtp.requireTLS,
+    dsn: { ret: esmtp.ret, envid: esmtp.envid },
+    recipientParams: esmtp.recipients,
+  };
 }
 
 export interface RelayDeps {
@@ -59,7 +82,7 @@ export async function relayWhole(deps: RelayDeps, copy: OutgoingCopy, original: 
 
   let delivery: UpstreamDelivery;
   try {
-    delivery = await relay.send({ mailFrom: envelope.mailFrom, rcptTo: pending, size: message.size }, messageChunks(message));
+    delivery = await relay.send(upstreamEnvelope(envelope.mailFrom, pending, message.size, envelope.esmtp), messageChunks(message));
   } catch (err) {
     if (err instanceof UpstreamError) return { kind: 'upstream-failed', error: err };
     throw err;

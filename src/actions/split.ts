@@ -2,7 +2,7 @@ import { UpstreamError } from '../upstream/upstream-error.js';
 import { messageChunks, type MessageBytes } from '../message/message-bytes.js';
 import type { Outcome, RefusedCopy } from './outcome.js';
 import type { OutgoingCopy } from './outgoing-copies.js';
-import { earlierAttempt, ledgerDigest, type RelayDeps } from './relay.js';
+import { earlierAttempt, ledgerDigest, upstreamEnvelope, type RelayDeps } from './relay.js';
 
 /**
  * One upstream transaction per split copy (prepareCopies made them, one per
@@ -36,7 +36,7 @@ export async function relaySplit(
       const copy = pending[next++]!;
       const recipient = recipientOf(copy);
       try {
-        const delivery = await relay.send({ mailFrom, rcptTo: [recipient], size: copy.message.size }, messageChunks(copy.message));
+        const delivery = await relay.send(upstreamEnvelope(mailFrom, [recipient], copy.message.size, copy.envelope.esmtp), messageChunks(copy.message));
         const rejection = delivery.rejected[0];
         if (!rejection) {
           accepted.push(recipient);

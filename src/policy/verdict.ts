@@ -1,12 +1,37 @@
 import type { PolicyAction } from '../config/schema.js';
 import type { SmtpReply } from '../smtp/replies.js';
 
+/** One recipient's DSN parameters (RFC 3461), as the mailer gave them. */
+export interface RecipientParams {
+  /** NEVER, or any of SUCCESS, FAILURE, DELAY; absent: the receiving MTA's default (failures). */
+  readonly notify?: readonly string[] | undefined;
+  /** `addr-type;address`, xtext-decoded (encoded again on the way out). */
+  readonly orcpt?: string | undefined;
+}
+
+/** The ESMTP parameters of a transaction that must travel with the message (DESIGN.md "Envelope fidelity"). */
+export interface EsmtpParams {
+  /** BODY=8BITMIME was declared. */
+  readonly eightBitMime: boolean;
+  /** SMTPUTF8 was declared. */
+  readonly smtputf8: boolean;
+  /** RFC 8689: the message may leave only over verified TLS to a relay that offers REQUIRETLS. */
+  readonly requireTLS: boolean;
+  readonly ret?: 'FULL' | 'HDRS' | undefined;
+  /** ENVID, xtext-decoded. */
+  readonly envid?: string | undefined;
+  /** By recipient address as given in RCPT TO. */
+  readonly recipients: ReadonlyMap<string, RecipientParams>;
+}
+
 /** Who sent the message and how: what rules select on. */
 export interface TransactionContext {
   readonly mailFrom: string;
   readonly rcptTo: readonly string[];
   readonly clientAddress: string;
   readonly authUser?: string | undefined;
+  /** Absent for messages that did not come over SMTP (`mail-guard check`, stored records). */
+  readonly esmtp?: EsmtpParams | undefined;
 }
 
 export interface Verdict {

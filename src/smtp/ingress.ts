@@ -7,7 +7,9 @@ import type { MailGuardConfig } from '../config/schema.js';
 import { makeDomainClassifier, normaliseDomain } from '../analysis/domain.js';
 import { makeCidrMatcher } from '../net/cidr.js';
 import { listenOn } from '../net/listen.js';
+import type { EsmtpParams } from '../policy/verdict.js';
 import { ConnectionLimiter } from './connection-limiter.js';
+import { esmtpParamsOf } from './esmtp-params.js';
 import { replies, SmtpReplyError, type SmtpReply } from './replies.js';
 import { AuthFailureLimiter, authReplies, createAuthenticator } from './smtp-auth.js';
 
@@ -18,6 +20,8 @@ export interface ReceivedTransaction {
   readonly session: SMTPServerSession;
   readonly mailFrom: string;
   readonly rcptTo: string[];
+  /** BODY, SMTPUTF8, REQUIRETLS, DSN: what travels on to the upstream. */
+  readonly esmtp: EsmtpParams;
   /** When DATA began (performance.now()), for the receive timing. */
   readonly dataStartedAt: number;
 }
@@ -165,6 +169,10 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
     authRequiredMessage: `${authReplies.required().enhanced} ${authReplies.required().text}`,
     disabledCommands: [...(authEnabled ? [] : ['AUTH']), ...(config.tls ? [] : ['STARTTLS'])],
     hideENHANCEDSTATUSCODES: true,
+    // DSN parameters are carried to the upstream (per copy when split), so they are offered.
+    hideDSN: false,
+    // RFC 8689: smtp-server offers it on TLS sessions only; the pool then sends such mail only over verified TLS.
+    hideREQUIRETLS: false,
     maxClients: config.maxClients,
     socketTimeout: config.socketTimeoutSeconds * 1000,
     closeTimeout: 30_000,
@@ -270,6 +278,7 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
             session,
             mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
             rcptTo: session.envelope.rcptTo.map((r) => r.address),
+            esmtp: esmtpParamsOf(session),
             dataStartedAt,
           })
           .then(finish, () => finish(replies.analysisFailed()));

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { DeliveryLedger } from './message-store.js';
@@ -52,7 +53,8 @@ export class FileLedger implements DeliveryLedger {
     }
     // Compact: rewrite only what is still live, atomically.
     const compacted = [...entries].map(([d, e]) => JSON.stringify({ d, r: [...e.recipients], t: e.at }) + '\n').join('');
-    const tmp = `${path}.tmp`;
+    // Several processes may open one store directory (claims are safe across them): each compacts through its own temporary file.
+    const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
     const tmpFile = await open(tmp, 'w');
     await tmpFile.writeFile(compacted);
     await tmpFile.sync();

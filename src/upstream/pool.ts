@@ -18,6 +18,9 @@ import type { UpstreamConfig } from '../config/schema.js';
 import { UpstreamConnection, type ConnectionSettings, type SendInfo } from './upstream-connection.js';
 import { rejectedRecipientsOf, UpstreamError, type RejectedRecipient } from './upstream-error.js';
 import { upstreamTlsOptions } from './upstream-tls.js';
+import { RECIPIENT_PARAMS } from './recipient-params.js';
+import type { RecipientParams } from '../policy/verdict.js';
+import type SMTPConnection from 'nodemailer/lib/smtp-connection';
 
 export interface UpstreamEnvelope {
   readonly mailFrom: string;
@@ -28,7 +31,23 @@ export interface UpstreamEnvelope {
   readonly smtputf8?: boolean;
   /** Declare BODY=8BITMIME when the upstream supports it. */
   readonly eightBitMime?: boolean;
+  /** RFC 8689: only over verified TLS to a relay that offers REQUIRETLS, else refused (550 5.7.30). */
+  readonly requireTLS?: boolean;
+  /** DSN parameters of MAIL FROM (RFC 3461), sent when the upstream offers DSN. */
+  readonly dsn?: { readonly ret?: 'FULL' | 'HDRS' | undefined; readonly envid?: string | undefined };
+  /** Each recipient's NOTIFY and ORCPT, by the address in rcptTo. */
+  readonly recipientParams?: ReadonlyMap<string, RecipientParams>;
 }
+
+/** Whether any byte of the message is outside 7-bit ASCII. */
+function hasEightBitData(message: Buffer | readonly Buffer[]): boolean {
+  const chunks = Buffer.isBuffer(message) ? [message] : message;
+  for (const chunk of chunks) for (let i = 0; i < chunk.length; i++) if (chunk[i]! >= 0x80) return true;
+  return false;
+}
+
+const refusedHere = (responseCode: number, response: string, message: string): UpstreamError =>
+  new UpstreamError({ kind: 'permanent', stage: 'envelope', responseCode, response, message });
 
 export interface UpstreamDelivery {
   /** The upstream's reply to the final dot, e.g. "250 2.0.0 Ok: queued as X". */
@@ -232,11 +251,27 @@ export class UpstreamPool {
         message: 'upstream does not offer SMTPUTF8',
       }));
     }
+    // Never sent as if it were 7-bit: an upstream without 8BITMIME gets no 8-bit
+    // data (the byte scan runs only for such an upstream).
+    if (conn.supports('8BITMIME') === false && (envelope.eightBitMime || hasEightBitData(message))) {
+      return Promise.reject(refusedHere(554, '554 5.6.3 The upstream relay does not accept 8-bit data (no 8BITMIME); send the message 7-bit encoded (quoted-printable or base64)', 'upstream does not offer 8BITMIME'));
+    }
+    if (envelope.requireTLS && !(conn.verifiedTls && conn.supports('REQUIRETLS') === true)) {
+      return Promise.reject(refusedHere(550, '550 5.7.30 REQUIRETLS: the upstream relay cannot be reached over verified TLS with REQUIRETLS; the message was not sent', 'REQUIRETLS cannot be met by the upstream'));
+    }
     // nodemailer writes its bookkeeping onto the envelope object: a fresh one per attempt.
-    return conn.send(
-      { from: envelope.mailFrom, to: envelope.rcptTo as string[], size: envelope.size ?? byteLength(message), use8BitMime: envelope.eightBitMime === true },
-      message,
-    );
+    const upstreamEnvelope: SMTPConnection.Envelope & Record<string, unknown> = {
+      from: envelope.mailFrom,
+      to: envelope.rcptTo as string[],
+      size: envelope.size ?? byteLength(message),
+      use8BitMime: envelope.eightBitMime === true,
+    };
+    if (envelope.requireTLS) upstreamEnvelope['requireTLSExtensionEnabled'] = true;
+    if (envelope.dsn && (envelope.dsn.ret || envelope.dsn.envid)) {
+      upstreamEnvelope.dsn = { ...(envelope.dsn.ret ? { ret: envelope.dsn.ret } : {}), ...(envelope.dsn.envid ? { envid: envelope.dsn.envid } : {}) };
+    }
+    if (envelope.recipientParams?.size) upstreamEnvelope[RECIPIENT_PARAMS] = envelope.recipientParams;
+    return conn.send(upstreamEnvelope, message);
   }
 
   private acquire(): Promise<Lease> | Lease {

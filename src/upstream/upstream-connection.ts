@@ -22,6 +22,7 @@ import { Readable } from 'node:stream';
 import type { ConnectionOptions } from 'node:tls';
 import type { UpstreamConfig } from '../config/schema.js';
 import { installFastDotStuffing } from './fast-dot-stuffing.js';
+import { installRecipientParams } from './recipient-params.js';
 import { classifyUpstreamFailure, UpstreamError, type UpstreamStage } from './upstream-error.js';
 
 export interface ConnectionSettings {
@@ -84,6 +85,7 @@ export class UpstreamConnection {
       this.lastError = err;
     });
     this.smtp.once('end', () => this.handleEnd());
+    installRecipientParams(this.smtp);
 
     const internals = this.smtp as unknown as { _createSendStream?: (...args: unknown[]) => unknown };
     const createSendStream = internals._createSendStream;
@@ -108,6 +110,11 @@ export class UpstreamConnection {
 
   get isAlive(): boolean {
     return this.alive;
+  }
+
+  /** The session runs over TLS whose certificate was verified (RFC 8689 REQUIRETLS needs exactly that). */
+  get verifiedTls(): boolean {
+    return this.smtp.secure === true && this.settings.config.rejectUnauthorized !== false;
   }
 
   /** Whether the upstream announced an EHLO extension; undefined if that cannot be read. */

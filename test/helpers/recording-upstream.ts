@@ -28,6 +28,10 @@ export interface RecordedTransaction {
   readonly rcptTo: string[];
   /** The message exactly as received, after dot-unstuffing (the CRLF before the final dot included). */
   readonly raw: Buffer;
+  /** The ESMTP parameters of MAIL FROM as parsed (BODY, SMTPUTF8, RET, ENVID, REQUIRETLS …). */
+  readonly mailParams: Record<string, unknown>;
+  /** Each recipient's RCPT TO parameters (NOTIFY, ORCPT), by address. */
+  readonly rcptParams: Record<string, Record<string, unknown>>;
 }
 
 export interface RecordedMessage extends RecordedTransaction {
@@ -61,6 +65,8 @@ export interface RecordingUpstreamOptions {
   hidePipelining?: boolean;
   /** Listen on this port (a relay that comes back where it was); default a free one. */
   port?: number;
+  /** Do not offer these EHLO extensions (an older relay). */
+  hide?: { eightBitMime?: boolean; smtputf8?: boolean; dsn?: boolean; requireTLS?: boolean };
 }
 
 export interface RecordingUpstream {
@@ -108,6 +114,10 @@ export async function startRecordingUpstream(options: RecordingUpstreamOptions =
     ...(options.tlsMaxVersion ? { maxVersion: options.tlsMaxVersion } : {}),
     ...(options.size === undefined ? {} : { size: options.size }),
     hidePIPELINING: options.hidePipelining === true,
+    hide8BITMIME: options.hide?.eightBitMime === true,
+    hideSMTPUTF8: options.hide?.smtputf8 === true,
+    hideDSN: options.hide?.dsn === true,
+    hideREQUIRETLS: options.hide?.requireTLS === true,
     closeTimeout: 200,
     onConnect(session, callback) {
       connectionOf.set(session.id, ++connections);
@@ -139,6 +149,8 @@ export async function startRecordingUpstream(options: RecordingUpstreamOptions =
           mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
           rcptTo: session.envelope.rcptTo.map((r) => r.address),
           raw: Buffer.concat(chunks),
+          mailParams: { ...((session.envelope.mailFrom || {}) as { args?: Record<string, unknown> }).args },
+          rcptParams: Object.fromEntries(session.envelope.rcptTo.map((r) => [r.address, { ...(r as { args?: Record<string, unknown> }).args }])),
         };
         const override = options.reply?.(tx);
         const reply = override ?? { code: 250, message: `2.0.0 Ok: queued as R${++queued}` };

@@ -116,11 +116,17 @@ export class TestSmtpClient extends SmtpLineClient {
   }
 
   /** MAIL, RCPT…, DATA and the message; returns every reply, the last one being the answer to the dot. */
-  async send(mailFrom: string, rcptTo: readonly string[], message: string | Buffer): Promise<{ rcpt: string[]; data: string; final: string }> {
-    const mail = await this.command(`MAIL FROM:<${mailFrom}>`);
+  async send(
+    mailFrom: string,
+    rcptTo: readonly string[],
+    message: string | Buffer,
+    /** ESMTP parameters as written after the address: `mail` for MAIL FROM, `rcpt` by recipient. */
+    params: { readonly mail?: string; readonly rcpt?: Readonly<Record<string, string>> } = {},
+  ): Promise<{ rcpt: string[]; data: string; final: string }> {
+    const mail = await this.command(`MAIL FROM:<${mailFrom}>${params.mail ? ` ${params.mail}` : ''}`);
     if (!mail.startsWith('250')) return { rcpt: [], data: mail, final: mail };
     const rcpt: string[] = [];
-    for (const r of rcptTo) rcpt.push(await this.command(`RCPT TO:<${r}>`));
+    for (const r of rcptTo) rcpt.push(await this.command(`RCPT TO:<${r}>${params.rcpt?.[r] ? ` ${params.rcpt[r]}` : ''}`));
     const data = await this.command('DATA');
     if (!data.startsWith('354')) return { rcpt, data, final: data };
     const bytes = Buffer.isBuffer(message) ? message : Buffer.from(message, 'utf8');

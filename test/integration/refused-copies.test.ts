@@ -5,7 +5,7 @@ import { simpleParser } from 'mailparser';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openFileStore } from '../../src/store/file-store.js';
 import { startRecordingUpstream, type RecordingUpstream } from '../helpers/recording-upstream.js';
-import { sendOnce } from '../helpers/smtp-client.js';
+import { sendOnce, TestSmtpClient } from '../helpers/smtp-client.js';
 import { startMailGuard } from '../helpers/start-mail-guard.js';
 
 const crlf = (...lines: string[]) => lines.join('\r\n');
@@ -77,6 +77,30 @@ describe('copies refused after the 250', () => {
     expect(parsed.subject).toBe('配信できなかったメールのお知らせ');
     expect(parsed.text).toContain('宛先: c@ext3.com');
     expect(parsed.text).toContain('中継サーバーの応答: 550 <c@ext3.com>: no such user here');
+  });
+
+  it('honours NOTIFY: none for NEVER or a NOTIFY without FAILURE; ORCPT and ENVID come back in the report', async () => {
+    const { upstream, guard } = await start((a) => a === 'b@ext2.com' || a === 'c@ext3.com');
+    const { client } = await TestSmtpClient.open(guard.smtpPort);
+    await client.command('EHLO mailer.test');
+    const result = await client.send('news@example.co.jp', MEMBERS, newsletter, {
+      mail: 'ENVID=nov-2026',
+      rcpt: { 'b@ext2.com': 'NOTIFY=FAILURE ORCPT=rfc822;b@ext2.com', 'c@ext3.com': 'NOTIFY=NEVER' },
+    });
+    await client.quit();
+    expect(result.final).toMatch(/^250 2\.0\.0 1 of 3 copies accepted upstream/);
+    const reports = reportsIn(upstream);
+    expect(reports).toHaveLength(1);
+    const status = /Content-Type: message\/delivery-status\r\n\r\n([\s\S]*?)\r\n--/.exec(reports[0]!.raw.toString('utf8'))![1]!;
+    expect(status).toMatch(/^Original-Envelope-Id: nov-2026\r\n/);
+    expect(status).toContain('Original-Recipient: rfc822;b@ext2.com\r\nFinal-Recipient: rfc822; b@ext2.com');
+    expect(status).not.toContain('c@ext3.com');
+
+    const never = await TestSmtpClient.open(guard.smtpPort);
+    await never.client.command('EHLO mailer.test');
+    await never.client.send('news@example.co.jp', MEMBERS, newsletter, { rcpt: { 'b@ext2.com': 'NOTIFY=NEVER', 'c@ext3.com': 'NOTIFY=SUCCESS,DELAY' } });
+    await never.client.quit();
+    expect(reportsIn(upstream)).toHaveLength(1);
   });
 
   it('no report for the null sender: a report about a report would loop', async () => {
