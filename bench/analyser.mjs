@@ -20,6 +20,14 @@ const sensible = (value) => value !== null && typeof value === 'object' && value
  * { ok: false, reason }. `input(raw)` wraps a whole CRLF message (≤ 256 KB, so
  * all of it is the head, as the proxy would pass it) the way `analyse` wants it.
  */
+/** The analysis options both micro-benchmarks use: one internal domain, the default budget and header limit. */
+export const BENCH_ANALYSIS_OPTIONS = Object.freeze({
+  internalDomains: ['example.co.jp'],
+  freemailDomains: [],
+  maxAddresses: 10000,
+  maxHeaderBytes: 1048576,
+});
+
 export async function loadAnalyser(projectDir, options) {
   const file = path.join(projectDir, 'dist', 'analysis', 'index.js');
   if (!fs.existsSync(file)) return { ok: false, reason: `${path.relative(projectDir, file) || file} does not exist` };

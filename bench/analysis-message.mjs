@@ -11,7 +11,7 @@
 //
 //   node bench/analysis-message.mjs PROJECT_DIR [ITERATIONS]
 import { performance } from 'node:perf_hooks';
-import { analyseOnce, describe, loadAnalyser } from './analyser.mjs';
+import { analyseOnce, BENCH_ANALYSIS_OPTIONS, describe, loadAnalyser } from './analyser.mjs';
 
 const projectDir = process.argv[2] ?? process.cwd();
 const iterations = Math.max(1000, Math.min(5_000_000, Math.round(Number(process.argv[3] ?? 200000)) || 200000));
@@ -48,12 +48,7 @@ function message() {
 }
 
 async function main() {
-  const analyser = await loadAnalyser(projectDir, {
-    internalDomains: ['example.co.jp'],
-    freemailDomains: [],
-    maxAddresses: 10000,
-    maxHeaderBytes: 1048576,
-  });
+  const analyser = await loadAnalyser(projectDir, BENCH_ANALYSIS_OPTIONS);
   if (!analyser.ok) return analyser;
   const raw = message();
   const input = analyser.input(raw);

@@ -10,7 +10,7 @@
 //
 //   node bench/analysis.mjs PROJECT_DIR [ADDRESSES] [RUNS]
 import { performance } from 'node:perf_hooks';
-import { analyseOnce, describe, loadAnalyser } from './analyser.mjs';
+import { analyseOnce, BENCH_ANALYSIS_OPTIONS, describe, loadAnalyser } from './analyser.mjs';
 
 const projectDir = process.argv[2] ?? process.cwd();
 const count = Number(process.argv[3] ?? 50000);
@@ -29,12 +29,7 @@ function message(n) {
 }
 
 async function main() {
-  const analyser = await loadAnalyser(projectDir, {
-    internalDomains: ['example.co.jp'],
-    freemailDomains: [],
-    maxAddresses: 10000,
-    maxHeaderBytes: 1048576,
-  });
+  const analyser = await loadAnalyser(projectDir, BENCH_ANALYSIS_OPTIONS);
   if (!analyser.ok) return analyser;
   const raw = message(count);
   const input = analyser.input(raw);
