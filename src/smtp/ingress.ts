@@ -50,6 +50,11 @@ interface SharedState {
   /** Connections refused for the per-client cap: answered 421 in onConnect. */
   readonly overLimit: Set<string>;
   readonly limiter: ConnectionLimiter;
+  /**
+   * Per connection id: ends its bookkeeping (live entry, per-client slot). Safe to
+   * call more than once; every signal that a session is over calls it.
+   */
+  readonly endings: Map<string, () => void>;
 }
 
 /**
@@ -76,7 +81,7 @@ class GuardedSmtpServer extends SMTPServer {
     };
     const connection = new SMTPConnection(this, socket, socketOptions) as ConnectionInternals;
     self.connections.add(connection);
-    const { live, overLimit, limiter } = this.shared;
+    const { live, overLimit, limiter, endings } = this.shared;
     const id = connection.id;
     live.set(id, connection);
     // remoteAddress is the PROXY header's address when the peer is a listed proxy.
@@ -85,8 +90,14 @@ class GuardedSmtpServer extends SMTPServer {
     const forget = () => {
       live.delete(id);
       overLimit.delete(id);
+      endings.delete(id);
       release?.();
     };
+    endings.set(id, forget);
+    // The raw socket's close covers a connection smtp-server never took over (closed
+    // before its listeners were set). STARTTLS removes this listener with all the
+    // others, so smtp-server's own session close (onClose) ends the connection too:
+    // it runs however the session ends, upgraded, failed handshake or plain.
     socket.once('close', forget);
     // A socket that closed before we got it would never emit 'close' again.
     if (socket.destroyed && (socket as Socket & { closed?: boolean }).closed) forget();
@@ -144,7 +155,7 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
     throw new ConfigError('smtp.tlsPort: the implicit TLS listener needs a certificate; set smtp.tls (key and cert) or remove smtp.tlsPort');
   }
   const isAllowed = makeCidrMatcher(config.allowFrom);
-  const shared: SharedState = { live: new Map(), overLimit: new Set(), limiter: new ConnectionLimiter(config.maxConnectionsPerClient) };
+  const shared: SharedState = { live: new Map(), overLimit: new Set(), limiter: new ConnectionLimiter(config.maxConnectionsPerClient), endings: new Map() };
   const senderDomains = new Map<string, (domain: string) => boolean>();
   for (const user of config.auth.users) {
     if (user.allowedSenderDomains) senderDomains.set(user.name, makeDomainClassifier(user.allowedSenderDomains));
@@ -277,6 +288,7 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
     },
 
     onClose(session) {
+      shared.endings.get(session.id)?.();
       clearDeadline(session.id);
       inData.delete(session.id);
     },
