@@ -9,7 +9,7 @@ import { makeCidrMatcher } from '../net/cidr.js';
 import { listenOn } from '../net/listen.js';
 import { ConnectionLimiter } from './connection-limiter.js';
 import { replies, SmtpReplyError, type SmtpReply } from './replies.js';
-import { AuthFailureLimiter, authReplies, createAuthenticator } from './smtp-auth.js';
+import { AuthFailureLimiter, authReplies, createAuthenticator, DEFAULT_AUTH_LIMITS } from './smtp-auth.js';
 
 export interface ReceivedTransaction {
   /** The message as smtp-server delivered it (dot-unstuffed), in its chunks: never joined here. */
@@ -29,6 +29,16 @@ export interface IngressHooks {
   onOversized?(size: number): void;
   /** One failed credential check (wrong password, unknown user). */
   onAuthFailure?(): void;
+  /** A client address just reached the failed-login limit: further AUTH from it gets 421 until failures expire. */
+  onAuthLockout?(lockout: AuthLockout): void;
+}
+
+export interface AuthLockout {
+  /** The client's IP address (the PROXY header's when behind a listed proxy); never a mail address. */
+  readonly clientAddress: string;
+  /** Failed logins within the window that locked it out. */
+  readonly failures: number;
+  readonly windowSeconds: number;
 }
 
 type ConnectionInternals = SMTPConnection & {
@@ -146,7 +156,8 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
     throw new ConfigError('smtp.auth.users: SMTP AUTH is only offered after STARTTLS; set smtp.tls (key and cert)');
   }
   const authenticator = authEnabled ? createAuthenticator(config.auth) : null;
-  const authFailures = new AuthFailureLimiter();
+  const authLimits = DEFAULT_AUTH_LIMITS;
+  const authFailures = new AuthFailureLimiter(authLimits);
   const authGate: AuthGate = (secure, remoteAddress) => {
     if (!secure) return authReplies.tlsFirst();
     return authFailures.blocked(remoteAddress) ? authReplies.rateLimited() : null;
@@ -201,23 +212,28 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
       const address = session.remoteAddress;
       // The gate already refused these; kept here so no path reaches a password check without TLS.
       if (!authenticator || !session.secure) return callback(new SmtpReplyError(authReplies.tlsFirst()));
-      if (!authFailures.begin(address)) return callback(new SmtpReplyError(authReplies.rateLimited()));
       // PLAIN may ask to act as someone else (authzid); nobody may, so that is a failed attempt.
       const proxying = auth.method === 'PLAIN' && !!auth.authzid && !!auth.authcid && auth.authzid !== auth.authcid;
-      authenticator.verify(auth.username ?? '', typeof auth.password === 'string' ? auth.password : '').then(
-        (user) => {
-          const failed = user === null || proxying;
-          authFailures.end(address, failed);
-          if (failed) {
-            hooks.onAuthFailure?.();
-            return callback(new SmtpReplyError(authReplies.invalid()));
-          }
-          callback(null, { user });
-        },
-        () => {
+      const check = async (): Promise<SmtpReply | string> => {
+        // May wait for this address's checks in flight: only their failures could lock it out.
+        if (!(await authFailures.begin(address))) return authReplies.rateLimited();
+        let user: string | null;
+        try {
+          user = await authenticator.verify(auth.username ?? '', typeof auth.password === 'string' ? auth.password : '');
+        } catch {
           authFailures.end(address, false);
-          callback(new SmtpReplyError(authReplies.temporaryFailure()));
-        },
+          return authReplies.temporaryFailure();
+        }
+        const failed = user === null || proxying;
+        const lockedOut = authFailures.end(address, failed);
+        if (!failed) return user!;
+        hooks.onAuthFailure?.();
+        if (lockedOut) hooks.onAuthLockout?.({ clientAddress: address, failures: authLimits.maxFailures, windowSeconds: authLimits.windowMs / 1000 });
+        return authReplies.invalid();
+      };
+      check().then(
+        (outcome) => (typeof outcome === 'string' ? callback(null, { user: outcome }) : callback(new SmtpReplyError(outcome))),
+        () => callback(new SmtpReplyError(authReplies.temporaryFailure())),
       );
     },
 

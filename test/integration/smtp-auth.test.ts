@@ -252,6 +252,51 @@ describe('failed-auth rate limiting', () => {
     again.close();
   });
 
+  it('ten correct logins at the same moment all succeed: a check in flight is no failure', async () => {
+    const { guard } = await start();
+    const clients = await Promise.all(Array.from({ length: 10 }, () => RawSmtp.secured(guard.smtpPort)));
+    // Every AUTH is written before any answer comes back.
+    const answers = await Promise.all(clients.map((c, i) => (i % 2 ? c.authLogin('batch', PASSWORDS.batch) : c.authPlain('app', PASSWORDS.app))));
+    expect(answers).toEqual(Array(10).fill(REPLY.ok));
+    for (const c of clients) c.close();
+  });
+
+  it('four wrong and six correct logins at the same moment: the wrong ones get 535, every correct one 235', async () => {
+    const { guard } = await start();
+    const clients = await Promise.all(Array.from({ length: 10 }, () => RawSmtp.secured(guard.smtpPort)));
+    const answers = await Promise.all(clients.map((c, i) => c.authPlain('app', i < 4 ? `guess-${i}` : PASSWORDS.app)));
+    expect(answers).toEqual([...Array(4).fill(REPLY.invalid), ...Array(6).fill(REPLY.ok)]);
+    for (const c of clients) c.close();
+  });
+
+  it('a lockout is logged once (client IP, no user name or password) and counted; each failed login counts as auth_failed', async () => {
+    const { guard } = await start();
+    const metric = async (name: string) => {
+      const text = await (await fetch(`http://127.0.0.1:${guard.adminPort}/metrics`)).text();
+      const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+      return line === undefined ? undefined : Number(line.slice(name.length + 1));
+    };
+    expect(await metric('mailguard_auth_lockouts_total')).toBe(0);
+    expect(await metric('mailguard_smtp_sessions_total{result="auth_failed"}')).toBe(0);
+
+    const client = await RawSmtp.secured(guard.smtpPort);
+    for (let i = 0; i < 4; i++) expect(await client.authPlain('app@example.co.jp', `guess-${i}`)).toBe(REPLY.invalid);
+    expect(guard.logs.filter((l) => l['event'] === 'auth_lockout')).toHaveLength(0);
+    expect(await client.authLogin('app', 'guess-4')).toBe(REPLY.invalid);
+    // Locked out: even the right password is turned away.
+    expect(await client.authPlain('app', PASSWORDS.app)).toBe(REPLY.limited);
+    const again = await RawSmtp.secured(guard.smtpPort);
+    expect(await again.authPlain('app', PASSWORDS.app)).toBe(REPLY.limited);
+
+    const lockouts = guard.logs.filter((l) => l['event'] === 'auth_lockout');
+    expect(lockouts).toHaveLength(1);
+    expect(lockouts[0]).toMatchObject({ level: 40, client: '127.0.0.1', failures: 5, windowSeconds: 600 });
+    const text = JSON.stringify(lockouts[0]);
+    for (const secret of ['guess-', PASSWORDS.app, '@', 'app']) expect(text).not.toContain(secret);
+    expect(await metric('mailguard_auth_lockouts_total')).toBe(1);
+    expect(await metric('mailguard_smtp_sessions_total{result="auth_failed"}')).toBe(5);
+  });
+
   it('parallel attempts cannot race past the limit', async () => {
     const { guard } = await start();
     const clients = await Promise.all(Array.from({ length: 8 }, () => RawSmtp.secured(guard.smtpPort)));
