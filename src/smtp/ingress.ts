@@ -44,9 +44,10 @@ export interface AuthLockout {
 type ConnectionInternals = SMTPConnection & {
   _setListeners(done: () => void): void;
   connectionReady(): void;
-  send(code: number, text: string): void;
+  send(code: number, data?: string | string[] | null, context?: string | false): void;
   close(): void;
   handler_AUTH(command: Buffer, callback: () => void): void;
+  handler_EHLO(command: Buffer, callback: () => void): void;
   id: string;
   secure: boolean;
 };
@@ -123,6 +124,23 @@ class GuardedSmtpServer extends SMTPServer {
         callback();
       };
     }
+    // AUTH is only accepted over TLS (538 before it), so a plaintext EHLO must not
+    // offer it (RFC 4954 section 4): clients that see it try it and fail. smtp-server
+    // has no per-session switch for the AUTH line; disabling AUTH before TLS would also
+    // drop its "authentication required" check for MAIL. So the line is taken out of
+    // the one reply EHLO sends, before TLS only.
+    const handleEhlo = connection.handler_EHLO;
+    connection.handler_EHLO = (command, callback) => {
+      if (connection.secure) return handleEhlo.call(connection, command, callback);
+      const send = connection.send;
+      connection.send = (code, text, context) =>
+        send.call(connection, code, Array.isArray(text) ? text.filter((line, i) => i === 0 || !/^AUTH\b/i.test(line)) : text, context);
+      try {
+        handleEhlo.call(connection, command, callback);
+      } finally {
+        connection.send = send;
+      }
+    };
     connection.on('error', (err: Error) => self._onError(err));
     connection.on('connect', (data: unknown) => self._onClientConnect(data));
     if (!this.greetAtOnce(connection.remoteAddress)) {

@@ -4,7 +4,7 @@
 // authenticated name reaching policy rules.
 
 import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -30,10 +30,20 @@ const b64 = (s: string) => Buffer.from(s).toString('base64');
 /** A raw SMTP client that can switch to TLS: it shows the exact reply lines. */
 /** The shared line client plus what AUTH tests need. */
 class RawSmtp extends SmtpLineClient {
+  /** Connected; the greeting is the first reply(). */
+  static async unread(port: number, localAddress = '127.0.0.1'): Promise<RawSmtp> {
+    return new RawSmtp(await SmtpLineClient.socketTo(port, { localAddress }));
+  }
+
   static async open(port: number, localAddress = '127.0.0.1'): Promise<RawSmtp> {
-    const client = new RawSmtp(await SmtpLineClient.socketTo(port, { localAddress }));
+    const client = await RawSmtp.unread(port, localAddress);
     expect(await client.reply()).toMatch(/^220 /);
     return client;
+  }
+
+  /** STARTTLS and the handshake, nothing after it. */
+  async handshake(): Promise<string> {
+    return super.starttls(TEST_TLS.ca);
   }
 
   async ehlo(): Promise<string[]> {
@@ -116,6 +126,20 @@ const EXPOSING = 'From: app@example.co.jp\nTo: a@ext1.com, b@ext2.com\nSubject: 
 const CLEAN = 'From: app@example.co.jp\nTo: a@ext1.com\nSubject: hello\n\nhi';
 
 describe('AUTH only after STARTTLS', () => {
+  it('greets once as mail-guard, and EHLO offers AUTH only after STARTTLS (exact lines)', async () => {
+    const { guard } = await start();
+    const client = await RawSmtp.unread(guard.smtpPort);
+    expect(await client.replyLines()).toEqual([`220 ${hostname()} ESMTP mail-guard`]);
+    const hello = `250-${hostname()} Nice to meet you, [127.0.0.1]`;
+    expect(await client.ehlo()).toEqual([hello, '250-PIPELINING', '250-8BITMIME', '250-SMTPUTF8', '250-STARTTLS', '250 SIZE 52428800']);
+    // Not offered, and still refused with the reason if tried anyway.
+    expect(await client.command('AUTH LOGIN')).toBe(REPLY.tlsFirst);
+    expect(await client.handshake()).toMatch(/^220 /);
+    expect(await client.ehlo()).toEqual([hello, '250-PIPELINING', '250-8BITMIME', '250-SMTPUTF8', '250-AUTH PLAIN LOGIN', '250 SIZE 52428800']);
+    expect(await client.authPlain('app', PASSWORDS.app)).toBe(REPLY.ok);
+    client.close();
+  });
+
   it('answers 538 with an enhanced code before TLS, for PLAIN and LOGIN, and never asks for a password', async () => {
     const { guard } = await start();
     const client = await RawSmtp.open(guard.smtpPort);
