@@ -90,6 +90,12 @@ export function createMetrics(ruleNames: readonly string[]) {
       },
     }),
     sessions: new Counter({ name: 'mailguard_smtp_sessions_total', help: 'SMTP sessions by result', labelNames: ['result'] as const, registers: [registry] }),
+    // One per client address reaching the failed-login limit; auth_failed above counts each failed login.
+    authLockouts: new Counter({
+      name: 'mailguard_auth_lockouts_total',
+      help: 'Client addresses locked out of SMTP AUTH after repeated failed logins',
+      registers: [registry],
+    }),
     messageBytes: new Histogram({
       name: 'mailguard_message_bytes',
       help: 'Message size in bytes',
@@ -117,6 +123,7 @@ export function createMetrics(ruleNames: readonly string[]) {
   // Start every known series at 0 so rate() and absent-value alerts work from the first scrape.
   for (const action of MESSAGE_ACTIONS) metrics.messages.inc({ action }, 0);
   for (const result of SESSION_RESULTS) metrics.sessions.inc({ result }, 0);
+  metrics.authLockouts.inc(0);
   for (const c of UPSTREAM_ERROR_CLASSES) metrics.upstreamErrors.inc({ class: c }, 0);
   for (const form of COPY_FORMS) metrics.copiesWithheld.inc({ form }, 0);
   for (const rule of new Set([...ruleNames, 'default'])) metrics.violations.inc({ rule }, 0);

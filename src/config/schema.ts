@@ -57,7 +57,8 @@ const smtp = z.strictObject({
   xclientFrom: z.array(z.string().refine((a) => isIP(a) !== 0, 'expected an IP address such as 127.0.0.1')).default([]),
   // A second listener speaking implicit TLS (RFC 8314, usually 465); needs smtp.tls.
   tlsPort: port.optional(),
-  banner: z.string().default('mail-guard ESMTP'),
+  // smtp-server already writes "<host> ESMTP" before the banner.
+  banner: z.string().default('mail-guard'),
   auth: z
     .strictObject({
       required: z.boolean().default(false),

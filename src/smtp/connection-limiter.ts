@@ -1,6 +1,7 @@
 // Concurrent connections per client address. A connection over the cap is never
 // counted, so refusing it cannot leak a slot; an admitted one holds its slot
-// until its release function runs (on socket close), and releasing twice is harmless.
+// until its release function runs (when the session ends, see ingress.ts),
+// and releasing twice is harmless: several signals may report one ending.
 
 export class ConnectionLimiter {
   private readonly counts = new Map<string, number>();

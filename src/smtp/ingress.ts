@@ -11,7 +11,7 @@ import type { EsmtpParams } from '../policy/verdict.js';
 import { ConnectionLimiter } from './connection-limiter.js';
 import { esmtpParamsOf } from './esmtp-params.js';
 import { replies, SmtpReplyError, type SmtpReply } from './replies.js';
-import { AuthFailureLimiter, authReplies, createAuthenticator } from './smtp-auth.js';
+import { AuthFailureLimiter, authReplies, createAuthenticator, DEFAULT_AUTH_LIMITS } from './smtp-auth.js';
 
 export interface ReceivedTransaction {
   /** The message as smtp-server delivered it (dot-unstuffed), in its chunks: never joined here. */
@@ -33,14 +33,25 @@ export interface IngressHooks {
   onOversized?(size: number): void;
   /** One failed credential check (wrong password, unknown user). */
   onAuthFailure?(): void;
+  /** A client address just reached the failed-login limit: further AUTH from it gets 421 until failures expire. */
+  onAuthLockout?(lockout: AuthLockout): void;
+}
+
+export interface AuthLockout {
+  /** The client's IP address (the PROXY header's when behind a listed proxy); never a mail address. */
+  readonly clientAddress: string;
+  /** Failed logins within the window that locked it out. */
+  readonly failures: number;
+  readonly windowSeconds: number;
 }
 
 type ConnectionInternals = SMTPConnection & {
   _setListeners(done: () => void): void;
   connectionReady(): void;
-  send(code: number, text: string): void;
+  send(code: number, data?: string | string[] | null, context?: string | false): void;
   close(): void;
   handler_AUTH(command: Buffer, callback: () => void): void;
+  handler_EHLO(command: Buffer, callback: () => void): void;
   id: string;
   secure: boolean;
 };
@@ -54,6 +65,11 @@ interface SharedState {
   /** Connections refused for the per-client cap: answered 421 in onConnect. */
   readonly overLimit: Set<string>;
   readonly limiter: ConnectionLimiter;
+  /**
+   * Per connection id: ends its bookkeeping (live entry, per-client slot). Safe to
+   * call more than once; every signal that a session is over calls it.
+   */
+  readonly endings: Map<string, () => void>;
 }
 
 /**
@@ -80,7 +96,7 @@ class GuardedSmtpServer extends SMTPServer {
     };
     const connection = new SMTPConnection(this, socket, socketOptions) as ConnectionInternals;
     self.connections.add(connection);
-    const { live, overLimit, limiter } = this.shared;
+    const { live, overLimit, limiter, endings } = this.shared;
     const id = connection.id;
     live.set(id, connection);
     // remoteAddress is the PROXY header's address when the peer is a listed proxy.
@@ -89,8 +105,14 @@ class GuardedSmtpServer extends SMTPServer {
     const forget = () => {
       live.delete(id);
       overLimit.delete(id);
+      endings.delete(id);
       release?.();
     };
+    endings.set(id, forget);
+    // The raw socket's close covers a connection smtp-server never took over (closed
+    // before its listeners were set). STARTTLS removes this listener with all the
+    // others, so smtp-server's own session close (onClose) ends the connection too:
+    // it runs however the session ends, upgraded, failed handshake or plain.
     socket.once('close', forget);
     // A socket that closed before we got it would never emit 'close' again.
     if (socket.destroyed && (socket as Socket & { closed?: boolean }).closed) forget();
@@ -106,6 +128,23 @@ class GuardedSmtpServer extends SMTPServer {
         callback();
       };
     }
+    // AUTH is only accepted over TLS (538 before it), so a plaintext EHLO must not
+    // offer it (RFC 4954 section 4): clients that see it try it and fail. smtp-server
+    // has no per-session switch for the AUTH line; disabling AUTH before TLS would also
+    // drop its "authentication required" check for MAIL. So the line is taken out of
+    // the one reply EHLO sends, before TLS only.
+    const handleEhlo = connection.handler_EHLO;
+    connection.handler_EHLO = (command, callback) => {
+      if (connection.secure) return handleEhlo.call(connection, command, callback);
+      const send = connection.send;
+      connection.send = (code, text, context) =>
+        send.call(connection, code, Array.isArray(text) ? text.filter((line, i) => i === 0 || !/^AUTH\b/i.test(line)) : text, context);
+      try {
+        handleEhlo.call(connection, command, callback);
+      } finally {
+        connection.send = send;
+      }
+    };
     connection.on('error', (err: Error) => self._onError(err));
     connection.on('connect', (data: unknown) => self._onClientConnect(data));
     if (!this.greetAtOnce(connection.remoteAddress)) {
@@ -139,7 +178,8 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
     throw new ConfigError('smtp.auth.users: SMTP AUTH is only offered after STARTTLS; set smtp.tls (key and cert)');
   }
   const authenticator = authEnabled ? createAuthenticator(config.auth) : null;
-  const authFailures = new AuthFailureLimiter();
+  const authLimits = DEFAULT_AUTH_LIMITS;
+  const authFailures = new AuthFailureLimiter(authLimits);
   const authGate: AuthGate = (secure, remoteAddress) => {
     if (!secure) return authReplies.tlsFirst();
     return authFailures.blocked(remoteAddress) ? authReplies.rateLimited() : null;
@@ -148,7 +188,7 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
     throw new ConfigError('smtp.tlsPort: the implicit TLS listener needs a certificate; set smtp.tls (key and cert) or remove smtp.tlsPort');
   }
   const isAllowed = makeCidrMatcher(config.allowFrom);
-  const shared: SharedState = { live: new Map(), overLimit: new Set(), limiter: new ConnectionLimiter(config.maxConnectionsPerClient) };
+  const shared: SharedState = { live: new Map(), overLimit: new Set(), limiter: new ConnectionLimiter(config.maxConnectionsPerClient), endings: new Map() };
   const senderDomains = new Map<string, (domain: string) => boolean>();
   for (const user of config.auth.users) {
     if (user.allowedSenderDomains) senderDomains.set(user.name, makeDomainClassifier(user.allowedSenderDomains));
@@ -198,23 +238,28 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
       const address = session.remoteAddress;
       // The gate already refused these; kept here so no path reaches a password check without TLS.
       if (!authenticator || !session.secure) return callback(new SmtpReplyError(authReplies.tlsFirst()));
-      if (!authFailures.begin(address)) return callback(new SmtpReplyError(authReplies.rateLimited()));
       // PLAIN may ask to act as someone else (authzid); nobody may, so that is a failed attempt.
       const proxying = auth.method === 'PLAIN' && !!auth.authzid && !!auth.authcid && auth.authzid !== auth.authcid;
-      authenticator.verify(auth.username ?? '', typeof auth.password === 'string' ? auth.password : '').then(
-        (user) => {
-          const failed = user === null || proxying;
-          authFailures.end(address, failed);
-          if (failed) {
-            hooks.onAuthFailure?.();
-            return callback(new SmtpReplyError(authReplies.invalid()));
-          }
-          callback(null, { user });
-        },
-        () => {
+      const check = async (): Promise<SmtpReply | string> => {
+        // May wait for this address's checks in flight: only their failures could lock it out.
+        if (!(await authFailures.begin(address))) return authReplies.rateLimited();
+        let user: string | null;
+        try {
+          user = await authenticator.verify(auth.username ?? '', typeof auth.password === 'string' ? auth.password : '');
+        } catch {
           authFailures.end(address, false);
-          callback(new SmtpReplyError(authReplies.temporaryFailure()));
-        },
+          return authReplies.temporaryFailure();
+        }
+        const failed = user === null || proxying;
+        const lockedOut = authFailures.end(address, failed);
+        if (!failed) return user!;
+        hooks.onAuthFailure?.();
+        if (lockedOut) hooks.onAuthLockout?.({ clientAddress: address, failures: authLimits.maxFailures, windowSeconds: authLimits.windowMs / 1000 });
+        return authReplies.invalid();
+      };
+      check().then(
+        (outcome) => (typeof outcome === 'string' ? callback(null, { user: outcome }) : callback(new SmtpReplyError(outcome))),
+        () => callback(new SmtpReplyError(authReplies.temporaryFailure())),
       );
     },
 
@@ -286,6 +331,7 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
     },
 
     onClose(session) {
+      shared.endings.get(session.id)?.();
       clearDeadline(session.id);
       inData.delete(session.id);
     },

@@ -23,7 +23,7 @@ export const authReplies = {
 } as const;
 
 export interface AuthLimits {
-  /** Failures (plus checks still running) from one client address that lock it out. */
+  /** Failed logins from one client address within the window that lock it out. */
   readonly maxFailures: number;
   readonly windowMs: number;
   /** Client addresses tracked at most; the least recently failing are forgotten first. */
@@ -35,13 +35,22 @@ export const DEFAULT_AUTH_LIMITS: AuthLimits = { maxFailures: 5, windowMs: 10 * 
 interface ClientFailures {
   /** Failure times, oldest first, at most maxFailures of them. */
   times: number[];
-  /** Credential checks in progress: counted so parallel connections cannot race past the limit. */
+  /** Credential checks in progress. */
   pending: number;
+  /** Attempts waiting for a check in progress to end (only ever while pending > 0). */
+  waiting: Array<(admitted: boolean) => void>;
 }
 
+/** A check in flight or an attempt waiting: end() will need the entry. */
+const busy = (entry: ClientFailures): boolean => entry.pending > 0 || entry.waiting.length > 0;
+
 /**
- * Failed AUTH attempts per client address in a sliding window. Success never
- * clears a counter (one valid account must not buy unlimited guesses at others);
+ * Failed AUTH attempts per client address in a sliding window. Only a failed
+ * login counts: a check still running is no failure, so ten correct logins at
+ * the same moment all go through. Parallel guesses still cannot race past the
+ * limit: an attempt that could, if every check in flight failed, make more than
+ * maxFailures failures waits until one of them ends. Success never clears a
+ * counter (one valid account must not buy unlimited guesses at others);
  * entries expire with the window and the map is capped.
  */
 export class AuthFailureLimiter {
@@ -52,34 +61,60 @@ export class AuthFailureLimiter {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** True when this address may not try again yet. */
+  /** True when this address is locked out: maxFailures failed logins within the window. */
   blocked(address: string): boolean {
     const entry = this.current(address);
-    return entry !== undefined && entry.times.length + entry.pending >= this.limits.maxFailures;
+    return entry !== undefined && entry.times.length >= this.limits.maxFailures;
   }
 
-  /** Reserves an attempt; false (nothing reserved) when the address is locked out. */
-  begin(address: string): boolean {
-    if (this.blocked(address)) return false;
-    this.touch(address).pending++;
-    return true;
-  }
-
-  /** Ends a reserved attempt. */
-  end(address: string, failed: boolean): void {
-    const entry = this.clients.get(address);
-    if (entry) entry.pending = Math.max(0, entry.pending - 1);
-    if (failed) {
-      const e = this.touch(address);
-      e.times.push(this.now());
-      if (e.times.length > this.limits.maxFailures) e.times.shift();
-    } else if (entry && entry.pending === 0 && entry.times.length === 0) {
-      this.clients.delete(address);
+  /**
+   * Reserves an attempt: resolves true once it may run (then end() must follow),
+   * false (nothing reserved) when the address is locked out, also if it becomes
+   * locked out while this attempt waited for its turn.
+   */
+  begin(address: string): Promise<boolean> {
+    if (this.blocked(address)) return Promise.resolve(false);
+    const entry = this.touch(address);
+    if (this.hasRoom(entry)) {
+      entry.pending++;
+      return Promise.resolve(true);
     }
+    return new Promise((resolve) => entry.waiting.push(resolve));
+  }
+
+  /** Ends a reserved attempt. True when this failure locked the address out (once per lockout). */
+  end(address: string, failed: boolean): boolean {
+    let entry = this.clients.get(address);
+    if (entry) entry.pending = Math.max(0, entry.pending - 1);
+    let lockedOut = false;
+    if (failed) {
+      const wasBlocked = this.blocked(address);
+      entry = this.touch(address);
+      entry.times.push(this.now());
+      if (entry.times.length > this.limits.maxFailures) entry.times.shift();
+      lockedOut = !wasBlocked && entry.times.length >= this.limits.maxFailures;
+    }
+    if (entry) this.admitWaiting(address, entry);
+    if (entry && !busy(entry) && entry.times.length === 0) this.clients.delete(address);
+    return lockedOut;
   }
 
   get size(): number {
     return this.clients.size;
+  }
+
+  /** Room for one more check even if every check in flight fails. */
+  private hasRoom(entry: ClientFailures): boolean {
+    return entry.times.length + entry.pending < this.limits.maxFailures;
+  }
+
+  private admitWaiting(address: string, entry: ClientFailures): void {
+    const locked = this.blocked(address);
+    while (entry.waiting.length > 0 && (locked || this.hasRoom(entry))) {
+      const resolve = entry.waiting.shift()!;
+      if (!locked) entry.pending++;
+      resolve(!locked);
+    }
   }
 
   private current(address: string): ClientFailures | undefined {
@@ -87,7 +122,7 @@ export class AuthFailureLimiter {
     if (!entry) return undefined;
     const cutoff = this.now() - this.limits.windowMs;
     while (entry.times.length > 0 && entry.times[0]! <= cutoff) entry.times.shift();
-    if (entry.times.length === 0 && entry.pending === 0) {
+    if (entry.times.length === 0 && !busy(entry)) {
       this.clients.delete(address);
       return undefined;
     }
@@ -96,7 +131,7 @@ export class AuthFailureLimiter {
 
   /** The entry for an address, moved to the most recent end (Map order = eviction order). */
   private touch(address: string): ClientFailures {
-    const entry = this.current(address) ?? { times: [], pending: 0 };
+    const entry = this.current(address) ?? { times: [], pending: 0, waiting: [] };
     this.clients.delete(address);
     if (this.clients.size >= this.limits.maxTrackedClients) this.evict();
     this.clients.set(address, entry);
@@ -107,15 +142,17 @@ export class AuthFailureLimiter {
     const cutoff = this.now() - this.limits.windowMs;
     for (const [address, entry] of this.clients) {
       const last = entry.times[entry.times.length - 1];
-      if (entry.pending === 0 && (last === undefined || last <= cutoff)) this.clients.delete(address);
+      if (!busy(entry) && (last === undefined || last <= cutoff)) this.clients.delete(address);
     }
-    // Still full: forget the least recently failing clients (a bounded map beats an unbounded one).
-    const excess = this.clients.size - this.limits.maxTrackedClients + 1;
-    if (excess <= 0) return;
-    let dropped = 0;
-    for (const address of this.clients.keys()) {
-      if (dropped++ >= excess) break;
+    // Still full: forget the least recently failing clients (a bounded map beats an
+    // unbounded one). Not those with a check in flight: their end() and the attempts
+    // waiting behind them need the entry, and there are at most as many as connections.
+    let excess = this.clients.size - this.limits.maxTrackedClients + 1;
+    for (const [address, entry] of this.clients) {
+      if (excess <= 0) break;
+      if (busy(entry)) continue;
       this.clients.delete(address);
+      excess--;
     }
   }
 }

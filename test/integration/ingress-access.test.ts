@@ -112,6 +112,66 @@ describe('per-client connection cap', () => {
   });
 });
 
+describe('per-client connection cap with STARTTLS', () => {
+  // smtp-server's upgrade strips the raw socket's listeners: the slot must still come back.
+  const CAP = 3;
+  const MESSAGE = 'From: a@example.co.jp\r\nTo: b@example.co.jp\r\nSubject: hi\r\n\r\nhello\r\n.';
+
+  /** Greeting, EHLO, STARTTLS, EHLO: a session ready for a transaction over TLS. */
+  const secured = async (port: number): Promise<Raw> => {
+    const c = await client(port);
+    expect(await c.reply()).toMatch(/^220 /);
+    expect(await c.command('EHLO client.test')).toMatch(/^250 /);
+    await c.starttls();
+    return c;
+  };
+
+  /** QUIT, then the server hangs up. */
+  const quit = async (c: Raw) => {
+    expect(await c.command('QUIT')).toMatch(/^221 /);
+    expect(await c.reply()).toBe('(connection closed)');
+  };
+
+  it(`gives the slot back: ${3 * CAP} sequential STARTTLS sessions with cap ${CAP} all get 250 for a message`, async () => {
+    const port = await start({ tls: tlsFiles, maxConnectionsPerClient: CAP });
+    for (let i = 0; i < 3 * CAP; i++) {
+      const c = await secured(port);
+      expect(await c.command('MAIL FROM:<a@example.co.jp>')).toMatch(/^250 /);
+      expect(await c.command('RCPT TO:<b@example.co.jp>')).toMatch(/^250 /);
+      expect(await c.command('DATA')).toMatch(/^354 /);
+      expect(await c.command(MESSAGE)).toBe('250 2.0.0 ok');
+      await quit(c);
+    }
+  });
+
+  it('a client that drops the connection mid-handshake gives its slot back too', async () => {
+    const port = await start({ tls: tlsFiles, maxConnectionsPerClient: 1 });
+    for (let i = 0; i < 3; i++) {
+      const c = await client(port);
+      expect(await c.reply()).toMatch(/^220 /);
+      expect(await c.command('EHLO client.test')).toMatch(/^250 /);
+      expect(await c.command('STARTTLS')).toMatch(/^220 /);
+      // Not a TLS ClientHello: the server's handshake fails and it hangs up.
+      c.write('this is not TLS\r\n');
+      expect(await c.reply()).toBe('(connection closed)');
+    }
+    const next = await secured(port);
+    await quit(next);
+  });
+
+  it(`still caps: after many STARTTLS sessions, ${CAP} concurrent ones are admitted and one more gets 421 4.7.0`, async () => {
+    const port = await start({ tls: tlsFiles, maxConnectionsPerClient: CAP });
+    for (let i = 0; i < 2 * CAP; i++) await quit(await secured(port));
+    // A slot freed twice would let a fourth session in here.
+    const held = [];
+    for (let i = 0; i < CAP; i++) held.push(await secured(port));
+    const extra = await client(port);
+    expect(await extra.reply()).toMatch(REPLY.tooMany);
+    expect(await extra.reply()).toBe('(connection closed)');
+    for (const c of held) expect(await c.command('NOOP')).toMatch(/^250 /);
+  });
+});
+
 describe('per-login allowed sender domains', () => {
   const users = () => [
     { name: 'app', passwordHash: appHash, allowedSenderDomains: ['example.co.jp', '*.mail.example.com'] },

@@ -4,7 +4,7 @@
 // authenticated name reaching policy rules.
 
 import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -30,10 +30,20 @@ const b64 = (s: string) => Buffer.from(s).toString('base64');
 /** A raw SMTP client that can switch to TLS: it shows the exact reply lines. */
 /** The shared line client plus what AUTH tests need. */
 class RawSmtp extends SmtpLineClient {
+  /** Connected; the greeting is the first reply(). */
+  static async unread(port: number, localAddress = '127.0.0.1'): Promise<RawSmtp> {
+    return new RawSmtp(await SmtpLineClient.socketTo(port, { localAddress }));
+  }
+
   static async open(port: number, localAddress = '127.0.0.1'): Promise<RawSmtp> {
-    const client = new RawSmtp(await SmtpLineClient.socketTo(port, { localAddress }));
+    const client = await RawSmtp.unread(port, localAddress);
     expect(await client.reply()).toMatch(/^220 /);
     return client;
+  }
+
+  /** STARTTLS and the handshake, nothing after it. */
+  async handshake(): Promise<string> {
+    return super.starttls(TEST_TLS.ca);
   }
 
   async ehlo(): Promise<string[]> {
@@ -116,6 +126,20 @@ const EXPOSING = 'From: app@example.co.jp\nTo: a@ext1.com, b@ext2.com\nSubject: 
 const CLEAN = 'From: app@example.co.jp\nTo: a@ext1.com\nSubject: hello\n\nhi';
 
 describe('AUTH only after STARTTLS', () => {
+  it('greets once as mail-guard, and EHLO offers AUTH only after STARTTLS (exact lines)', async () => {
+    const { guard } = await start();
+    const client = await RawSmtp.unread(guard.smtpPort);
+    expect(await client.replyLines()).toEqual([`220 ${hostname()} ESMTP mail-guard`]);
+    const hello = `250-${hostname()} Nice to meet you, [127.0.0.1]`;
+    expect(await client.ehlo()).toEqual([hello, '250-PIPELINING', '250-8BITMIME', '250-SMTPUTF8', '250-STARTTLS', '250 SIZE 52428800']);
+    // Not offered, and still refused with the reason if tried anyway.
+    expect(await client.command('AUTH LOGIN')).toBe(REPLY.tlsFirst);
+    expect(await client.handshake()).toMatch(/^220 /);
+    expect(await client.ehlo()).toEqual([hello, '250-PIPELINING', '250-8BITMIME', '250-SMTPUTF8', '250-AUTH PLAIN LOGIN', '250 SIZE 52428800']);
+    expect(await client.authPlain('app', PASSWORDS.app)).toBe(REPLY.ok);
+    client.close();
+  });
+
   it('answers 538 with an enhanced code before TLS, for PLAIN and LOGIN, and never asks for a password', async () => {
     const { guard } = await start();
     const client = await RawSmtp.open(guard.smtpPort);
@@ -250,6 +274,51 @@ describe('failed-auth rate limiting', () => {
     expect(await again.authPlain('app', 'guess-4')).toBe(REPLY.invalid);
     expect(await again.authPlain('app', PASSWORDS.app)).toBe(REPLY.limited);
     again.close();
+  });
+
+  it('ten correct logins at the same moment all succeed: a check in flight is no failure', async () => {
+    const { guard } = await start();
+    const clients = await Promise.all(Array.from({ length: 10 }, () => RawSmtp.secured(guard.smtpPort)));
+    // Every AUTH is written before any answer comes back.
+    const answers = await Promise.all(clients.map((c, i) => (i % 2 ? c.authLogin('batch', PASSWORDS.batch) : c.authPlain('app', PASSWORDS.app))));
+    expect(answers).toEqual(Array(10).fill(REPLY.ok));
+    for (const c of clients) c.close();
+  });
+
+  it('four wrong and six correct logins at the same moment: the wrong ones get 535, every correct one 235', async () => {
+    const { guard } = await start();
+    const clients = await Promise.all(Array.from({ length: 10 }, () => RawSmtp.secured(guard.smtpPort)));
+    const answers = await Promise.all(clients.map((c, i) => c.authPlain('app', i < 4 ? `guess-${i}` : PASSWORDS.app)));
+    expect(answers).toEqual([...Array(4).fill(REPLY.invalid), ...Array(6).fill(REPLY.ok)]);
+    for (const c of clients) c.close();
+  });
+
+  it('a lockout is logged once (client IP, no user name or password) and counted; each failed login counts as auth_failed', async () => {
+    const { guard } = await start();
+    const metric = async (name: string) => {
+      const text = await (await fetch(`http://127.0.0.1:${guard.adminPort}/metrics`)).text();
+      const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+      return line === undefined ? undefined : Number(line.slice(name.length + 1));
+    };
+    expect(await metric('mailguard_auth_lockouts_total')).toBe(0);
+    expect(await metric('mailguard_smtp_sessions_total{result="auth_failed"}')).toBe(0);
+
+    const client = await RawSmtp.secured(guard.smtpPort);
+    for (let i = 0; i < 4; i++) expect(await client.authPlain('app@example.co.jp', `guess-${i}`)).toBe(REPLY.invalid);
+    expect(guard.logs.filter((l) => l['event'] === 'auth_lockout')).toHaveLength(0);
+    expect(await client.authLogin('app', 'guess-4')).toBe(REPLY.invalid);
+    // Locked out: even the right password is turned away.
+    expect(await client.authPlain('app', PASSWORDS.app)).toBe(REPLY.limited);
+    const again = await RawSmtp.secured(guard.smtpPort);
+    expect(await again.authPlain('app', PASSWORDS.app)).toBe(REPLY.limited);
+
+    const lockouts = guard.logs.filter((l) => l['event'] === 'auth_lockout');
+    expect(lockouts).toHaveLength(1);
+    expect(lockouts[0]).toMatchObject({ level: 40, client: '127.0.0.1', failures: 5, windowSeconds: 600 });
+    const text = JSON.stringify(lockouts[0]);
+    for (const secret of ['guess-', PASSWORDS.app, '@', 'app']) expect(text).not.toContain(secret);
+    expect(await metric('mailguard_auth_lockouts_total')).toBe(1);
+    expect(await metric('mailguard_smtp_sessions_total{result="auth_failed"}')).toBe(5);
   });
 
   it('parallel attempts cannot race past the limit', async () => {

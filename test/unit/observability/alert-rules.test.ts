@@ -47,6 +47,7 @@ const CONTRACT: Readonly<Record<string, { type: MetricType; labels: Readonly<Rec
   mailguard_ready: { type: 'gauge', labels: {} },
   mailguard_quarantine_oldest_held_seconds: { type: 'gauge', labels: {} },
   mailguard_copies_withheld_total: { type: 'counter', labels: { form: ['bcc', 'split'] } },
+  mailguard_auth_lockouts_total: { type: 'counter', labels: {} },
 };
 /** Labels Prometheus adds to every scraped series. */
 const TARGET_LABELS = ['job', 'instance'];

@@ -107,15 +107,18 @@ describe('createAuthenticator', () => {
 describe('AuthFailureLimiter', () => {
   const limits = { maxFailures: 3, windowMs: 1000, maxTrackedClients: 4 };
 
-  it('locks an address out after maxFailures within the window, and only that address', () => {
+  it('locks an address out after maxFailures within the window, and only that address', async () => {
     let now = 0;
     const limiter = new AuthFailureLimiter(limits, () => now);
+    const lockouts: boolean[] = [];
     for (let i = 0; i < 3; i++) {
-      expect(limiter.begin('10.0.0.1')).toBe(true);
-      limiter.end('10.0.0.1', true);
+      expect(await limiter.begin('10.0.0.1')).toBe(true);
+      lockouts.push(limiter.end('10.0.0.1', true));
     }
+    // end() reports the failure that locked the address out, and only that one.
+    expect(lockouts).toEqual([false, false, true]);
     expect(limiter.blocked('10.0.0.1')).toBe(true);
-    expect(limiter.begin('10.0.0.1')).toBe(false);
+    expect(await limiter.begin('10.0.0.1')).toBe(false);
     expect(limiter.blocked('10.0.0.2')).toBe(false);
     now = 999;
     expect(limiter.blocked('10.0.0.1')).toBe(true);
@@ -124,46 +127,79 @@ describe('AuthFailureLimiter', () => {
     expect(limiter.size).toBe(0);
   });
 
-  it('slides: old failures expire one by one', () => {
+  it('slides: old failures expire one by one', async () => {
     let now = 0;
     const limiter = new AuthFailureLimiter(limits, () => now);
     for (const t of [0, 400, 800]) {
       now = t;
-      limiter.begin('a');
+      await limiter.begin('a');
       limiter.end('a', true);
     }
     now = 1100;
     expect(limiter.blocked('a')).toBe(false);
-    limiter.begin('a');
-    limiter.end('a', true);
+    await limiter.begin('a');
+    // Unlocked for a moment, so locking again is a new lockout.
+    expect(limiter.end('a', true)).toBe(true);
     expect(limiter.blocked('a')).toBe(true);
   });
 
-  it('success does not reset the count; attempts in flight count until they end', () => {
+  it('success does not reset the count', async () => {
     const limiter = new AuthFailureLimiter(limits, () => 0);
-    limiter.begin('a');
+    await limiter.begin('a');
     limiter.end('a', true);
-    limiter.begin('a');
+    await limiter.begin('a');
     limiter.end('a', false);
-    expect(limiter.begin('a')).toBe(true);
-    expect(limiter.begin('a')).toBe(true);
-    expect(limiter.blocked('a')).toBe(true);
-    limiter.end('a', false);
-    limiter.end('a', false);
+    await limiter.begin('a');
+    limiter.end('a', true);
     expect(limiter.blocked('a')).toBe(false);
+    await limiter.begin('a');
+    expect(limiter.end('a', true)).toBe(true);
+    expect(limiter.blocked('a')).toBe(true);
   });
 
-  it('keeps at most maxTrackedClients addresses', () => {
+  it('checks in flight are no failures: an attempt that could overshoot the limit waits for one to end', async () => {
+    const limiter = new AuthFailureLimiter(limits, () => 0);
+    const started: string[] = [];
+    const attempt = (name: string) => limiter.begin('a').then((admitted) => (started.push(`${name}:${admitted}`), admitted));
+    const first = [attempt('1'), attempt('2'), attempt('3')];
+    await Promise.all(first);
+    // Three in flight with a limit of three: not locked out, but a fourth must wait.
+    expect(limiter.blocked('a')).toBe(false);
+    const fourth = attempt('4');
+    const fifth = attempt('5');
+    await Promise.resolve();
+    expect(started).toEqual(['1:true', '2:true', '3:true']);
+    limiter.end('a', false); // a correct login ends: room for one more
+    expect(await fourth).toBe(true);
+    expect(started).toEqual(['1:true', '2:true', '3:true', '4:true']);
+    limiter.end('a', true);
+    limiter.end('a', true);
+    expect(limiter.blocked('a')).toBe(false);
+    // Two failures and one check in flight: the fifth still waits, and the third failure turns it away.
+    expect(limiter.end('a', true)).toBe(true);
+    expect(await fifth).toBe(false);
+    expect(limiter.blocked('a')).toBe(true);
+  });
+
+  it('keeps at most maxTrackedClients addresses, but never forgets one with a check in flight', async () => {
     let now = 0;
     const limiter = new AuthFailureLimiter(limits, () => now);
+    for (let i = 0; i < 2; i++) {
+      await limiter.begin('busy');
+      limiter.end('busy', true);
+    }
+    expect(await limiter.begin('busy')).toBe(true);
     for (let i = 0; i < 100; i++) {
       now = i;
-      limiter.begin(`10.0.${i}.1`);
+      await limiter.begin(`10.0.${i}.1`);
       limiter.end(`10.0.${i}.1`, true);
       expect(limiter.size).toBeLessThanOrEqual(4);
     }
+    // Its two earlier failures were kept, so this third one locks it out.
+    expect(limiter.end('busy', true)).toBe(true);
+    expect(limiter.size).toBeLessThanOrEqual(4);
     now = 10_000;
-    limiter.begin('x');
+    await limiter.begin('x');
     limiter.end('x', true);
     expect(limiter.size).toBe(1);
   });
