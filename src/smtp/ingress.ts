@@ -20,6 +20,12 @@ export interface ReceivedTransaction {
   readonly rcptTo: string[];
   /** When DATA began (performance.now()), for the receive timing. */
   readonly dataStartedAt: number;
+  /**
+   * Fires when the transaction is over for the mailer before the work is: its
+   * deadline (the mailer was told 421), its connection closed, or its answer was
+   * given. Whatever of it has not gone upstream yet must not go.
+   */
+  readonly signal: AbortSignal;
 }
 
 export interface IngressHooks {
@@ -149,11 +155,30 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
   for (const user of config.auth.users) {
     if (user.allowedSenderDomains) senderDomains.set(user.name, makeDomainClassifier(user.allowedSenderDomains));
   }
-  const deadlines = new Map<string, NodeJS.Timeout>();
-  const clearDeadline = (id: string) => {
-    const timer = deadlines.get(id);
-    if (timer) clearTimeout(timer);
-    deadlines.delete(id);
+  // One entry per session inside a mail transaction (MAIL FROM until its answer,
+  // RSET or the end of the session): the deadline and the signal of its work.
+  const transactions = new Map<string, { timer: NodeJS.Timeout | null; readonly work: AbortController }>();
+  /** The transaction is over: its deadline stops, and whatever of its work is still running is called off. */
+  const endTransaction = (id: string, why: string) => {
+    const tx = transactions.get(id);
+    if (!tx) return;
+    transactions.delete(id);
+    if (tx.timer) clearTimeout(tx.timer);
+    tx.work.abort(why);
+  };
+  const startTransaction = (id: string) => {
+    endTransaction(id, 'a new transaction began');
+    const work = new AbortController();
+    const timer = setTimeout(() => {
+      // The mailer hears 421 and will retry: nothing of this transaction may reach the upstream after this.
+      endTransaction(id, 'the transaction deadline passed');
+      const connection = shared.live.get(id);
+      if (!connection) return;
+      const reply = replies.transactionTimeout();
+      connection.send(421, `${reply.enhanced} ${reply.text}`);
+      connection.close();
+    }, config.transactionTimeoutSeconds * 1000).unref();
+    transactions.set(id, { timer, work });
   };
 
   const options: SMTPServerOptions = {
@@ -218,18 +243,7 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
         const domain = at > 0 ? normaliseDomain(address.address.slice(at + 1)) : '';
         if (!domain || !allowedSender(domain)) return callback(new SmtpReplyError(replies.senderNotAllowed()));
       }
-      clearDeadline(session.id);
-      deadlines.set(
-        session.id,
-        setTimeout(() => {
-          deadlines.delete(session.id);
-          const connection = shared.live.get(session.id);
-          if (!connection) return;
-          const reply = replies.transactionTimeout();
-          connection.send(421, `${reply.enhanced} ${reply.text}`);
-          connection.close();
-        }, config.transactionTimeoutSeconds * 1000).unref(),
-      );
+      startTransaction(session.id);
       callback();
     },
 
@@ -242,6 +256,8 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
 
     onData(stream: SMTPServerDataStream, session, callback) {
       const dataStartedAt = performance.now();
+      // Set by onMailFrom; a fallback so a transaction always has a signal to watch.
+      const signal = transactions.get(session.id)?.work.signal ?? AbortSignal.abort('no transaction');
       inData.add(session.id);
       const chunks: Buffer[] = [];
       let size = 0;
@@ -252,7 +268,8 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
       });
       stream.once('end', () => {
         const finish = (reply: SmtpReply) => {
-          clearDeadline(session.id);
+          // Answered: nothing of this transaction may start after its answer (a 4xx means "retry").
+          endTransaction(session.id, 'the mailer was answered');
           inData.delete(session.id);
           if (reply.code < 400) callback(null, `${reply.enhanced} ${reply.text}`);
           else callback(new SmtpReplyError(reply));
@@ -271,13 +288,15 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
             mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
             rcptTo: session.envelope.rcptTo.map((r) => r.address),
             dataStartedAt,
+            signal,
           })
           .then(finish, () => finish(replies.analysisFailed()));
       });
     },
 
     onClose(session) {
-      clearDeadline(session.id);
+      // A mailer that goes away mid-transaction was never told 250: it will send again.
+      endTransaction(session.id, 'the mailer\'s connection closed');
       inData.delete(session.id);
     },
   };
@@ -313,8 +332,11 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
     tlsPort: () => tlsPort,
     close: async () => {
       closing = true;
-      for (const timer of deadlines.values()) clearTimeout(timer);
-      deadlines.clear();
+      // Transactions in DATA finish within the grace period: their deadlines stop, their work goes on.
+      for (const tx of transactions.values()) {
+        if (tx.timer) clearTimeout(tx.timer);
+        tx.timer = null;
+      }
       const closed = Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
       // smtp-server would wait for pooled idle sessions until its own timeout; a
       // mailer's connection pool must not turn every shutdown into a forced exit.
