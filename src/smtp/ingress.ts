@@ -10,6 +10,7 @@ import { listenOn } from '../net/listen.js';
 import { ConnectionLimiter } from './connection-limiter.js';
 import { replies, SmtpReplyError, type SmtpReply } from './replies.js';
 import { AuthFailureLimiter, authReplies, createAuthenticator } from './smtp-auth.js';
+import { watchTransaction, type ConnectionWithTransaction } from './transaction-hooks.js';
 
 export interface ReceivedTransaction {
   /** The message as smtp-server delivered it (dot-unstuffed), in its chunks: never joined here. */
@@ -180,6 +181,11 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
     }, config.transactionTimeoutSeconds * 1000).unref();
     transactions.set(id, { timer, work });
   };
+  // RSET (or EHLO, STARTTLS…) ends the transaction and with it its deadline; see transaction-hooks.ts.
+  const watchResets = (id: string) => {
+    const connection = shared.live.get(id);
+    if (connection) watchTransaction(connection as unknown as ConnectionWithTransaction, () => endTransaction(id, 'the session was reset'));
+  };
 
   const options: SMTPServerOptions = {
     banner: config.banner,
@@ -244,6 +250,7 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
         if (!domain || !allowedSender(domain)) return callback(new SmtpReplyError(replies.senderNotAllowed()));
       }
       startTransaction(session.id);
+      watchResets(session.id);
       callback();
     },
 

@@ -169,3 +169,30 @@ describe('the upstream pool honours a cancelled transaction', () => {
     expect(upstream.delivered).toHaveLength(1);
   });
 });
+
+describe('a transaction ends where the mailer ends it', () => {
+  it('RSET (and EHLO) end the transaction deadline: a session that idles afterwards is not told 421', async () => {
+    const upstream = await scripted({});
+    // A deadline of 1 s and a socket timeout far beyond the wait below.
+    const guard = await guardFor(upstream.port, { smtp: { transactionTimeoutSeconds: 1, socketTimeoutSeconds: 30 } });
+    const { client } = await TestSmtpClient.open(guard.smtpPort);
+    expect(await client.command('EHLO mailer.test')).toMatch(/^250 /);
+    expect(await client.command('MAIL FROM:<news@example.co.jp>')).toMatch(/^250 /);
+    expect(await client.command('RCPT TO:<a@ext1.com>')).toMatch(/^250 /);
+    expect(await client.command('RSET')).toMatch(/^250 /);
+    // Waiting for a deadline NOT to fire has no event to wait for: time itself is
+    // the event here. Past the 1 s deadline a 421 would already be queued.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(await client.command('NOOP')).toMatch(/^250 /);
+    // EHLO in the middle of a transaction resets it as well (RFC 5321 4.1.4).
+    expect(await client.command('MAIL FROM:<news@example.co.jp>')).toMatch(/^250 /);
+    expect(await client.command('EHLO mailer.test')).toMatch(/^250 /);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(await client.command('NOOP')).toMatch(/^250 /);
+    // And the session still carries mail.
+    const sent = await client.send('news@example.co.jp', ['a@ext1.com'], crlf('From: news@example.co.jp', 'To: a@ext1.com', '', 'after the reset', ''));
+    expect(sent.final).toMatch(/^250 /);
+    await client.quit();
+    expect(upstream.delivered).toHaveLength(1);
+  });
+});
