@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/config/schema.js';
 import { UpstreamPool } from '../../src/upstream/pool.js';
 import { UpstreamError } from '../../src/upstream/upstream-error.js';
+import { startRecordingUpstream } from '../helpers/recording-upstream.js';
 import { startScriptedUpstream, type ScriptedUpstream, type ScriptedUpstreamOptions } from '../helpers/scripted-upstream.js';
 import { sendOnce, TestSmtpClient } from '../helpers/smtp-client.js';
 import { startMailGuard, type RunningMailGuard } from '../helpers/start-mail-guard.js';
@@ -195,4 +196,27 @@ describe('a transaction ends where the mailer ends it', () => {
     await client.quit();
     expect(upstream.delivered).toHaveLength(1);
   });
+
+  it('two complete transactions and QUIT written in one segment get both answers and the 221 at once', async () => {
+    const upstream = await startRecordingUpstream();
+    stops.push(() => upstream.close());
+    const guard = await guardFor(upstream.port, { smtp: { socketTimeoutSeconds: 60 } });
+    const { client } = await TestSmtpClient.open(guard.smtpPort);
+    expect(await client.command('EHLO mailer.test')).toMatch(/^250 /);
+    const one = crlf('From: news@example.co.jp', 'To: a@ext1.com', 'Subject: one', '', 'one', '');
+    const two = crlf('From: news@example.co.jp', 'To: b@ext2.com', 'Subject: two', '', 'two', '');
+    client.writeRaw(
+      'MAIL FROM:<news@example.co.jp>\r\nRCPT TO:<a@ext1.com>\r\nDATA\r\n' + one + '.\r\n' +
+        'MAIL FROM:<news@example.co.jp>\r\nRCPT TO:<b@ext2.com>\r\nDATA\r\n' + two + '.\r\n' +
+        'QUIT\r\n',
+    );
+    const answers: string[] = [];
+    // Bounded by the test timeout only: without the fix the 221 waits for the 60 s socket timeout.
+    for (let reply = ''; !reply.startsWith('221') && reply !== '(connection closed)'; ) answers.push((reply = await client.reply()));
+    expect(answers.map((r) => r.slice(0, 3))).toEqual(['250', '250', '354', '250', '250', '250', '354', '250', '221']);
+    expect(answers[3]).toMatch(/^250 2\.0\.0 upstream: /);
+    expect(answers[7]).toMatch(/^250 2\.0\.0 upstream: /);
+    expect(upstream.messages.map((m) => m.raw.toString())).toEqual([one, two]);
+    client.close();
+  }, 20_000);
 });
