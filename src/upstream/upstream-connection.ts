@@ -182,11 +182,6 @@ export class UpstreamConnection {
     return signal ? sent.finally(() => this.forgetSignal()) : sent;
   }
 
-  /** Whether the final dot of the last transaction went out (a cancelled send after it may still be delivered). */
-  get dotSent(): boolean {
-    return this.dotWritten;
-  }
-
   /** Ends the session in the middle of a cancelled transaction, before its dot: the upstream discards it. */
   private abandon(): void {
     const signal = this.cancel?.signal;
