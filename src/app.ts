@@ -61,7 +61,7 @@ export function createApp(config: MailGuardConfig, logger: Logger): App {
     };
     const receiveMs = performance.now() - tx.dataStartedAt;
     try {
-      const result = await processMessage(deps, received);
+      const result = await processMessage(deps, received, tx.signal);
       count(result);
       logMessageOutcome(logger, mask, received, result, receiveMs);
       return result.reply;

@@ -22,7 +22,7 @@ export function deliver(
   copies: readonly OutgoingCopy[],
   original: MessageBytes,
 ): Promise<Outcome> {
-  const relayDeps = { relay: deps.relay, ledger: deps.ledger };
+  const relayDeps = { relay: deps.relay, ledger: deps.ledger, signal: deps.signal };
   if (shape === 'whole') return relayWhole(relayDeps, copies[0]!, original);
   return relaySplit({ ...relayDeps, concurrency: deps.splitConcurrency }, copies[0]?.envelope.mailFrom ?? '', copies, original);
 }

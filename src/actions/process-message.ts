@@ -63,9 +63,10 @@ export interface ProcessDeps {
 
 /**
  * analyse -> decide -> execute for one message. Pure stages first, I/O last; any
- * surprise becomes 451 4.3.0, never 250.
+ * surprise becomes 451 4.3.0, never 250. `signal` is the mailer's transaction:
+ * once it fires (deadline, mailer gone, answered 4xx) nothing more goes upstream.
  */
-export async function processMessage(deps: ProcessDeps, received: ReceivedMessage): Promise<MessageResult> {
+export async function processMessage(deps: ProcessDeps, received: ReceivedMessage, signal?: AbortSignal): Promise<MessageResult> {
   const started = performance.now();
   // Analyse exactly the bytes that will be forwarded.
   const message: MessageBytes = assembleMessage(received.chunks, deps.maxHeaderBytes);
@@ -101,7 +102,7 @@ export async function processMessage(deps: ProcessDeps, received: ReceivedMessag
   const withWithheld = (result: MessageResult): MessageResult => (judged.withheld ? { ...result, withheld: judged.withheld } : result);
   if (deps.relay === null) return withWithheld(await keep('captured', { kind: 'captured' }, 'capture'));
 
-  const relayDeps = { relay: deps.relay, ledger: deps.ledger, splitConcurrency: deps.splitConcurrency };
+  const relayDeps = { relay: deps.relay, ledger: deps.ledger, splitConcurrency: deps.splitConcurrency, signal };
   const keepDeps = { store: deps.store, ledger: deps.ledger };
   switch (verdict.action) {
     case 'reject':
@@ -119,7 +120,7 @@ export async function processMessage(deps: ProcessDeps, received: ReceivedMessag
       const outcome = await keepRefusedCopies(keepDeps, relayed, recordBase, { original: message, copies });
       const rewritten = action === 'bcc' || action === 'split';
       const result = finish(outcome, deliveredAs(outcome, action), rewritten && rewriteBreaksDkim(analysis.header));
-      const report = await reportRefusedCopies(deps, received, message, outcome);
+      const report = await reportRefusedCopies(deps, received, message, outcome, signal);
       return report ? { ...result, report } : result;
     }
   }
@@ -131,7 +132,7 @@ export async function processMessage(deps: ProcessDeps, received: ReceivedMessag
  * Not for the null sender (a report about a report loops). Its failure does not
  * change the mailer's answer: the failed records are the safety net.
  */
-async function reportRefusedCopies(deps: ProcessDeps, received: ReceivedMessage, message: MessageBytes, outcome: Outcome): Promise<'sent' | 'failed' | null> {
+async function reportRefusedCopies(deps: ProcessDeps, received: ReceivedMessage, message: MessageBytes, outcome: Outcome, signal: AbortSignal | undefined): Promise<'sent' | 'failed' | null> {
   if (outcome.kind !== 'relayed' && outcome.kind !== 'split-delivered') return null;
   if (received.context.mailFrom === '' || deps.relay === null) return null;
   // RFC 3461: NOTIFY=NEVER, or a NOTIFY without FAILURE, asks for no failure report.
@@ -153,7 +154,8 @@ async function reportRefusedCopies(deps: ProcessDeps, received: ReceivedMessage,
     language: deps.notice.language,
   });
   try {
-    await deps.relay.send({ mailFrom: '', rcptTo: [received.context.mailFrom], size: report.length }, [report]);
+    // Part of the transaction too: if the mailer was told to retry, the retry reports the refusals.
+    await deps.relay.send({ mailFrom: '', rcptTo: [received.context.mailFrom], size: report.length }, [report], signal);
     return 'sent';
   } catch {
     return 'failed';

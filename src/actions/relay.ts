@@ -14,7 +14,12 @@ export interface RelayEnvelope {
 
 /** The upstream as the actions see it: the pool, or anything that sends like it. */
 export interface Relay {
-  send(envelope: UpstreamEnvelope, message: readonly Buffer[]): Promise<UpstreamDelivery>;
+  /**
+   * `signal`: the mailer's transaction is over (deadline, gone, answered 4xx):
+   * nothing more of it may start, and what has not sent its final dot is
+   * abandoned; rejects then with an UpstreamError of kind 'cancelled'.
+   */
+  send(envelope: UpstreamEnvelope, message: readonly Buffer[], signal?: AbortSignal): Promise<UpstreamDelivery>;
 }
 
 const NON_ASCII = /[^\x00-\x7f]/;
@@ -42,6 +47,8 @@ export function upstreamEnvelope(mailFrom: string, rcptTo: readonly string[], si
 export interface RelayDeps {
   readonly relay: Relay;
   readonly ledger: DeliveryLedger;
+  /** The mailer's transaction; absent for a reviewer's release, which nobody waits on with a deadline. */
+  readonly signal?: AbortSignal | undefined;
 }
 
 /** The ledger key: the same for the mailer's retry of the same message, whatever rewrite is sent. */
@@ -71,7 +78,7 @@ export async function earlierAttempt(ledger: DeliveryLedger, mailFrom: string, o
  * retry even when the copy is a rewrite.
  */
 export async function relayWhole(deps: RelayDeps, copy: OutgoingCopy, original: MessageBytes): Promise<Outcome> {
-  const { relay, ledger } = deps;
+  const { relay, ledger, signal } = deps;
   const { envelope, message } = copy;
   const { digest, earlier } = await earlierAttempt(ledger, envelope.mailFrom, original);
   const pending = earlier ? envelope.rcptTo.filter((r) => !earlier.has(r.toLowerCase())) : envelope.rcptTo;
@@ -82,7 +89,7 @@ export async function relayWhole(deps: RelayDeps, copy: OutgoingCopy, original: 
 
   let delivery: UpstreamDelivery;
   try {
-    delivery = await relay.send(upstreamEnvelope(envelope.mailFrom, pending, message.size, envelope.esmtp), messageChunks(message));
+    delivery = await relay.send(upstreamEnvelope(envelope.mailFrom, pending, message.size, envelope.esmtp), messageChunks(message), signal);
   } catch (err) {
     if (err instanceof UpstreamError) return { kind: 'upstream-failed', error: err };
     throw err;
@@ -91,8 +98,12 @@ export async function relayWhole(deps: RelayDeps, copy: OutgoingCopy, original: 
   const refused: RefusedCopy[] = delivery.rejected
     .filter((r) => r.permanent)
     .map((r) => ({ recipient: r.recipient, code: r.code, response: r.response }));
-  if (delivery.rejected.some((r) => !r.permanent)) {
-    await ledger.recordAccepted(digest ?? ledgerDigest(envelope.mailFrom, original), delivery.accepted);
+  const someDeferred = delivery.rejected.some((r) => !r.permanent);
+  // Accepted after the transaction was cancelled (its dot was already out), so the
+  // mailer was told to try again: its retry must find these recipients done.
+  const cancelled = signal?.aborted === true;
+  if (someDeferred || cancelled) await ledger.recordAccepted(digest ?? ledgerDigest(envelope.mailFrom, original), delivery.accepted);
+  if (someDeferred) {
     return {
       kind: 'partial',
       accepted: (earlier?.size ?? 0) + delivery.accepted.length,
@@ -101,6 +112,6 @@ export async function relayWhole(deps: RelayDeps, copy: OutgoingCopy, original: 
       refused,
     };
   }
-  if (digest && earlier) await ledger.forget(digest);
+  if (digest && earlier && !cancelled) await ledger.forget(digest);
   return { kind: 'relayed', response: delivery.response, accepted: delivery.accepted, refused };
 }

@@ -15,7 +15,7 @@ export async function relaySplit(
   copies: readonly OutgoingCopy[],
   original: MessageBytes,
 ): Promise<Outcome> {
-  const { relay, ledger } = deps;
+  const { relay, ledger, signal } = deps;
   const recipientOf = (copy: OutgoingCopy): string => copy.envelope.rcptTo[0]!;
   const { digest, earlier } = await earlierAttempt(ledger, mailFrom, original);
   const pending = earlier ? copies.filter((c) => !earlier.has(recipientOf(c).toLowerCase())) : copies;
@@ -32,11 +32,12 @@ export async function relaySplit(
   const deferred: RefusedCopy[] = [];
   let next = 0;
   const worker = async (): Promise<void> => {
-    while (next < pending.length) {
+    // Once the mailer's transaction is over (deadline, gone, answered 4xx) no further copy starts.
+    while (next < pending.length && !signal?.aborted) {
       const copy = pending[next++]!;
       const recipient = recipientOf(copy);
       try {
-        const delivery = await relay.send(upstreamEnvelope(mailFrom, [recipient], copy.message.size, copy.envelope.esmtp), messageChunks(copy.message));
+        const delivery = await relay.send(upstreamEnvelope(mailFrom, [recipient], copy.message.size, copy.envelope.esmtp), messageChunks(copy.message), signal);
         const rejection = delivery.rejected[0];
         if (!rejection) {
           accepted.push(recipient);
@@ -52,6 +53,11 @@ export async function relaySplit(
     }
   };
   await Promise.all(Array.from({ length: Math.min(deps.concurrency, pending.length) }, worker));
+  if (signal?.aborted) {
+    // Copies never started wait for the mailer's retry like deferred ones; those
+    // accepted go into the ledger so the retry does not send them again.
+    for (const copy of pending.slice(next)) deferred.push({ recipient: recipientOf(copy), code: 451, response: 'not sent: the transaction was cancelled' });
+  }
 
   if (deferred.length > 0) {
     await ledger.recordAccepted(digest ?? ledgerDigest(mailFrom, original), accepted);

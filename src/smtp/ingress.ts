@@ -12,6 +12,7 @@ import { ConnectionLimiter } from './connection-limiter.js';
 import { esmtpParamsOf } from './esmtp-params.js';
 import { replies, SmtpReplyError, type SmtpReply } from './replies.js';
 import { AuthFailureLimiter, authReplies, createAuthenticator, DEFAULT_AUTH_LIMITS } from './smtp-auth.js';
+import { watchTransaction, type ConnectionWithTransaction } from './transaction-hooks.js';
 
 export interface ReceivedTransaction {
   /** The message as smtp-server delivered it (dot-unstuffed), in its chunks: never joined here. */
@@ -24,6 +25,12 @@ export interface ReceivedTransaction {
   readonly esmtp: EsmtpParams;
   /** When DATA began (performance.now()), for the receive timing. */
   readonly dataStartedAt: number;
+  /**
+   * Fires when the transaction is over for the mailer before the work is: its
+   * deadline (the mailer was told 421), its connection closed, or its answer was
+   * given. Whatever of it has not gone upstream yet must not go.
+   */
+  readonly signal: AbortSignal;
 }
 
 export interface IngressHooks {
@@ -193,11 +200,35 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
   for (const user of config.auth.users) {
     if (user.allowedSenderDomains) senderDomains.set(user.name, makeDomainClassifier(user.allowedSenderDomains));
   }
-  const deadlines = new Map<string, NodeJS.Timeout>();
-  const clearDeadline = (id: string) => {
-    const timer = deadlines.get(id);
-    if (timer) clearTimeout(timer);
-    deadlines.delete(id);
+  // One entry per session inside a mail transaction (MAIL FROM until its answer,
+  // RSET or the end of the session): the deadline and the signal of its work.
+  const transactions = new Map<string, { timer: NodeJS.Timeout | null; readonly work: AbortController }>();
+  /** The transaction is over: its deadline stops, and whatever of its work is still running is called off. */
+  const endTransaction = (id: string, why: string) => {
+    const tx = transactions.get(id);
+    if (!tx) return;
+    transactions.delete(id);
+    if (tx.timer) clearTimeout(tx.timer);
+    tx.work.abort(why);
+  };
+  const startTransaction = (id: string) => {
+    endTransaction(id, 'a new transaction began');
+    const work = new AbortController();
+    const timer = setTimeout(() => {
+      // The mailer hears 421 and will retry: nothing of this transaction may reach the upstream after this.
+      endTransaction(id, 'the transaction deadline passed');
+      const connection = shared.live.get(id);
+      if (!connection) return;
+      const reply = replies.transactionTimeout();
+      connection.send(421, `${reply.enhanced} ${reply.text}`);
+      connection.close();
+    }, config.transactionTimeoutSeconds * 1000).unref();
+    transactions.set(id, { timer, work });
+  };
+  // RSET (or EHLO, STARTTLS…) ends the transaction and with it its deadline; see transaction-hooks.ts.
+  const watchResets = (id: string) => {
+    const connection = shared.live.get(id);
+    if (connection) watchTransaction(connection as unknown as ConnectionWithTransaction, () => endTransaction(id, 'the session was reset'));
   };
 
   const options: SMTPServerOptions = {
@@ -271,18 +302,8 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
         const domain = at > 0 ? normaliseDomain(address.address.slice(at + 1)) : '';
         if (!domain || !allowedSender(domain)) return callback(new SmtpReplyError(replies.senderNotAllowed()));
       }
-      clearDeadline(session.id);
-      deadlines.set(
-        session.id,
-        setTimeout(() => {
-          deadlines.delete(session.id);
-          const connection = shared.live.get(session.id);
-          if (!connection) return;
-          const reply = replies.transactionTimeout();
-          connection.send(421, `${reply.enhanced} ${reply.text}`);
-          connection.close();
-        }, config.transactionTimeoutSeconds * 1000).unref(),
-      );
+      startTransaction(session.id);
+      watchResets(session.id);
       callback();
     },
 
@@ -295,6 +316,8 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
 
     onData(stream: SMTPServerDataStream, session, callback) {
       const dataStartedAt = performance.now();
+      // Set by onMailFrom; a fallback so a transaction always has a signal to watch.
+      const signal = transactions.get(session.id)?.work.signal ?? AbortSignal.abort('no transaction');
       inData.add(session.id);
       const chunks: Buffer[] = [];
       let size = 0;
@@ -305,7 +328,8 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
       });
       stream.once('end', () => {
         const finish = (reply: SmtpReply) => {
-          clearDeadline(session.id);
+          // Answered: nothing of this transaction may start after its answer (a 4xx means "retry").
+          endTransaction(session.id, 'the mailer was answered');
           inData.delete(session.id);
           if (reply.code < 400) callback(null, `${reply.enhanced} ${reply.text}`);
           else callback(new SmtpReplyError(reply));
@@ -325,6 +349,7 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
             rcptTo: session.envelope.rcptTo.map((r) => r.address),
             esmtp: esmtpParamsOf(session),
             dataStartedAt,
+            signal,
           })
           .then(finish, () => finish(replies.analysisFailed()));
       });
@@ -332,7 +357,8 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
 
     onClose(session) {
       shared.endings.get(session.id)?.();
-      clearDeadline(session.id);
+      // A mailer that goes away mid-transaction was never told 250: it will send again.
+      endTransaction(session.id, 'the mailer\'s connection closed');
       inData.delete(session.id);
     },
   };
@@ -368,8 +394,11 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
     tlsPort: () => tlsPort,
     close: async () => {
       closing = true;
-      for (const timer of deadlines.values()) clearTimeout(timer);
-      deadlines.clear();
+      // Transactions in DATA finish within the grace period: their deadlines stop, their work goes on.
+      for (const tx of transactions.values()) {
+        if (tx.timer) clearTimeout(tx.timer);
+        tx.timer = null;
+      }
       const closed = Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
       // smtp-server would wait for pooled idle sessions until its own timeout; a
       // mailer's connection pool must not turn every shutdown into a forced exit.

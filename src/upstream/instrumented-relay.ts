@@ -29,16 +29,17 @@ export class UpstreamHealth {
 /** Times every upstream transaction and counts failures by class, without the actions knowing. */
 export function instrumentRelay(relay: Relay, metrics: Metrics, health?: UpstreamHealth): Relay {
   return {
-    async send(envelope, message) {
+    async send(envelope, message, signal) {
       const stop = metrics.upstreamSeconds.startTimer();
       try {
-        const delivery = await relay.send(envelope, message);
+        const delivery = await relay.send(envelope, message, signal);
         stop();
         health?.succeeded();
         return delivery;
       } catch (err) {
         stop();
-        if (err instanceof UpstreamError) {
+        // mail-guard called it off (the mailer's deadline): says nothing about the upstream's health.
+        if (err instanceof UpstreamError && err.kind !== 'cancelled') {
           metrics.upstreamErrors.inc({ class: err.metricClass });
           // Only a relay that could not be reached or kept the session; a 4xx or
           // 5xx answer is the relay working.

@@ -11,12 +11,17 @@
 //   message was being sent: that could deliver it twice.
 // - Sessions are rotated after maxMessagesPerConnection messages and closed after
 //   idleTimeoutMs without use.
+// - A send's AbortSignal (the mailer's transaction deadline, or the mailer gone)
+//   cancels it: no MAIL FROM once it has fired, and a transaction in flight is
+//   abandoned by ending its session before the final dot (the upstream then
+//   discards it). After the dot nothing can be taken back: such a copy may be
+//   delivered although its mailer was told to try again, and is logged as such.
 
 import { performance } from 'node:perf_hooks';
 import type { ConnectionOptions } from 'node:tls';
 import type { UpstreamConfig } from '../config/schema.js';
 import { UpstreamConnection, type ConnectionSettings, type SendInfo } from './upstream-connection.js';
-import { rejectedRecipientsOf, UpstreamError, type RejectedRecipient } from './upstream-error.js';
+import { abortReason, cancelledError, rejectedRecipientsOf, UpstreamError, type RejectedRecipient } from './upstream-error.js';
 import { upstreamTlsOptions } from './upstream-tls.js';
 import { RECIPIENT_PARAMS } from './recipient-params.js';
 import type { RecipientParams } from '../policy/verdict.js';
@@ -146,14 +151,25 @@ export class UpstreamPool {
    * Relays one message. Resolves when the upstream accepted it for at least one
    * recipient; rejects with an UpstreamError when nothing was delivered.
    */
-  async send(envelope: UpstreamEnvelope, message: Buffer | readonly Buffer[]): Promise<UpstreamDelivery> {
+  async send(envelope: UpstreamEnvelope, message: Buffer | readonly Buffer[], signal?: AbortSignal): Promise<UpstreamDelivery> {
     const started = performance.now();
+    if (signal?.aborted) throw cancelledError('envelope', abortReason(signal));
     let { conn, reused } = await this.acquire();
     for (let attempt = 0; ; attempt++) {
       let info: SendInfo;
+      // Cancelled while waiting for a session (or before the retry): the session goes back unused.
+      if (signal?.aborted) {
+        this.release(conn);
+        throw cancelledError('envelope', abortReason(signal));
+      }
       try {
-        info = await this.transact(conn, envelope, message);
+        info = await this.transact(conn, envelope, message, signal);
       } catch (err) {
+        if (err instanceof UpstreamError && err.kind === 'cancelled') {
+          // Its session was ended to abandon the transaction: the slot is free again.
+          this.afterFailure(conn);
+          throw err;
+        }
         const e = err instanceof UpstreamError ? err : new UpstreamError({ kind: 'dropped', stage: 'data', message: String(err), cause: err });
         if (attempt === 0 && reused && isStaleSessionFailure(e)) {
           this.logger?.warn({ upstream: this.where(), kind: e.kind, code: e.code, responseCode: e.responseCode }, 'reused upstream connection failed before the message was sent; retrying once on a new connection');
@@ -177,6 +193,10 @@ export class UpstreamPool {
       conn.messages++;
       this.lastSuccessAt = Date.now();
       this.release(conn);
+      if (signal?.aborted) {
+        // The dot was out before the cancel: the upstream took a message its mailer was told to retry.
+        this.logger?.warn({ upstream: this.where(), reason: abortReason(signal) }, 'upstream accepted a message after its transaction was cancelled (the final dot was already sent): possibly delivered twice if the mailer retries');
+      }
       return {
         response: info.response,
         accepted: info.accepted,
@@ -241,7 +261,7 @@ export class UpstreamPool {
 
   // ---- internals ----
 
-  private transact(conn: UpstreamConnection, envelope: UpstreamEnvelope, message: Buffer | readonly Buffer[]): Promise<SendInfo> {
+  private transact(conn: UpstreamConnection, envelope: UpstreamEnvelope, message: Buffer | readonly Buffer[], signal: AbortSignal | undefined): Promise<SendInfo> {
     if (envelope.smtputf8 && conn.supports('SMTPUTF8') === false) {
       return Promise.reject(new UpstreamError({
         kind: 'permanent',
@@ -271,7 +291,7 @@ export class UpstreamPool {
       upstreamEnvelope.dsn = { ...(envelope.dsn.ret ? { ret: envelope.dsn.ret } : {}), ...(envelope.dsn.envid ? { envid: envelope.dsn.envid } : {}) };
     }
     if (envelope.recipientParams?.size) upstreamEnvelope[RECIPIENT_PARAMS] = envelope.recipientParams;
-    return conn.send(upstreamEnvelope, message);
+    return conn.send(upstreamEnvelope, message, signal);
   }
 
   private acquire(): Promise<Lease> | Lease {

@@ -116,6 +116,8 @@ export const UPSTREAM_REPLY_TABLE: Readonly<Record<UpstreamErrorKind, Readonly<R
   permanent: sameForEveryStage(refused),
   dropped: { connect: unreachable, envelope: unreachable, data: dropped },
   timeout: { connect: unreachable, envelope: unreachable, data: dropped },
+  // The mailer has usually had its answer already (the deadline's 421); this is what the log line shows.
+  cancelled: sameForEveryStage(() => replies.transactionTimeout()),
 };
 
 export function replyForUpstreamError(e: UpstreamError): SmtpReply {

@@ -16,6 +16,12 @@
 //   the instance's _createSendStream (called right after the 354) to know; if a
 //   future version drops it, every connection-level failure counts as "data"
 //   (possibly delivered, never retried) — the safe side.
+// - A transaction is cancelled (its AbortSignal fires) by ending the session,
+//   never by letting the message finish: an upstream that loses the connection
+//   between MAIL FROM and the final dot discards the transaction (RFC 5321
+//   §4.1.1.4). The final dot is written by the data stream's _flush, which we
+//   wrap: once it has run the message cannot be taken back, and the send is left
+//   to finish so its reply says whether the upstream took it.
 
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import { Readable } from 'node:stream';
@@ -23,7 +29,7 @@ import type { ConnectionOptions } from 'node:tls';
 import type { UpstreamConfig } from '../config/schema.js';
 import { installFastDotStuffing } from './fast-dot-stuffing.js';
 import { installRecipientParams } from './recipient-params.js';
-import { classifyUpstreamFailure, UpstreamError, type UpstreamStage } from './upstream-error.js';
+import { abortReason, cancelledError, classifyUpstreamFailure, UpstreamError, type UpstreamStage } from './upstream-error.js';
 
 export interface ConnectionSettings {
   readonly config: UpstreamConfig;
@@ -59,6 +65,10 @@ export class UpstreamConnection {
   private lastError: unknown;
   private pending: Pending | null = null;
   private dataStarted = false;
+  /** The final dot of the current transaction was handed to the socket: past this, cancelling cannot stop it. */
+  private dotWritten = false;
+  /** The signal of the transaction in flight, and what its abort does. */
+  private cancel: { readonly signal: AbortSignal; readonly onAbort: () => void } | null = null;
   private readonly tracksData: boolean;
   private dataTimer: NodeJS.Timeout | undefined;
   private dataTimerArmed = false;
@@ -95,8 +105,18 @@ export class UpstreamConnection {
         this.dataStarted = true;
         // The message and the reply to its dot get a full data window of their own.
         if (this.dataTimerArmed) this.dataTimer?.refresh();
-        const stream = createSendStream.apply(this.smtp, args);
-        installFastDotStuffing(stream as Parameters<typeof installFastDotStuffing>[0]);
+        const stream = createSendStream.apply(this.smtp, args) as Parameters<typeof installFastDotStuffing>[0];
+        installFastDotStuffing(stream);
+        const writeDot = stream._flush.bind(stream);
+        stream._flush = (done) => {
+          // The last moment the transaction can still be abandoned without the upstream having it.
+          if (this.cancel?.signal.aborted) {
+            this.abandon();
+            return done();
+          }
+          this.dotWritten = true;
+          writeDot(done);
+        };
         return stream;
       };
     }
@@ -144,15 +164,50 @@ export class UpstreamConnection {
     });
   }
 
-  /** One transaction. Rejects with an UpstreamError whose stage says how far it got. */
-  send(envelope: SMTPConnection.Envelope, message: Buffer | readonly Buffer[]): Promise<SendInfo> {
+  /**
+   * One transaction. Rejects with an UpstreamError whose stage says how far it got.
+   * When `signal` fires before the final dot was written the session is ended and
+   * the send rejects as kind 'cancelled'; after the dot it runs to its reply.
+   */
+  send(envelope: SMTPConnection.Envelope, message: Buffer | readonly Buffer[], signal?: AbortSignal): Promise<SendInfo> {
     this.dataStarted = false;
-    return this.begin<SendInfo>('envelope', 'data', () => {
+    this.dotWritten = false;
+    if (signal?.aborted) return Promise.reject(cancelledError('envelope', abortReason(signal)));
+    const sent = this.begin<SendInfo>('envelope', 'data', () => {
+      if (signal) {
+        const onAbort = () => {
+          if (!this.dotWritten) this.abandon();
+        };
+        this.cancel = { signal, onAbort };
+        signal.addEventListener('abort', onAbort, { once: true });
+      }
       // A chunk list (a large message, or a rewritten head before a shared body) is
       // streamed as it is: a new stream for every attempt, never one big copy.
       const body = Buffer.isBuffer(message) ? message : message.length === 1 ? message[0]! : Readable.from(message, { objectMode: false });
       this.smtp.send(envelope, body, this.onSendDone);
     });
+    return signal ? sent.finally(() => this.forgetSignal()) : sent;
+  }
+
+  /** Ends the session in the middle of a cancelled transaction, before its dot: the upstream discards it. */
+  private abandon(): void {
+    const signal = this.cancel?.signal;
+    // Stage as reached, for the log; 'cancelled' is never "possibly delivered" (no dot went out).
+    const stage: UpstreamStage = this.dataStarted ? 'data' : 'envelope';
+    // nodemailer's close() ends the socket politely (flushing what is buffered); a
+    // reset afterwards drops whatever part of the message is still queued, so the
+    // upstream sees the session break at once.
+    const socket = (this.smtp as unknown as { _socket?: { destroy?: () => void } | false })._socket;
+    this.destroy(cancelledError(stage, signal ? abortReason(signal) : 'aborted'));
+    if (socket && typeof socket.destroy === 'function') socket.destroy();
+    // Unusable from now on, whenever nodemailer reports the end.
+    this.alive = false;
+  }
+
+  private forgetSignal(): void {
+    if (!this.cancel) return;
+    this.cancel.signal.removeEventListener('abort', this.cancel.onAbort);
+    this.cancel = null;
   }
 
   private readonly onSendDone = (err: SMTPConnection.SMTPError | null, info: SendInfo): void => {

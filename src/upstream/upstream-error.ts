@@ -10,9 +10,12 @@
  * tls     = no TLS session to the upstream: STARTTLS not offered or refused, a
  *           handshake that failed, a certificate that did not verify (chain, name,
  *           dates); the message says which and what to set;
- * tls-pin = the certificate verified but is not the one upstream.tls.fingerprint256 pins.
+ * tls-pin = the certificate verified but is not the one upstream.tls.fingerprint256 pins;
+ * cancelled = mail-guard gave up on the transaction itself (its mailer hit the
+ *           transaction deadline, went away, or was answered 4xx) before the final
+ *           dot: the upstream does not have the message. Not the upstream's fault.
  */
-export type UpstreamErrorKind = 'connect' | 'tls' | 'tls-pin' | 'auth' | 'transient' | 'permanent' | 'dropped' | 'timeout';
+export type UpstreamErrorKind = 'connect' | 'tls' | 'tls-pin' | 'auth' | 'transient' | 'permanent' | 'dropped' | 'timeout' | 'cancelled';
 
 /**
  * connect  = opening the session (TCP, greeting, EHLO, STARTTLS, AUTH);
@@ -22,6 +25,18 @@ export type UpstreamErrorKind = 'connect' | 'tls' | 'tls-pin' | 'auth' | 'transi
 export type UpstreamStage = 'connect' | 'envelope' | 'data';
 
 export type UpstreamMetricClass = 'connect' | '4xx' | '5xx';
+
+/** The transaction was cancelled (its AbortSignal fired) before anything of it could complete upstream. */
+export function cancelledError(stage: UpstreamStage, reason: string): UpstreamError {
+  return new UpstreamError({ kind: 'cancelled', stage, message: `transaction cancelled before its final dot: ${reason}` });
+}
+
+/** Why a signal fired, for the log (ingress aborts with a string). */
+export function abortReason(signal: AbortSignal): string {
+  const reason: unknown = signal.reason;
+  if (typeof reason === 'string') return reason;
+  return reason instanceof Error ? reason.message : 'aborted';
+}
 
 /** One recipient the upstream refused at RCPT TO while others were accepted (or all were refused). */
 export interface RejectedRecipient {

@@ -9,6 +9,8 @@
 //   const peer = await startScriptedUpstream({ afterDot: () => ({ reply: '451 4.3.0 later' }) });
 //   peer.closeIdle('421 4.4.2 idle timeout');  // the upstream ends idle sessions
 //   peer.breakIdle();                          // idle sessions die silently on their next command
+//   const peer = await startScriptedUpstream({ holdReply: (verb) => (verb === 'DATA' ? released : undefined) });
+//   await peer.whenClosed(1);                  // the client (or the peer) ended connection 1
 //
 // Counters: `connections` (accepted sockets), `transactions` (MAIL FROM commands),
 // `received` (messages whose final dot arrived), `delivered` (those answered 2xx),
@@ -53,6 +55,12 @@ export interface ScriptedUpstreamOptions {
   rcpt?: (address: string, connection: number) => string | undefined;
   /** What happens after the final dot; default `{ reply: '250 2.0.0 Ok: queued as S<n>' }`. */
   afterDot?: (message: ScriptedMessage) => AfterDot;
+  /**
+   * A slow upstream: the reply to a command (its verb, e.g. 'RCPT', 'DATA'; 'DOT'
+   * for the final dot) waits until the promise resolves, and nothing after it on
+   * that connection is read meanwhile. undefined = answer at once.
+   */
+  holdReply?: (verb: string, connection: number) => Promise<void> | undefined;
 }
 
 export interface ScriptedUpstream {
@@ -65,6 +73,12 @@ export interface ScriptedUpstream {
   readonly log: string[];
   /** Sockets currently open. */
   openConnections(): number;
+  /** Resolves once connection `n` (1-based) has closed, whoever closed it. */
+  whenClosed(n: number): Promise<void>;
+  /** Resolves once `count` messages in all have had their final dot arrive. */
+  whenReceived(count?: number): Promise<void>;
+  /** Resolves once a command line matching `match` has arrived (it is in `log`). */
+  whenLogged(match: (line: string) => boolean): Promise<void>;
   /** Ends every session that is not inside a transaction, after sending `reply` if given. Returns how many. */
   closeIdle(reply?: string): number;
   /** Makes every idle session drop its socket, without a reply, on its next command. Returns how many. */
@@ -76,7 +90,7 @@ interface Session {
   readonly n: number;
   readonly socket: net.Socket;
   buffer: Buffer;
-  mode: 'command' | 'data' | 'hung' | 'closed';
+  mode: 'command' | 'data' | 'held' | 'hung' | 'closed';
   mailFrom: string | null;
   rcptTo: string[];
   messages: number;
@@ -101,6 +115,20 @@ function unstuff(data: Buffer): Buffer {
 
 export async function startScriptedUpstream(options: ScriptedUpstreamOptions = {}): Promise<ScriptedUpstream> {
   const sessions = new Set<Session>();
+  /** Sessions by connection number, kept after they close (for whenClosed). */
+  const closedConnections = new Set<number>();
+  const watchers: Array<() => void> = [];
+  const notify = (): void => {
+    for (const w of watchers.splice(0)) w();
+  };
+  const until = (done: () => boolean): Promise<void> =>
+    new Promise<void>((resolve) => {
+      const check = (): void => {
+        if (done()) resolve();
+        else watchers.push(check);
+      };
+      check();
+    });
   const received: ScriptedMessage[] = [];
   const delivered: ScriptedMessage[] = [];
   const log: string[] = [];
@@ -121,10 +149,30 @@ export async function startScriptedUpstream(options: ScriptedUpstreamOptions = {
     s.rcptTo = [];
   };
 
+  /** Runs `answer` now, or once options.holdReply lets it (the session reads nothing meanwhile). */
+  const replyWhenAllowed = (s: Session, verb: string, answer: () => void): void => {
+    const hold = options.holdReply?.(verb, s.n);
+    if (!hold) return answer();
+    s.mode = 'held';
+    void hold.then(() => {
+      if (s.mode !== 'held') return; // closed while held
+      s.mode = 'command';
+      answer();
+      pump(s);
+    });
+  };
+
   const onCommand = (s: Session, line: string): void => {
     log.push(`${s.n} ${line}`);
+    notify();
     if (s.broken) return drop(s);
     const verb = line.slice(0, 4).toUpperCase();
+    // Counted on arrival: a MAIL whose reply is held has still reached the upstream.
+    if (verb === 'MAIL') transactions++;
+    replyWhenAllowed(s, verb, () => answerCommand(s, line, verb));
+  };
+
+  const answerCommand = (s: Session, line: string, verb: string): void => {
     const arg = (prefix: RegExp): string => (prefix.exec(line)?.[1] ?? '').trim();
     switch (verb) {
       case 'EHLO':
@@ -138,7 +186,6 @@ export async function startScriptedUpstream(options: ScriptedUpstreamOptions = {
         return write(s, ok ? '235 2.7.0 Authentication successful' : '535 5.7.8 Authentication credentials invalid');
       }
       case 'MAIL': {
-        transactions++;
         const address = arg(/^MAIL FROM:\s*<([^>]*)>/i);
         const reply = options.mail?.(address, s.n) ?? '250 2.1.0 Ok';
         if (reply.startsWith('2')) s.mailFrom = address;
@@ -186,8 +233,13 @@ export async function startScriptedUpstream(options: ScriptedUpstreamOptions = {
       raw,
     };
     received.push(message);
+    notify();
     resetTx(s);
     s.mode = 'command';
+    replyWhenAllowed(s, 'DOT', () => answerDot(s, message));
+  };
+
+  const answerDot = (s: Session, message: ScriptedMessage): void => {
     const action = options.afterDot?.(message) ?? { reply: `250 2.0.0 Ok: queued as S${message.index}` };
     if ('hang' in action) {
       s.mode = 'hung';
@@ -227,6 +279,8 @@ export async function startScriptedUpstream(options: ScriptedUpstreamOptions = {
     socket.on('close', () => {
       s.mode = 'closed';
       sessions.delete(s);
+      closedConnections.add(s.n);
+      notify();
     });
     socket.on('data', (chunk: Buffer) => {
       s.buffer = s.buffer.length ? Buffer.concat([s.buffer, chunk]) : chunk;
@@ -265,6 +319,9 @@ export async function startScriptedUpstream(options: ScriptedUpstreamOptions = {
     delivered,
     log,
     openConnections: () => sessions.size,
+    whenClosed: (n) => until(() => closedConnections.has(n)),
+    whenReceived: (count = 1) => until(() => received.length >= count),
+    whenLogged: (match) => until(() => log.some(match)),
     closeIdle(reply?: string) {
       const idle = idleSessions();
       for (const s of idle) {

@@ -14,6 +14,8 @@ export interface RunningMailGuard {
   storePath: string;
   /** Parsed log lines written so far. */
   logs: Array<Record<string, unknown>>;
+  /** Resolves with the first log line (already written or still to come) that matches. */
+  waitForLog(match: (line: Record<string, unknown>) => boolean): Promise<Record<string, unknown>>;
   stop(): Promise<void>;
 }
 
@@ -32,13 +34,24 @@ export async function startMailGuard(config: Record<string, unknown> = {}, store
     ...rest,
   });
   const logs: Array<Record<string, unknown>> = [];
+  const waiting: Array<() => void> = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
       for (const line of chunk.toString('utf8').split('\n')) if (line) logs.push(JSON.parse(line) as Record<string, unknown>);
+      for (const check of waiting.splice(0)) check();
       done();
     },
   });
   const app = createApp(effective, createLogger(effective.log, sink));
   const { smtpPort, adminPort } = await app.start();
-  return { smtpPort, adminPort, config: effective, storePath: path, logs, stop: () => app.stop() };
+  const waitForLog = (match: (line: Record<string, unknown>) => boolean) =>
+    new Promise<Record<string, unknown>>((resolve) => {
+      const check = (): void => {
+        const found = logs.find(match);
+        if (found) resolve(found);
+        else waiting.push(check);
+      };
+      check();
+    });
+  return { smtpPort, adminPort, config: effective, storePath: path, logs, waitForLog, stop: () => app.stop() };
 }
