@@ -3,8 +3,28 @@
 // closed connection. A message that gets a 4xx (or loses its connection before
 // the final reply) is retried byte-for-byte, as a mailer would, up to `retries`
 // times; what counts is the last reply. Every message is recorded with its id,
-// kind, envelope, every attempt's reply and the final reply.
+// kind, the session kind that sent it, envelope, every attempt's reply and the
+// final reply.
+//
+// Session kinds (issue 9: the soak must hold with STARTTLS and AUTH sessions):
+//   plain        EHLO, then mail; reconnects only on 421 or a lost connection.
+//   tls-auth     EHLO, STARTTLS (server verified against the soak CA), EHLO,
+//                AUTH PLAIN with the right password, then mail. On top of the
+//                plain reconnects it QUITs after 5 … 20 messages and connects
+//                anew: a mailer's queue run does that, and it is what makes a
+//                per-client slot that STARTTLS never gives back show up (421
+//                Too many connections once the leaked slots reach the cap).
+//   tls-badauth  as tls-auth, but AUTH PLAIN with a wrong password (535), then
+//                mail unauthenticated (auth is optional in the soak). Wrong
+//                attempts come from a budget shared by the whole run, because
+//                the auth limiter counts failures per client address and every
+//                soak session is 127.0.0.1: 5 in 10 minutes would lock out the
+//                correct logins too. Once the budget is spent these sessions
+//                carry on as STARTTLS sessions without AUTH.
+// What each session kind met while connecting (greetings, STARTTLS, AUTH
+// replies) is counted in stats.sessions[kind].
 import net from 'node:net';
+import tls from 'node:tls';
 import { prng } from './soak-upstream.mjs';
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -81,25 +101,67 @@ function wireData(text) {
   return text.replace(/\r\n\./g, '\r\n..').replace(/^\./, '..') + '.\r\n';
 }
 
+export const SESSION_KINDS = ['plain', 'tls-auth', 'tls-badauth'];
+
 /**
  * One SMTP client connection with a reply queue. `read(timeoutMs)` resolves
  * { code, text } or { code: 0, text: 'closed'|'timeout' }.
  */
 class Connection {
   constructor(socket) {
-    this.socket = socket;
     this.buffer = '';
     this.lines = [];
     this.replies = [];
     this.waiter = null;
     this.closed = false;
-    socket.setEncoding('latin1');
-    socket.setNoDelay(true);
-    socket.on('data', (chunk) => this.#onData(chunk));
-    socket.on('error', () => {});
-    socket.on('close', () => {
+    this.onDataBound = (chunk) => this.#onData(typeof chunk === 'string' ? chunk : chunk.toString('latin1'));
+    this.onCloseBound = () => {
       this.closed = true;
       this.#deliver({ code: 0, text: 'closed' });
+    };
+    socket.setNoDelay(true);
+    socket.on('error', () => {});
+    this.#attach(socket);
+  }
+
+  // No setEncoding: the raw socket may be handed to TLS later, so chunks stay
+  // Buffers and are decoded here (latin1: byte for byte, SMTP replies are ASCII).
+  #attach(socket) {
+    this.socket = socket;
+    socket.on('data', this.onDataBound);
+    socket.on('close', this.onCloseBound);
+  }
+
+  /**
+   * STARTTLS after the server's 220: the handshake verifies the certificate
+   * against `ca` for `servername` (Node's default rejectUnauthorized). Resolves
+   * null, or an Error after which the connection is closed.
+   */
+  upgrade({ ca, servername, timeoutMs }) {
+    const raw = this.socket;
+    raw.removeListener('data', this.onDataBound);
+    raw.removeListener('close', this.onCloseBound);
+    return new Promise((resolve) => {
+      const secure = tls.connect({ socket: raw, ca: [ca], servername, minVersion: 'TLSv1.2' });
+      let settled = false;
+      const done = (error) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (error) {
+          this.closed = true;
+          secure.destroy();
+          raw.destroy();
+        }
+        resolve(error);
+      };
+      const timer = setTimeout(() => done(new Error('TLS handshake timeout')), timeoutMs);
+      secure.on('error', (error) => done(error));
+      secure.once('secureConnect', () => {
+        if (!secure.authorized) return done(new Error(`not authorized: ${secure.authorizationError}`));
+        this.#attach(secure);
+        done(null);
+      });
     });
   }
 
@@ -158,6 +220,17 @@ class Connection {
     return this.read(timeoutMs);
   }
 
+  /** QUIT, wait for the 221 and the server's close (bounded), then make sure the socket is gone. */
+  async quit(timeoutMs) {
+    if (this.closed) return;
+    const closed = new Promise((resolve) => this.socket.once('close', resolve));
+    const reply = await this.command('QUIT', timeoutMs);
+    // Waiting for the close lets the server release this connection before the
+    // session dials again: a reconnect must not race its own predecessor's slot.
+    if (reply.code === 221) await Promise.race([closed, sleep(timeoutMs)]);
+    this.socket.destroy();
+  }
+
   close() {
     if (!this.closed) {
       try { this.socket.end('QUIT\r\n'); } catch { /* gone */ }
@@ -166,51 +239,150 @@ class Connection {
   }
 }
 
+/** Session kinds for `sessions` sessions: ~40% tls-auth, a couple of tls-badauth, the rest plain. */
+export function sessionKinds(sessions) {
+  const tlsAuth = Math.round(sessions * 0.4);
+  const badAuth = sessions >= 10 ? 2 : sessions >= 3 ? 1 : 0;
+  const plain = Math.max(0, sessions - tlsAuth - badAuth);
+  // Interleaved so that each kind is spread over the start-up rather than bunched.
+  const left = { plain, 'tls-auth': tlsAuth, 'tls-badauth': badAuth };
+  const kinds = [];
+  while (kinds.length < sessions) {
+    for (const k of SESSION_KINDS) if (left[k] > 0 && kinds.length < sessions) { kinds.push(k); left[k]--; }
+  }
+  return kinds;
+}
+
+const sessionStats = () => ({
+  sessions: 0, connects: 0, ready: 0, connectFailures: 0, refusedTooMany: 0, otherGreeting: 0, ehloFailed: 0,
+  starttls: 0, starttlsRefused: 0, tlsFailed: 0, tlsErrors: new Map(), authNotOffered: 0,
+  auth235: 0, auth535: 0, authLockout: 0, authOther: new Map(), wrongAccepted: 0, quits: 0,
+});
+
+const bump = (map, key) => map.set(key, (map.get(key) ?? 0) + 1);
+
 /**
  * Runs the load. Options: port, sessions, deadline (ms epoch: no new message
  * after it), hardDeadline (no new attempt after it), maxMessages, retries,
- * seed, oversizeBytes, replyTimeoutMs. Returns { messages, stats }.
+ * seed, oversizeBytes, replyTimeoutMs, and for the STARTTLS sessions tls
+ * ({ ca, servername }), auth ({ user, password }) and badAuthBudget (wrong AUTH
+ * attempts in the whole run). Returns { messages, stats }; stats.sessions has
+ * one sessionStats() per session kind.
  */
 export async function runLoad(opts) {
   const { port, sessions, deadline, hardDeadline, maxMessages, retries, seed, oversizeBytes, replyTimeoutMs = 30_000 } = opts;
+  const { tls: tlsOptions = null, auth = null } = opts;
+  let badAuthBudget = opts.badAuthBudget ?? 0;
+  const kinds = tlsOptions && auth ? sessionKinds(sessions) : Array(sessions).fill('plain');
   const rand = prng(seed);
   const messages = [];
-  const stats = { connects: 0, connectFailures: 0, reconnects421: 0, closedMidTransaction: 0, attempts: 0 };
+  const stats = {
+    connects: 0, connectFailures: 0, reconnects421: 0, closedMidTransaction: 0, attempts: 0,
+    sessions: Object.fromEntries(SESSION_KINDS.map((k) => [k, sessionStats()])),
+    badAuthBudget,
+  };
+  const plainAuth = (user, password) => Buffer.from(`\0${user}\0${password}`, 'utf8').toString('base64');
   let next = 1;
 
-  const nextMessage = () => {
+  const nextMessage = (sessionKind) => {
     if (Date.now() >= deadline || messages.length >= maxMessages) return null;
     const built = buildMessage(next++, rand, { oversizeBytes });
+    built.record.session = sessionKind;
     messages.push(built.record); // the record only: the text is dropped once sent
     return built;
   };
 
   async function session(index) {
+    const kind = kinds[index];
+    const st = stats.sessions[kind];
+    st.sessions++;
+    // Per session, so the reconnect rhythm does not depend on how the sessions interleave.
+    const own = prng(seed + 7919 * (index + 1));
+    const messagesPerConnection = () => 5 + Math.floor(own() * 16); // 5 … 20
     let conn = null;
+    let sentOnConn = 0;
+
+    /** One connection made ready for MAIL: { conn } or { fail: { code, text } }. */
+    const open = async () => {
+      stats.connects++;
+      st.connects++;
+      const c = await Connection.open(port, 5000);
+      if (!c) return { fail: { code: 0, text: 'connect failed' } };
+      const failWith = (r, counter) => {
+        if (counter) st[counter]++;
+        c.socket.destroy();
+        return { fail: r };
+      };
+      const greeting = await c.read(replyTimeoutMs);
+      if (greeting.code !== 220) {
+        // The per-client cap says "Too many connections": with a cap above the
+        // session count it only happens when slots are not given back.
+        return failWith(greeting, /too many connections/i.test(greeting.text) ? 'refusedTooMany' : 'otherGreeting');
+      }
+      const ehlo = await c.command(`EHLO soak-client-${index}.${INTERNAL_DOMAIN}`, replyTimeoutMs);
+      if (ehlo.code !== 250) return failWith(ehlo, 'ehloFailed');
+      if (kind === 'plain') return { conn: c };
+
+      st.starttls++;
+      const starttls = await c.command('STARTTLS', replyTimeoutMs);
+      if (starttls.code !== 220) return failWith(starttls, 'starttlsRefused');
+      const tlsError = await c.upgrade({ ...tlsOptions, timeoutMs: replyTimeoutMs });
+      if (tlsError) {
+        st.tlsFailed++;
+        bump(st.tlsErrors, String(tlsError.code ?? tlsError.message).slice(0, 80));
+        return { fail: { code: 0, text: `TLS: ${tlsError.code ?? tlsError.message}` } };
+      }
+      const ehlo2 = await c.command(`EHLO soak-client-${index}.${INTERNAL_DOMAIN}`, replyTimeoutMs);
+      if (ehlo2.code !== 250) return failWith(ehlo2, 'ehloFailed');
+      if (!/\bAUTH\b[^]*\bPLAIN\b/i.test(ehlo2.text)) return failWith({ code: 0, text: 'AUTH PLAIN not offered after STARTTLS' }, 'authNotOffered');
+
+      let right = kind === 'tls-auth';
+      if (kind === 'tls-badauth') {
+        if (badAuthBudget <= 0) return { conn: c };
+        badAuthBudget--; // one wrong attempt per connection, while the run's budget lasts
+        right = false;
+      }
+      const r = await c.command(`AUTH PLAIN ${plainAuth(auth.user, right ? auth.password : auth.password + '-wrong')}`, replyTimeoutMs);
+      if (r.code === 421) return failWith(r, 'authLockout');
+      if (right) {
+        if (r.code === 235) { st.auth235++; return { conn: c }; }
+        bump(st.authOther, `${r.code} ${r.text.slice(0, 60)}`);
+        return failWith(r);
+      }
+      if (r.code === 535) { st.auth535++; return { conn: c }; } // carries on unauthenticated
+      if (r.code === 235) st.wrongAccepted++;
+      else bump(st.authOther, `${r.code} ${r.text.slice(0, 60)}`);
+      return failWith(r);
+    };
+
+    /** Up to 20 tries with a growing pause; { conn } or the last { fail }. */
     const connect = async () => {
+      let last = { fail: { code: 0, text: 'could not connect' } };
       for (let i = 0; i < 20 && Date.now() < hardDeadline; i++) {
-        stats.connects++;
-        const c = await Connection.open(port, 5000);
-        if (c) {
-          const greeting = await c.read(replyTimeoutMs);
-          if (greeting.code === 220) {
-            const ehlo = await c.command(`EHLO soak-client-${index}.${INTERNAL_DOMAIN}`, replyTimeoutMs);
-            if (ehlo.code === 250) return c;
-          }
-          c.socket.destroy();
+        const r = await open();
+        if (r.conn) {
+          st.ready++;
+          sentOnConn = 0;
+          return r;
         }
         stats.connectFailures++;
+        st.connectFailures++;
+        last = r;
         await sleep(100 + 100 * i);
       }
-      return null;
+      return last;
     };
     const drop = () => { if (conn) { conn.socket.destroy(); conn = null; } };
+    let quitAfter = messagesPerConnection();
 
     /** One attempt of one message; returns { code, text, stage }. */
     const attempt = async (message, wire) => {
       if (!conn || conn.closed) {
-        conn = await connect();
-        if (!conn) return { code: 0, text: 'could not connect', stage: 'connect' };
+        const r = await connect();
+        // What the client last heard while connecting (a 421 from the cap, a
+        // refused AUTH …) is this attempt's reply: the message did not get in.
+        if (!r.conn) return { ...r.fail, stage: 'connect' };
+        conn = r.conn;
       }
       stats.attempts++;
       const step = async (line, stage, okCodes) => {
@@ -239,22 +411,31 @@ export async function runLoad(opts) {
     };
 
     // Bounded: at most maxMessages messages overall, each at most retries+1 attempts.
-    for (let built = nextMessage(); built; built = nextMessage()) {
+    for (let built = nextMessage(kind); built; built = nextMessage(kind)) {
       const m = built.record;
       const wire = wireData(built.text);
       for (let a = 0; a <= retries; a++) {
         const r = await attempt(m, wire);
         m.attempts.push({ code: r.code, text: r.text, stage: r.stage });
         m.final = r;
+        if (r.stage === 'dot') sentOnConn++;
         const transient = r.code === 0 || (r.code >= 400 && r.code < 500);
         if (!transient || Date.now() >= hardDeadline) break;
         if (r.code === 421) stats.reconnects421++;
         await sleep(50 + Math.floor(Math.random() * 150));
+      }
+      // STARTTLS sessions hang up now and then and dial again (see the header).
+      if (kind !== 'plain' && conn && sentOnConn >= quitAfter) {
+        st.quits++;
+        await conn.quit(5000);
+        conn = null;
+        quitAfter = messagesPerConnection();
       }
     }
     if (conn) conn.close();
   }
 
   await Promise.all(Array.from({ length: sessions }, (_, i) => session(i)));
-  return { messages, stats };
+  stats.badAuthUsed = stats.badAuthBudget - badAuthBudget;
+  return { messages, stats, kinds };
 }
