@@ -3,7 +3,7 @@
 // of sending the message as if it were plain 7-bit mail. Asserted on what a
 // real recording upstream parsed from the MAIL FROM and RCPT TO it received.
 import { afterEach, describe, expect, it } from 'vitest';
-import { TEST_TLS, writeTempPem } from '../helpers/test-tls.js';
+import { RELAY_TLS, TEST_TLS, writeTempPem } from '../helpers/test-tls.js';
 import { startRecordingUpstream, type RecordingUpstreamOptions } from '../helpers/recording-upstream.js';
 import { TestSmtpClient } from '../helpers/smtp-client.js';
 import { startMailGuard } from '../helpers/start-mail-guard.js';
@@ -70,6 +70,36 @@ describe('ESMTP parameters reach the upstream', () => {
     expect(result.final).toMatch(/^250 /);
     expect(upstream.messages[0]!.mailParams).toMatchObject({ SMTPUTF8: true, BODY: '8BITMIME' });
     expect(upstream.messages[0]!.rcptTo).toEqual(['用户@例え.jp']);
+  });
+});
+
+describe('an upstream with and without DSN and REQUIRETLS', () => {
+  it('an upstream without DSN gets the message without DSN parameters (they cannot be carried further)', async () => {
+    const { upstream, guard } = await start('reject', { hide: { dsn: true } });
+    expect((await send(guard.smtpPort, 'news@example.co.jp', ['a@ext1.com', 'b@ext2.com'], clean, DSN)).final).toMatch(/^250 /);
+    expect(upstream.messages[0]!.mailParams).toEqual({ BODY: '8BITMIME' });
+    expect(upstream.messages[0]!.rcptParams).toEqual({ 'a@ext1.com': {}, 'b@ext2.com': {} });
+  });
+
+  it('REQUIRETLS reaches a relay over verified TLS that offers it', async () => {
+    const upstream = await startRecordingUpstream({ tls: { key: RELAY_TLS.key, cert: RELAY_TLS.cert } });
+    cleanups.push(() => upstream.close());
+    const tls = { key: await writeTempPem(TEST_TLS.key, 'key.pem'), cert: await writeTempPem(TEST_TLS.cert, 'cert.pem') };
+    const guard = await startMailGuard({
+      smtp: { tls },
+      upstream: { host: '127.0.0.1', port: upstream.port, requireTLS: true, tls: { ca: await writeTempPem(RELAY_TLS.ca), servername: RELAY_TLS.servername } },
+      internalDomains: ['example.co.jp'],
+      policy: { action: 'reject' },
+    });
+    cleanups.push(() => guard.stop());
+    const { client } = await TestSmtpClient.open(guard.smtpPort);
+    await client.command('EHLO mailer.test');
+    await client.starttls(TEST_TLS.ca);
+    await client.command('EHLO mailer.test');
+    const result = await client.send('news@example.co.jp', ['a@ext1.com'], clean, { mail: 'REQUIRETLS' });
+    await client.quit();
+    expect(result.final).toMatch(/^250 /);
+    expect(upstream.messages[0]!.mailParams).toMatchObject({ REQUIRETLS: true });
   });
 });
 
