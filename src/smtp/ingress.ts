@@ -63,6 +63,8 @@ type ConnectionInternals = SMTPConnection & {
   secure: boolean;
 };
 
+const ENHANCED_CODE_FIRST = /^[245]\.\d{1,3}\.\d{1,3}(?: |$)/;
+
 /** Decides whether an AUTH command may start at all: a refusal is sent as is (a 421 also closes). */
 type AuthGate = (secure: boolean, remoteAddress: string) => SmtpReply | null;
 
@@ -135,6 +137,12 @@ class GuardedSmtpServer extends SMTPServer {
         callback();
       };
     }
+    // ENHANCEDSTATUSCODES is offered (RFC 2034), so smtp-server puts an enhanced
+    // code on the replies it writes itself; mail-guard's own replies carry theirs
+    // already (smtp/replies.ts, with the reason that goes with it) and keep it.
+    const sendReply = connection.send;
+    connection.send = (code, text, context) =>
+      sendReply.call(connection, code, text, typeof text === 'string' && ENHANCED_CODE_FIRST.test(text) ? false : context);
     // AUTH is only accepted over TLS (538 before it), so a plaintext EHLO must not
     // offer it (RFC 4954 section 4): clients that see it try it and fail. smtp-server
     // has no per-session switch for the AUTH line; disabling AUTH before TLS would also
@@ -239,7 +247,7 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
     authMethods: ['PLAIN', 'LOGIN'],
     authRequiredMessage: `${authReplies.required().enhanced} ${authReplies.required().text}`,
     disabledCommands: [...(authEnabled ? [] : ['AUTH']), ...(config.tls ? [] : ['STARTTLS'])],
-    hideENHANCEDSTATUSCODES: true,
+    hideENHANCEDSTATUSCODES: false,
     // DSN parameters are carried to the upstream (per copy when split), so they are offered.
     hideDSN: false,
     // RFC 8689: smtp-server offers it on TLS sessions only; the pool then sends such mail only over verified TLS.
