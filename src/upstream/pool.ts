@@ -17,6 +17,7 @@
 //   discards it). After the dot nothing can be taken back: such a copy may be
 //   delivered although its mailer was told to try again, and is logged as such.
 
+import { isAscii } from 'node:buffer';
 import { performance } from 'node:perf_hooks';
 import type { ConnectionOptions } from 'node:tls';
 import type { UpstreamConfig } from '../config/schema.js';
@@ -44,11 +45,9 @@ export interface UpstreamEnvelope {
   readonly recipientParams?: ReadonlyMap<string, RecipientParams>;
 }
 
-/** Whether any byte of the message is outside 7-bit ASCII. */
+/** Whether any byte of the message is outside 7-bit ASCII (native scan). */
 function hasEightBitData(message: Buffer | readonly Buffer[]): boolean {
-  const chunks = Buffer.isBuffer(message) ? [message] : message;
-  for (const chunk of chunks) for (let i = 0; i < chunk.length; i++) if (chunk[i]! >= 0x80) return true;
-  return false;
+  return (Buffer.isBuffer(message) ? [message] : message).some((chunk) => !isAscii(chunk));
 }
 
 const refusedHere = (responseCode: number, response: string, message: string): UpstreamError =>
@@ -284,7 +283,8 @@ export class UpstreamPool {
       from: envelope.mailFrom,
       to: envelope.rcptTo as string[],
       size: envelope.size ?? byteLength(message),
-      use8BitMime: envelope.eightBitMime === true,
+      // Undefined: no mailer declared anything (a release of a stored message): declare BODY=8BITMIME when the bytes need it.
+      use8BitMime: envelope.eightBitMime ?? hasEightBitData(message),
     };
     if (envelope.requireTLS) upstreamEnvelope['requireTLSExtensionEnabled'] = true;
     if (envelope.dsn && (envelope.dsn.ret || envelope.dsn.envid)) {

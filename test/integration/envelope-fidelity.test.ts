@@ -3,6 +3,8 @@
 // of sending the message as if it were plain 7-bit mail. Asserted on what a
 // real recording upstream parsed from the MAIL FROM and RCPT TO it received.
 import { afterEach, describe, expect, it } from 'vitest';
+import { configSchema } from '../../src/config/schema.js';
+import { UpstreamPool } from '../../src/upstream/pool.js';
 import { RELAY_TLS, TEST_TLS, writeTempPem } from '../helpers/test-tls.js';
 import { startRecordingUpstream, type RecordingUpstreamOptions } from '../helpers/recording-upstream.js';
 import { TestSmtpClient } from '../helpers/smtp-client.js';
@@ -100,6 +102,19 @@ describe('an upstream with and without DSN and REQUIRETLS', () => {
     await client.quit();
     expect(result.final).toMatch(/^250 /);
     expect(upstream.messages[0]!.mailParams).toMatchObject({ REQUIRETLS: true });
+  });
+});
+
+describe('mail-guard\'s own sends (a release, a delivery report) declare what their bytes need', () => {
+  it('BODY=8BITMIME for 8-bit bytes when no mailer declared anything; nothing for 7-bit', async () => {
+    const upstream = await startRecordingUpstream();
+    cleanups.push(() => upstream.close());
+    const config = configSchema.parse({ upstream: { host: '127.0.0.1', port: upstream.port, requireTLS: false, pool: 1 } }).upstream!;
+    const pool = new UpstreamPool(config, { connectTimeoutMs: 5000, dataTimeoutMs: 5000 });
+    cleanups.push(() => pool.close(1000));
+    await pool.send({ mailFrom: 'news@example.co.jp', rcptTo: ['a@ext1.com'] }, [Buffer.from(clean, 'utf8')]);
+    await pool.send({ mailFrom: 'news@example.co.jp', rcptTo: ['a@ext1.com'] }, [Buffer.from(clean.replace('ünïcödé', 'plain'), 'utf8')]);
+    expect(upstream.messages.map((m) => m.mailParams['BODY'] ?? null)).toEqual(['8BITMIME', null]);
   });
 });
 
