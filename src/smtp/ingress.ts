@@ -142,7 +142,8 @@ class GuardedSmtpServer extends SMTPServer {
     // already (smtp/replies.ts, with the reason that goes with it) and keep it.
     const sendReply = connection.send;
     connection.send = (code, text, context) =>
-      sendReply.call(connection, code, text, typeof text === 'string' && ENHANCED_CODE_FIRST.test(text) ? false : context);
+      // charCodeAt(1) === '.' first: most lines are smtp-server's own and need no regex.
+      sendReply.call(connection, code, text, typeof text === 'string' && text.charCodeAt(1) === 0x2e && ENHANCED_CODE_FIRST.test(text) ? false : context);
     // AUTH is only accepted over TLS (538 before it), so a plaintext EHLO must not
     // offer it (RFC 4954 section 4): clients that see it try it and fail. smtp-server
     // has no per-session switch for the AUTH line; disabling AUTH before TLS would also
@@ -211,16 +212,22 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
   // One entry per session inside a mail transaction (MAIL FROM until its answer,
   // RSET or the end of the session): the deadline and the signal of its work.
   const transactions = new Map<string, { timer: NodeJS.Timeout | null; readonly work: AbortController }>();
-  /** The transaction is over: its deadline stops, and whatever of its work is still running is called off. */
-  const endTransaction = (id: string, why: string) => {
+  /**
+   * The transaction is over: its deadline stops, and whatever of its work is
+   * still running is called off. `settled`: its work is known to be finished (it
+   * produced the answer), so there is nothing to call off; an abort dispatches an
+   * event through every listener and costs several microseconds a message.
+   */
+  const endTransaction = (id: string, why: string, settled = false) => {
     const tx = transactions.get(id);
     if (!tx) return;
     transactions.delete(id);
     if (tx.timer) clearTimeout(tx.timer);
-    tx.work.abort(why);
+    if (!settled) tx.work.abort(why);
   };
   const startTransaction = (id: string) => {
-    endTransaction(id, 'a new transaction began');
+    // smtp-server reads no new MAIL before the previous DATA was answered: that work is done.
+    endTransaction(id, 'a new transaction began', true);
     const work = new AbortController();
     const timer = setTimeout(() => {
       // The mailer hears 421 and will retry: nothing of this transaction may reach the upstream after this.
@@ -335,9 +342,9 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
         if (size <= config.maxMessageBytes) chunks.push(chunk);
       });
       stream.once('end', () => {
-        const finish = (reply: SmtpReply) => {
+        const finish = (reply: SmtpReply, settled: boolean) => {
           // Answered: nothing of this transaction may start after its answer (a 4xx means "retry").
-          endTransaction(session.id, 'the mailer was answered');
+          endTransaction(session.id, 'the mailer was answered', settled);
           inData.delete(session.id);
           if (reply.code < 400) callback(null, `${reply.enhanced} ${reply.text}`);
           else callback(new SmtpReplyError(reply));
@@ -346,7 +353,7 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
         };
         if (stream.sizeExceeded || size > config.maxMessageBytes) {
           hooks.onOversized?.(size);
-          return finish(replies.messageTooBig(config.maxMessageBytes));
+          return finish(replies.messageTooBig(config.maxMessageBytes), true);
         }
         hooks
           .onMessage({
@@ -359,7 +366,8 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
             dataStartedAt,
             signal,
           })
-          .then(finish, () => finish(replies.analysisFailed()));
+          // A throw may leave split workers running: those are called off.
+          .then((reply) => finish(reply, true), () => finish(replies.analysisFailed(), false));
       });
     },
 
