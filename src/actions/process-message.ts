@@ -117,10 +117,12 @@ export async function processMessage(deps: ProcessDeps, received: ReceivedMessag
       // bcc and split send only the copies judgeMessage checked; pass and monitor the message as decided.
       const copies = action === 'pass' || action === 'monitor' ? [asDecided(message, context, action)] : judged.copies!;
       const relayed = await deliver(relayDeps, action === 'split' ? 'split' : 'whole', copies, message);
-      const outcome = await keepRefusedCopies(keepDeps, relayed, recordBase, { original: message, copies });
+      // Refused copies are rare: the clean path skips the extra awaits.
+      const anyRefused = 'refused' in relayed && relayed.refused.length > 0;
+      const outcome = anyRefused ? await keepRefusedCopies(keepDeps, relayed, recordBase, { original: message, copies }) : relayed;
       const rewritten = action === 'bcc' || action === 'split';
       const result = finish(outcome, deliveredAs(outcome, action), rewritten && rewriteBreaksDkim(analysis.header));
-      const report = await reportRefusedCopies(deps, received, message, outcome, signal);
+      const report = anyRefused ? await reportRefusedCopies(deps, received, message, outcome, signal) : null;
       return report ? { ...result, report } : result;
     }
   }

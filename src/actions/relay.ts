@@ -58,13 +58,21 @@ export function ledgerDigest(mailFrom: string, original: MessageBytes): string {
   return hash.digest('hex');
 }
 
+export type EarlierAttempt = { readonly digest: string | null; readonly earlier: ReadonlySet<string> | undefined };
+const NO_EARLIER_ATTEMPT: EarlierAttempt = { digest: null, earlier: undefined };
+
 /**
  * What the ledger says about this message before it is sent: its digest
  * (null when the ledger is known to be empty, so nothing is hashed) and the
- * recipients accepted on an earlier attempt.
+ * recipients accepted on an earlier attempt. Without a promise when the ledger
+ * is known to be empty: the clean path pays no extra await.
  */
-export async function earlierAttempt(ledger: DeliveryLedger, mailFrom: string, original: MessageBytes): Promise<{ digest: string | null; earlier: ReadonlySet<string> | undefined }> {
-  if (!ledger.mayHoldEntries) return { digest: null, earlier: undefined };
+export function earlierAttempt(ledger: DeliveryLedger, mailFrom: string, original: MessageBytes): EarlierAttempt | Promise<EarlierAttempt> {
+  if (!ledger.mayHoldEntries) return NO_EARLIER_ATTEMPT;
+  return lookUpEarlierAttempt(ledger, mailFrom, original);
+}
+
+async function lookUpEarlierAttempt(ledger: DeliveryLedger, mailFrom: string, original: MessageBytes): Promise<EarlierAttempt> {
   const digest = ledgerDigest(mailFrom, original);
   const earlier = await ledger.acceptedRecipients(digest);
   return { digest, earlier: earlier.size > 0 ? earlier : undefined };
@@ -80,7 +88,8 @@ export async function earlierAttempt(ledger: DeliveryLedger, mailFrom: string, o
 export async function relayWhole(deps: RelayDeps, copy: OutgoingCopy, original: MessageBytes): Promise<Outcome> {
   const { relay, ledger, signal } = deps;
   const { envelope, message } = copy;
-  const { digest, earlier } = await earlierAttempt(ledger, envelope.mailFrom, original);
+  const attempt = earlierAttempt(ledger, envelope.mailFrom, original);
+  const { digest, earlier } = attempt instanceof Promise ? await attempt : attempt;
   const pending = earlier ? envelope.rcptTo.filter((r) => !earlier.has(r.toLowerCase())) : envelope.rcptTo;
   if (digest && earlier && pending.length === 0) {
     await ledger.forget(digest);

@@ -17,7 +17,8 @@ export async function relaySplit(
 ): Promise<Outcome> {
   const { relay, ledger, signal } = deps;
   const recipientOf = (copy: OutgoingCopy): string => copy.envelope.rcptTo[0]!;
-  const { digest, earlier } = await earlierAttempt(ledger, mailFrom, original);
+  const attempt = earlierAttempt(ledger, mailFrom, original);
+  const { digest, earlier } = attempt instanceof Promise ? await attempt : attempt;
   const pending = earlier ? copies.filter((c) => !earlier.has(recipientOf(c).toLowerCase())) : copies;
   if (digest && earlier && pending.length === 0) {
     await ledger.forget(digest);
