@@ -10,6 +10,7 @@ import { listenOn } from '../net/listen.js';
 import type { EsmtpParams } from '../policy/verdict.js';
 import { ConnectionLimiter } from './connection-limiter.js';
 import { esmtpParamsOf } from './esmtp-params.js';
+import { TransactionCancellation } from '../upstream/cancellation.js';
 import { replies, SmtpReplyError, type SmtpReply } from './replies.js';
 import { AuthFailureLimiter, authReplies, createAuthenticator, DEFAULT_AUTH_LIMITS } from './smtp-auth.js';
 import { watchTransaction, type ConnectionWithTransaction } from './transaction-hooks.js';
@@ -211,7 +212,7 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
   }
   // One entry per session inside a mail transaction (MAIL FROM until its answer,
   // RSET or the end of the session): the deadline and the signal of its work.
-  const transactions = new Map<string, { timer: NodeJS.Timeout | null; readonly work: AbortController }>();
+  const transactions = new Map<string, { timer: NodeJS.Timeout | null; readonly work: TransactionCancellation }>();
   /**
    * The transaction is over: its deadline stops, and whatever of its work is
    * still running is called off. `settled`: its work is known to be finished (it
@@ -228,7 +229,7 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
   const startTransaction = (id: string) => {
     // smtp-server reads no new MAIL before the previous DATA was answered: that work is done.
     endTransaction(id, 'a new transaction began', true);
-    const work = new AbortController();
+    const work = new TransactionCancellation();
     const timer = setTimeout(() => {
       // The mailer hears 421 and will retry: nothing of this transaction may reach the upstream after this.
       endTransaction(id, 'the transaction deadline passed');
