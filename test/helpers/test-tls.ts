@@ -1,41 +1,20 @@
 import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 // A private CA and a server certificate for localhost / 127.0.0.1 (valid until 2126),
-// for TLS tests: serve with TEST_TLS.key/cert, trust with { ca: TEST_TLS.ca }.
+// for TLS tests: serve with TEST_TLS.key/cert, trust with { ca: TEST_TLS.ca }. The
+// PEM files are in test/fixtures/tls, where the soak (bench/soak-tls.mjs) reads them too.
 // Test material only: the private key is public.
 
+const FIXTURES = new URL('../fixtures/tls/', import.meta.url);
+
 export const TEST_TLS = {
-  ca: `-----BEGIN CERTIFICATE-----
-MIIBojCCAUegAwIBAgIUPm1kmVxJVxnu5G733jk5Wwk58XswCgYIKoZIzj0EAwIw
-HTEbMBkGA1UEAwwSbWFpbC1ndWFyZCB0ZXN0IENBMCAXDTI2MTEyOTA4MjIzNloY
-DzIxMjYxMTA1MDgyMjM2WjAdMRswGQYDVQQDDBJtYWlsLWd1YXJkIHRlc3QgQ0Ew
-WTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAAQkGCHiI7MjT9vV5BAOZDjPcBhNwg38
-q184HjyNjitZNeaNimCFZfxpI0V4nmItk4Rbgc6V0GvmHhy4iIlSYvAWo2MwYTAd
-BgNVHQ4EFgQUnhuYFUqYHB5naJZsf0Ad1s0aGwEwHwYDVR0jBBgwFoAUnhuYFUqY
-HB5naJZsf0Ad1s0aGwEwDwYDVR0TAQH/BAUwAwEB/zAOBgNVHQ8BAf8EBAMCAQYw
-CgYIKoZIzj0EAwIDSQAwRgIhALT50hbJVYqZPajFXejWkiNdSNxfawSL0+a1uHN4
-ReUWAiEApP99R1B1fCUz1o0LvsZ4FXSy5ZbU5zXSkzR+BEpM3QE=
------END CERTIFICATE-----`,
-  cert: `-----BEGIN CERTIFICATE-----
-MIIBwjCCAWigAwIBAgIURkrNfnvPzhg+xO/JdWDLBnuoLpkwCgYIKoZIzj0EAwIw
-HTEbMBkGA1UEAwwSbWFpbC1ndWFyZCB0ZXN0IENBMCAXDTI2MTEyOTA4MjIzNloY
-DzIxMjYxMTA1MDgyMjM2WjAUMRIwEAYDVQQDDAlsb2NhbGhvc3QwWTATBgcqhkjO
-PQIBBggqhkjOPQMBBwNCAARyCs34fkodfkRijgWMOG3YIOp0UeGmoLBvcUBPoZ+5
-lZ0Th67n3/3c4PbWVBvUGR5HgW/yqJekMq6wfuAgnK1/o4GMMIGJMBoGA1UdEQQT
-MBGCCWxvY2FsaG9zdIcEfwAAATAJBgNVHRMEAjAAMAsGA1UdDwQEAwIHgDATBgNV
-HSUEDDAKBggrBgEFBQcDATAdBgNVHQ4EFgQUxE5lNw0cxf2tkcRMciHCa/zhkhEw
-HwYDVR0jBBgwFoAUnhuYFUqYHB5naJZsf0Ad1s0aGwEwCgYIKoZIzj0EAwIDSAAw
-RQIhAIE9/EKUs70OXEN4yF99w05sSt0klMkXeiyg/3dbq8nMAiBatjvIAdu+SyTt
-TPyltl0Xj3UA3haFsDLqy0A5pao86A==
------END CERTIFICATE-----`,
-  key: `-----BEGIN PRIVATE KEY-----
-MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgpGVkA3H4onmhjf0s
-iuQYTlUhkNkieDCzvpLqSWvp7C+hRANCAARyCs34fkodfkRijgWMOG3YIOp0UeGm
-oLBvcUBPoZ+5lZ0Th67n3/3c4PbWVBvUGR5HgW/yqJekMq6wfuAgnK1/
------END PRIVATE KEY-----`,
+  ca: readFileSync(new URL('localhost-ca.pem', FIXTURES), 'utf8'),
+  cert: readFileSync(new URL('localhost-cert.pem', FIXTURES), 'utf8'),
+  key: readFileSync(new URL('localhost-key.pem', FIXTURES), 'utf8'),
 } as const;
 
 // A second private CA, "mail-guard relay test CA", and a relay certificate it signed
