@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { MessageAnalysis } from '../analysis/analyse.js';
-import type { AddressMasker } from '../log/mask.js';
 import { messageChunks, type MessageBytes } from '../message/message-bytes.js';
 import type { TransactionContext, Verdict } from '../policy/verdict.js';
-import type { MessageRecord, RecordStatus } from '../store/record.js';
+import { historyEntry, type AddressMasker, type MessageRecord, type RecordStatus } from '../store/record.js';
 
 export interface RecordInput {
   readonly id: string;
@@ -50,7 +49,7 @@ export function buildRecord(input: RecordInput): { record: MessageRecord; raw: B
       : null,
     verdict: verdict && { rule: verdict.rule, action: verdict.action, violation: verdict.violation, reason: verdict.reason },
     ...(input.failure ? { failure: input.failure } : {}),
-    history: [{ at, actor: 'mail-guard', action: input.status, note: input.note ?? null }],
+    history: [historyEntry('mail-guard', input.status, input.note ?? null, undefined, new Date(input.receivedAt))],
   };
   return { record, raw };
 }

@@ -1,5 +1,5 @@
 import type { MessageBytes } from '../message/message-bytes.js';
-import { newMessageId } from '../message-id.js';
+import { newMessageId } from '../message/message-id.js';
 import type { MessageStore } from '../store/message-store.js';
 import { buildRecord, type RecordInput } from './build-record.js';
 import type { DeliveryLedger } from '../store/message-store.js';

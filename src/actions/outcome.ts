@@ -1,6 +1,6 @@
 import type { UpstreamError } from '../upstream/upstream-error.js';
 import { replyForRefusedCopy, replyForUpstreamAccept, replyForUpstreamError } from '../upstream/reply-for-upstream-error.js';
-import { replies, type SmtpReply } from '../smtp/replies.js';
+import { replies, type SmtpReply } from '../reply/replies.js';
 
 export interface RefusedCopy {
   readonly recipient: string;

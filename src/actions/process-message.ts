@@ -1,10 +1,10 @@
 import type { MessageAnalysis } from '../analysis/analyse.js';
-import type { AddressMasker } from '../log/mask.js';
 import { assembleMessage, type MessageBytes } from '../message/message-bytes.js';
 import type { Decide } from '../policy/decide.js';
 import type { TransactionContext, Verdict } from '../policy/verdict.js';
-import type { SmtpReply } from '../smtp/replies.js';
+import type { SmtpReply } from '../reply/replies.js';
 import type { MessageStore } from '../store/message-store.js';
+import type { AddressMasker } from '../store/record.js';
 import { buildRecord } from './build-record.js';
 import { buildDeliveryReport, type NoticeLanguage } from './delivery-report.js';
 import { keepRefusedCopies } from './keep-refused.js';

@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { MailGuardConfig } from '../config/schema.js';
-import type { ReadinessReport } from './readiness.js';
+import type { ReadinessReport } from '../observability/readiness.js';
 
 export interface AdminServer {
   listen(): Promise<number>;

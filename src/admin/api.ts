@@ -1,34 +1,12 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
-import type { ReleaseDeps } from '../release/release-record.js';
-import { bearerChallenge, createTokenVerifier, type AdminActor, type AdminTokenConfig } from './auth.js';
+import { bearerChallenge, createTokenVerifier, type AdminActor } from './auth.js';
 import { registerCampaignRoutes } from './campaign-routes.js';
 import { answerForError, HttpError } from './http-answers.js';
 import { registerMessageRoutes } from './message-routes.js';
 import { registerReviewRoutes } from './review-routes.js';
+import type { AdminApiDeps, AdminRouteContext } from './route-context.js';
 
-export interface AdminLogger {
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
-}
-
-export interface AdminApiDeps extends ReleaseDeps {
-  readonly tokens: readonly AdminTokenConfig[];
-  /** policy.fourEyes: a release needs an approval by another person first. */
-  readonly fourEyes: boolean;
-  readonly logger: AdminLogger;
-  /**
-   * Browser origins besides the admin server's own that may call the API (a UI
-   * served from another address). Default: none.
-   */
-  readonly allowedOrigins?: readonly string[];
-}
-
-/** What the route modules get: the deps plus who is asking. */
-export interface AdminRouteContext {
-  readonly deps: AdminApiDeps;
-  actorOf(request: FastifyRequest): AdminActor;
-}
+export type { AdminApiDeps, AdminLogger } from './route-context.js';
 
 /** A review action's body is a reason and a form; 64 KB is far more than that and far less than a memory problem. */
 export const ADMIN_BODY_LIMIT = 64 * 1024;
@@ -52,7 +30,6 @@ export function createAdminApi(deps: AdminApiDeps): FastifyPluginAsync {
 
 async function apiScope(api: FastifyInstance, deps: AdminApiDeps): Promise<void> {
   const verify = createTokenVerifier(deps.tokens);
-  const allowedOrigins = new Set((deps.allowedOrigins ?? []).map((o) => o.toLowerCase()));
   // Request → actor, without widening FastifyRequest's type for the whole program.
   const actors = new WeakMap<FastifyRequest, AdminActor>();
 
@@ -77,7 +54,7 @@ async function apiScope(api: FastifyInstance, deps: AdminApiDeps): Promise<void>
     const origin = request.headers.origin;
     if (origin !== undefined) {
       const own = `${request.protocol}://${request.host}`.toLowerCase();
-      if (origin.toLowerCase() !== own && !allowedOrigins.has(origin.toLowerCase())) {
+      if (origin.toLowerCase() !== own) {
         throw new HttpError(403, 'cross-origin requests are refused; use the reviewer UI on the admin address or the mail-guard CLI');
       }
     }

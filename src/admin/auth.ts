@@ -1,14 +1,12 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { MailGuardConfig } from '../config/schema.js';
+import type { Reviewer } from '../review/lifecycle.js';
 
 export type AdminTokenConfig = MailGuardConfig['admin']['tokens'][number];
 export type AdminRole = AdminTokenConfig['role'];
 
-/** The person behind a token: history entries and four-eyes compare by this name. */
-export interface AdminActor {
-  readonly name: string;
-  readonly role: AdminRole;
-}
+/** The person behind a token (review/lifecycle.ts: history entries and four-eyes compare by the name). */
+export type AdminActor = Reviewer;
 
 export type AuthResult =
   | { readonly ok: true; readonly actor: AdminActor }
@@ -41,9 +39,4 @@ export function createTokenVerifier(tokens: readonly AdminTokenConfig[]): (autho
     }
     return match ? { ok: true, actor: match } : { ok: false, reason: 'invalid' };
   };
-}
-
-/** Releasing `as: original` shows every recipient's address to all of them: only an approver may choose that. */
-export function mayReleaseAsOriginal(actor: AdminActor): boolean {
-  return actor.role === 'approver';
 }

@@ -1,11 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import type { MessageRecord } from '../store/record.js';
-import { mayReleaseAsOriginal, type AdminActor } from './auth.js';
-import type { AdminRouteContext } from './api.js';
-import { campaignRecords, listCampaigns } from './campaigns.js';
+import type { AdminActor } from './auth.js';
+import type { AdminRouteContext } from './route-context.js';
+import { campaignRecords, listCampaigns } from '../review/campaigns.js';
 import { answerForError, HttpError, send } from './http-answers.js';
 import { bodyFields, campaignKeyParam, optionalReason, releaseForm, requiredReason } from './request-input.js';
-import { approveMessage, discardMessage, originalNeedsApprover, releaseMessage } from './review-actions.js';
+import { mayReleaseAs, ReviewRefusedError } from '../review/lifecycle.js';
+import { approveMessage, discardMessage, releaseMessage } from '../review/review-actions.js';
 
 type KeyParams = { Params: { key: string }; Body: unknown };
 
@@ -88,7 +89,8 @@ export function registerCampaignRoutes(api: FastifyInstance, { deps, actorOf }: 
   bulk('release', ['as', 'reason'], (fields, actor) => {
     const as = releaseForm(fields);
     const reason = optionalReason(fields);
-    if (as === 'original' && !mayReleaseAsOriginal(actor)) throw originalNeedsApprover();
+    const notPermitted = mayReleaseAs(actor, as);
+    if (notPermitted) throw new ReviewRefusedError(notPermitted);
     return async (record) => {
       const released = await releaseMessage(deps, actor, record.id, as, reason);
       return { id: record.id, status: 200, recordStatus: released.record.status, upstreamReply: released.upstreamReply };

@@ -1,4 +1,5 @@
 import type { FastifyReply } from 'fastify';
+import { ReviewRefusedError, type Refusal } from '../review/lifecycle.js';
 import { StoreConflictError, StoreUnavailableError } from '../store/message-store.js';
 
 /** An answer the API gives on purpose: status plus a message a person can act on. */
@@ -29,6 +30,7 @@ export interface ErrorAnswer {
  */
 export function answerForError(err: unknown): ErrorAnswer {
   if (err instanceof HttpError) return { status: err.statusCode, body: { ...err.extra, error: err.message }, unexpected: false };
+  if (err instanceof ReviewRefusedError) return answerForRefusal(err.refusal);
   if (err instanceof StoreConflictError) {
     return err.current === null
       ? { status: 404, body: { error: 'no message with this id' }, unexpected: false }
@@ -43,6 +45,27 @@ export function answerForError(err: unknown): ErrorAnswer {
     return { status, body: { error: err instanceof Error ? err.message : 'bad request' }, unexpected: false };
   }
   return { status: 500, body: { error: 'internal error; the mail-guard log has the details' }, unexpected: true };
+}
+
+/** The review lifecycle's refusals as HTTP: the one place a Refusal kind becomes a status. */
+export function answerForRefusal(refusal: Refusal): ErrorAnswer {
+  const answer = (status: number, extra: Readonly<Record<string, unknown>> = {}): ErrorAnswer => ({
+    status,
+    body: { ...extra, error: refusal.message },
+    unexpected: false,
+  });
+  switch (refusal.kind) {
+    case 'not-found':
+      return answer(404);
+    case 'wrong-status':
+      return answer(409, { status: refusal.status });
+    case 'not-permitted':
+      return answer(403);
+    case 'upstream-failed':
+      return answer(502, { upstreamReply: refusal.upstreamReply, possiblyDelivered: refusal.possiblyDelivered, releasable: refusal.releasable });
+    case 'unrecorded':
+      return answer(503, { upstreamReply: refusal.upstreamReply });
+  }
 }
 
 /** A JSON answer with a status, for the route modules. */

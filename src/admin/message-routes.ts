@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
-import type { AdminRouteContext } from './api.js';
+import type { AdminRouteContext } from './route-context.js';
 import { HttpError, send } from './http-answers.js';
+import { historyEntry } from '../store/record.js';
 import { buildPreview } from './preview.js';
 import { listParams, messageId } from './request-input.js';
 
@@ -32,7 +33,7 @@ export function registerMessageRoutes(api: FastifyInstance, { deps, actorOf }: A
     const raw = await store.raw(id);
     if (!raw) throw new HttpError(404, 'no message with this id');
     const actor = actorOf(request);
-    await store.appendHistory(id, { at: new Date().toISOString(), actor: actor.name, action: 'view-raw', note: null });
+    await store.appendHistory(id, historyEntry(actor.name, 'view-raw', null));
     deps.logger.info({ id, actor: actor.name, action: 'view-raw' }, 'raw message downloaded');
     return reply
       .code(200)

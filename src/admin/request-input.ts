@@ -1,4 +1,4 @@
-import { RELEASE_FORMS, type ReleaseForm } from '../release/release-record.js';
+import { RELEASE_FORMS, type ReleaseForm } from '../review/lifecycle.js';
 import { RECORD_STATUSES, type RecordStatus } from '../store/record.js';
 import { HttpError } from './http-answers.js';
 

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
-import type { AdminRouteContext } from './api.js';
+import type { AdminRouteContext } from './route-context.js';
 import { send } from './http-answers.js';
 import { bodyFields, messageId, optionalReason, releaseForm, requiredReason } from './request-input.js';
-import { approveMessage, discardMessage, releaseMessage } from './review-actions.js';
+import { approveMessage, discardMessage, releaseMessage } from '../review/review-actions.js';
 
 type IdParams = { Params: { id: string }; Body: unknown };
 

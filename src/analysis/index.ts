@@ -10,6 +10,6 @@ export type { NormalisedAddress } from './domain.js';
 export type { Finding, FindingKind } from './findings.js';
 export { parseHeaderBlock } from './header-block.js';
 export type { HeaderBlock, HeaderField } from './header-block.js';
-export { normaliseLineEndings } from './line-endings.js';
+export { normaliseLineEndings } from '../message/line-endings.js';
 export { HeaderTooBigError, MalformedHeaderError } from './malformed.js';
 export type { ExposureReport, VisibleAddress } from './exposure-report.js';

@@ -3,7 +3,7 @@ import { judgeMessage } from '../actions/judge-message.js';
 import type { MailGuardConfig } from '../config/schema.js';
 import { assembleMessage } from '../message/message-bytes.js';
 import { createJudge } from '../policy/judge.js';
-import { formatReply } from '../smtp/replies.js';
+import { formatReply } from '../reply/replies.js';
 
 export interface CheckOptions {
   readonly json: boolean;

@@ -1,6 +1,6 @@
 import { createApp } from '../app.js';
 import type { MailGuardConfig } from '../config/schema.js';
-import { createLogger } from '../log/logger.js';
+import { createLogger } from '../observability/logger.js';
 
 /** Runs until SIGTERM/SIGINT: a first signal drains, a second one forces the exit. */
 export async function runServe(config: MailGuardConfig, configPath: string): Promise<void> {

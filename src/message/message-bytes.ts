@@ -1,4 +1,4 @@
-import { normaliseLineEndings } from '../analysis/line-endings.js';
+import { normaliseLineEndings } from './line-endings.js';
 
 /**
  * A received message as it will be forwarded: line endings normalised, the

@@ -1,7 +1,7 @@
 import type { PolicyAction, PolicyConfig } from '../config/schema.js';
 import type { MessageAnalysis } from '../analysis/analyse.js';
 import type { Finding } from '../analysis/findings.js';
-import { replies, type SmtpReply } from '../smtp/replies.js';
+import { replies, type SmtpReply } from '../reply/replies.js';
 import { strongerAction } from './action-precedence.js';
 import { compileRuleMatcher, type RuleFacts } from './rule-matcher.js';
 import type { Verdict } from './verdict.js';

@@ -1,5 +1,5 @@
 import type { PolicyAction } from '../config/schema.js';
-import type { SmtpReply } from '../smtp/replies.js';
+import type { SmtpReply } from '../reply/replies.js';
 
 /** One recipient's DSN parameters (RFC 3461), as the mailer gave them. */
 export interface RecipientParams {

@@ -11,7 +11,7 @@ import type { EsmtpParams } from '../policy/verdict.js';
 import { ConnectionLimiter } from './connection-limiter.js';
 import { esmtpParamsOf } from './esmtp-params.js';
 import { TransactionCancellation } from '../upstream/cancellation.js';
-import { replies, SmtpReplyError, type SmtpReply } from './replies.js';
+import { replies, SmtpReplyError, type SmtpReply } from '../reply/replies.js';
 import { AuthFailureLimiter, authReplies, createAuthenticator, DEFAULT_AUTH_LIMITS } from './smtp-auth.js';
 import { watchTransaction, type ConnectionWithTransaction } from './transaction-hooks.js';
 

@@ -5,7 +5,7 @@
 import { ConfigError } from '../config/load.js';
 import type { MailGuardConfig } from '../config/schema.js';
 import { dummyHash, MalformedPasswordHash, parsePasswordHash, verifyParsed, type ParsedPasswordHash } from './password-hash.js';
-import type { SmtpReply } from './replies.js';
+import type { SmtpReply } from '../reply/replies.js';
 
 type AuthConfig = MailGuardConfig['smtp']['auth'];
 

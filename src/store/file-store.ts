@@ -12,7 +12,7 @@ import {
   type Transition,
 } from './message-store.js';
 import { FileLedger } from './file-ledger.js';
-import { UNDECIDED, type HistoryEntry, type MessageRecord, type RecordStatus } from './record.js';
+import { type HistoryEntry, type MessageRecord, type RecordStatus } from './record.js';
 import { checkListQuery, checkStatus, emptyCounts, isRecordId } from './store-common.js';
 
 /**
@@ -157,14 +157,14 @@ class FileStore implements MessageStore {
     });
   }
 
-  async purge(olderThan: Date): Promise<number> {
+  async purge(olderThan: Date, keep: ReadonlySet<RecordStatus>): Promise<number> {
     this.#open();
     const cutoff = olderThan.getTime();
     if (!Number.isFinite(cutoff)) throw new RangeError('purge: invalid date');
     return this.#guard('cannot purge records', async () => {
       const candidates: string[] = [];
       for await (const entry of this.#index.entries(await this.#index.ids())) {
-        if (!UNDECIDED.has(entry.status) && entry.receivedAtMs < cutoff) candidates.push(entry.id);
+        if (!keep.has(entry.status) && entry.receivedAtMs < cutoff) candidates.push(entry.id);
       }
       let removed = 0;
       for (const id of candidates) {
@@ -173,7 +173,7 @@ class FileStore implements MessageStore {
           .removeUnless(
             id,
             ({ record, claimed }) =>
-              UNDECIDED.has(record.status) ||
+              keep.has(record.status) ||
               !(Date.parse(record.receivedAt) < cutoff) ||
               // Claimed but not released: a release is in flight.
               (claimed && record.status !== 'released'),

@@ -83,8 +83,11 @@ export interface MessageStore {
   abandonRelease(id: string, entry: HistoryEntry): Promise<void>;
   /** Finishes a claimed release: status released, history entry with the upstream reply. */
   completeRelease(id: string, entry: HistoryEntry): Promise<MessageRecord>;
-  /** Removes decided records received before `olderThan`; never held or approved ones. Returns how many. */
-  purge(olderThan: Date): Promise<number>;
+  /**
+   * Removes records received before `olderThan`, except those whose status is in
+   * `keep` (review/lifecycle.ts UNDECIDED) or whose release is in flight. Returns how many.
+   */
+  purge(olderThan: Date, keep: ReadonlySet<RecordStatus>): Promise<number>;
   /** When the oldest record with this status was received (for "held mail too old"); null when there is none. */
   oldestReceivedAt(status: RecordStatus): Promise<Date | null>;
   /** Counts by status, for the quarantine gauge. */

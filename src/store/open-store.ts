@@ -1,5 +1,5 @@
 import type { MailGuardConfig } from '../config/schema.js';
-import type { Logger } from '../log/logger.js';
+import type { Logger } from 'pino';
 import { openFileStore } from './file-store.js';
 import type { MessageStore } from './message-store.js';
 import { openRedisStore } from './redis-store.js';

@@ -3,12 +3,6 @@
 export const RECORD_STATUSES = ['held', 'approved', 'released', 'discarded', 'captured', 'failed'] as const;
 export type RecordStatus = (typeof RECORD_STATUSES)[number];
 
-/**
- * Statuses that still wait for a person; retention never removes these. A
- * `failed` copy was accepted with 250 and then refused by the upstream: until
- * someone approves and resends it or discards it, it is the only copy there is.
- */
-export const UNDECIDED: ReadonlySet<RecordStatus> = new Set(['held', 'approved', 'failed']);
 
 export interface HistoryEntry {
   readonly at: string;
@@ -19,6 +13,15 @@ export interface HistoryEntry {
   readonly note: string | null;
   /** For releases: the upstream's reply. */
   readonly upstreamReply?: string;
+}
+
+/** How a record (and the log) shows an address: as is, or masked unless log.showAddresses. */
+export type AddressMasker = (address: string) => string;
+
+/** The one way a history entry is made, by the proxy ("mail-guard") or a person (token name). */
+export function historyEntry(actor: string, action: string, note: string | null, upstreamReply?: string, at: Date = new Date()): HistoryEntry {
+  const base = { at: at.toISOString(), actor, action, note };
+  return upstreamReply === undefined ? base : { ...base, upstreamReply };
 }
 
 export interface RecordAnalysis {

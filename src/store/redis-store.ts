@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { createRedisClient, durabilityWarnings, type RedisClient } from './redis-client.js';
 import { StoreConflictError, StoreUnavailableError, type DeliveryLedger, type ListPage, type ListQuery, type MessageStore, type Transition } from './message-store.js';
-import { RECORD_STATUSES, UNDECIDED, type HistoryEntry, type MessageRecord, type RecordStatus } from './record.js';
+import { RECORD_STATUSES, type HistoryEntry, type MessageRecord, type RecordStatus } from './record.js';
 import * as lua from './redis-store-scripts.js';
 import { checkListQuery, checkStatus, emptyCounts, isRecordId } from './store-common.js';
 
@@ -43,7 +43,6 @@ const SCRIPTS = {
 };
 
 const CURSOR = /^(\d{1,16})_([0-9A-HJKMNP-TV-Z]{26})$/;
-const DECIDED = RECORD_STATUSES.filter((s) => !UNDECIDED.has(s));
 const PURGE_BATCH = 500;
 
 /**
@@ -159,12 +158,12 @@ class RedisStore implements MessageStore {
     return decodeSnapshot(outcome(id, reply));
   }
 
-  async purge(olderThan: Date): Promise<number> {
+  async purge(olderThan: Date, keep: ReadonlySet<RecordStatus>): Promise<number> {
     const cutoff = olderThan.getTime();
     if (!Number.isFinite(cutoff)) throw new RangeError('purge: invalid date');
     return this.#guard(async () => {
       let removed = 0;
-      for (const status of DECIDED) {
+      for (const status of RECORD_STATUSES.filter((s) => !keep.has(s))) {
         // Records the script keeps (a claim in flight) stay in the index: step past them.
         for (let kept = 0; ; ) {
           const ids = await this.client.zrangebyscore(this.#key('idx', status), '-inf', `(${cutoff}`, 'LIMIT', kept, PURGE_BATCH);
@@ -173,7 +172,7 @@ class RedisStore implements MessageStore {
               this.#run(
                 SCRIPTS.purgeOne,
                 [this.#key('rec', id), this.#key('raw', id), this.#key('hist', id), this.#key('idx', 'all'), ...this.#statusKeys()],
-                [id, String(cutoff), [...UNDECIDED].join(',')],
+                [id, String(cutoff), [...keep].join(',')],
               ),
             ),
           );

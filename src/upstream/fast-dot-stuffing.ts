@@ -1,5 +1,5 @@
 import type { Transform, TransformCallback } from 'node:stream';
-import { firstBareLineEnding } from '../analysis/line-endings.js';
+import { firstBareLineEnding } from '../message/line-endings.js';
 
 // nodemailer's DataStream dot-stuffs and fixes line endings with a JavaScript
 // loop over every byte: about half of the proxy's CPU on a 5 MB message, and

@@ -10,7 +10,7 @@
 // mail-guard itself is closing the session. It becomes 451 4.4.1 with the
 // upstream's text.
 
-import { replies, sanitizeReplyText, type SmtpReply } from '../smtp/replies.js';
+import { replies, sanitizeReplyText, type SmtpReply } from '../reply/replies.js';
 import type { UpstreamError, UpstreamErrorKind, UpstreamStage } from './upstream-error.js';
 
 export interface ParsedUpstreamResponse {

@@ -5,7 +5,7 @@ import { Writable } from 'node:stream';
 import { createApp } from '../../src/app.js';
 import { parseConfigObject } from '../../src/config/load.js';
 import type { MailGuardConfig } from '../../src/config/schema.js';
-import { createLogger } from '../../src/log/logger.js';
+import { createLogger } from '../../src/observability/logger.js';
 
 export interface RunningMailGuard {
   smtpPort: number;

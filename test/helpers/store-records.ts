@@ -2,7 +2,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { expect } from 'vitest';
-import { newMessageId } from '../../src/message-id.js';
+import { newMessageId } from '../../src/message/message-id.js';
 import { StoreConflictError } from '../../src/store/message-store.js';
 import type { HistoryEntry, MessageRecord, RecordStatus } from '../../src/store/record.js';
 

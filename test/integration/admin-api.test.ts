@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createAdminApi } from '../../src/admin/api.js';
 import { configSchema } from '../../src/config/schema.js';
 import { createJudge } from '../../src/policy/judge.js';
-import { newMessageId } from '../../src/message-id.js';
+import { newMessageId } from '../../src/message/message-id.js';
 import { openFileStore } from '../../src/store/file-store.js';
 import type { MessageStore } from '../../src/store/message-store.js';
 import type { HistoryEntry, MessageRecord, RecordStatus } from '../../src/store/record.js';

@@ -12,6 +12,7 @@ import { openFileStore } from '../../src/store/file-store.js';
 import { StoreConflictError, type MessageStore } from '../../src/store/message-store.js';
 import { RECORD_STATUSES, type MessageRecord, type RecordStatus } from '../../src/store/record.js';
 import { openRedisStore } from '../../src/store/redis-store.js';
+import { UNDECIDED } from '../../src/review/lifecycle.js';
 import { startRedisServer } from '../helpers/redis-server.js';
 import { binaryChunks, body, DAY_MS, entry, expectConflict, makeRecord } from '../helpers/store-records.js';
 
@@ -224,7 +225,7 @@ function storeContract(name: string, openStoreUnderTest: () => Promise<StoreUnde
       await store.claimRelease(inFlight.id, ['captured']);
       const recent = await putHeld({ status: 'discarded' });
 
-      expect(await store.purge(new Date(Date.now() - 30 * DAY_MS))).toBe(3);
+      expect(await store.purge(new Date(Date.now() - 30 * DAY_MS), UNDECIDED)).toBe(3);
       for (const [status, record] of oldOnes) {
         const kept = status === 'held' || status === 'approved' || status === 'failed';
         expect((await store.get(record.id))?.id ?? null, status).toBe(kept ? record.id : null);
@@ -235,7 +236,7 @@ function storeContract(name: string, openStoreUnderTest: () => Promise<StoreUnde
       const listed = (await store.list({ limit: 50 })).records.map((r) => r.id).sort();
       expect(listed).toEqual([oldOnes.get('held')!.id, oldOnes.get('approved')!.id, oldOnes.get('failed')!.id, inFlight.id, recent.id].sort());
       expect((await store.list({ status: 'released', limit: 50 })).records).toEqual([]);
-      expect(await store.purge(new Date(Date.now() - 30 * DAY_MS))).toBe(0);
+      expect(await store.purge(new Date(Date.now() - 30 * DAY_MS), UNDECIDED)).toBe(0);
     });
 
     it('knows when the oldest record of a status arrived', async () => {

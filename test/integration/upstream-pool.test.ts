@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { configSchema, type UpstreamConfig } from '../../src/config/schema.js';
-import { formatReply } from '../../src/smtp/replies.js';
+import { formatReply } from '../../src/reply/replies.js';
 import { UpstreamPool, type UpstreamPoolOptions } from '../../src/upstream/pool.js';
 import { parseUpstreamResponse, replyForUpstreamAccept, replyForUpstreamError } from '../../src/upstream/reply-for-upstream-error.js';
 import { classifyUpstreamFailure, UpstreamError, type UpstreamErrorInit } from '../../src/upstream/upstream-error.js';

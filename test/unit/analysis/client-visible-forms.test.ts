@@ -6,7 +6,7 @@ import Encoding from 'encoding-japanese';
 import iconv from 'iconv-lite';
 import { describe, expect, it } from 'vitest';
 import { createAnalyser } from '../../../src/analysis/analyse.js';
-import { normaliseLineEndings } from '../../../src/analysis/line-endings.js';
+import { normaliseLineEndings } from '../../../src/message/line-endings.js';
 import { asInput, refusal } from '../../helpers/analysis.js';
 
 const analyser = createAnalyser({

@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import libmime from 'libmime';
 import { describe, expect, it } from 'vitest';
 import { createAnalyser } from '../../../src/analysis/index.js';
-import { normaliseLineEndings } from '../../../src/analysis/line-endings.js';
+import { normaliseLineEndings } from '../../../src/message/line-endings.js';
 import { asInput, refusal } from '../../helpers/analysis.js';
 
 const ENVELOPE = { mailFrom: 'app@example.co.jp', rcptTo: ['boss@example.co.jp'] };

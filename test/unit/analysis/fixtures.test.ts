@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { createAnalyser } from '../../../src/analysis/analyse.js';
-import { normaliseLineEndings } from '../../../src/analysis/line-endings.js';
+import { normaliseLineEndings } from '../../../src/message/line-endings.js';
 import { asInput, refusal } from '../../helpers/analysis.js';
 
 const FIXTURES = fileURLToPath(new URL('../../fixtures/eml/', import.meta.url));

@@ -34,7 +34,7 @@ import jsmime, { type JsmimeGroup, type JsmimeMailbox } from '@protontech/jsmime
 import PostalMime, { addressParser, type Address as PostalAddress } from 'postal-mime';
 import { describe, expect, it } from 'vitest';
 import { createAnalyser } from '../../../src/analysis/index.js';
-import { normaliseLineEndings } from '../../../src/analysis/line-endings.js';
+import { normaliseLineEndings } from '../../../src/message/line-endings.js';
 import { asInput, refusal } from '../../helpers/analysis.js';
 
 // ---------------------------------------------------------------------------

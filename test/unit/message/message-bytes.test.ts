@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { normaliseLineEndings } from '../../../src/analysis/line-endings.js';
+import { normaliseLineEndings } from '../../../src/message/line-endings.js';
 import { cutInto } from '../../helpers/chunking.js';
 import { assembleMessage, messageChunks, normaliseChunks, withHead } from '../../../src/message/message-bytes.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { newMessageId } from '../../../src/message-id.js';
+import { newMessageId } from '../../../src/message/message-id.js';
 
 describe('newMessageId', () => {
   it('is a 26-character ULID that sorts by time', () => {

@@ -1,3 +1,7 @@
+import type { AddressMasker } from '../store/record.js';
+
+export type { AddressMasker };
+
 /**
  * m***@g***.com: enough for an operator to recognise a pattern, not enough to
  * harvest addresses from a log. The last domain label stays so a bulk run to
@@ -13,7 +17,6 @@ export function maskAddress(address: string): string {
   return `${local[0] ?? ''}***@${maskedDomain}`;
 }
 
-export type AddressMasker = (address: string) => string;
 
 export function makeAddressMasker(showAddresses: boolean): AddressMasker {
   return showAddresses ? (a) => a : maskAddress;

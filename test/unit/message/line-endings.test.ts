@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { normaliseLineEndings } from '../../../src/analysis/line-endings.js';
+import { normaliseLineEndings } from '../../../src/message/line-endings.js';
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
 const s = (buf: Buffer): string => buf.toString('latin1');

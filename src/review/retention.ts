@@ -1,5 +1,6 @@
-import type { Logger } from '../log/logger.js';
-import type { MessageStore } from './message-store.js';
+import type { Logger } from 'pino';
+import type { MessageStore } from '../store/message-store.js';
+import { UNDECIDED } from './lifecycle.js';
 
 const DAY_MS = 86_400_000;
 
@@ -22,7 +23,7 @@ export function startRetention(
     running = true;
     try {
       const olderThan = new Date(Date.now() - retentionDays * DAY_MS);
-      const removed = await store.purge(olderThan);
+      const removed = await store.purge(olderThan, UNDECIDED);
       if (removed > 0) logger?.info({ removed, olderThan: olderThan.toISOString() }, 'retention: removed decided records');
     } catch (err) {
       // An outage now is retried at the next tick; retention is never worth a crash.

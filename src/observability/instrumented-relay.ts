@@ -1,6 +1,6 @@
 import type { Relay } from '../actions/relay.js';
-import type { Metrics } from '../admin/metrics.js';
-import { UpstreamError } from './upstream-error.js';
+import type { Metrics } from './metrics.js';
+import { UpstreamError } from '../upstream/upstream-error.js';
 
 /**
  * What the last attempts to reach the upstream came to, for readiness: a relay

@@ -5,12 +5,10 @@ import { deliver } from '../actions/deliver.js';
 import type { Relay } from '../actions/relay.js';
 import { assembleMessage } from '../message/message-bytes.js';
 import { StoreConflictError, type MessageStore } from '../store/message-store.js';
-import type { HistoryEntry, MessageRecord, RecordStatus } from '../store/record.js';
+import { historyEntry as entry, type MessageRecord, type RecordStatus } from '../store/record.js';
+import type { ReleaseForm } from './lifecycle.js';
 import { UpstreamError } from '../upstream/upstream-error.js';
 
-export const RELEASE_FORMS = ['original', 'bcc', 'split'] as const;
-/** original: as received (exposes the addresses on purpose); bcc: `To: undisclosed-recipients:;`; split: one copy per recipient. */
-export type ReleaseForm = (typeof RELEASE_FORMS)[number];
 
 export interface ReleaseDeps {
   readonly store: MessageStore;
@@ -217,11 +215,6 @@ function conflictMessage(current: RecordStatus | 'releasing'): string {
   }
 }
 
-function entry(actor: string, action: string, note: string | null, upstreamReply?: string): HistoryEntry {
-  return upstreamReply === undefined
-    ? { at: new Date().toISOString(), actor, action, note }
-    : { at: new Date().toISOString(), actor, action, note, upstreamReply };
-}
 
 function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);

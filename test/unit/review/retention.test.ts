@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { MessageStore } from '../../../src/store/message-store.js';
 import { openStore } from '../../../src/store/open-store.js';
-import { startRetention } from '../../../src/store/retention.js';
+import { startRetention } from '../../../src/review/retention.js';
 import { body, DAY_MS, makeRecord } from '../../helpers/store-records.js';
 
 function fakeStore(purge: (olderThan: Date) => Promise<number>): MessageStore {

@@ -1,0 +1,81 @@
+import { releaseRecord, type ReleaseDeps } from './release-record.js';
+import { StoreConflictError, type MessageStore } from '../store/message-store.js';
+import { historyEntry, type MessageRecord } from '../store/record.js';
+import type { RefusedCopy } from '../actions/outcome.js';
+import { mayReleaseAs, notFrom, refusalFor, ReviewRefusedError, stepFor, type ReleaseForm, type Reviewer, type ReviewAction } from './lifecycle.js';
+
+// The review actions on one record, shared by the per-message routes and the
+// campaign routes so a bulk action applies exactly the same rules. Each one
+// reads the record for a precise refusal (lifecycle.ts), then lets the store's
+// atomic transition (or release claim) decide races: the read is advice, the
+// store is the lock. A refusal is a ReviewRefusedError carrying its Refusal.
+
+export interface ReviewDeps extends ReleaseDeps {
+  readonly fourEyes: boolean;
+}
+
+export async function approveMessage(store: MessageStore, reviewer: Reviewer, id: string, reason: string | null): Promise<MessageRecord> {
+  return decide(store, reviewer, id, 'approve', reason);
+}
+
+export async function discardMessage(store: MessageStore, reviewer: Reviewer, id: string, reason: string): Promise<MessageRecord> {
+  return decide(store, reviewer, id, 'discard', reason);
+}
+
+export interface Released {
+  readonly record: MessageRecord;
+  readonly upstreamReply: string;
+  readonly refused: readonly RefusedCopy[];
+}
+
+/** Role and four-eyes rules (lifecycle.ts), then the release itself (release-record.ts). */
+export async function releaseMessage(deps: ReviewDeps, reviewer: Reviewer, id: string, as: ReleaseForm, reason: string | null): Promise<Released> {
+  const notPermitted = mayReleaseAs(reviewer, as);
+  if (notPermitted) throw new ReviewRefusedError(notPermitted);
+  const record = await existing(deps.store, id);
+  const refusal = refusalFor(record, 'release', reviewer, deps.fourEyes);
+  if (refusal) throw new ReviewRefusedError(refusal);
+
+  const result = await releaseRecord(deps, id, as, reviewer.name, stepFor('release', deps.fourEyes).from, reason);
+  switch (result.kind) {
+    case 'released':
+      return { record: result.record, upstreamReply: result.upstreamReply, refused: result.refused };
+    case 'not-found':
+      throw notFound();
+    case 'conflict':
+      throw new ReviewRefusedError(
+        result.current === null ? { kind: 'not-found', message: result.message } : { kind: 'wrong-status', message: result.message, status: result.current },
+      );
+    case 'upstream-failed':
+    case 'unrecorded':
+      throw new ReviewRefusedError(result);
+  }
+}
+
+async function decide(store: MessageStore, reviewer: Reviewer, id: string, action: Exclude<ReviewAction, 'release'>, note: string | null): Promise<MessageRecord> {
+  // Approve and discard read the same step with or without four-eyes.
+  const fourEyes = false;
+  const record = await existing(store, id);
+  const refusal = refusalFor(record, action, reviewer, fourEyes);
+  if (refusal) throw new ReviewRefusedError(refusal);
+  const step = stepFor(action, fourEyes);
+  try {
+    return await store.transition(id, { ...step, entry: historyEntry(reviewer.name, action, note) });
+  } catch (err) {
+    // Someone else changed it between our read and the transition.
+    if (err instanceof StoreConflictError && err.current !== null) {
+      throw new ReviewRefusedError({ kind: 'wrong-status', status: err.current, message: notFrom(err.current, action) });
+    }
+    throw err;
+  }
+}
+
+async function existing(store: MessageStore, id: string): Promise<MessageRecord> {
+  const record = await store.get(id);
+  if (!record) throw notFound();
+  return record;
+}
+
+function notFound(): ReviewRefusedError {
+  return new ReviewRefusedError({ kind: 'not-found', message: 'no message with this id' });
+}
