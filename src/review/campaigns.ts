@@ -1,13 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { MessageStore } from '../store/message-store.js';
 import type { MessageRecord, RecordStatus } from '../store/record.js';
+import { CAMPAIGN_STATUSES } from './lifecycle.js';
 
 // A campaign is what one bulk send left in the quarantine: the records that
 // share an envelope sender and a subject (the seed incident was 832 of them).
 // Grouping them lets a reviewer decide once instead of 832 times.
 
-/** The records still waiting for a person; approved ones stay in so a four-eyes release can find them. */
-export const CAMPAIGN_STATUSES: readonly RecordStatus[] = ['held', 'approved', 'captured'];
 /** Bounds one scan: a larger backlog is reported as truncated rather than read without end. */
 const MAX_RECORDS_SCANNED = 50_000;
 const PAGE = 500;
