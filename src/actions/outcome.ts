@@ -36,9 +36,7 @@ export type Outcome =
   | { readonly kind: 'refused'; readonly reply: SmtpReply }
   | { readonly kind: 'captured' }
   | { readonly kind: 'held' }
-  | { readonly kind: 'quarantine-unavailable' }
-  | { readonly kind: 'store-failed' }
-  | { readonly kind: 'internal-error' };
+  | { readonly kind: 'store-failed' };
 
 /**
  * The one table from outcome to the mailer's reply. 250 appears only where the
@@ -75,12 +73,8 @@ export function replyForOutcome(outcome: Outcome, id: string): SmtpReply {
       return replies.captured(id);
     case 'held':
       return replies.held(id);
-    case 'quarantine-unavailable':
-      return withId(replies.quarantineUnavailable(), id);
     case 'store-failed':
       return withId(replies.storeUnavailable(), id);
-    case 'internal-error':
-      return withId(replies.analysisFailed(), id);
   }
 }
 

@@ -24,8 +24,9 @@ export interface ReceivedMessage {
   readonly context: TransactionContext;
 }
 
-/** Label values of mailguard_messages_total{action}. */
-export type OutcomeAction = 'pass' | 'monitor' | 'bcc' | 'split' | 'quarantine' | 'reject' | 'capture' | 'tempfail';
+/** What happened to a message: the label values of mailguard_messages_total{action}. */
+export const OUTCOME_ACTIONS = ['pass', 'monitor', 'bcc', 'split', 'quarantine', 'reject', 'capture', 'tempfail'] as const;
+export type OutcomeAction = (typeof OUTCOME_ACTIONS)[number];
 
 export interface MessageResult {
   readonly reply: SmtpReply;

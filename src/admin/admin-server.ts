@@ -1,6 +1,9 @@
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { MailGuardConfig } from '../config/schema.js';
+
+/** A review action's body is a reason and a form; 64 KB is far more than that and far less than a memory problem. */
+export const ADMIN_BODY_LIMIT = 64 * 1024;
 import type { ReadinessReport } from '../observability/readiness.js';
 
 export interface AdminServer {
@@ -23,7 +26,7 @@ export interface AdminParts {
  * them shows an address, a subject or an id.
  */
 export function createAdminServer(config: MailGuardConfig['admin'], parts: AdminParts = {}): AdminServer {
-  const http = Fastify({ logger: false, forceCloseConnections: true, bodyLimit: 64 * 1024 });
+  const http = Fastify({ logger: false, forceCloseConnections: true, bodyLimit: ADMIN_BODY_LIMIT });
   http.get('/healthz', async () => ({ status: 'ok' }));
   const { readiness, registry, api } = parts;
   if (readiness) {

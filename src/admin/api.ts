@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { bearerChallenge, createTokenVerifier, type AdminActor } from './auth.js';
 import { registerCampaignRoutes } from './campaign-routes.js';
+import { ADMIN_BODY_LIMIT } from './admin-server.js';
 import { answerForError, HttpError } from './http-answers.js';
 import { registerMessageRoutes } from './message-routes.js';
 import { registerReviewRoutes } from './review-routes.js';
@@ -8,8 +9,6 @@ import type { AdminApiDeps, AdminRouteContext } from './route-context.js';
 
 export type { AdminApiDeps, AdminLogger } from './route-context.js';
 
-/** A review action's body is a reason and a form; 64 KB is far more than that and far less than a memory problem. */
-export const ADMIN_BODY_LIMIT = 64 * 1024;
 
 /**
  * The review API under /api (DESIGN.md "Admin HTTP"). Register it on the admin

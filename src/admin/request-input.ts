@@ -1,18 +1,18 @@
 import { RELEASE_FORMS, type ReleaseForm } from '../review/lifecycle.js';
 import { RECORD_STATUSES, type RecordStatus } from '../store/record.js';
 import { HttpError } from './http-answers.js';
+import { isMessageId } from '../message/message-id.js';
 
 // Input checks for the admin API: everything a client sends is checked here,
 // before any of it reaches the store (no path traversal through an id, no
 // surprise types), and every refusal names what to fix.
 
-const MESSAGE_ID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 const CAMPAIGN_KEY = /^[0-9a-f]{24}$/;
 const MAX_NOTE_CHARS = 1000;
 const MAX_CURSOR_CHARS = 512;
 
 export function messageId(value: string): string {
-  if (!MESSAGE_ID.test(value)) throw new HttpError(404, 'no message with this id (ids are 26-character ULIDs as in "held for review <id>")');
+  if (!isMessageId(value)) throw new HttpError(404, 'no message with this id (ids are 26-character ULIDs as in "held for review <id>")');
   return value;
 }
 

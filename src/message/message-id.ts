@@ -14,6 +14,15 @@ function randomTenBytes(): Buffer {
   return POOL.subarray(poolOffset - 10, poolOffset);
 }
 
+/** A ULID's characters (Crockford base32, no I L O U), as a regular-expression fragment. */
+export const MESSAGE_ID_PATTERN = '[0-9A-HJKMNP-TV-Z]{26}';
+const MESSAGE_ID = new RegExp(`^${MESSAGE_ID_PATTERN}$`);
+
+/** Ids are ULIDs; anything else never reaches a path, a key or a store query (no traversal, no dot files). */
+export function isMessageId(id: unknown): id is string {
+  return typeof id === 'string' && MESSAGE_ID.test(id);
+}
+
 /**
  * A ULID: 48-bit millisecond time + 80 random bits in Crockford base32. Sorts by
  * time as text, so the store can list newest first without a separate index,

@@ -1,11 +1,11 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { OUTCOME_ACTIONS } from '../actions/process-message.js';
 import type { MessageStore } from '../store/message-store.js';
+import { UPSTREAM_ERROR_CLASSES } from '../upstream/upstream-error.js';
 import { RECORD_STATUSES } from '../store/record.js';
 import type { ReadinessReport } from './readiness.js';
 
-export const MESSAGE_ACTIONS = ['pass', 'monitor', 'bcc', 'split', 'quarantine', 'reject', 'capture', 'tempfail'] as const;
 export const SESSION_RESULTS = ['accepted', 'denied', 'auth_failed'] as const;
-export const UPSTREAM_ERROR_CLASSES = ['connect', '4xx', '5xx'] as const;
 /** The rewrites whose copies are checked before they leave. */
 export const COPY_FORMS = ['bcc', 'split'] as const;
 
@@ -121,7 +121,7 @@ export function createMetrics(ruleNames: readonly string[]) {
     }),
   };
   // Start every known series at 0 so rate() and absent-value alerts work from the first scrape.
-  for (const action of MESSAGE_ACTIONS) metrics.messages.inc({ action }, 0);
+  for (const action of OUTCOME_ACTIONS) metrics.messages.inc({ action }, 0);
   for (const result of SESSION_RESULTS) metrics.sessions.inc({ result }, 0);
   metrics.authLockouts.inc(0);
   for (const c of UPSTREAM_ERROR_CLASSES) metrics.upstreamErrors.inc({ class: c }, 0);

@@ -14,8 +14,3 @@ const STRENGTH: Record<PolicyAction, number> = {
 export function strongerAction(a: PolicyAction, b: PolicyAction): PolicyAction {
   return STRENGTH[b] > STRENGTH[a] ? b : a;
 }
-
-/** Actions that let the message (or a rewritten form of it) leave now. */
-export function deliversNow(action: PolicyAction): boolean {
-  return action === 'pass' || action === 'monitor' || action === 'bcc' || action === 'split';
-}

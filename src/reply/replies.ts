@@ -23,11 +23,7 @@ export function sanitizeReplyText(text: string): string {
 export class SmtpReplyError extends Error {
   override readonly name = 'SmtpReplyError';
   readonly responseCode: number;
-  constructor(
-    readonly reply: SmtpReply,
-    /** For the log only: what happened inside, never sent to the client. */
-    readonly internalReason?: string,
-  ) {
+  constructor(readonly reply: SmtpReply) {
     super(`${reply.enhanced} ${sanitizeReplyText(reply.text)}`);
     this.responseCode = reply.code;
   }
@@ -49,7 +45,6 @@ export const replies = {
     r(550, '5.7.1', `Message exposes ${count} ${what} to each other in ${headers.join(', ') || 'its headers'}; send with Bcc or one message per recipient`),
   tooManySplitCopies: (count: number, max: number) =>
     r(550, '5.5.3', `Message would need ${count} separate copies, above the limit of ${max}; send in smaller batches with Bcc`),
-  quarantineUnavailable: () => r(451, '4.3.0', 'Message needs review but the quarantine is not available; try again later'),
   analysisFailed: () => r(451, '4.3.0', 'Message could not be checked; try again later'),
   transactionTimeout: () => r(451, '4.4.2', 'Transaction took too long; try again'),
   shuttingDown: () => r(421, '4.3.2', 'mail-guard is shutting down; try again later'),

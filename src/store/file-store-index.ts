@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RECORD_STATUSES, type RecordStatus } from './record.js';
-import { isRecordId } from './store-common.js';
+import { isMessageId } from '../message/message-id.js';
 
 export interface IndexEntry {
   readonly id: string;
@@ -34,7 +34,7 @@ export class StatusIndex {
   /** All record ids, newest first. */
   async ids(): Promise<string[]> {
     const names = await readdir(this.recordsDir);
-    const ids = names.filter(isRecordId).sort();
+    const ids = names.filter(isMessageId).sort();
     ids.reverse();
     this.#forgetMissing(ids);
     return ids;

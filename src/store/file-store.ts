@@ -13,7 +13,8 @@ import {
 } from './message-store.js';
 import { FileLedger } from './file-ledger.js';
 import { type HistoryEntry, type MessageRecord, type RecordStatus } from './record.js';
-import { checkListQuery, checkStatus, emptyCounts, isRecordId } from './store-common.js';
+import { checkListQuery, checkStatus, emptyCounts } from './store-common.js';
+import { isMessageId } from '../message/message-id.js';
 
 /**
  * The embedded store: one directory per record under `<path>/records/<id>/`
@@ -54,7 +55,7 @@ class FileStore implements MessageStore {
 
   async put(record: MessageRecord, raw: readonly Buffer[]): Promise<void> {
     this.#open();
-    if (!isRecordId(record.id)) throw new RangeError(`not a record id: ${JSON.stringify(record.id)}`);
+    if (!isMessageId(record.id)) throw new RangeError(`not a record id: ${JSON.stringify(record.id)}`);
     checkStatus(record.status);
     try {
       await this.dirs.create(record, raw);
@@ -70,19 +71,19 @@ class FileStore implements MessageStore {
 
   async get(id: string): Promise<MessageRecord | null> {
     this.#open();
-    if (!isRecordId(id)) return null;
+    if (!isMessageId(id)) return null;
     return this.#guard(`cannot read record ${id}`, () => this.dirs.read(id));
   }
 
   async raw(id: string): Promise<Buffer | null> {
     this.#open();
-    if (!isRecordId(id)) return null;
+    if (!isMessageId(id)) return null;
     return this.#guard(`cannot read message ${id}`, () => this.dirs.readRaw(id));
   }
 
   async list(query: ListQuery): Promise<ListPage> {
     this.#open();
-    const { limit, cursor, status } = checkListQuery(query, isRecordId);
+    const { limit, cursor, status } = checkListQuery(query, isMessageId);
     return this.#guard('cannot list records', async () => {
       const all = await this.#index.ids();
       const candidates = cursor === undefined ? all : all.slice(indexAfter(all, cursor));
@@ -241,7 +242,7 @@ class FileStore implements MessageStore {
   async #update(...args: Parameters<RecordDirectories['update']>): Promise<MessageRecord> {
     this.#open();
     const id = args[0];
-    if (!isRecordId(id)) throw new StoreConflictError(`no record ${JSON.stringify(id)}`, null);
+    if (!isMessageId(id)) throw new StoreConflictError(`no record ${JSON.stringify(id)}`, null);
     return this.#guard(`cannot update record ${id}`, () => this.dirs.update(...args));
   }
 

@@ -2,9 +2,10 @@ import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { createRedisClient, durabilityWarnings, type RedisClient } from './redis-client.js';
 import { StoreConflictError, StoreUnavailableError, type DeliveryLedger, type ListPage, type ListQuery, type MessageStore, type Transition } from './message-store.js';
+import { isMessageId, MESSAGE_ID_PATTERN } from '../message/message-id.js';
 import { RECORD_STATUSES, type HistoryEntry, type MessageRecord, type RecordStatus } from './record.js';
 import * as lua from './redis-store-scripts.js';
-import { checkListQuery, checkStatus, emptyCounts, isRecordId } from './store-common.js';
+import { checkListQuery, checkStatus, emptyCounts } from './store-common.js';
 
 export interface RedisStoreOptions {
   readonly url: string;
@@ -42,7 +43,7 @@ const SCRIPTS = {
   page: new Script(lua.PAGE),
 };
 
-const CURSOR = /^(\d{1,16})_([0-9A-HJKMNP-TV-Z]{26})$/;
+const CURSOR = new RegExp(`^(\\d{1,16})_(${MESSAGE_ID_PATTERN})$`);
 const PURGE_BATCH = 500;
 
 /**
@@ -82,7 +83,7 @@ class RedisStore implements MessageStore {
   }
 
   async put(record: MessageRecord, raw: readonly Buffer[]): Promise<void> {
-    if (!isRecordId(record.id)) throw new RangeError(`not a record id: ${JSON.stringify(record.id)}`);
+    if (!isMessageId(record.id)) throw new RangeError(`not a record id: ${JSON.stringify(record.id)}`);
     checkStatus(record.status);
     const score = Date.parse(record.receivedAt);
     if (!Number.isFinite(score)) throw new RangeError(`record ${record.id}: receivedAt is not a date`);
@@ -99,13 +100,13 @@ class RedisStore implements MessageStore {
   }
 
   async get(id: string): Promise<MessageRecord | null> {
-    if (!isRecordId(id)) return null;
+    if (!isMessageId(id)) return null;
     const [record] = await this.#guard(() => this.#fetch([id]));
     return record ?? null;
   }
 
   async raw(id: string): Promise<Buffer | null> {
-    if (!isRecordId(id)) return null;
+    if (!isMessageId(id)) return null;
     return this.#guard(() => this.client.getBuffer(this.#key('raw', id)));
   }
 
@@ -259,7 +260,7 @@ class RedisStore implements MessageStore {
   }
 
   #checkId(id: string): void {
-    if (!isRecordId(id)) throw new StoreConflictError(`no record ${JSON.stringify(id)}`, null);
+    if (!isMessageId(id)) throw new StoreConflictError(`no record ${JSON.stringify(id)}`, null);
   }
 
   /** Conflicts pass through; everything else (refused, timed out, OOM, closed) is an outage. */

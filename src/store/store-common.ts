@@ -3,12 +3,6 @@ import { RECORD_STATUSES, type RecordStatus } from './record.js';
 
 export const MAX_LIST_LIMIT = 500;
 
-const RECORD_ID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
-
-/** Ids are ULIDs; anything else never reaches a path or a key (no traversal, no dot files). */
-export function isRecordId(id: unknown): id is string {
-  return typeof id === 'string' && RECORD_ID.test(id);
-}
 
 /**
  * Checks a list query the same way for every store. A bad limit or cursor is

@@ -24,7 +24,9 @@ export type UpstreamErrorKind = 'connect' | 'tls' | 'tls-pin' | 'auth' | 'transi
  */
 export type UpstreamStage = 'connect' | 'envelope' | 'data';
 
-export type UpstreamMetricClass = 'connect' | '4xx' | '5xx';
+/** The label values of mailguard_upstream_errors_total{class}. */
+export const UPSTREAM_ERROR_CLASSES = ['connect', '4xx', '5xx'] as const;
+export type UpstreamMetricClass = (typeof UPSTREAM_ERROR_CLASSES)[number];
 
 /** The transaction was cancelled (its AbortSignal fired) before anything of it could complete upstream. */
 export function cancelledError(stage: UpstreamStage, reason: string): UpstreamError {
