@@ -4,7 +4,7 @@ import type { AdminActor } from './auth.js';
 import type { AdminRouteContext } from './route-context.js';
 import { campaignRecords, listCampaigns } from '../review/campaigns.js';
 import { answerForError, HttpError, send } from './http-answers.js';
-import { bodyFields, campaignKeyParam, optionalReason, releaseForm, requiredReason } from './request-input.js';
+import { approveBody, campaignKeyParam, discardBody, releaseBody } from './request-input.js';
 import { mayReleaseAs, ReviewRefusedError } from '../review/lifecycle.js';
 import { approveMessage, discardMessage, releaseMessage } from '../review/review-actions.js';
 
@@ -37,14 +37,13 @@ export function registerCampaignRoutes(api: FastifyInstance, { deps, actorOf }: 
 
   const bulk = (
     action: 'approve' | 'discard' | 'release',
-    allowed: readonly string[],
     /** Checks the body (and anything refused for every record alike) before a record is touched. */
-    perRecord: (fields: Readonly<Record<string, unknown>>, actor: AdminActor) => (record: MessageRecord) => Promise<CampaignItemResult>,
+    perRecord: (body: unknown, actor: AdminActor) => (record: MessageRecord) => Promise<CampaignItemResult>,
   ): void => {
     api.post<KeyParams>(`/campaigns/:key/${action}`, async (request, reply) => {
       const key = campaignKeyParam(request.params.key);
       const actor = actorOf(request);
-      const apply = perRecord(bodyFields(request.body, allowed), actor);
+      const apply = perRecord(request.body, actor);
       const records = await campaignRecords(store, key);
       if (records.length === 0) throw new HttpError(404, 'no campaign with this key has messages waiting for review');
 
@@ -70,25 +69,24 @@ export function registerCampaignRoutes(api: FastifyInstance, { deps, actorOf }: 
     });
   };
 
-  bulk('approve', ['reason'], (fields, actor) => {
-    const reason = optionalReason(fields);
+  bulk('approve', (body, actor) => {
+    const { reason } = approveBody(body);
     return async (record) => {
       const approved = await approveMessage(store, actor, record.id, reason);
       return { id: record.id, status: 200, recordStatus: approved.status };
     };
   });
 
-  bulk('discard', ['reason'], (fields, actor) => {
-    const reason = requiredReason(fields);
+  bulk('discard', (body, actor) => {
+    const { reason } = discardBody(body);
     return async (record) => {
       const discarded = await discardMessage(store, actor, record.id, reason);
       return { id: record.id, status: 200, recordStatus: discarded.status };
     };
   });
 
-  bulk('release', ['as', 'reason'], (fields, actor) => {
-    const as = releaseForm(fields);
-    const reason = optionalReason(fields);
+  bulk('release', (body, actor) => {
+    const { as, reason } = releaseBody(body);
     const notPermitted = mayReleaseAs(actor, as);
     if (notPermitted) throw new ReviewRefusedError(notPermitted);
     return async (record) => {

@@ -1,11 +1,13 @@
+import { z } from 'zod';
+import { isMessageId } from '../message/message-id.js';
 import { RELEASE_FORMS, type ReleaseForm } from '../review/lifecycle.js';
 import { RECORD_STATUSES, type RecordStatus } from '../store/record.js';
 import { HttpError } from './http-answers.js';
-import { isMessageId } from '../message/message-id.js';
 
 // Input checks for the admin API: everything a client sends is checked here,
-// before any of it reaches the store (no path traversal through an id, no
-// surprise types), and every refusal names what to fix.
+// by one zod schema per request shape, before any of it reaches the store (no
+// path traversal through an id, no surprise types). Every refusal is a 400
+// naming what to fix; a field the action does not know is refused, not ignored.
 
 const CAMPAIGN_KEY = /^[0-9a-f]{24}$/;
 const MAX_NOTE_CHARS = 1000;
@@ -21,71 +23,90 @@ export function campaignKeyParam(value: string): string {
   return value;
 }
 
+/** A query parameter given twice arrives as an array. */
+const once = (key: string) => z.string({ error: `give ${key} once` });
+
+const listQuery = z.strictObject(
+  {
+    status: once('status')
+      .pipe(z.enum(RECORD_STATUSES, { error: `status must be one of ${RECORD_STATUSES.join(', ')}` }))
+      .optional(),
+    limit: once('limit')
+      .regex(/^\d{1,4}$/, { error: 'limit must be a whole number from 1 to 500' })
+      .transform(Number)
+      .pipe(z.number().min(1, { error: 'limit must be a whole number from 1 to 500' }).max(500, { error: 'limit must be a whole number from 1 to 500' }))
+      .default(50),
+    cursor: once('cursor')
+      .regex(new RegExp(`^[\\x21-\\x7e]{1,${MAX_CURSOR_CHARS}}$`), { error: 'cursor must be the nextCursor of the previous page' })
+      .optional(),
+  },
+  { error: (issue) => (issue.code === 'unrecognized_keys' ? `unknown query parameter "${issue.keys[0]}"; use status, limit or cursor` : undefined) },
+);
+
 export interface ListParams {
   readonly status: RecordStatus | undefined;
   readonly limit: number;
   readonly cursor: string | undefined;
 }
 
-export function listParams(query: Readonly<Record<string, unknown>>): ListParams {
-  for (const key of Object.keys(query)) {
-    if (key !== 'status' && key !== 'limit' && key !== 'cursor') throw new HttpError(400, `unknown query parameter "${key}"; use status, limit or cursor`);
-  }
-  const status = single(query, 'status');
-  if (status !== undefined && !(RECORD_STATUSES as readonly string[]).includes(status)) {
-    throw new HttpError(400, `status must be one of ${RECORD_STATUSES.join(', ')}`);
-  }
-  const limitText = single(query, 'limit');
-  let limit = 50;
-  if (limitText !== undefined) {
-    limit = /^\d{1,4}$/.test(limitText) ? Number(limitText) : NaN;
-    if (!(limit >= 1 && limit <= 500)) throw new HttpError(400, 'limit must be a whole number from 1 to 500');
-  }
-  const cursor = single(query, 'cursor');
-  if (cursor !== undefined && (cursor === '' || cursor.length > MAX_CURSOR_CHARS || /[^\x21-\x7e]/.test(cursor))) {
-    throw new HttpError(400, 'cursor must be the nextCursor of the previous page');
-  }
-  return { status: status as RecordStatus | undefined, limit, cursor };
+export function listParams(query: unknown): ListParams {
+  const { status, limit, cursor } = parsed(listQuery, query ?? {});
+  return { status, limit, cursor };
 }
 
-function single(query: Readonly<Record<string, unknown>>, key: string): string | undefined {
-  const value = query[key];
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string') throw new HttpError(400, `give ${key} once`);
-  return value;
-}
+const optionalReason = z
+  .string({ error: '"reason" must be a string' })
+  .trim()
+  .max(MAX_NOTE_CHARS, { error: `"reason" is longer than ${MAX_NOTE_CHARS} characters` })
+  .nullish()
+  .transform((reason) => (reason ? reason : null));
 
-/** The JSON object of a POST, with only the fields this action knows (a typo is refused, not ignored). */
-export function bodyFields(body: unknown, allowed: readonly string[]): Readonly<Record<string, unknown>> {
-  if (body === undefined || body === null) return {};
-  if (typeof body !== 'object' || Array.isArray(body)) throw new HttpError(400, 'the request body must be a JSON object');
-  const fields = body as Record<string, unknown>;
-  for (const key of Object.keys(fields)) {
-    if (!allowed.includes(key)) throw new HttpError(400, `unknown field "${key}"; this action takes ${allowed.map((a) => `"${a}"`).join(', ')}`);
-  }
-  return fields;
-}
-
-export function optionalReason(fields: Readonly<Record<string, unknown>>): string | null {
-  const reason = fields['reason'];
-  if (reason === undefined || reason === null) return null;
-  if (typeof reason !== 'string') throw new HttpError(400, '"reason" must be a string');
-  const trimmed = reason.trim();
-  if (trimmed.length > MAX_NOTE_CHARS) throw new HttpError(400, `"reason" is longer than ${MAX_NOTE_CHARS} characters`);
-  return trimmed === '' ? null : trimmed;
-}
-
-export function requiredReason(fields: Readonly<Record<string, unknown>>): string {
-  const reason = optionalReason(fields);
-  if (reason === null) throw new HttpError(400, 'a discard needs a "reason": say why, it goes into the history');
-  return reason;
-}
+const requiredReason = optionalReason.refine((reason): reason is string => reason !== null, {
+  error: 'a discard needs a "reason": say why, it goes into the history',
+});
 
 /** No default on purpose: the form decides who sees whose address, so the caller must say it. */
-export function releaseForm(fields: Readonly<Record<string, unknown>>): ReleaseForm {
-  const as = fields['as'];
-  if (typeof as !== 'string' || !(RELEASE_FORMS as readonly string[]).includes(as)) {
-    throw new HttpError(400, `say how to release it: {"as": "bcc"} (recipients hidden), "split" (one copy per recipient) or "original" (addresses visible, approver role)`);
-  }
-  return as as ReleaseForm;
+const releaseForm = z.enum(RELEASE_FORMS, {
+  error: 'say how to release it: {"as": "bcc"} (recipients hidden), "split" (one copy per recipient) or "original" (addresses visible, approver role)',
+});
+
+const knownFields = (fields: string) => (issue: z.core.$ZodRawIssue) =>
+  issue.code === 'unrecognized_keys' ? `unknown field "${String(issue.keys[0])}"; this action takes ${fields}` : undefined;
+
+const REVIEW_BODIES = {
+  approve: z.strictObject({ reason: optionalReason }, { error: knownFields('"reason"') }),
+  discard: z.strictObject({ reason: requiredReason }, { error: knownFields('"reason"') }),
+  release: z.strictObject({ as: releaseForm, reason: optionalReason }, { error: knownFields('"as", "reason"') }),
+};
+
+export type ApproveBody = { readonly reason: string | null };
+export type DiscardBody = { readonly reason: string };
+export type ReleaseBody = { readonly as: ReleaseForm; readonly reason: string | null };
+
+/** The body of POST …/approve: an optional reason. An empty body is fine. */
+export function approveBody(body: unknown): ApproveBody {
+  return parsed(REVIEW_BODIES.approve, objectBody(body));
+}
+
+/** The body of POST …/discard: the reason is required, it goes into the history. */
+export function discardBody(body: unknown): DiscardBody {
+  const { reason } = parsed(REVIEW_BODIES.discard, objectBody(body));
+  return { reason: reason as string };
+}
+
+/** The body of POST …/release: the form (required) and an optional reason. */
+export function releaseBody(body: unknown): ReleaseBody {
+  return parsed(REVIEW_BODIES.release, objectBody(body));
+}
+
+function objectBody(body: unknown): object {
+  if (body === undefined || body === null) return {};
+  if (typeof body !== 'object' || Array.isArray(body)) throw new HttpError(400, 'the request body must be a JSON object');
+  return body;
+}
+
+function parsed<T extends z.ZodType>(schema: T, input: unknown): z.output<T> {
+  const result = schema.safeParse(input);
+  if (!result.success) throw new HttpError(400, result.error.issues[0]?.message ?? 'the request is not valid');
+  return result.data;
 }

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { AdminRouteContext } from './route-context.js';
 import { send } from './http-answers.js';
-import { bodyFields, messageId, optionalReason, releaseForm, requiredReason } from './request-input.js';
+import { approveBody, discardBody, messageId, releaseBody } from './request-input.js';
 import { approveMessage, discardMessage, releaseMessage } from '../review/review-actions.js';
 
 type IdParams = { Params: { id: string }; Body: unknown };
@@ -12,7 +12,7 @@ export function registerReviewRoutes(api: FastifyInstance, { deps, actorOf }: Ad
 
   api.post<IdParams>('/messages/:id/approve', async (request, reply) => {
     const id = messageId(request.params.id);
-    const reason = optionalReason(bodyFields(request.body, ['reason']));
+    const { reason } = approveBody(request.body);
     const actor = actorOf(request);
     const record = await approveMessage(store, actor, id, reason);
     logger.info({ id, actor: actor.name, action: 'approve' }, 'message approved');
@@ -21,7 +21,7 @@ export function registerReviewRoutes(api: FastifyInstance, { deps, actorOf }: Ad
 
   api.post<IdParams>('/messages/:id/discard', async (request, reply) => {
     const id = messageId(request.params.id);
-    const reason = requiredReason(bodyFields(request.body, ['reason']));
+    const { reason } = discardBody(request.body);
     const actor = actorOf(request);
     const record = await discardMessage(store, actor, id, reason);
     logger.info({ id, actor: actor.name, action: 'discard' }, 'message discarded');
@@ -30,9 +30,7 @@ export function registerReviewRoutes(api: FastifyInstance, { deps, actorOf }: Ad
 
   api.post<IdParams>('/messages/:id/release', async (request, reply) => {
     const id = messageId(request.params.id);
-    const fields = bodyFields(request.body, ['as', 'reason']);
-    const as = releaseForm(fields);
-    const reason = optionalReason(fields);
+    const { as, reason } = releaseBody(request.body);
     const actor = actorOf(request);
     try {
       const released = await releaseMessage(deps, actor, id, as, reason);
