@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { AdminRouteContext } from './route-context.js';
 import { HttpError, send } from './http-answers.js';
-import { historyEntry } from '../store/record.js';
+import { rawForReviewer } from '../review/review-actions.js';
 import { buildPreview } from './preview.js';
 import { listParams, messageId } from './request-input.js';
 
@@ -26,14 +26,11 @@ export function registerMessageRoutes(api: FastifyInstance, { deps, actorOf }: A
     return send(reply, 200, record);
   });
 
-  // The .eml may hold every exposed address: each download is in the history
-  // before a byte is sent, and nothing is sent when that cannot be recorded.
+  // Audited: review/ writes the download into the history before handing the bytes out.
   api.get<IdParams>('/messages/:id/raw', async (request, reply) => {
     const id = messageId(request.params.id);
-    const raw = await store.raw(id);
-    if (!raw) throw new HttpError(404, 'no message with this id');
     const actor = actorOf(request);
-    await store.appendHistory(id, historyEntry(actor.name, 'view-raw', null));
+    const raw = await rawForReviewer(store, actor, id);
     deps.logger.info({ id, actor: actor.name, action: 'view-raw' }, 'raw message downloaded');
     return reply
       .code(200)

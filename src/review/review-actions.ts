@@ -70,6 +70,18 @@ async function decide(store: MessageStore, reviewer: Reviewer, id: string, actio
   }
 }
 
+/**
+ * The stored .eml for a person: it may hold every exposed address, so each
+ * download is in the history before a byte is handed out, and nothing is handed
+ * out when that cannot be recorded.
+ */
+export async function rawForReviewer(store: MessageStore, reviewer: Reviewer, id: string): Promise<Buffer> {
+  const raw = await store.raw(id);
+  if (!raw) throw notFound();
+  await store.appendHistory(id, historyEntry(reviewer.name, 'view-raw', null));
+  return raw;
+}
+
 async function existing(store: MessageStore, id: string): Promise<MessageRecord> {
   const record = await store.get(id);
   if (!record) throw notFound();
