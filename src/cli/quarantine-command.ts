@@ -9,6 +9,15 @@ interface ApiOptions {
   token?: string;
 }
 
+/**
+ * Exit codes, from the API's answer (admin/http-answers.ts maps review/'s
+ * refusals to those statuses): 0 done; 1 refused, nothing changed (4xx: wrong
+ * status, four-eyes, not found, bad input); 2 usage, no token, API unreachable;
+ * 3 failed on the way (5xx: the upstream did not take it, the store is down),
+ * worth a retry or a look at the log.
+ */
+export const QUARANTINE_EXIT = { refused: 1, usage: 2, failed: 3 } as const;
+
 class ApiError extends Error {
   constructor(
     message: string,
@@ -21,7 +30,7 @@ class ApiError extends Error {
 function target(opts: ApiOptions): { base: string; token: string } {
   const base = opts.admin ?? process.env['MAIL_GUARD_ADMIN_URL'] ?? 'http://127.0.0.1:9025';
   const token = opts.token ?? process.env['MAIL_GUARD_TOKEN'];
-  if (!token) throw new ApiError('no token: pass --token or set MAIL_GUARD_TOKEN', 2);
+  if (!token) throw new ApiError('no token: pass --token or set MAIL_GUARD_TOKEN', QUARANTINE_EXIT.usage);
   return { base: base.replace(/\/+$/, ''), token };
 }
 
@@ -35,7 +44,7 @@ async function call(opts: ApiOptions, method: 'GET' | 'POST', path: string, body
       ...(body ? { body: JSON.stringify(body) } : {}),
     });
   } catch (err) {
-    throw new ApiError(`cannot reach the admin API at ${base}: ${(err as Error).cause ?? (err as Error).message}`, 2);
+    throw new ApiError(`cannot reach the admin API at ${base}: ${(err as Error).cause ?? (err as Error).message}`, QUARANTINE_EXIT.usage);
   }
   const text = await response.text();
   let parsed: unknown = text;
@@ -46,7 +55,7 @@ async function call(opts: ApiOptions, method: 'GET' | 'POST', path: string, body
   }
   if (!response.ok) {
     const message = typeof parsed === 'object' && parsed && 'error' in parsed ? String((parsed as { error: unknown }).error) : text;
-    throw new ApiError(`${response.status}: ${message}`, 1);
+    throw new ApiError(`${response.status}: ${message}`, response.status >= 500 ? QUARANTINE_EXIT.failed : QUARANTINE_EXIT.refused);
   }
   return parsed;
 }

@@ -29,8 +29,8 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function relay(): Promise<RecordingUpstream> {
-  const u = await startRecordingUpstream();
+async function relay(options: Parameters<typeof startRecordingUpstream>[0] = {}): Promise<RecordingUpstream> {
+  const u = await startRecordingUpstream(options);
   cleanups.push(() => u.close());
   return u;
 }
@@ -123,6 +123,20 @@ describe('review through the CLI', () => {
     expect(rel.code).toBe(0);
     expect(upstream.messages.map((m) => m.rcptTo[0]).sort()).toEqual(envelope);
     expect((await cli(guard, 'alice', 'discard', id, '--reason', 'too late')).code).toBe(1);
+  });
+
+  it('exits 3 when the release failed on the way (the upstream did not take it), 1 when refused, 2 without a token', async () => {
+    const upstream = await relay({ rcptReply: () => ({ code: 451, message: '4.3.0 try later' }) });
+    const guard = await guardWith(upstream.port);
+    const id = await hold(guard);
+    expect((await cli(guard, 'bob', 'approve', id)).code).toBe(0);
+    const failed = await cli(guard, 'alice', 'release', id, '--as', 'bcc');
+    expect(failed.stderr).toMatch(/^mail-guard: 502: /);
+    expect(failed.code).toBe(3);
+    expect((await cli(guard, 'alice', 'approve', id)).code).toBe(1);
+    const { MAIL_GUARD_TOKEN: _token, ...noToken } = process.env;
+    const withoutToken = await run(process.execPath, [CLI, 'quarantine', '--admin', `http://127.0.0.1:${guard.adminPort}`, 'list'], { env: noToken }).catch((e: { code: number }) => e);
+    expect((withoutToken as { code: number }).code).toBe(2);
   });
 });
 
