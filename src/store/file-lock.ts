@@ -27,9 +27,10 @@
  *   SIGINT/SIGTERM/SIGHUP listeners beside serve's drain-then-force handler.
  * - Each lock costs one more file call than ours (mkdir, stat, rmdir against
  *   mkdir, rmdir), plus a timer. Given a retry count, the retry module it uses
- *   builds and sorts the whole wait schedule on every lock. bench/file-lock.mjs:
- *   ~1.2-1.6x our CPU per lock. Both are a small share of the fsynced update the lock
- *   guards, so cost alone would not decide it.
+ *   builds and sorts the whole wait schedule on every lock. bench/file-lock.mjs
+ *   (busy 2-core VM): 1.2-1.6x our CPU per uncontended lock, and within noise
+ *   with 256 records at once or 8 contenders. Either lock costs about a tenth
+ *   of the fsynced update it guards, so cost alone would not decide it.
  * - Its clock handling is no better. Its refresh writes the holder's clock into
  *   the mtime with utimes, so on NFS, clients compare one client's clock
  *   against another's. Our mtime is the one mkdir set (on NFS, the server's
