@@ -17,6 +17,11 @@
  * Redis refuses a script at its first write when it is out of memory, and
  * every script checks before it writes, so a refusal leaves nothing behind
  * (Redis does not roll back a script that fails half-way).
+ *
+ * SCRIPTS below is what the store hands to ioredis `defineCommand`, which
+ * sends EVAL the first time a script runs on a connection, EVALSHA after,
+ * and EVAL again when the server answers NOSCRIPT (restart, SCRIPT FLUSH,
+ * failover to another master, a Cluster redirect to another node).
  */
 
 import { RECORD_STATUSES } from './record.js';
@@ -173,3 +178,19 @@ while #out < want * 2 do
 end
 return out
 `;
+
+const STATUS_INDEXES = RECORD_STATUSES.length;
+
+/** Every script with its key count, which is fixed per script (the six status indexes are always all passed). */
+export const SCRIPTS = {
+  put: { lua: PUT, numberOfKeys: 5 },
+  transition: { lua: TRANSITION, numberOfKeys: 2 + STATUS_INDEXES },
+  appendHistory: { lua: APPEND_HISTORY, numberOfKeys: 2 },
+  claim: { lua: CLAIM, numberOfKeys: 2 },
+  abandon: { lua: ABANDON, numberOfKeys: 2 },
+  complete: { lua: COMPLETE, numberOfKeys: 2 + STATUS_INDEXES },
+  purgeOne: { lua: PURGE_ONE, numberOfKeys: 4 + STATUS_INDEXES },
+  page: { lua: PAGE, numberOfKeys: 1 },
+} as const satisfies Record<string, { readonly lua: string; readonly numberOfKeys: number }>;
+
+export type ScriptName = keyof typeof SCRIPTS;

@@ -1,10 +1,9 @@
-import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { createRedisClient, durabilityWarnings, type RedisClient } from './redis-client.js';
 import { StoreConflictError, StoreUnavailableError, type DeliveryLedger, type ListPage, type ListQuery, type MessageStore, type Transition } from './message-store.js';
 import { isMessageId, MESSAGE_ID_PATTERN } from '../message/message-id.js';
 import { RECORD_STATUSES, type HistoryEntry, type MessageRecord, type RecordStatus } from './record.js';
-import * as lua from './redis-store-scripts.js';
+import { SCRIPTS, type ScriptName } from './redis-store-scripts.js';
 import { checkListQuery, checkStatus, emptyCounts } from './store-common.js';
 
 export interface RedisStoreOptions {
@@ -25,23 +24,21 @@ export interface RedisStoreOptions {
   readonly ledgerHours?: number | undefined;
 }
 
-class Script {
-  readonly sha: string;
-  constructor(readonly text: string) {
-    this.sha = createHash('sha1').update(text).digest('hex');
-  }
-}
-
-const SCRIPTS = {
-  put: new Script(lua.PUT),
-  transition: new Script(lua.TRANSITION),
-  appendHistory: new Script(lua.APPEND_HISTORY),
-  claim: new Script(lua.CLAIM),
-  abandon: new Script(lua.ABANDON),
-  complete: new Script(lua.COMPLETE),
-  purgeOne: new Script(lua.PURGE_ONE),
-  page: new Script(lua.PAGE),
+/**
+ * The methods `defineCommand` adds to the client, which ioredis cannot type:
+ * one per script, taking its KEYS then its ARGV (the key count is the
+ * script's fixed numberOfKeys, so ioredis supplies it).
+ */
+type ScriptCommands = {
+  readonly [N in ScriptName as `mailGuard_${N}`]: (...keysThenArgs: (string | Buffer)[]) => Promise<unknown>;
 };
+type ScriptedClient = RedisClient & ScriptCommands;
+
+/** Defines every script on the client (before it connects; works alike for a node, Sentinel and a Cluster). */
+function defineScripts(client: RedisClient): ScriptedClient {
+  for (const [name, script] of Object.entries(SCRIPTS)) client.defineCommand(`mailGuard_${name}`, script);
+  return client as ScriptedClient;
+}
 
 const CURSOR = new RegExp(`^(\\d{1,16})_(${MESSAGE_ID_PATTERN})$`);
 const PURGE_BATCH = 500;
@@ -55,7 +52,7 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Messag
   const prefix = options.keyPrefix ?? 'mail-guard';
   if (!/^[A-Za-z0-9:_.-]+$/.test(prefix)) throw new RangeError('keyPrefix: letters, digits and : _ . - only');
   const timeout = options.commandTimeoutMs ?? 1000;
-  const client = createRedisClient(options.url, options.redisOptions ?? {}, timeout);
+  const client = defineScripts(createRedisClient(options.url, options.redisOptions ?? {}, timeout));
   // Without a listener ioredis prints every reconnect failure to the console;
   // the failures reach callers as StoreUnavailableError instead.
   client.on('error', () => undefined);
@@ -75,7 +72,7 @@ class RedisStore implements MessageStore {
   readonly ledger: DeliveryLedger;
 
   constructor(
-    private readonly client: RedisClient,
+    private readonly client: ScriptedClient,
     private readonly tag: string,
     ledgerTtlMs: number,
   ) {
@@ -91,7 +88,7 @@ class RedisStore implements MessageStore {
     const id = record.id;
     const reply = await this.#guard(() =>
       this.#run(
-        SCRIPTS.put,
+        'put',
         [this.#key('rec', id), this.#key('raw', id), this.#key('hist', id), this.#key('idx', 'all'), this.#key('idx', status)],
         [id, JSON.stringify(meta), status, String(score), Buffer.concat(raw), ...history.map((e) => JSON.stringify(e))],
       ),
@@ -114,7 +111,7 @@ class RedisStore implements MessageStore {
     const { limit, cursor, status } = checkListQuery(query, (c) => CURSOR.test(c));
     const [, cursorScore = '', cursorId = ''] = cursor === undefined ? [] : CURSOR.exec(cursor)!;
     return this.#guard(async () => {
-      const flat = (await this.#run(SCRIPTS.page, [this.#key('idx', status ?? 'all')], [cursorScore, cursorId, String(limit + 1)])) as string[];
+      const flat = (await this.#run('page', [this.#key('idx', status ?? 'all')], [cursorScore, cursorId, String(limit + 1)])) as string[];
       const page: { id: string; score: string }[] = [];
       for (let i = 0; i + 1 < flat.length; i += 2) page.push({ id: flat[i]!, score: flat[i + 1]! });
       const more = page.length > limit;
@@ -131,31 +128,31 @@ class RedisStore implements MessageStore {
     this.#checkId(id);
     checkStatus(transition.to);
     const reply = await this.#guard(() =>
-      this.#run(SCRIPTS.transition, this.#recordKeys(id, true), [id, transition.to, transition.from.join(','), JSON.stringify(transition.entry)]),
+      this.#run('transition', this.#recordKeys(id, true), [id, transition.to, transition.from.join(','), JSON.stringify(transition.entry)]),
     );
     return decodeSnapshot(outcome(id, reply));
   }
 
   async appendHistory(id: string, entry: HistoryEntry): Promise<void> {
     this.#checkId(id);
-    outcome(id, await this.#guard(() => this.#run(SCRIPTS.appendHistory, this.#recordKeys(id, false), [JSON.stringify(entry)])));
+    outcome(id, await this.#guard(() => this.#run('appendHistory', this.#recordKeys(id, false), [JSON.stringify(entry)])));
   }
 
   async claimRelease(id: string, from: readonly RecordStatus[]): Promise<MessageRecord> {
     this.#checkId(id);
     const claim = JSON.stringify({ at: new Date().toISOString(), host: hostname(), pid: process.pid });
-    const reply = await this.#guard(() => this.#run(SCRIPTS.claim, this.#recordKeys(id, false), [from.join(','), claim]));
+    const reply = await this.#guard(() => this.#run('claim', this.#recordKeys(id, false), [from.join(','), claim]));
     return decodeSnapshot(outcome(id, reply));
   }
 
   async abandonRelease(id: string, entry: HistoryEntry): Promise<void> {
     this.#checkId(id);
-    outcome(id, await this.#guard(() => this.#run(SCRIPTS.abandon, this.#recordKeys(id, false), [JSON.stringify(entry)])));
+    outcome(id, await this.#guard(() => this.#run('abandon', this.#recordKeys(id, false), [JSON.stringify(entry)])));
   }
 
   async completeRelease(id: string, entry: HistoryEntry): Promise<MessageRecord> {
     this.#checkId(id);
-    const reply = await this.#guard(() => this.#run(SCRIPTS.complete, this.#recordKeys(id, true), [id, JSON.stringify(entry)]));
+    const reply = await this.#guard(() => this.#run('complete', this.#recordKeys(id, true), [id, JSON.stringify(entry)]));
     return decodeSnapshot(outcome(id, reply));
   }
 
@@ -171,7 +168,7 @@ class RedisStore implements MessageStore {
           const results = await Promise.all(
             ids.map((id) =>
               this.#run(
-                SCRIPTS.purgeOne,
+                'purgeOne',
                 [this.#key('rec', id), this.#key('raw', id), this.#key('hist', id), this.#key('idx', 'all'), ...this.#statusKeys()],
                 [id, String(cutoff), [...keep].join(',')],
               ),
@@ -236,14 +233,12 @@ class RedisStore implements MessageStore {
     });
   }
 
-  /** EVALSHA, and EVAL when the server does not know the script (restart, SCRIPT FLUSH, new node). */
-  async #run(script: Script, keys: readonly string[], args: readonly (string | Buffer)[]): Promise<unknown> {
-    try {
-      return await this.client.evalsha(script.sha, keys.length, ...keys, ...args);
-    } catch (err) {
-      if (!String((err as Error).message).includes('NOSCRIPT')) throw err;
-      return await this.client.eval(script.text, keys.length, ...keys, ...args);
-    }
+  /** Runs a script; ioredis falls back from EVALSHA to EVAL when the server does not know it (restart, SCRIPT FLUSH, new node). */
+  async #run(name: ScriptName, keys: readonly string[], args: readonly (string | Buffer)[]): Promise<unknown> {
+    // KEYS and ARGV travel as one list: a wrong key count would shift ARGV into KEYS.
+    const expected = SCRIPTS[name].numberOfKeys;
+    if (keys.length !== expected) throw new RangeError(`script ${name}: ${keys.length} keys, expected ${expected}`);
+    return this.client[`mailGuard_${name}`](...keys, ...args);
   }
 
   #recordKeys(id: string, withIndexes: boolean): string[] {

@@ -181,17 +181,21 @@ describe('file store: 10,000 records', () => {
  */
 async function transpileStore(): Promise<string> {
   const out = await mkdtemp(join(tmpdir(), 'mail-guard-store-js-'));
-  const src = fileURLToPath(new URL('../../src/store', import.meta.url));
   await writeFile(join(out, 'package.json'), '{"type":"module"}');
-  for (const name of await readdir(src)) {
-    if (!name.endsWith('.ts') || name.startsWith('redis')) continue;
-    const { outputText } = ts.transpileModule(await readFile(join(src, name), 'utf8'), {
-      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
-    });
-    await writeFile(join(out, name.replace(/\.ts$/, '.js')), outputText);
+  // The store and the folder below it that it imports (message ids), in the same layout.
+  for (const folder of ['store', 'message']) {
+    const src = fileURLToPath(new URL(`../../src/${folder}`, import.meta.url));
+    await mkdir(join(out, folder));
+    for (const name of await readdir(src)) {
+      if (!name.endsWith('.ts') || name.startsWith('redis')) continue;
+      const { outputText } = ts.transpileModule(await readFile(join(src, name), 'utf8'), {
+        compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+      });
+      await writeFile(join(out, folder, name.replace(/\.ts$/, '.js')), outputText);
+    }
   }
   await writeFile(
-    join(out, 'racer.js'),
+    join(out, 'store', 'racer.js'),
     `import { openFileStore } from './file-store.js';
 const [dir, ids] = [process.argv[2], JSON.parse(process.argv[3])];
 const store = await openFileStore(dir);
@@ -207,7 +211,7 @@ process.exit(0);
 }
 
 function startRacer(modules: string, storeDir: string, ids: string[]): { ready: Promise<void>; go(): void; done: Promise<string[]> } {
-  const child = spawn(process.execPath, [join(modules, 'racer.js'), storeDir, JSON.stringify(ids)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [join(modules, 'store', 'racer.js'), storeDir, JSON.stringify(ids)], { stdio: ['pipe', 'pipe', 'inherit'] });
   let output = '';
   let markReady: () => void = () => undefined;
   const ready = new Promise<void>((resolve) => (markReady = resolve));

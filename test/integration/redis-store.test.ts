@@ -2,12 +2,13 @@
 // Redis, Redis killed mid-test, Redis out of memory, Redis not there at all.
 // The outage test kills its own redis-server, so the others keep theirs.
 
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { StoreUnavailableError, type MessageStore } from '../../src/store/message-store.js';
 import { openStore } from '../../src/store/open-store.js';
 import { openRedisStore } from '../../src/store/redis-store.js';
+import { SCRIPTS } from '../../src/store/redis-store-scripts.js';
 import { freePort } from '../helpers/free-port.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { body, entry, expectConflict, makeRecord } from '../helpers/store-records.js';
@@ -50,6 +51,40 @@ describe.skipIf(!shared)('redis store: faults', () => {
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
     await b.completeRelease(record.id, entry('release'));
     await expectConflict(a.claimRelease(record.id, ['approved', 'released']), 'released');
+  });
+
+  it('runs its scripts again after SCRIPT FLUSH: EVALSHA meets NOSCRIPT, ioredis sends EVAL', async () => {
+    const store = await open(redis.url);
+    const admin = new Redis(redis.url);
+    const sha = (lua: string): string => createHash('sha1').update(lua).digest('hex');
+    const noscripts = async (): Promise<number> => Number(/^errorstat_NOSCRIPT:count=(\d+)/m.exec(await admin.info('errorstats'))?.[1] ?? 0);
+    try {
+      // First calls on this connection: the scripts are loaded.
+      const first = makeRecord();
+      await store.put(first, body());
+      await store.claimRelease(first.id, ['held']);
+      expect(await admin.script('EXISTS', sha(SCRIPTS.put.lua), sha(SCRIPTS.claim.lua))).toEqual([1, 1]);
+
+      await admin.script('FLUSH');
+      expect(await admin.script('EXISTS', sha(SCRIPTS.put.lua), sha(SCRIPTS.claim.lua))).toEqual([0, 0]);
+      const before = await noscripts();
+      // The same connection, which ioredis believes has the scripts: EVALSHA, NOSCRIPT, then EVAL.
+      const second = makeRecord();
+      await store.put(second, body());
+      expect(await noscripts()).toBe(before + 1);
+      expect(await store.get(second.id)).toEqual(second);
+      // Several at once, as a busy proxy would: each NOSCRIPT is resent, none fails.
+      await admin.script('FLUSH');
+      const many = Array.from({ length: 10 }, () => makeRecord());
+      await Promise.all(many.map((r) => store.put(r, body())));
+      expect(await noscripts()).toBeGreaterThan(before + 1);
+      const claims = await Promise.allSettled([second, ...many].map((r) => store.claimRelease(r.id, ['held'])));
+      expect(claims.filter((c) => c.status === 'rejected')).toEqual([]);
+      await expectConflict(store.claimRelease(first.id, ['held']), 'releasing');
+      expect(await admin.script('EXISTS', sha(SCRIPTS.put.lua), sha(SCRIPTS.claim.lua))).toEqual([1, 1]);
+    } finally {
+      admin.disconnect();
+    }
   });
 
   it('answers StoreUnavailableError, not a hang, while Redis is down, and works again after a restart', async () => {
