@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
-import { ConfigError } from '../config/load.js';
 import type { MailGuardConfig } from '../config/schema.js';
 import { makeDomainClassifier, normaliseDomain } from '../analysis/domain.js';
 import { makeCidrMatcher } from '../net/cidr.js';
@@ -187,13 +186,9 @@ export interface Ingress {
 }
 
 export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHooks): Ingress {
+  // The schema has checked the keys against each other (config/schema.ts): AUTH
+  // only with TLS, required AUTH only with users, smtp.tlsPort only with smtp.tls.
   const authEnabled = config.auth.users.length > 0;
-  if (config.auth.required && !authEnabled) {
-    throw new ConfigError('smtp.auth.required: no users in smtp.auth.users, so no client could send; add one (mail-guard hash-password) or set required: false');
-  }
-  if (authEnabled && !config.tls) {
-    throw new ConfigError('smtp.auth.users: SMTP AUTH is only offered after STARTTLS; set smtp.tls (key and cert)');
-  }
   const authenticator = authEnabled ? createAuthenticator(config.auth) : null;
   const authLimits = DEFAULT_AUTH_LIMITS;
   const authFailures = new AuthFailureLimiter(authLimits);
@@ -201,9 +196,6 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
     if (!secure) return authReplies.tlsFirst();
     return authFailures.blocked(remoteAddress) ? authReplies.rateLimited() : null;
   };
-  if (config.tlsPort !== undefined && !config.tls) {
-    throw new ConfigError('smtp.tlsPort: the implicit TLS listener needs a certificate; set smtp.tls (key and cert) or remove smtp.tlsPort');
-  }
   const isAllowed = makeCidrMatcher(config.allowFrom);
   const shared: SharedState = { live: new Map(), overLimit: new Set(), limiter: new ConnectionLimiter(config.maxConnectionsPerClient), endings: new Map() };
   const senderDomains = new Map<string, (domain: string) => boolean>();
