@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
@@ -12,6 +11,7 @@ import { esmtpParamsOf } from './esmtp-params.js';
 import { TransactionCancellation } from '../upstream/cancellation.js';
 import { replies, SmtpReplyError, type SmtpReply } from './replies.js';
 import { AuthFailureLimiter, authReplies, createAuthenticator, DEFAULT_AUTH_LIMITS } from './smtp-auth.js';
+import { readSmtpTls } from './smtp-tls.js';
 import { watchTransaction, type ConnectionWithTransaction } from './transaction-hooks.js';
 
 export interface ReceivedTransaction {
@@ -258,7 +258,7 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
     logger: false,
     useProxy: config.proxyProtocolFrom.length > 0 ? [...config.proxyProtocolFrom] : false,
     useXClient: config.xclientFrom.length > 0 ? [...config.xclientFrom] : false,
-    ...(config.tls ? { key: readFileSync(config.tls.key), cert: readFileSync(config.tls.cert) } : {}),
+    ...(config.tls ? readSmtpTls(config.tls) : {}),
 
     onConnect(session, callback) {
       if (!isAllowed(session.remoteAddress)) {
