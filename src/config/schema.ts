@@ -73,14 +73,17 @@ const smtp = z.strictObject({
   // smtp/smtp-tls.ts does that, for the listener and for `config check` alike.
   const authEnabled = s.auth.users.length > 0;
   if (s.auth.required && !authEnabled) {
-    ctx.addIssue({ code: 'custom', path: ['auth', 'required'], message: 'no users in smtp.auth.users, so no client could send; add one (mail-guard hash-password) or set required: false' });
+    const message = 'no users in smtp.auth.users, so no client could send; add one (mail-guard hash-password) or set required: false';
+    ctx.addIssue({ code: 'custom', path: ['auth', 'required'], message });
   }
   if (authEnabled && !s.tls) {
     ctx.addIssue({ code: 'custom', path: ['auth', 'users'], message: 'SMTP AUTH is only offered after STARTTLS; set smtp.tls (key and cert)' });
   }
   const names = new Set<string>();
   s.auth.users.forEach((user, i) => {
-    if (names.has(user.name)) ctx.addIssue({ code: 'custom', path: ['auth', 'users', i, 'name'], message: `user "${user.name}" is listed twice` });
+    if (names.has(user.name)) {
+      ctx.addIssue({ code: 'custom', path: ['auth', 'users', i, 'name'], message: `user "${user.name}" is listed twice` });
+    }
     names.add(user.name);
     try {
       parsePasswordHash(user.passwordHash);
@@ -90,7 +93,8 @@ const smtp = z.strictObject({
     }
   });
   if (s.tlsPort !== undefined && !s.tls) {
-    ctx.addIssue({ code: 'custom', path: ['tlsPort'], message: 'the implicit TLS listener needs a certificate; set smtp.tls (key and cert) or remove smtp.tlsPort' });
+    const message = 'the implicit TLS listener needs a certificate; set smtp.tls (key and cert) or remove smtp.tlsPort';
+    ctx.addIssue({ code: 'custom', path: ['tlsPort'], message });
   }
 });
 
