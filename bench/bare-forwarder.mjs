@@ -114,7 +114,7 @@ const tempFailure = (err) => {
 
 /**
  * smtp-server's connect() without the fixed 100 ms wait before the greeting
- * (the same override as mail-guard's GuardedSmtpServer in src/smtp/ingress.ts,
+ * (the same override as mail-guard's GreetingWithoutWaitServer in src/smtp/greeting-without-wait.ts,
  * here for every client).
  */
 class GreetAtOnceServer extends SMTPServer {

@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
 import { ConfigError, loadConfigFile, resolveConfigPath } from '../config/load.js';
-import { printableConfig } from '../config/print.js';
 import { registerHashPasswordCommand } from './hash-password-command.js';
 import { registerQuarantineCommands } from './quarantine-command.js';
 
@@ -42,18 +41,9 @@ configCommand
   .description('validate a config and print the effective one, secrets masked')
   .addOption(configOption())
   .action(async (opts: { config?: string }) => {
-    const path = resolveConfigPath(opts.config);
-    const config = loadConfigFile(path);
-    // Build (not start) the SMTP listener too: that is where the checks across
-    // keys live (AUTH needs TLS, password hashes parse, certificate files exist);
-    // and the upstream TLS options (upstream.tls.ca exists and holds PEM certificates).
-    const { createIngress } = await import('../smtp/ingress.js');
-    createIngress(config.smtp, { onMessage: () => Promise.reject(new Error('config check only')) });
-    if (config.upstream) {
-      const { upstreamTlsOptions } = await import('../upstream/upstream-tls.js');
-      upstreamTlsOptions(config.upstream);
-    }
-    process.stdout.write(`# ${path}: valid\n${printableConfig(config)}`);
+    // The schema (with its checks across keys) and the files the config names: no listener is built.
+    const { runConfigCheck } = await import('./config-check-command.js');
+    runConfigCheck(resolveConfigPath(opts.config));
   });
 
 registerQuarantineCommands(program);

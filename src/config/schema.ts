@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { isIP } from 'node:net';
 import { SHIPPED_FREEMAIL_DOMAINS } from './freemail-domains.js';
+import { MalformedPasswordHash, parsePasswordHash } from './password-hash-format.js';
 
 // The analysis keeps counted headers as bits: 10 built in plus these fit in 30.
 const MAX_EXTRA_HEADERS = 20;
@@ -66,6 +67,35 @@ const smtp = z.strictObject({
     })
     .default({ required: false, users: [] }),
   tls: z.strictObject({ key: z.string().min(1), cert: z.string().min(1) }).optional(),
+}).superRefine((s, ctx) => {
+  // Checks across keys that need no I/O, so `config check` and start-up refuse the
+  // same configs without building a listener. Reading the certificate files is I/O:
+  // smtp/smtp-tls.ts does that, for the listener and for `config check` alike.
+  const authEnabled = s.auth.users.length > 0;
+  if (s.auth.required && !authEnabled) {
+    const message = 'no users in smtp.auth.users, so no client could send; add one (mail-guard hash-password) or set required: false';
+    ctx.addIssue({ code: 'custom', path: ['auth', 'required'], message });
+  }
+  if (authEnabled && !s.tls) {
+    ctx.addIssue({ code: 'custom', path: ['auth', 'users'], message: 'SMTP AUTH is only offered after STARTTLS; set smtp.tls (key and cert)' });
+  }
+  const names = new Set<string>();
+  s.auth.users.forEach((user, i) => {
+    if (names.has(user.name)) {
+      ctx.addIssue({ code: 'custom', path: ['auth', 'users', i, 'name'], message: `user "${user.name}" is listed twice` });
+    }
+    names.add(user.name);
+    try {
+      parsePasswordHash(user.passwordHash);
+    } catch (err) {
+      if (!(err instanceof MalformedPasswordHash)) throw err;
+      ctx.addIssue({ code: 'custom', path: ['auth', 'users', i, 'passwordHash'], message: err.message });
+    }
+  });
+  if (s.tlsPort !== undefined && !s.tls) {
+    const message = 'the implicit TLS listener needs a certificate; set smtp.tls (key and cert) or remove smtp.tlsPort';
+    ctx.addIssue({ code: 'custom', path: ['tlsPort'], message });
+  }
 });
 
 const adminToken = z.strictObject({

@@ -1,8 +1,5 @@
-import { readFileSync } from 'node:fs';
-import type { Socket } from 'node:net';
-import { SMTPServer, type SMTPServerDataStream, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
-import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
-import { ConfigError } from '../config/load.js';
+import type { SMTPServerDataStream, SMTPServerOptions, SMTPServerSession } from 'smtp-server';
+import type { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import type { MailGuardConfig } from '../config/schema.js';
 import { makeDomainClassifier, normaliseDomain } from '../analysis/domain.js';
 import { makeCidrMatcher } from '../net/cidr.js';
@@ -10,10 +7,12 @@ import { listenOn } from '../net/listen.js';
 import type { EsmtpParams } from '../policy/verdict.js';
 import { ConnectionLimiter } from './connection-limiter.js';
 import { esmtpParamsOf } from './esmtp-params.js';
-import { TransactionCancellation } from '../upstream/cancellation.js';
+import { GreetingWithoutWaitServer } from './greeting-without-wait.js';
+import { IngressConnection, type IngressConnectionHooks } from './ingress-connection.js';
 import { replies, SmtpReplyError, type SmtpReply } from '../reply/replies.js';
 import { AuthFailureLimiter, authReplies, createAuthenticator, DEFAULT_AUTH_LIMITS } from './smtp-auth.js';
-import { watchTransaction, type ConnectionWithTransaction } from './transaction-hooks.js';
+import { readSmtpTls } from './smtp-tls.js';
+import { TransactionDeadlines } from './transaction-deadlines.js';
 
 export interface ReceivedTransaction {
   /** The message as smtp-server delivered it (dot-unstuffed), in its chunks: never joined here. */
@@ -53,131 +52,6 @@ export interface AuthLockout {
   readonly windowSeconds: number;
 }
 
-type ConnectionInternals = SMTPConnection & {
-  _setListeners(done: () => void): void;
-  connectionReady(): void;
-  send(code: number, data?: string | string[] | null, context?: string | false): void;
-  close(): void;
-  handler_AUTH(command: Buffer, callback: () => void): void;
-  handler_EHLO(command: Buffer, callback: () => void): void;
-  id: string;
-  secure: boolean;
-};
-
-const ENHANCED_CODE_FIRST = /^[245]\.\d{1,3}\.\d{1,3}(?: |$)/;
-
-/** Decides whether an AUTH command may start at all: a refusal is sent as is (a 421 also closes). */
-type AuthGate = (secure: boolean, remoteAddress: string) => SmtpReply | null;
-
-/** State every listener (plain and implicit TLS) shares. */
-interface SharedState {
-  readonly live: Map<string, ConnectionInternals>;
-  /** Connections refused for the per-client cap: answered 421 in onConnect. */
-  readonly overLimit: Set<string>;
-  readonly limiter: ConnectionLimiter;
-  /**
-   * Per connection id: ends its bookkeeping (live entry, per-client slot). Safe to
-   * call more than once; every signal that a session is over calls it.
-   */
-  readonly endings: Map<string, () => void>;
-}
-
-/**
- * smtp-server holds every new connection 100 ms before the greeting to catch
- * clients that talk too soon. For allow-listed mailers that one-connection-per-
- * message is a hard cap on throughput, so they are greeted at once; anyone else
- * keeps the wait (and is then refused at connect).
- */
-class GuardedSmtpServer extends SMTPServer {
-  constructor(
-    options: SMTPServerOptions,
-    private readonly shared: SharedState,
-    private readonly greetAtOnce: (address: string) => boolean,
-    private readonly authGate: AuthGate | null,
-  ) {
-    super(options);
-  }
-  override connect(socket: Socket, socketOptions: Record<string, unknown>): void {
-    const self = this as unknown as {
-      connections: Set<unknown>;
-      _onError(err: Error): void;
-      _onClientConnect(data: unknown): void;
-      options: { maxClients?: number };
-    };
-    const connection = new SMTPConnection(this, socket, socketOptions) as ConnectionInternals;
-    self.connections.add(connection);
-    const { live, overLimit, limiter, endings } = this.shared;
-    const id = connection.id;
-    live.set(id, connection);
-    // remoteAddress is the PROXY header's address when the peer is a listed proxy.
-    const release = limiter.tryAcquire(connection.remoteAddress);
-    if (!release) overLimit.add(id);
-    const forget = () => {
-      live.delete(id);
-      overLimit.delete(id);
-      endings.delete(id);
-      release?.();
-    };
-    endings.set(id, forget);
-    // The raw socket's close covers a connection smtp-server never took over (closed
-    // before its listeners were set). STARTTLS removes this listener with all the
-    // others, so smtp-server's own session close (onClose) ends the connection too:
-    // it runs however the session ends, upgraded, failed handshake or plain.
-    socket.once('close', forget);
-    // A socket that closed before we got it would never emit 'close' again.
-    if (socket.destroyed && (socket as Socket & { closed?: boolean }).closed) forget();
-    if (this.authGate) {
-      // Checked before smtp-server reads any credentials: our own TLS rule with an
-      // enhanced code, and locked-out clients are turned away without a password check.
-      const gate = this.authGate;
-      const handleAuth = connection.handler_AUTH;
-      connection.handler_AUTH = (command, callback) => {
-        const refusal = gate(connection.secure, connection.remoteAddress);
-        if (!refusal) return handleAuth.call(connection, command, callback);
-        connection.send(refusal.code, `${refusal.enhanced} ${refusal.text}`);
-        callback();
-      };
-    }
-    // ENHANCEDSTATUSCODES is offered (RFC 2034), so smtp-server puts an enhanced
-    // code on the replies it writes itself; mail-guard's own replies carry theirs
-    // already (smtp/replies.ts, with the reason that goes with it) and keep it.
-    const sendReply = connection.send;
-    connection.send = (code, text, context) =>
-      // charCodeAt(1) === '.' first: most lines are smtp-server's own and need no regex.
-      sendReply.call(connection, code, text, typeof text === 'string' && text.charCodeAt(1) === 0x2e && ENHANCED_CODE_FIRST.test(text) ? false : context);
-    // AUTH is only accepted over TLS (538 before it), so a plaintext EHLO must not
-    // offer it (RFC 4954 section 4): clients that see it try it and fail. smtp-server
-    // has no per-session switch for the AUTH line; disabling AUTH before TLS would also
-    // drop its "authentication required" check for MAIL. So the line is taken out of
-    // the one reply EHLO sends, before TLS only.
-    const handleEhlo = connection.handler_EHLO;
-    connection.handler_EHLO = (command, callback) => {
-      if (connection.secure) return handleEhlo.call(connection, command, callback);
-      const send = connection.send;
-      connection.send = (code, text, context) =>
-        send.call(connection, code, Array.isArray(text) ? text.filter((line, i) => i === 0 || !/^AUTH\b/i.test(line)) : text, context);
-      try {
-        handleEhlo.call(connection, command, callback);
-      } finally {
-        connection.send = send;
-      }
-    };
-    connection.on('error', (err: Error) => self._onError(err));
-    connection.on('connect', (data: unknown) => self._onClientConnect(data));
-    if (!this.greetAtOnce(connection.remoteAddress)) {
-      connection.init();
-      return;
-    }
-    connection._setListeners(() => {
-      if (self.options.maxClients && self.connections.size > self.options.maxClients) {
-        connection.send(421, '4.7.0 Too many connected clients, try again in a moment');
-        return;
-      }
-      connection.connectionReady();
-    });
-  }
-}
-
 export interface Ingress {
   /** Listens on smtp.port (and smtp.tlsPort); resolves to the plain port. */
   listen(): Promise<number>;
@@ -187,64 +61,35 @@ export interface Ingress {
 }
 
 export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHooks): Ingress {
+  // The schema has checked the keys against each other (config/schema.ts): AUTH
+  // only with TLS, required AUTH only with users, smtp.tlsPort only with smtp.tls.
   const authEnabled = config.auth.users.length > 0;
-  if (config.auth.required && !authEnabled) {
-    throw new ConfigError('smtp.auth.required: no users in smtp.auth.users, so no client could send; add one (mail-guard hash-password) or set required: false');
-  }
-  if (authEnabled && !config.tls) {
-    throw new ConfigError('smtp.auth.users: SMTP AUTH is only offered after STARTTLS; set smtp.tls (key and cert)');
-  }
   const authenticator = authEnabled ? createAuthenticator(config.auth) : null;
   const authLimits = DEFAULT_AUTH_LIMITS;
   const authFailures = new AuthFailureLimiter(authLimits);
-  const authGate: AuthGate = (secure, remoteAddress) => {
-    if (!secure) return authReplies.tlsFirst();
-    return authFailures.blocked(remoteAddress) ? authReplies.rateLimited() : null;
-  };
-  if (config.tlsPort !== undefined && !config.tls) {
-    throw new ConfigError('smtp.tlsPort: the implicit TLS listener needs a certificate; set smtp.tls (key and cert) or remove smtp.tlsPort');
-  }
   const isAllowed = makeCidrMatcher(config.allowFrom);
-  const shared: SharedState = { live: new Map(), overLimit: new Set(), limiter: new ConnectionLimiter(config.maxConnectionsPerClient), endings: new Map() };
+  const limiter = new ConnectionLimiter(config.maxConnectionsPerClient);
+  /** Per session admitted by onConnect: gives its per-client slot back (onClose). */
+  const slots = new Map<string, () => void>();
   const senderDomains = new Map<string, (domain: string) => boolean>();
   for (const user of config.auth.users) {
     if (user.allowedSenderDomains) senderDomains.set(user.name, makeDomainClassifier(user.allowedSenderDomains));
   }
-  // One entry per session inside a mail transaction (MAIL FROM until its answer,
-  // RSET or the end of the session): the deadline and the signal of its work.
-  const transactions = new Map<string, { timer: NodeJS.Timeout | null; readonly work: TransactionCancellation }>();
-  /**
-   * The transaction is over: its deadline stops, and whatever of its work is
-   * still running is called off. `settled`: its work is known to be finished (it
-   * produced the answer), so there is nothing to call off; an abort dispatches an
-   * event through every listener and costs several microseconds a message.
-   */
-  const endTransaction = (id: string, why: string, settled = false) => {
-    const tx = transactions.get(id);
-    if (!tx) return;
-    transactions.delete(id);
-    if (tx.timer) clearTimeout(tx.timer);
-    if (!settled) tx.work.abort(why);
-  };
-  const startTransaction = (id: string) => {
-    // smtp-server reads no new MAIL before the previous DATA was answered: that work is done.
-    endTransaction(id, 'a new transaction began', true);
-    const work = new TransactionCancellation();
-    const timer = setTimeout(() => {
-      // The mailer hears 421 and will retry: nothing of this transaction may reach the upstream after this.
-      endTransaction(id, 'the transaction deadline passed');
-      const connection = shared.live.get(id);
-      if (!connection) return;
-      const reply = replies.transactionTimeout();
-      connection.send(421, `${reply.enhanced} ${reply.text}`);
-      connection.close();
-    }, config.transactionTimeoutSeconds * 1000).unref();
-    transactions.set(id, { timer, work });
-  };
-  // RSET (or EHLO, STARTTLS…) ends the transaction and with it its deadline; see transaction-hooks.ts.
-  const watchResets = (id: string) => {
-    const connection = shared.live.get(id);
-    if (connection) watchTransaction(connection as unknown as ConnectionWithTransaction, () => endTransaction(id, 'the session was reset'));
+  const deadlines = new TransactionDeadlines(config.transactionTimeoutSeconds * 1000, (id) => hangUp(id, replies.transactionTimeout()));
+  const inData = new Set<string>();
+  let closing = false;
+
+  const connectionHooks: IngressConnectionHooks = {
+    // Before smtp-server reads any credentials: our own TLS rule with an enhanced
+    // code, and locked-out clients are turned away without a password check.
+    authGate: authEnabled
+      ? (secure, remoteAddress) => {
+          if (!secure) return authReplies.tlsFirst();
+          return authFailures.blocked(remoteAddress) ? authReplies.rateLimited() : null;
+        }
+      : null,
+    // RSET (or EHLO, STARTTLS…) ends the transaction and with it its deadline.
+    onReset: (id) => deadlines.end(id, 'the session was reset'),
   };
 
   const options: SMTPServerOptions = {
@@ -266,17 +111,22 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
     logger: false,
     useProxy: config.proxyProtocolFrom.length > 0 ? [...config.proxyProtocolFrom] : false,
     useXClient: config.xclientFrom.length > 0 ? [...config.xclientFrom] : false,
-    ...(config.tls ? { key: readFileSync(config.tls.key), cert: readFileSync(config.tls.cert) } : {}),
+    ...(config.tls ? readSmtpTls(config.tls) : {}),
 
     onConnect(session, callback) {
       if (!isAllowed(session.remoteAddress)) {
         hooks.onSession?.('denied');
         return callback(new SmtpReplyError(replies.clientNotAllowed()));
       }
-      if (shared.overLimit.has(session.id)) {
+      // remoteAddress is the PROXY header's address when the peer is a listed proxy.
+      const release = limiter.tryAcquire(session.remoteAddress);
+      if (!release) {
         hooks.onSession?.('denied');
         return callback(new SmtpReplyError(replies.tooManyConnections()));
       }
+      // onClose runs once for every session that got here, however it ends (QUIT,
+      // a 421, a reset, a failed STARTTLS handshake): the slot comes back there.
+      slots.set(session.id, release);
       hooks.onSession?.('accepted');
       callback();
     },
@@ -318,8 +168,7 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
         const domain = at > 0 ? normaliseDomain(address.address.slice(at + 1)) : '';
         if (!domain || !allowedSender(domain)) return callback(new SmtpReplyError(replies.senderNotAllowed()));
       }
-      startTransaction(session.id);
-      watchResets(session.id);
+      deadlines.start(session.id);
       callback();
     },
 
@@ -333,7 +182,7 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
     onData(stream: SMTPServerDataStream, session, callback) {
       const dataStartedAt = performance.now();
       // Set by onMailFrom; a fallback so a transaction always has a signal to watch.
-      const signal = transactions.get(session.id)?.work.signal ?? AbortSignal.abort('no transaction');
+      const signal = deadlines.signalOf(session.id);
       inData.add(session.id);
       const chunks: Buffer[] = [];
       let size = 0;
@@ -345,12 +194,12 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
       stream.once('end', () => {
         const finish = (reply: SmtpReply, settled: boolean) => {
           // Answered: nothing of this transaction may start after its answer (a 4xx means "retry").
-          endTransaction(session.id, 'the mailer was answered', settled);
+          deadlines.end(session.id, 'the mailer was answered', settled);
           inData.delete(session.id);
           if (reply.code < 400) callback(null, `${reply.enhanced} ${reply.text}`);
           else callback(new SmtpReplyError(reply));
           // Draining: the answer is out; this session gets no further transaction.
-          if (closing) setImmediate(() => hangUp(session.id));
+          if (closing) setImmediate(() => hangUp(session.id, replies.shuttingDown()));
         };
         if (stream.sizeExceeded || size > config.maxMessageBytes) {
           hooks.onOversized?.(size);
@@ -373,25 +222,22 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
     },
 
     onClose(session) {
-      shared.endings.get(session.id)?.();
+      slots.get(session.id)?.();
+      slots.delete(session.id);
       // A mailer that goes away mid-transaction was never told 250: it will send again.
-      endTransaction(session.id, 'the mailer\'s connection closed');
+      deadlines.end(session.id, 'the mailer\'s connection closed');
       inData.delete(session.id);
     },
   };
 
-  const inData = new Set<string>();
-  let closing = false;
-  const hangUp = (id: string) => {
-    const connection = shared.live.get(id);
-    if (!connection) return;
-    const reply = replies.shuttingDown();
-    connection.send(421, `${reply.enhanced} ${reply.text}`);
-    connection.close();
-  };
-
   const makeServer = (serverOptions: SMTPServerOptions) => {
-    const server = new GuardedSmtpServer(serverOptions, shared, isAllowed, authEnabled ? authGate : null);
+    // Allow-listed mailers are greeted at once (see greeting-without-wait.ts); anyone
+    // else keeps smtp-server's early-talker wait and is then refused in onConnect.
+    const server = new GreetingWithoutWaitServer(
+      serverOptions,
+      isAllowed,
+      (owner, socket, socketOptions) => new IngressConnection(owner, socket, socketOptions, connectionHooks),
+    );
     server.on('error', () => {
       // Per-connection socket errors (resets, TLS noise) are not the server's failure.
     });
@@ -401,6 +247,18 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
   const tlsServer = config.tlsPort !== undefined ? makeServer({ ...options, secure: true }) : null;
   if (tlsServer) servers.push(tlsServer);
   let tlsPort: number | null = null;
+
+  /** Open sessions, as smtp-server keeps them (a closing one is no longer in the set). */
+  const openConnections = () => servers.flatMap((server) => [...server.connections]);
+  const tellAndClose = (connection: SMTPConnection, reply: SmtpReply) => {
+    connection.send(421, `${reply.enhanced} ${reply.text}`, false);
+    connection.close();
+  };
+  /** Tells the mailer why and closes its session, if it is still open. */
+  const hangUp = (id: string, reply: SmtpReply) => {
+    const connection = openConnections().find((c) => c.id === id);
+    if (connection) tellAndClose(connection, reply);
+  };
 
   return {
     listen: async () => {
@@ -412,15 +270,12 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
     close: async () => {
       closing = true;
       // Transactions in DATA finish within the grace period: their deadlines stop, their work goes on.
-      for (const tx of transactions.values()) {
-        if (tx.timer) clearTimeout(tx.timer);
-        tx.timer = null;
-      }
+      deadlines.stopDeadlines();
       const closed = Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
       // smtp-server would wait for pooled idle sessions until its own timeout; a
       // mailer's connection pool must not turn every shutdown into a forced exit.
       // Sessions inside DATA finish first and are hung up after their reply.
-      for (const id of [...shared.live.keys()]) if (!inData.has(id)) hangUp(id);
+      for (const connection of openConnections()) if (!inData.has(connection.id)) tellAndClose(connection, replies.shuttingDown());
       await closed;
     },
   };

@@ -1,10 +1,10 @@
-// SMTP AUTH for the ingress: the user table (checked at start-up), the credential
-// check (constant-time, unknown users cost the same as known ones) and the
-// per-client failed-attempt limiter. smtp-server wiring stays in ingress.ts.
+// SMTP AUTH for the ingress: the user table, the credential check (constant-time,
+// unknown users cost the same as known ones) and the per-client failed-attempt
+// limiter. smtp-server wiring stays in ingress.ts.
 
-import { ConfigError } from '../config/load.js';
+import { parsePasswordHash, type ParsedPasswordHash } from '../config/password-hash-format.js';
 import type { MailGuardConfig } from '../config/schema.js';
-import { dummyHash, MalformedPasswordHash, parsePasswordHash, verifyParsed, type ParsedPasswordHash } from './password-hash.js';
+import { dummyHash, verifyParsed } from './password-hash.js';
 import type { SmtpReply } from '../reply/replies.js';
 
 type AuthConfig = MailGuardConfig['smtp']['auth'];
@@ -162,18 +162,12 @@ export interface SmtpAuthenticator {
   verify(username: string, password: string): Promise<string | null>;
 }
 
-/** Builds the user table from config; a malformed hash or a duplicate name stops start-up naming the key. */
+/**
+ * Builds the user table from a validated config: the schema has already refused
+ * duplicate names and malformed hashes, naming the key (config/schema.ts).
+ */
 export function createAuthenticator(config: AuthConfig): SmtpAuthenticator {
-  const users = new Map<string, ParsedPasswordHash>();
-  config.users.forEach((user, i) => {
-    if (users.has(user.name)) throw new ConfigError(`smtp.auth.users[${i}].name: user "${user.name}" is listed twice`);
-    try {
-      users.set(user.name, parsePasswordHash(user.passwordHash));
-    } catch (err) {
-      if (err instanceof MalformedPasswordHash) throw new ConfigError(`smtp.auth.users[${i}].passwordHash: ${err.message}`);
-      throw err;
-    }
-  });
+  const users = new Map<string, ParsedPasswordHash>(config.users.map((user) => [user.name, parsePasswordHash(user.passwordHash)]));
   const first = users.values().next().value;
   const dummy = dummyHash(first ? { N: first.N, r: first.r, p: first.p, keyBytes: first.key.length } : undefined);
   return {

@@ -6,7 +6,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, parseConfigObject } from '../../src/config/load.js';
+import { parseConfigObject } from '../../src/config/load.js';
 import { createIngress, type Ingress } from '../../src/smtp/ingress.js';
 import { hashPassword } from '../../src/smtp/password-hash.js';
 import { SmtpLineClient } from '../helpers/smtp-client.js';
@@ -292,11 +292,5 @@ describe('implicit TLS listener', () => {
     expect(await plain.reply()).toMatch(/^220 /);
     const secure = await client(ingress!.tlsPort()!, { implicitTls: true });
     expect(await secure.reply()).toMatch(REPLY.tooMany);
-  });
-
-  it('names smtp.tlsPort when smtp.tls is missing', () => {
-    const config = parseConfigObject({ smtp: { tlsPort: 4650 } }).smtp;
-    expect(() => createIngress(config, { onMessage: ok })).toThrow(ConfigError);
-    expect(() => createIngress(config, { onMessage: ok })).toThrow(/^smtp\.tlsPort: /);
   });
 });

@@ -359,23 +359,4 @@ describe('the ingress on its own', () => {
       await ingress.close();
     }
   });
-
-  it('refuses to start with a malformed hash, naming the key', () => {
-    const config = parseConfigObject({
-      smtp: { tls: tlsFiles, auth: { users: [{ name: 'a', passwordHash: hashes['app']! }, { name: 'b', passwordHash: 'scrypt$16384$8$1$bad' }] } },
-    }).smtp;
-    expect(() => createIngress(config, { onMessage: async () => ({ code: 250, enhanced: '2.0.0', text: 'ok' }) })).toThrow(
-      /^smtp\.auth\.users\[1\]\.passwordHash: expected scrypt\$N\$r\$p\$/,
-    );
-  });
-
-  it('refuses to start with users but no TLS, or required auth without users', () => {
-    const hooks = { onMessage: async () => ({ code: 250, enhanced: '2.0.0', text: 'ok' }) };
-    const noTls = parseConfigObject({ smtp: { auth: { users: users() } } }).smtp;
-    expect(() => createIngress(noTls, hooks)).toThrow(/^smtp\.auth\.users: SMTP AUTH is only offered after STARTTLS; set smtp\.tls/);
-    const noUsers = parseConfigObject({ smtp: { tls: tlsFiles, auth: { required: true } } }).smtp;
-    expect(() => createIngress(noUsers, hooks)).toThrow(/^smtp\.auth\.required: no users/);
-    const twice = parseConfigObject({ smtp: { tls: tlsFiles, auth: { users: [...users(), users()[0]!] } } }).smtp;
-    expect(() => createIngress(twice, hooks)).toThrow(/^smtp\.auth\.users\[2\]\.name: user "app" is listed twice/);
-  });
 });

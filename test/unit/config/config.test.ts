@@ -136,3 +136,32 @@ describe('config: upstream.tls', () => {
     expect(printed).toContain('minVersion: TLSv1.2');
   });
 });
+
+describe('config: checks across keys live in the schema', () => {
+  // A well-formed hash (16-byte salt, 32-byte key): the schema parses it, no scrypt runs.
+  const HASH = 'scrypt$16384$8$1$c2FsdHNhbHRzYWx0c2FsdA==$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g=';
+  const TLS = 'tls: { key: /etc/mail-guard/key.pem, cert: /etc/mail-guard/cert.pem }';
+  const user = (name: string, hash = HASH) => `{ name: ${name}, passwordHash: "${hash}" }`;
+
+  it.each([
+    [`smtp:\n  auth: { required: true }\n  ${TLS}\n`, 'test.yaml: smtp.auth.required: no users in smtp.auth.users, so no client could send; add one (mail-guard hash-password) or set required: false'],
+    [`smtp:\n  auth: { users: [${user('app')}] }\n`, 'test.yaml: smtp.auth.users: SMTP AUTH is only offered after STARTTLS; set smtp.tls (key and cert)'],
+    [`smtp:\n  auth: { users: [${user('app')}, ${user('ops')}, ${user('app')}] }\n  ${TLS}\n`, 'test.yaml: smtp.auth.users[2].name: user "app" is listed twice'],
+    [`smtp:\n  auth: { users: [${user('app')}, ${user('ops', 'scrypt$16384$8$1$bad')}] }\n  ${TLS}\n`, 'test.yaml: smtp.auth.users[1].passwordHash: expected scrypt$N$r$p$<salt base64>$<hash base64> (see mail-guard hash-password)'],
+    [`smtp:\n  auth: { users: [${user('app', HASH.replace('16384', '1000'))}] }\n  ${TLS}\n`, 'test.yaml: smtp.auth.users[0].passwordHash: N must be a power of two'],
+    ['smtp:\n  tlsPort: 4650\n', 'test.yaml: smtp.tlsPort: the implicit TLS listener needs a certificate; set smtp.tls (key and cert) or remove smtp.tlsPort'],
+  ])('refuses %j naming the key', (yaml, expected) => {
+    expect(errorOf(yaml)).toBe(expected);
+  });
+
+  it('checks in the order start-up always reported them: required before TLS, TLS before the users', () => {
+    expect(errorOf('smtp:\n  auth: { required: true }\n  tlsPort: 4650\n')).toMatch(/^test\.yaml: smtp\.auth\.required: /);
+    expect(errorOf(`smtp:\n  auth: { users: [${user('app')}, ${user('app')}] }\n  tlsPort: 4650\n`)).toMatch(/^test\.yaml: smtp\.auth\.users: SMTP AUTH/);
+  });
+
+  it('accepts the combinations that work: users with TLS, required with users, tlsPort with TLS', () => {
+    const config = parseConfigText(`smtp:\n  auth: { required: true, users: [${user('app')}, ${user('ops')}] }\n  ${TLS}\n  tlsPort: 4650\n`);
+    expect(config.smtp.auth.users.map((u) => u.name)).toEqual(['app', 'ops']);
+    expect(config.smtp.tlsPort).toBe(4650);
+  });
+});
