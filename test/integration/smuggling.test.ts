@@ -5,12 +5,11 @@
 // (Size limit exactly / +1 byte: test/integration/proxy-actions.test.ts.)
 import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { crlf } from '../helpers/crlf.js';
 import { startLenientUpstream, type LenientUpstream } from '../helpers/lenient-upstream.js';
 import { startRecordingUpstream, type RecordingUpstream } from '../helpers/recording-upstream.js';
 import { sendOnce, TestSmtpClient } from '../helpers/smtp-client.js';
 import { startMailGuard, type RunningMailGuard } from '../helpers/start-mail-guard.js';
-
-const crlf = (...lines: string[]) => lines.join('\r\n');
 
 const stops: Array<() => Promise<void>> = [];
 afterEach(async () => {

@@ -6,12 +6,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/config/schema.js';
 import { UpstreamPool } from '../../src/upstream/pool.js';
 import { UpstreamError } from '../../src/upstream/upstream-error.js';
+import { crlf } from '../helpers/crlf.js';
 import { startRecordingUpstream } from '../helpers/recording-upstream.js';
 import { startScriptedUpstream, type ScriptedUpstream, type ScriptedUpstreamOptions } from '../helpers/scripted-upstream.js';
 import { sendOnce, TestSmtpClient } from '../helpers/smtp-client.js';
 import { startMailGuard, type RunningMailGuard } from '../helpers/start-mail-guard.js';
-
-const crlf = (...lines: string[]) => lines.join('\r\n');
 
 const stops: Array<() => Promise<void>> = [];
 afterEach(async () => {
