@@ -16,7 +16,13 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     projects: [
-      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'], exclude: [SLOW] } },
+      {
+        extends: true,
+        // Unit tests share no global state (no servers, env or module mocks; fake
+        // timers are restored after each test), so their files need not each
+        // import the module graph afresh: without isolation the loop takes half the CPU.
+        test: { name: 'unit', include: ['test/unit/**/*.test.ts'], exclude: [SLOW], isolate: false },
+      },
       { extends: true, test: { name: 'integration', include: ['test/integration/**/*.test.ts'], exclude: [SLOW] } },
       { extends: true, test: { name: 'slow', include: [SLOW] } },
     ],
