@@ -100,11 +100,13 @@ describe('startRetention', () => {
       // The real store's purge, watched: the sweep at start is over when the purge it started settles.
       let settled!: (outcome: number | Error) => void;
       const swept = new Promise<number | Error>((resolve) => (settled = resolve));
-      const watched = fakeStore((olderThan) => {
-        const purge = store.purge(olderThan);
-        purge.then(settled, settled);
-        return purge;
-      });
+      const watched = {
+        purge: (...args: Parameters<MessageStore['purge']>) => {
+          const purge = store.purge(...args);
+          purge.then(settled, settled);
+          return purge;
+        },
+      } as unknown as MessageStore;
       const retention = startRetention(watched, 30);
       expect(await swept).toBe(1);
       retention.stop();
