@@ -18,7 +18,9 @@
 //   BENCH_RUN_TIMEOUT_S=15 time cap of one run; a capped run is measured over what reached the sink
 //   BENCH_LATENCY_S=2      duration of each Node-generator latency run (0: skip them)
 //   BENCH_FORCE_NODE=1     use the Node load generator and Node sink even when Postfix's tools exist
-//   BENCH_ONLY=pass,split  run only these scenarios (pass, conn, split, big); analysis always runs
+//   BENCH_ONLY=pass,split  run only these scenarios (pass, conn, split, big, store); analysis always runs
+//                          (store: the file store with 10,000 fsynced records, then listings from a fresh
+//                          instance: bench/file-store.mjs, informational, no target)
 //   BENCH_BASELINE=DIR     another built checkout of mail-guard (DIR/dist/cli/main.js exists), e.g. the
 //                          commit before a change:
 //                            git worktree add /tmp/mg-base <commit> && (cd /tmp/mg-base && npm ci && npm run build)
@@ -211,6 +213,10 @@ async function runJsonChild(name, script, args, timeoutMs) {
 
 const runAnalysis = (addresses = 50000, dir = projectDir) => runJsonChild('analysis', 'analysis.mjs', [dir, String(addresses), '5'], 30000);
 const runAnalysisMessage = (dir) => runJsonChild('analysis-message', 'analysis-message.mjs', [dir, String(PER_MESSAGE_CALLS)], 130000);
+// Scenario store: not a throughput run, so outside SCENARIOS; on by default, and selected by BENCH_ONLY=store.
+const STORE_WANTED = ONLY.length === 0 || ONLY.includes('store');
+const STORE_RECORDS = count(10000);
+const runFileStore = (dir = projectDir) => runJsonChild('file-store', 'file-store.mjs', [dir, String(STORE_RECORDS)], Math.max(120000, STORE_RECORDS * 20));
 
 /** One unmeasured load run (JIT, pools). */
 async function warmRun(scenario, port, tools) {
@@ -279,7 +285,7 @@ async function main() {
     baseline?.ok ? `/baseline (baseline: ${SCENARIOS.filter((s) => BASELINE_SCENARIOS.has(s.id)).map((s) => s.id).join(', ')})` : ''].join('');
   log(`scale ${SCALE}, rounds ${ROUNDS} (${roundModes} ` +
     `interleaved, order rotating), time cap ${RUN_TIMEOUT_MS / 1000} s a run`);
-  log(`scenarios: ${SCENARIOS.map((s) => `${s.id}=${s.messages} msgs`).join(', ')}`);
+  log(`scenarios: ${[...SCENARIOS.map((s) => `${s.id}=${s.messages} msgs`), ...(STORE_WANTED ? [`store=${STORE_RECORDS} records`] : [])].join(', ')}`);
 
   let startIdleRss = null;
   if (proxyUp) {
@@ -404,6 +410,18 @@ async function main() {
     // Not a target: the most parsing the cap (policy.maxAddresses 10,000) still allows.
     const atCap = await runAnalysis(10000);
     if (atCap.ok) log(`  analysis (info): 10,000 addresses, at the cap so fully parsed: first call ${atCap.coldMs.toFixed(1)} ms, then ${atCap.warmMs.map((m) => m.toFixed(1)).join(', ')} ms → ${outcomeText(atCap.outcome)}`);
+  }
+  if (STORE_WANTED) {
+    log(`\n  store: file store, ${STORE_RECORDS.toLocaleString('en-US')} records (every 100th held), each put fsynced, 64 at a time …`);
+    const store = await runFileStore();
+    if (!store.ok) problems.push(`store: ${store.reason}`);
+    else if (store.check) problems.push(`store: a listing was wrong (${store.check}), so its timings are no figure`);
+    else {
+      const t = store.timings;
+      log(`  store (info): puts ${(store.putMs / 1000).toFixed(1)} s (${store.putsPerSec} puts/s); a fresh instance, list limit 50: ` +
+        `held ${t['held, first call after open']} ms first call, ${t['held, again']} ms again; no filter ${t['no filter']} ms, ` +
+        `page 2 ${t['no filter, page 2']} ms; countByStatus ${t['countByStatus']} ms`);
+    }
   }
   // The same two for BENCH_BASELINE, then the per-message cost of both, one
   // run of each a round in rotating order (one process at a time: the machine

@@ -42,6 +42,8 @@ export interface IngressHooks {
   onAuthFailure?(): void;
   /** A client address just reached the failed-login limit: further AUTH from it gets 421 until failures expire. */
   onAuthLockout?(lockout: AuthLockout): void;
+  /** smtp-server closed a session (its onClose); the session's per-client connection slot is free again by then. */
+  onSessionClosed?(session: SMTPServerSession): void;
 }
 
 export interface AuthLockout {
@@ -227,6 +229,7 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
       // A mailer that goes away mid-transaction was never told 250: it will send again.
       deadlines.end(session.id, 'the mailer\'s connection closed');
       inData.delete(session.id);
+      hooks.onSessionClosed?.(session);
     },
   };
 

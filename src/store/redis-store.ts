@@ -22,6 +22,8 @@ export interface RedisStoreOptions {
   readonly onWarning?: ((message: string) => void) | undefined;
   /** store.ledgerHours: how long a delivery-ledger entry lives (default 120). */
   readonly ledgerHours?: number | undefined;
+  /** Called each time the connection is back after it was lost: ioredis is ready for commands again. */
+  readonly onReconnect?: (() => void) | undefined;
 }
 
 /**
@@ -64,6 +66,8 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Messag
     throw new StoreUnavailableError(`redis: cannot connect: ${(err as Error).message}`, { cause: err });
   }
   if (options.onWarning) for (const warning of await durabilityWarnings(client)) options.onWarning(warning);
+  // Attached after the first connection is up: every later 'ready' is a reconnect.
+  if (options.onReconnect) client.on('ready', options.onReconnect);
   return new RedisStore(client, `{${prefix}}`, (options.ledgerHours ?? 120) * 3_600_000);
 }
 

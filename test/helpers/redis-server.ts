@@ -11,7 +11,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { findExecutable } from './find-executable.js';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './free-port.js';
@@ -119,36 +118,30 @@ async function launch(binary: string, port: number, dir: string): Promise<ChildP
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`redis-server on port ${port} exited at start:\n${output}`);
-    }
-    if (await pingOnce(port)) return child;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  // redis-server logs this once it listens and has replayed the AOF: from then on it answers.
+  const outcome = await new Promise<'ready' | 'exited' | 'late'>((resolve) => {
+    const finish = (why: 'ready' | 'exited' | 'late'): void => {
+      clearTimeout(timer);
+      child.stdout?.off('data', onOutput);
+      child.off('exit', onExit);
+      resolve(why);
+    };
+    const onOutput = (): void => {
+      if (READY.test(output)) finish('ready');
+    };
+    const onExit = (): void => finish('exited');
+    const timer = setTimeout(() => finish('late'), 15_000);
+    child.stdout?.on('data', onOutput);
+    child.once('exit', onExit);
+    if (child.exitCode !== null || child.signalCode !== null) finish('exited');
+  });
+  if (outcome === 'ready') return child;
+  if (outcome === 'exited') throw new Error(`redis-server on port ${port} exited at start:\n${output}`);
   await terminate(child, 'SIGKILL');
-  throw new Error(`redis-server on port ${port} did not answer PING within 15 s:\n${output}`);
+  throw new Error(`redis-server on port ${port} was not ready within 15 s:\n${output}`);
 }
 
-/** True when the server answers +PONG (not -LOADING while it replays the AOF). */
-function pingOnce(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    let reply = '';
-    const done = (ok: boolean): void => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(1000, () => done(false));
-    socket.once('error', () => done(false));
-    socket.once('connect', () => socket.write('PING\r\n'));
-    socket.on('data', (chunk) => {
-      reply += chunk.toString();
-      if (reply.includes('\r\n')) done(reply.startsWith('+PONG'));
-    });
-  });
-}
+const READY = /Ready to accept connections/;
 
 function terminate(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();

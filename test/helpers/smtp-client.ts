@@ -12,6 +12,8 @@ export class SmtpLineClient {
   private waiters: Array<(line: string) => void> = [];
   private lines: string[] = [];
   closed = false;
+  private markClosed!: () => void;
+  private readonly closing = new Promise<void>((resolve) => (this.markClosed = resolve));
 
   constructor(protected socket: Socket | TLSSocket) {
     this.attach(socket);
@@ -49,9 +51,20 @@ export class SmtpLineClient {
     socket.on('close', () => {
       if (socket !== this.socket) return;
       this.closed = true;
+      this.markClosed();
       for (const w of this.waiters.splice(0)) w('(connection closed)');
     });
     socket.on('error', () => undefined);
+  }
+
+  /** Resolves once the connection has closed, whichever side closed it. */
+  whenClosed(): Promise<void> {
+    return this.closing;
+  }
+
+  /** This end's port: the server sees it as the session's remotePort. */
+  get localPort(): number {
+    return this.socket.localPort!;
   }
 
   private line(): Promise<string> {

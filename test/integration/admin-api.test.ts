@@ -16,9 +16,9 @@ import { openFileStore } from '../../src/store/file-store.js';
 import type { MessageStore } from '../../src/store/message-store.js';
 import type { HistoryEntry, MessageRecord, RecordStatus } from '../../src/store/record.js';
 import { UpstreamPool } from '../../src/upstream/pool.js';
+import { crlf } from '../helpers/crlf.js';
 import { startRecordingUpstream, type RecordedTransaction, type RecordingUpstream, type UpstreamReplyOverride } from '../helpers/recording-upstream.js';
 
-const crlf = (...lines: string[]) => lines.join('\r\n');
 const sha256 = (s: string | Buffer) => createHash('sha256').update(s).digest('hex');
 
 const TOKENS = { alice: 'alice-secret-token', bob: 'bob-secret-token', carol: 'carol-approver-token' } as const;

@@ -11,6 +11,7 @@ import { createIngress, type Ingress } from '../../src/smtp/ingress.js';
 import { hashPassword } from '../../src/smtp/password-hash.js';
 import { SmtpLineClient } from '../helpers/smtp-client.js';
 import { TEST_TLS } from '../helpers/test-tls.js';
+import { within } from '../helpers/within.js';
 
 const REPLY = {
   tooMany: /^421 4\.7\.0 Too many connections from your address; try again later$/,
@@ -59,11 +60,32 @@ afterEach(async () => {
   ingress = undefined;
 });
 
+/** Client ports of the sessions the ingress has closed (its onSessionClosed hook), and who waits for one. */
+const closedSessions = new Set<number>();
+const waitingForClose: Array<() => void> = [];
+
 async function start(smtp: Record<string, unknown>): Promise<number> {
   const config = parseConfigObject({ smtp: { port: 0, ...smtp } }).smtp;
-  ingress = createIngress(config, { onMessage: ok });
+  closedSessions.clear();
+  ingress = createIngress(config, {
+    onMessage: ok,
+    onSessionClosed: (session) => {
+      closedSessions.add(session.remotePort);
+      for (const wake of waitingForClose.splice(0)) wake();
+    },
+  });
   return ingress.listen();
 }
+
+/** Resolves when the server has closed c's session: from then on its per-client slot is free. */
+const serverClosed = (c: Raw): Promise<void> => {
+  const port = c.localPort;
+  const closed = new Promise<void>((resolve) => {
+    const check = () => (closedSessions.has(port) ? resolve() : waitingForClose.push(check));
+    check();
+  });
+  return within(closed, 5_000, 'the server closing the session');
+};
 
 async function client(port: number, options?: { implicitTls?: boolean }): Promise<Raw> {
   const c = await Raw.open(port, options);
@@ -71,10 +93,8 @@ async function client(port: number, options?: { implicitTls?: boolean }): Promis
   return c;
 }
 
-const waitClosed = async (c: Raw) => {
-  for (let i = 0; i < 100 && !c.closed; i++) await new Promise((r) => setTimeout(r, 10));
-  expect(c.closed).toBe(true);
-};
+/** The server hangs up on c (after a refusal). */
+const waitClosed = (c: Raw): Promise<void> => within(c.whenClosed(), 5_000, 'the server closing the refused connection');
 
 describe('per-client connection cap', () => {
   it('with cap 2, the third concurrent connection gets 421 4.7.0 and a closed slot is reusable', async () => {
@@ -87,8 +107,9 @@ describe('per-client connection cap', () => {
     expect(await c.reply()).toMatch(REPLY.tooMany);
     await waitClosed(c);
     // The refused connection took no slot, so still only one more after a close.
+    const freed = serverClosed(a);
     a.close();
-    await new Promise((r) => setTimeout(r, 50));
+    await freed;
     const d = await client(port);
     expect(await d.reply()).toMatch(/^220 /);
     const e = await client(port);
@@ -105,8 +126,9 @@ describe('per-client connection cap', () => {
       expect(await refused.reply()).toMatch(REPLY.tooMany);
       await waitClosed(refused);
     }
+    const freed = serverClosed(holder);
     holder.close();
-    await new Promise((r) => setTimeout(r, 50));
+    await freed;
     const next = await client(port);
     expect(await next.reply()).toMatch(/^220 /);
   });

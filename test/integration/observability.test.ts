@@ -4,12 +4,12 @@
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { crlf } from '../helpers/crlf.js';
 import { freePort } from '../helpers/free-port.js';
 import { startRecordingUpstream, type RecordingUpstream } from '../helpers/recording-upstream.js';
 import { sendOnce, TestSmtpClient } from '../helpers/smtp-client.js';
 import { startMailGuard, type RunningMailGuard } from '../helpers/start-mail-guard.js';
 
-const crlf = (...lines: string[]) => lines.join('\r\n');
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();

@@ -5,11 +5,11 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { crlf } from '../helpers/crlf.js';
 import { startRecordingUpstream, type RecordedMessage, type RecordingUpstream } from '../helpers/recording-upstream.js';
 import { sendOnce } from '../helpers/smtp-client.js';
 import { startMailGuard, type RunningMailGuard } from '../helpers/start-mail-guard.js';
 
-const crlf = (...lines: string[]) => lines.join('\r\n');
 const MEMBERS = ['a.member@ext-one.example', 'b.member@ext-two.example', 'c.member@ext-three.example'];
 const SENDER = 'news@example.co.jp';
 

@@ -1,11 +1,10 @@
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { crlf } from '../helpers/crlf.js';
 import { startRecordingUpstream, type RecordingUpstream } from '../helpers/recording-upstream.js';
 import { sendOnce, TestSmtpClient } from '../helpers/smtp-client.js';
 import { startMailGuard, type RunningMailGuard } from '../helpers/start-mail-guard.js';
-
-const crlf = (...lines: string[]) => lines.join('\r\n');
 
 let upstream: RecordingUpstream | undefined;
 let guard: RunningMailGuard | undefined;

@@ -2,12 +2,12 @@
 // stays there across restarts and store outages.
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { openFileStore } from '../../src/store/file-store.js';
+import { crlf } from '../helpers/crlf.js';
 import { startRecordingUpstream, type RecordingUpstream } from '../helpers/recording-upstream.js';
 import { startRedisServer } from '../helpers/redis-server.js';
 import { sendOnce } from '../helpers/smtp-client.js';
 import { startMailGuard } from '../helpers/start-mail-guard.js';
 
-const crlf = (...lines: string[]) => lines.join('\r\n');
 const exposing = crlf('From: news@example.co.jp', 'To: a@ext1.com, b@ext2.com, c@ext3.com', 'Subject: Monthly news', 'Message-ID: <m1@example.co.jp>', '', 'hello', '');
 const envelope = ['a@ext1.com', 'b@ext2.com', 'c@ext3.com'];
 const heldId = (reply: string) => /^250 2\.0\.0 held for review ([0-9A-Z]{26})$/.exec(reply)?.[1];

@@ -4,11 +4,11 @@
 import { simpleParser } from 'mailparser';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openFileStore } from '../../src/store/file-store.js';
+import { crlf } from '../helpers/crlf.js';
 import { startRecordingUpstream, type RecordingUpstream } from '../helpers/recording-upstream.js';
 import { sendOnce, TestSmtpClient } from '../helpers/smtp-client.js';
 import { startMailGuard } from '../helpers/start-mail-guard.js';
 
-const crlf = (...lines: string[]) => lines.join('\r\n');
 const MEMBERS = ['a@ext1.com', 'b@ext2.com', 'c@ext3.com'];
 const newsletter = crlf('From: news@example.co.jp', `To: ${MEMBERS.join(', ')}`, 'Subject: Monthly news', 'Message-ID: <m1@example.co.jp>', '', 'hello', '');
 

@@ -6,13 +6,13 @@ import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { crlf } from '../helpers/crlf.js';
 import { startRecordingUpstream, type RecordingUpstream } from '../helpers/recording-upstream.js';
 import { startRedisServer } from '../helpers/redis-server.js';
 import { sendOnce } from '../helpers/smtp-client.js';
 import { startMailGuard, type RunningMailGuard } from '../helpers/start-mail-guard.js';
 
 const run = promisify(execFile);
-const crlf = (...lines: string[]) => lines.join('\r\n');
 const exposing = crlf('From: news@example.co.jp', 'To: a@ext1.com, b@ext2.com, c@ext3.com', 'Subject: Monthly news', '', 'hello', '');
 const envelope = ['a@ext1.com', 'b@ext2.com', 'c@ext3.com'];
 const sha256 = (t: string) => createHash('sha256').update(t).digest('hex');

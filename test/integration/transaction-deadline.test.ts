@@ -6,12 +6,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/config/schema.js';
 import { UpstreamPool } from '../../src/upstream/pool.js';
 import { UpstreamError } from '../../src/upstream/upstream-error.js';
+import { crlf } from '../helpers/crlf.js';
 import { startRecordingUpstream } from '../helpers/recording-upstream.js';
 import { startScriptedUpstream, type ScriptedUpstream, type ScriptedUpstreamOptions } from '../helpers/scripted-upstream.js';
 import { sendOnce, TestSmtpClient } from '../helpers/smtp-client.js';
 import { startMailGuard, type RunningMailGuard } from '../helpers/start-mail-guard.js';
-
-const crlf = (...lines: string[]) => lines.join('\r\n');
+import { within } from '../helpers/within.js';
 
 const stops: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -176,25 +176,37 @@ describe('a transaction ends where the mailer ends it', () => {
     const upstream = await scripted({});
     // A deadline of 1 s and a socket timeout far beyond the wait below.
     const guard = await guardFor(upstream.port, { smtp: { transactionTimeoutSeconds: 1, socketTimeoutSeconds: 30 } });
-    const { client } = await TestSmtpClient.open(guard.smtpPort);
-    expect(await client.command('EHLO mailer.test')).toMatch(/^250 /);
-    expect(await client.command('MAIL FROM:<news@example.co.jp>')).toMatch(/^250 /);
-    expect(await client.command('RCPT TO:<a@ext1.com>')).toMatch(/^250 /);
-    expect(await client.command('RSET')).toMatch(/^250 /);
-    // Waiting for a deadline NOT to fire has no event to wait for: time itself is
-    // the event here. Past the 1 s deadline a 421 would already be queued.
-    await new Promise((resolve) => setTimeout(resolve, 1500));
-    expect(await client.command('NOOP')).toMatch(/^250 /);
+    const session = async () => {
+      const { client } = await TestSmtpClient.open(guard.smtpPort);
+      expect(await client.command('EHLO mailer.test')).toMatch(/^250 /);
+      return client;
+    };
+    const reset = await session();
+    expect(await reset.command('MAIL FROM:<news@example.co.jp>')).toMatch(/^250 /);
+    expect(await reset.command('RCPT TO:<a@ext1.com>')).toMatch(/^250 /);
+    expect(await reset.command('RSET')).toMatch(/^250 /);
     // EHLO in the middle of a transaction resets it as well (RFC 5321 4.1.4).
-    expect(await client.command('MAIL FROM:<news@example.co.jp>')).toMatch(/^250 /);
-    expect(await client.command('EHLO mailer.test')).toMatch(/^250 /);
-    await new Promise((resolve) => setTimeout(resolve, 1500));
-    expect(await client.command('NOOP')).toMatch(/^250 /);
-    // And the session still carries mail.
-    const sent = await client.send('news@example.co.jp', ['a@ext1.com'], crlf('From: news@example.co.jp', 'To: a@ext1.com', '', 'after the reset', ''));
-    expect(sent.final).toMatch(/^250 /);
-    await client.quit();
-    expect(upstream.delivered).toHaveLength(1);
+    const ehlo = await session();
+    expect(await ehlo.command('MAIL FROM:<news@example.co.jp>')).toMatch(/^250 /);
+    expect(await ehlo.command('EHLO mailer.test')).toMatch(/^250 /);
+    // A witness: a transaction begun after both, left to run into the same 1 s
+    // deadline. Deadlines of one length fire in the order they were set, so
+    // when the witness hears its 421, the deadlines of the other two, had RSET
+    // and EHLO not ended them, would have fired already and their 421 would be
+    // queued ahead of any later reply.
+    const witness = await session();
+    expect(await witness.command('MAIL FROM:<news@example.co.jp>')).toMatch(/^250 /);
+    expect(await within(witness.reply(), 5_000, 'the witness transaction\'s deadline')).toMatch(/^421 4\.4\.2 /);
+    witness.close();
+    expect(await reset.command('NOOP')).toMatch(/^250 /);
+    expect(await ehlo.command('NOOP')).toMatch(/^250 /);
+    // And the sessions still carry mail.
+    for (const client of [reset, ehlo]) {
+      const sent = await client.send('news@example.co.jp', ['a@ext1.com'], crlf('From: news@example.co.jp', 'To: a@ext1.com', '', 'after the reset', ''));
+      expect(sent.final).toMatch(/^250 /);
+      await client.quit();
+    }
+    expect(upstream.delivered).toHaveLength(2);
   });
 
   it('two complete transactions and QUIT written in one segment get both answers and the 221 at once', async () => {

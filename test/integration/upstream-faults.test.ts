@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { crlf } from '../helpers/crlf.js';
 import { freePort } from '../helpers/free-port.js';
 import { startRecordingUpstream, type RecordingUpstream } from '../helpers/recording-upstream.js';
 import { startScriptedUpstream, type ScriptedUpstream } from '../helpers/scripted-upstream.js';
 import { sendOnce } from '../helpers/smtp-client.js';
 import { startMailGuard, type RunningMailGuard } from '../helpers/start-mail-guard.js';
 
-const crlf = (...lines: string[]) => lines.join('\r\n');
 const clean = crlf('From: app@example.co.jp', 'To: a@ext1.com', 'Subject: s', '', 'body', '');
 
 const stops: Array<() => Promise<void>> = [];

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { configSchema, type UpstreamConfig } from '../../src/config/schema.js';
 import { formatReply } from '../../src/reply/replies.js';
 import { UpstreamPool, type UpstreamPoolOptions } from '../../src/upstream/pool.js';
@@ -224,7 +224,7 @@ describe('UpstreamPool faults', () => {
     const peer = await scripted({ afterDot: () => ({ hang: true }) });
     const pool = makePool(peer.port, {}, { dataTimeoutMs: 30_000 });
     const pending = failure(pool.send(ENVELOPE, message('in flight')));
-    await vi.waitFor(() => expect(peer.received).toHaveLength(1));
+    await peer.whenReceived(1);
     await pool.close(100);
     const e = await pending;
     expect(e).toMatchObject({ kind: 'dropped', stage: 'data' });

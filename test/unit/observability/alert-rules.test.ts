@@ -1,27 +1,13 @@
 // The Prometheus alert rules (config/prometheus/alerts.yml), their promtool unit
 // tests (alerts.test.yml), the runbook they link to, and the metric contract
-// they (and the Grafana dashboard) query.
+// they (and the Grafana dashboard) query: static checks of the files.
 //
-// promtool (Debian package `prometheus`) checks and unit-tests the rules. Without
-// it on the PATH those two tests are skipped with one loud line; CI sets
-// MAIL_GUARD_REQUIRE_PROMTOOL=1 so a missing promtool fails them instead.
-// MAIL_GUARD_PROMTOOL=/path/to/promtool overrides the lookup.
+// The same files through the real promtool: test/integration/promtool.test.ts
+// (check rules, dashboard PromQL) and alert-rule-tests.slow.test.ts (test rules).
 
-import { spawn } from 'node:child_process';
-import { findExecutable } from '../../helpers/find-executable.js';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const ALERTS = 'config/prometheus/alerts.yml';
-const ALERT_TESTS = 'config/prometheus/alerts.test.yml';
-const DASHBOARD = 'config/grafana/mail-guard.json';
-const RUNBOOK = 'docs/runbook.md';
-const read = (path: string): string => readFileSync(join(ROOT, path), 'utf8');
+import { ALERT_TESTS, ALERTS, DASHBOARD, dashboardQueries, read, RUNBOOK } from '../../helpers/monitoring-files.js';
 
 // ----------------------------------------------------------------- the contract
 
@@ -140,22 +126,11 @@ interface AlertTestFile {
     }[];
   }[];
 }
-interface Dashboard {
-  panels: { title: string; targets?: { expr?: string }[]; panels?: Dashboard['panels'] }[];
-  annotations?: { list?: { expr?: string }[] };
-}
-
 const rules = parse(read(ALERTS)) as RuleFile;
 const alertRules = rules.groups.flatMap((g) => g.rules.filter((r) => r.alert !== undefined));
 const alertNames = [...new Set(alertRules.map((r) => r.alert!))];
 const alertTests = parse(read(ALERT_TESTS)) as AlertTestFile;
-const dashboard = JSON.parse(read(DASHBOARD)) as Dashboard;
-const dashboardExprs: { expr: string; where: string }[] = [
-  ...dashboard.panels.flatMap((p) => [p, ...(p.panels ?? [])]).flatMap((p) =>
-    (p.targets ?? []).filter((t) => t.expr).map((t) => ({ expr: t.expr!, where: `${DASHBOARD} panel "${p.title}"` })),
-  ),
-  ...(dashboard.annotations?.list ?? []).filter((a) => a.expr).map((a) => ({ expr: a.expr!, where: `${DASHBOARD} annotation` })),
-];
+const dashboardExprs = dashboardQueries();
 
 /** GitHub's heading anchors (lowercase, punctuation dropped, spaces to dashes) plus explicit <a id>/<a name>. */
 function runbookAnchors(markdown: string): Set<string> {
@@ -172,68 +147,6 @@ function runbookAnchors(markdown: string): Set<string> {
   }
   return anchors;
 }
-
-// ---------------------------------------------------------------------- promtool
-
-const INSTALL_HINT = 'install it with apt-get install prometheus (it ships promtool; stop the daemon it starts)';
-const required = process.env['MAIL_GUARD_REQUIRE_PROMTOOL'] === '1';
-const promtool = findPromtool();
-if (!promtool && !required) {
-  process.stderr.write(`\n*** SKIPPING promtool tests (check rules, test rules): promtool not found; ${INSTALL_HINT} ***\n\n`);
-}
-
-function findPromtool(): string | null {
-  return findExecutable('promtool', 'MAIL_GUARD_PROMTOOL');
-}
-
-/** Runs promtool in the repository root; resolves with its exit code and output. */
-function runPromtool(args: string[]): Promise<{ code: number | null; output: string }> {
-  if (!promtool) {
-    const where = process.env['MAIL_GUARD_PROMTOOL'] ? `at MAIL_GUARD_PROMTOOL=${process.env['MAIL_GUARD_PROMTOOL']}` : 'on PATH';
-    throw new Error(`MAIL_GUARD_REQUIRE_PROMTOOL=1 but promtool was not found ${where}; ${INSTALL_HINT}`);
-  }
-  return new Promise((resolve, reject) => {
-    const child = spawn(promtool, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, output }));
-  });
-}
-
-async function expectPromtoolSuccess(args: string[]): Promise<void> {
-  const { code, output } = await runPromtool(args);
-  // The message carries promtool's own report (which rule, which alert, exp vs got).
-  expect(code, `promtool ${args.join(' ')} exited ${code}:\n${output}`).toBe(0);
-}
-
-const tempDirs: string[] = [];
-afterAll(() => {
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
-});
-
-describe.skipIf(!promtool && !required)('promtool', () => {
-  it(`promtool check rules ${ALERTS}`, async () => {
-    await expectPromtoolSuccess(['check', 'rules', ALERTS]);
-  });
-
-  it(`promtool test rules ${ALERT_TESTS}: every alert fires on its synthetic series and stays quiet on a normal one`, async () => {
-    await expectPromtoolSuccess(['test', 'rules', ALERT_TESTS]);
-  }, 300_000);
-
-  it('every dashboard query is valid PromQL (checked by promtool as recording rules)', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mail-guard-dashboard-'));
-    tempDirs.push(dir);
-    const substitute = (expr: string): string =>
-      expr.replaceAll('$__rate_interval', '5m').replaceAll('$__interval', '1m').replaceAll('$job', 'mail-guard').replaceAll('$instance', '.*');
-    const file = join(dir, 'dashboard-queries.yml');
-    const recording = dashboardExprs.map((q, i) => ({ record: `dashboard:query_${i}`, expr: substitute(q.expr) }));
-    writeFileSync(file, JSON.stringify({ groups: [{ name: 'dashboard', rules: recording }] }, null, 2));
-    expect(recording.length).toBeGreaterThan(10);
-    await expectPromtoolSuccess(['check', 'rules', file]);
-  });
-});
 
 // ------------------------------------------------------------- static checks
 

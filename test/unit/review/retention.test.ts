@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { MessageStore } from '../../../src/store/message-store.js';
 import { openStore } from '../../../src/store/open-store.js';
 import { startRetention } from '../../../src/review/retention.js';
@@ -11,29 +11,65 @@ function fakeStore(purge: (olderThan: Date) => Promise<number>): MessageStore {
   return { purge } as unknown as MessageStore;
 }
 
-async function until(condition: () => boolean): Promise<void> {
-  for (let i = 0; i < 200 && !condition(); i++) await new Promise((r) => setTimeout(r, 5));
-  expect(condition()).toBe(true);
+/** What the retention logs; `next(level)` resolves at its next line of that level. */
+function recordingLogger() {
+  const lines = { info: [] as unknown[], warn: [] as unknown[] };
+  const waiting: Array<() => void> = [];
+  const log = (level: 'info' | 'warn') => (o: unknown) => {
+    lines[level].push(o);
+    for (const wake of waiting.splice(0)) wake();
+  };
+  const next = (level: 'info' | 'warn'): Promise<unknown> => {
+    const seen = lines[level].length;
+    return new Promise((resolve) => {
+      const check = () => (lines[level].length > seen ? resolve(lines[level][seen]) : waiting.push(check));
+      check();
+    });
+  };
+  return { logger: { info: log('info'), warn: log('warn') }, lines, next };
 }
 
 describe('startRetention', () => {
+  // The interval is the retention's own clock: fake timers step it, nothing waits for it.
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   it('purges at start with the retention cut-off, then on every interval, until stopped', async () => {
+    vi.useFakeTimers();
     const calls: Date[] = [];
     const retention = startRetention(fakeStore(async (d) => (calls.push(d), 0)), 30, undefined, 20);
-    await until(() => calls.length >= 1);
-    expect(Math.abs(calls[0]!.getTime() - (Date.now() - 30 * DAY_MS))).toBeLessThan(1000);
-    await until(() => calls.length >= 3);
+    expect(calls).toHaveLength(1);
+    expect(calls[0]!.getTime()).toBe(Date.now() - 30 * DAY_MS);
+    await vi.advanceTimersByTimeAsync(19);
+    expect(calls).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(calls).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(20);
+    expect(calls).toHaveLength(3);
     retention.stop();
-    const stoppedAt = calls.length;
-    await new Promise((r) => setTimeout(r, 60));
-    expect(calls.length).toBe(stoppedAt);
+    expect(vi.getTimerCount()).toBe(0);
+    await vi.advanceTimersByTimeAsync(60);
+    expect(calls).toHaveLength(3);
+  });
+
+  it('a purge still running when the next tick comes is not started twice', async () => {
+    vi.useFakeTimers();
+    let finish!: (removed: number) => void;
+    let calls = 0;
+    const retention = startRetention(fakeStore(() => (calls++, new Promise<number>((resolve) => (finish = resolve)))), 30, undefined, 20);
+    await vi.advanceTimersByTimeAsync(60);
+    expect(calls).toBe(1);
+    finish(0);
+    await vi.advanceTimersByTimeAsync(20);
+    expect(calls).toBe(2);
+    retention.stop();
   });
 
   it('logs a failed purge and tries again at the next tick', async () => {
-    const warnings: unknown[] = [];
-    const infos: unknown[] = [];
+    vi.useFakeTimers();
+    const { logger, lines, next } = recordingLogger();
     let n = 0;
-    const logger = { warn: (o: unknown) => warnings.push(o), info: (o: unknown) => infos.push(o) };
     const retention = startRetention(
       fakeStore(async () => {
         if (++n === 1) throw new Error('disk on fire');
@@ -43,10 +79,13 @@ describe('startRetention', () => {
       logger as never,
       20,
     );
-    await until(() => infos.length >= 1);
+    expect(await next('warn')).toMatchObject({ err: { message: 'disk on fire' } });
+    expect(lines.info).toEqual([]);
+    const removed = next('info');
+    await vi.advanceTimersByTimeAsync(20);
+    expect(await removed).toMatchObject({ removed: 3 });
     retention.stop();
-    expect(warnings).toHaveLength(1);
-    expect(infos[0]).toMatchObject({ removed: 3 });
+    expect(lines.warn).toHaveLength(1);
   });
 
   it('never removes held or approved records, however old (real file store)', async () => {
@@ -58,8 +97,18 @@ describe('startRetention', () => {
       const approved = makeRecord({ at: old, status: 'approved' });
       const captured = makeRecord({ at: old, status: 'captured' });
       for (const r of [held, approved, captured]) await store.put(r, body());
-      const retention = startRetention(store, 30);
-      for (let i = 0; i < 100 && (await store.get(captured.id)) !== null; i++) await new Promise((r) => setTimeout(r, 10));
+      // The real store's purge, watched: the sweep at start is over when the purge it started settles.
+      let settled!: (outcome: number | Error) => void;
+      const swept = new Promise<number | Error>((resolve) => (settled = resolve));
+      const watched = {
+        purge: (...args: Parameters<MessageStore['purge']>) => {
+          const purge = store.purge(...args);
+          purge.then(settled, settled);
+          return purge;
+        },
+      } as unknown as MessageStore;
+      const retention = startRetention(watched, 30);
+      expect(await swept).toBe(1);
       retention.stop();
       expect(await store.get(captured.id)).toBeNull();
       expect((await store.get(held.id))?.status).toBe('held');
