@@ -199,7 +199,7 @@ export function rejectedRecipientsOf(rejectedErrors: unknown): RejectedRecipient
  */
 export function classifyUpstreamFailure(err: unknown, stage: UpstreamStage): UpstreamError {
   if (err instanceof UpstreamError) return err;
-  const e: NodemailerErrorShape = typeof err === 'object' && err !== null ? (err as NodemailerErrorShape) : {};
+  const e: NodemailerErrorShape = typeof err === 'object' && err !== null ? err : {};
   const message = str(e.message) ?? (typeof err === 'string' ? err : 'upstream failure');
   const code = str(e.code);
   const originalCode = str(e.originalCode);
