@@ -52,6 +52,7 @@ const TEXT = {
 
 // No CR/LF may reach a header or a status field; the rest of the text is kept.
 const oneLine = (text: string): string => text.replace(/[\r\n\t]+/g, ' ').trim();
+// eslint-disable-next-line no-control-regex -- the ASCII range, NUL included, is the point
 const isAscii = (text: string): boolean => !/[^\x00-\x7f]/.test(text);
 
 /** RFC 2047 for a header that holds non-ASCII text. */
