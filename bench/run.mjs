@@ -487,7 +487,7 @@ async function main() {
   return problems.length ? 1 : 0;
 }
 
-let exitCode = 1;
+let exitCode;
 try {
   exitCode = await main();
 } catch (error) {

@@ -35,7 +35,8 @@ const TEXT = {
   en: {
     subject: 'Undelivered Mail Returned to Sender',
     intro: (id: string) =>
-      `This is mail-guard, the outbound mail gateway. Your message ${id} was accepted, but the relay refused it for the recipients below for good. It will not be retried.`,
+      `This is mail-guard, the outbound mail gateway. Your message ${id} was accepted, ` +
+      'but the relay refused it for the recipients below for good. It will not be retried.',
     recipient: 'Recipient',
     reply: 'Reply from the relay',
     outro: 'Remove or correct these addresses. The undelivered copies are kept for review by the mail-guard operators.',
@@ -43,7 +44,8 @@ const TEXT = {
   ja: {
     subject: '配信できなかったメールのお知らせ',
     intro: (id: string) =>
-      `送信ゲートウェイ mail-guard からのお知らせです。メッセージ ${id} は受け付けましたが、以下の宛先については中継サーバーが恒久的に受け取りを拒否しました。再送は行いません。`,
+      `送信ゲートウェイ mail-guard からのお知らせです。メッセージ ${id} は受け付けましたが、` +
+      '以下の宛先については中継サーバーが恒久的に受け取りを拒否しました。再送は行いません。',
     recipient: '宛先',
     reply: '中継サーバーの応答',
     outro: 'これらの宛先を削除または修正してください。配信できなかったコピーは mail-guard の担当者が確認できるよう保管しています。',
@@ -52,6 +54,7 @@ const TEXT = {
 
 // No CR/LF may reach a header or a status field; the rest of the text is kept.
 const oneLine = (text: string): string => text.replace(/[\r\n\t]+/g, ' ').trim();
+// eslint-disable-next-line no-control-regex -- the ASCII range, NUL included, is the point
 const isAscii = (text: string): boolean => !/[^\x00-\x7f]/.test(text);
 
 /** RFC 2047 for a header that holds non-ASCII text. */

@@ -22,6 +22,7 @@ export interface Relay {
   send(envelope: UpstreamEnvelope, message: readonly Buffer[], signal?: AbortSignal): Promise<UpstreamDelivery>;
 }
 
+// eslint-disable-next-line no-control-regex -- the ASCII range, NUL included, is the point
 const NON_ASCII = /[^\x00-\x7f]/;
 
 /**

@@ -27,13 +27,20 @@ export function createAdminApi(deps: AdminApiDeps): FastifyPluginAsync {
   };
 }
 
+/**
+ * fastify types getDefaultJsonParser() as either parser form (callback, or
+ * promise-returning); the default JSON parser is the callback form
+ * (lib/content-type-parser.js) and returns nothing, so there is nothing to await.
+ */
+type CallbackJsonParser = (request: FastifyRequest, body: string, done: (err: Error | null, value?: unknown) => void) => void;
+
 async function apiScope(api: FastifyInstance, deps: AdminApiDeps): Promise<void> {
   const verify = createTokenVerifier(deps.tokens);
   // Request → actor, without widening FastifyRequest's type for the whole program.
   const actors = new WeakMap<FastifyRequest, AdminActor>();
 
   // Only JSON bodies exist in this scope (content-type parsers are scoped to it).
-  const jsonParser = api.getDefaultJsonParser('error', 'error');
+  const jsonParser = api.getDefaultJsonParser('error', 'error') as CallbackJsonParser;
   api.removeAllContentTypeParsers();
   api.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: ADMIN_BODY_LIMIT }, (request, body, done) => {
     const text = typeof body === 'string' ? body : body.toString('utf8');

@@ -27,7 +27,7 @@ const BEARER = /^Bearer[ \t]+([^\s]+)[ \t]*$/i;
  * The token itself is never stored, logged or echoed.
  */
 export function createTokenVerifier(tokens: readonly AdminTokenConfig[]): (authorization: string | undefined) => AuthResult {
-  const known = tokens.map((t) => ({ digest: Buffer.from(t.tokenSha256, 'hex'), actor: { name: t.name, role: t.role } as AdminActor }));
+  const known = tokens.map((t) => ({ digest: Buffer.from(t.tokenSha256, 'hex'), actor: { name: t.name, role: t.role } }));
   return (authorization) => {
     if (authorization === undefined || authorization.trim() === '') return { ok: false, reason: 'missing' };
     const token = BEARER.exec(authorization)?.[1];

@@ -91,7 +91,7 @@ export function approveBody(body: unknown): ApproveBody {
 /** The body of POST …/discard: the reason is required, it goes into the history. */
 export function discardBody(body: unknown): DiscardBody {
   const { reason } = parsed(REVIEW_BODIES.discard, objectBody(body));
-  return { reason: reason as string };
+  return { reason };
 }
 
 /** The body of POST …/release: the form (required) and an optional reason. */

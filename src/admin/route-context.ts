@@ -19,6 +19,6 @@ export interface AdminApiDeps extends ReviewDeps {
 /** What the route modules get: the deps plus who is asking. */
 export interface AdminRouteContext {
   readonly deps: AdminApiDeps;
-  actorOf(request: FastifyRequest): AdminActor;
+  readonly actorOf: (request: FastifyRequest) => AdminActor;
 }
 

@@ -29,6 +29,7 @@ export interface ExtractResult {
 }
 
 // What may read as an '@' once decoded and NFKC-normalised: worth a second look.
+// eslint-disable-next-line no-control-regex -- ESC starts an ISO-2022-JP run; the ASCII range is the point
 const MAY_HOLD_AT = /[@\uFF20\uFE6B\x1b]|=\?|[^\x00-\x7f]/;
 // An RFC 2047 encoded word has no business inside an addr-spec (RFC 2047 s5):
 // some readers would decode it and show, or deliver to, a different address.

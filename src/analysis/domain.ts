@@ -5,6 +5,7 @@
 import { domainToASCII } from 'node:url';
 import { asRead } from './header-text.js';
 
+// eslint-disable-next-line no-control-regex -- C0 controls are among the characters the URL parser treats specially
 const URL_SPECIAL = /[\x00-\x20\x7f%/?#\\:@<>^|"[\]]/;
 
 /**

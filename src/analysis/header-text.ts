@@ -20,6 +20,7 @@ export type HeaderText =
 // and a word may stand inside an atom or a quoted string.
 const ENCODED_WORD = /=\?([^?]*)\?([bBqQ])\?(.*?)\?=/g;
 // JIS X 0208 / 0212 / kana designations and the returns to ASCII / JIS-Roman.
+// eslint-disable-next-line no-control-regex -- ISO-2022-JP escape sequences start with ESC
 const ISO_2022_JP_RUN = /\x1b(?:\$[@B]|\$\(D|\(I)[^\x1b]*(?:\x1b\([BJ])?|\x1b\([BJ]/g;
 const JAPANESE_JIS = /^(?:cs)?iso-?2022-?jp(?:-[0-9]+)?$|^jis$/;
 // iconv-lite codecs that are transfer encodings, not charsets a client decodes.
@@ -151,7 +152,7 @@ const FORMAT_CHARACTERS = /\p{Cf}/gu;
  * ASCII text is returned as it is (no cost on the common path).
  */
 export function asRead(text: string): string {
-  // eslint-disable-next-line no-control-regex
+  // eslint-disable-next-line no-control-regex -- the ASCII range, NUL included, is the point
   if (!/[^\x00-\x7f]/.test(text)) return text;
   return text.replace(FORMAT_CHARACTERS, '').normalize('NFKC');
 }

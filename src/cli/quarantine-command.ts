@@ -34,6 +34,17 @@ function target(opts: ApiOptions): { base: string; token: string } {
   return { base: base.replace(/\/+$/, ''), token };
 }
 
+/**
+ * fetch() rejects with "fetch failed" and the reason in `cause`. When the name
+ * has several addresses (localhost: ::1 and 127.0.0.1) and every one refuses,
+ * the cause is an AggregateError with an empty message: its code says it.
+ */
+function fetchFailure(err: unknown): string {
+  const cause = err instanceof Error ? err.cause : undefined;
+  if (cause instanceof Error) return cause.message || ((cause as NodeJS.ErrnoException).code ?? cause.name);
+  return err instanceof Error ? err.message : String(err);
+}
+
 async function call(opts: ApiOptions, method: 'GET' | 'POST', path: string, body?: object): Promise<unknown> {
   const { base, token } = target(opts);
   let response: Response;
@@ -44,7 +55,7 @@ async function call(opts: ApiOptions, method: 'GET' | 'POST', path: string, body
       ...(body ? { body: JSON.stringify(body) } : {}),
     });
   } catch (err) {
-    throw new ApiError(`cannot reach the admin API at ${base}: ${(err as Error).cause ?? (err as Error).message}`, QUARANTINE_EXIT.usage);
+    throw new ApiError(`cannot reach the admin API at ${base}: ${fetchFailure(err)}`, QUARANTINE_EXIT.usage);
   }
   const text = await response.text();
   let parsed: unknown = text;
@@ -54,7 +65,7 @@ async function call(opts: ApiOptions, method: 'GET' | 'POST', path: string, body
     // not JSON: shown as it is
   }
   if (!response.ok) {
-    const message = typeof parsed === 'object' && parsed && 'error' in parsed ? String((parsed as { error: unknown }).error) : text;
+    const message = typeof parsed === 'object' && parsed && 'error' in parsed ? String(parsed.error) : text;
     throw new ApiError(`${response.status}: ${message}`, response.status >= 500 ? QUARANTINE_EXIT.failed : QUARANTINE_EXIT.refused);
   }
   return parsed;
@@ -106,7 +117,7 @@ export function registerQuarantineCommands(program: Command): void {
     .action(
       run(async (opts: { status?: string; limit: string; json?: boolean }) => {
         const query = new URLSearchParams({ limit: opts.limit, ...(opts.status ? { status: opts.status } : {}) });
-        const page = (await call(api(), 'GET', `/api/messages?${query}`)) as { records: ListedRecord[] };
+        const page = (await call(api(), 'GET', `/api/messages?${query.toString()}`)) as { records: ListedRecord[] };
         process.stdout.write(opts.json ? JSON.stringify(page, null, 2) + '\n' : listTable(page.records));
       }),
     );

@@ -14,9 +14,12 @@ export function formatReply(reply: SmtpReply): string {
   return `${reply.code} ${reply.enhanced} ${reply.text}`;
 }
 
+// eslint-disable-next-line no-control-regex -- control characters are what is removed
+const CONTROL_CHARACTERS = /[\x00-\x1f\x7f]+/g;
+
 // Client-controlled or upstream text must never split a reply line.
 export function sanitizeReplyText(text: string): string {
-  return text.replace(/[\x00-\x1f\x7f]+/g, ' ').trim().slice(0, 400);
+  return text.replace(CONTROL_CHARACTERS, ' ').trim().slice(0, 400);
 }
 
 /** An error that ends a transaction with a known SMTP reply. smtp-server reads `responseCode`. */

@@ -138,7 +138,9 @@ export async function releaseRecord(
     // Keep the claim: a second release would send it twice.
     return {
       kind: 'unrecorded',
-      message: `the upstream accepted the message but the store could not record the release (${describe(err)}); the record stays locked so it cannot go out twice`,
+      message:
+        `the upstream accepted the message but the store could not record the release (${describe(err)}); ` +
+        'the record stays locked so it cannot go out twice',
       upstreamReply,
     };
   }

@@ -22,9 +22,9 @@ export interface LockedRecord {
   /** A release.claim file exists: a release is under way, or done. */
   readonly claimed: boolean;
   /** Creates release.claim with O_EXCL; false if it already exists. */
-  claim(): Promise<boolean>;
+  readonly claim: () => Promise<boolean>;
   /** Removes release.claim. */
-  unclaim(): Promise<void>;
+  readonly unclaim: () => Promise<void>;
 }
 
 /**

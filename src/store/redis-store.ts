@@ -232,7 +232,7 @@ class RedisStore implements MessageStore {
       if (metaErr) throw metaErr;
       if (histErr) throw histErr;
       const [meta, status] = fields as (string | null)[];
-      if (meta == null || status == null) return null;
+      if (typeof meta !== 'string' || typeof status !== 'string') return null;
       return decode(meta, status, history as string[]);
     });
   }

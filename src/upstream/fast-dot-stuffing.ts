@@ -47,6 +47,7 @@ function stuffDots(chunk: Buffer, lastByte: number | false): Buffer {
 
 /** Replaces the byte loop of one nodemailer DataStream instance; same output. */
 export function installFastDotStuffing(stream: DataStream): void {
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- the original, called with .call(this)
   const slowTransform = stream._transform;
   let held: Buffer | null = null;
 

@@ -458,6 +458,6 @@ function closedError(): UpstreamError {
 function byteLength(message: Buffer | readonly Buffer[]): number {
   if (Buffer.isBuffer(message)) return message.length;
   let n = 0;
-  for (const chunk of message as readonly Buffer[]) n += chunk.length;
+  for (const chunk of message) n += chunk.length;
   return n;
 }

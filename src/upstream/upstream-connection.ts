@@ -243,7 +243,7 @@ export class UpstreamConnection {
         reject(new UpstreamError({ kind: 'dropped', stage, message: 'upstream connection is closed' }));
         return;
       }
-      this.pending = { resolve: resolve as (v: unknown) => void, reject, stage };
+      this.pending = { resolve, reject, stage };
       if (timeout === 'data') {
         this.dataTimerArmed = true;
         if (this.dataTimer) this.dataTimer.refresh();

@@ -147,7 +147,10 @@ export function tlsFailureReason(code: string | undefined, message: string): str
   }
   if (code === 'CERT_REVOKED') return 'upstream certificate is revoked (CERT_REVOKED)';
   if (code === 'ETLS') {
-    return `STARTTLS with the upstream failed (${message}); with upstream.requireTLS nothing is sent without it (a relay speaking implicit TLS, port 465, needs upstream.secure: true)`;
+    return (
+      `STARTTLS with the upstream failed (${message}); with upstream.requireTLS nothing is sent without it ` +
+      '(a relay speaking implicit TLS, port 465, needs upstream.secure: true)'
+    );
   }
   if (code !== undefined && (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_'))) {
     return `TLS handshake with the upstream failed (${code}: ${message}); check upstream.tls.minVersion and the relay's TLS settings`;
@@ -199,7 +202,7 @@ export function rejectedRecipientsOf(rejectedErrors: unknown): RejectedRecipient
  */
 export function classifyUpstreamFailure(err: unknown, stage: UpstreamStage): UpstreamError {
   if (err instanceof UpstreamError) return err;
-  const e: NodemailerErrorShape = typeof err === 'object' && err !== null ? (err as NodemailerErrorShape) : {};
+  const e: NodemailerErrorShape = typeof err === 'object' && err !== null ? err : {};
   const message = str(e.message) ?? (typeof err === 'string' ? err : 'upstream failure');
   const code = str(e.code);
   const originalCode = str(e.originalCode);

@@ -40,7 +40,10 @@ export function upstreamTlsOptions(config: UpstreamConfig): ConnectionOptions {
       if (nameError) return nameError;
       if (cert.fingerprint256?.toUpperCase() === pin) return undefined;
       return Object.assign(
-        new Error(`upstream certificate does not match upstream.tls.fingerprint256 (the relay presented SHA-256 ${cert.fingerprint256 ?? 'unknown'}); if the relay's certificate was renewed, pin the new one`),
+        new Error(
+          `upstream certificate does not match upstream.tls.fingerprint256 (the relay presented SHA-256 ${cert.fingerprint256 ?? 'unknown'}); ` +
+            "if the relay's certificate was renewed, pin the new one",
+        ),
         { code: TLS_PIN_MISMATCH },
       );
     };

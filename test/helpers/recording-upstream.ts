@@ -11,7 +11,7 @@
 // `250 2.0.0 Ok: queued as R<n>`, and an override's `message` is sent as given
 // after the code (put the enhanced code in it yourself: `{ code: 451, message: '4.3.0 try later' }`).
 
-import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
+import { SMTPServer } from 'smtp-server';
 
 export interface UpstreamReplyOverride {
   readonly code: number;

@@ -154,7 +154,7 @@ function headerValue(items: readonly Item[], folds: readonly boolean[], semicolo
   );
   // A semicolon list only where no group follows or precedes (a ';' would close a group).
   const joiner = semicolons && items.every((i) => i.kind === 'mailbox') ? sep : ',';
-  return ' ' + parts.join(`${joiner}\u0001`).replace(/\u0001/g, ws);
+  return ' ' + parts.join(`${joiner}\u0001`).replaceAll('\u0001', ws);
 }
 
 const HEADER_NAMES = ['To', 'Cc', 'Bcc', 'Resent-To', 'Resent-Cc'] as const;

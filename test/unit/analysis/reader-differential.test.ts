@@ -493,7 +493,7 @@ interface Case {
 function headerLine(name: string, elements: readonly string[], folds: readonly boolean[]): string {
   let f = 0;
   const ws = (): string => (folds[f++ % folds.length] ? '\r\n ' : ' ');
-  return `${name}: ${elements.join(`,${FOLD}`).replace(/\u0000/g, ws)}`;
+  return `${name}: ${elements.join(`,${FOLD}`).replaceAll('\u0000', ws)}`;
 }
 
 const HEADER_WITH = (names: readonly string[], elements: fc.Arbitrary<string[]>): fc.Arbitrary<string> =>
