@@ -71,7 +71,8 @@ export async function analyseOnce(analyser, input, envelope) {
 export function describe(outcome) {
   if (outcome.thrown) {
     const r = outcome.error?.reply;
-    return r ? { kind: 'reject', reply: `${r.code} ${r.enhanced} ${r.text}` }
+    return r
+      ? { kind: 'reject', reply: `${r.code} ${r.enhanced} ${r.text}` }
       : { kind: 'error', error: String(outcome.error?.stack ?? outcome.error).slice(0, 500) };
   }
   // MessageAnalysis { findings?, exposure: ExposureReport, … } — or a bare ExposureReport.
@@ -88,6 +89,8 @@ export function describe(outcome) {
 
 // 'address-budget (max 10000)': the kind, then the finding's own facts.
 function findingText(finding) {
-  const facts = Object.entries(finding ?? {}).filter(([key]) => key !== 'kind').map(([key, value]) => `${key} ${value}`);
+  const facts = Object.entries(finding ?? {})
+    .filter(([key]) => key !== 'kind')
+    .map(([key, value]) => `${key} ${value}`);
   return `${finding?.kind ?? 'unknown'}${facts.length ? ` (${facts.join(', ')})` : ''}`;
 }

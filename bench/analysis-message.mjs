@@ -91,6 +91,12 @@ const hardStop = setTimeout(() => {
 }, 120000);
 hardStop.unref();
 main().then(
-  (result) => { process.stdout.write(JSON.stringify(result) + '\n'); process.exit(0); },
-  (error) => { process.stdout.write(JSON.stringify({ ok: false, reason: String(error?.stack ?? error).slice(0, 1000) }) + '\n'); process.exit(0); },
+  (result) => {
+    process.stdout.write(JSON.stringify(result) + '\n');
+    process.exit(0);
+  },
+  (error) => {
+    process.stdout.write(JSON.stringify({ ok: false, reason: String(error?.stack ?? error).slice(0, 1000) }) + '\n');
+    process.exit(0);
+  },
 );

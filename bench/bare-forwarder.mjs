@@ -62,7 +62,11 @@ class Pool {
     if (conn.dead) return;
     conn.dead = true;
     this.open--;
-    try { conn.close(); } catch { /* already closed */ }
+    try {
+      conn.close();
+    } catch {
+      /* already closed */
+    }
   }
 
   #connect(callback) {
@@ -86,7 +90,10 @@ class Pool {
     conn.on('error', (err) => (settled ? this.#kill(conn) : settle(err)));
     conn.once('end', () => {
       if (!settled) return settle(new Error('upstream closed before the handshake ended'));
-      if (!conn.dead) { conn.dead = true; this.open--; }
+      if (!conn.dead) {
+        conn.dead = true;
+        this.open--;
+      }
     });
     conn.connect((err) => settle(err ?? null));
   }
@@ -95,10 +102,14 @@ class Pool {
   warm() {
     const opening = [];
     for (let i = this.open; i < this.size; i++) {
-      opening.push(new Promise((resolve) => this.#connect((err, conn) => {
-        if (conn) this.release(conn);
-        resolve(err ?? null);
-      })));
+      opening.push(
+        new Promise((resolve) =>
+          this.#connect((err, conn) => {
+            if (conn) this.release(conn);
+            resolve(err ?? null);
+          }),
+        ),
+      );
     }
     return Promise.all(opening);
   }
@@ -107,7 +118,11 @@ class Pool {
 const pool = new Pool(POOL_SIZE);
 
 const tempFailure = (err) => {
-  const error = new Error(`upstream: ${String(err?.message ?? err).split('\n')[0].slice(0, 200)}`);
+  const error = new Error(
+    `upstream: ${String(err?.message ?? err)
+      .split('\n')[0]
+      .slice(0, 200)}`,
+  );
   error.responseCode = 451;
   return error;
 };
@@ -172,7 +187,9 @@ const server = new GreetAtOnceServer({
     });
   },
 });
-server.on('error', () => { /* client resets (a capped smtp-source run) are expected */ });
+server.on('error', () => {
+  /* client resets (a capped smtp-source run) are expected */
+});
 
 const failures = (await pool.warm()).filter(Boolean);
 if (failures.length === POOL_SIZE) {
@@ -180,6 +197,7 @@ if (failures.length === POOL_SIZE) {
   process.exit(1);
 }
 server.listen(listenPort, HOST, () => {
-  process.stdout.write(`bare-forwarder listening on ${HOST}:${listenPort}, upstream ${HOST}:${upstreamPort}, ` +
-    `pool ${POOL_SIZE} (${POOL_SIZE - failures.length} connected)\n`);
+  process.stdout.write(
+    `bare-forwarder listening on ${HOST}:${listenPort}, upstream ${HOST}:${upstreamPort}, ` + `pool ${POOL_SIZE} (${POOL_SIZE - failures.length} connected)\n`,
+  );
 });

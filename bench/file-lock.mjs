@@ -135,7 +135,15 @@ async function storeUpdate(root) {
     messageId: '<bench@example.com>',
     size: 10,
     sha256: '0'.repeat(64),
-    analysis: { visibleCount: 1, visibleExternalCount: 1, exposedExternalCount: 0, exposedExternalDomainCount: 0, exposingHeaders: [], truncated: false, exposedExternal: [] },
+    analysis: {
+      visibleCount: 1,
+      visibleExternalCount: 1,
+      exposedExternalCount: 0,
+      exposedExternalDomainCount: 0,
+      exposingHeaders: [],
+      truncated: false,
+      exposedExternal: [],
+    },
     verdict: { rule: 'default', action: 'quarantine', violation: true, reason: 'bench' },
     history: [],
   };

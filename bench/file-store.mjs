@@ -102,11 +102,25 @@ async function main() {
     const ids = (page) => page.records.map((r) => r.id).join(',');
     const wrong = [];
     if (ids(coldHeld) !== ids(warmHeld)) wrong.push('held: the first and second listing differ');
-    if (ids(coldHeld) !== held.slice(0, LIMIT).map((r) => r.id).join(',')) wrong.push('held: not the newest held records, newest first');
+    if (
+      ids(coldHeld) !==
+      held
+        .slice(0, LIMIT)
+        .map((r) => r.id)
+        .join(',')
+    )
+      wrong.push('held: not the newest held records, newest first');
     if (newest.records[0]?.id !== records[count - 1].id) wrong.push('no filter: not newest first');
     if (second.records[0]?.id !== records[count - 1 - LIMIT].id) wrong.push('page 2 does not follow page 1');
     if (counts.held !== held.length || counts.captured !== count - held.length) wrong.push(`countByStatus ${JSON.stringify(counts)}`);
-    return { ok: true, records: count, putMs: Math.round(putMs), putsPerSec: Math.round((count * 1000) / putMs), timings, check: wrong.length ? wrong.join('; ') : null };
+    return {
+      ok: true,
+      records: count,
+      putMs: Math.round(putMs),
+      putsPerSec: Math.round((count * 1000) / putMs),
+      timings,
+      check: wrong.length ? wrong.join('; ') : null,
+    };
   } finally {
     for (const store of opened) await store.close().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
@@ -114,6 +128,12 @@ async function main() {
 }
 
 main().then(
-  (result) => { process.stdout.write(JSON.stringify(result) + '\n'); process.exit(0); },
-  (error) => { process.stdout.write(JSON.stringify({ ok: false, reason: String(error?.stack ?? error).slice(0, 1000) }) + '\n'); process.exit(0); },
+  (result) => {
+    process.stdout.write(JSON.stringify(result) + '\n');
+    process.exit(0);
+  },
+  (error) => {
+    process.stdout.write(JSON.stringify({ ok: false, reason: String(error?.stack ?? error).slice(0, 1000) }) + '\n');
+    process.exit(0);
+  },
 );

@@ -34,7 +34,8 @@ class Connection {
     if (this.partial.length > 65536) return this.socket.destroy(new Error('reply line too long'));
     for (const line of parts) {
       this.lines.push(line);
-      if (line.length < 4 || line[3] !== '-') { // last line of a (multi-line) reply
+      if (line.length < 4 || line[3] !== '-') {
+        // last line of a (multi-line) reply
         this.replies.push({ code: Number(line.slice(0, 3)), text: this.lines.join(' | ') });
         this.lines = [];
       }
@@ -56,7 +57,10 @@ class Connection {
   }
 
   async reply() {
-    if (!this.replies.length && !this.error) await new Promise((resolve) => { this.waiter = resolve; });
+    if (!this.replies.length && !this.error)
+      await new Promise((resolve) => {
+        this.waiter = resolve;
+      });
     if (this.replies.length) return this.replies.shift();
     throw this.error;
   }
@@ -96,9 +100,17 @@ function percentile(sorted, p) {
 
 export async function runLoad(options) {
   const {
-    host = '127.0.0.1', port, sessions = 20, messages = 1000, durationMs = 10000,
-    persistent = true, size = 5120, recipients = 1, split = false,
-    commandTimeoutMs = 60000, maxFailures = 100,
+    host = '127.0.0.1',
+    port,
+    sessions = 20,
+    messages = 1000,
+    durationMs = 10000,
+    persistent = true,
+    size = 5120,
+    recipients = 1,
+    split = false,
+    commandTimeoutMs = 60000,
+    maxFailures = 100,
   } = options;
   const payload = body(size);
   const rcpts = numberedRecipients(recipients);
@@ -214,13 +226,22 @@ export async function runLoad(options) {
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const options = JSON.parse(process.argv[2] ?? '{}');
-  const hardStop = setTimeout(() => {
-    process.stderr.write('load: hard time limit reached\n');
-    process.exit(3);
-  }, (options.durationMs ?? 10000) + (options.commandTimeoutMs ?? 60000) + 5000);
+  const hardStop = setTimeout(
+    () => {
+      process.stderr.write('load: hard time limit reached\n');
+      process.exit(3);
+    },
+    (options.durationMs ?? 10000) + (options.commandTimeoutMs ?? 60000) + 5000,
+  );
   hardStop.unref();
   runLoad(options).then(
-    (result) => { process.stdout.write(JSON.stringify(result) + '\n'); process.exit(0); },
-    (error) => { process.stderr.write(`load: ${error?.stack ?? error}\n`); process.exit(2); },
+    (result) => {
+      process.stdout.write(JSON.stringify(result) + '\n');
+      process.exit(0);
+    },
+    (error) => {
+      process.stderr.write(`load: ${error?.stack ?? error}\n`);
+      process.exit(2);
+    },
   );
 }

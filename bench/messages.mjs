@@ -20,7 +20,9 @@ export function numberedRecipients(count, base = RECIPIENT) {
  * (To: u@, Cc: 2u@ … Nu@) and every message keeps a unique Message-Id.
  */
 export function splitSubject(count) {
-  const others = numberedRecipients(count).slice(1).map((a) => `<${a}>`);
+  const others = numberedRecipients(count)
+    .slice(1)
+    .map((a) => `<${a}>`);
   return others.length ? `bench split\r\nCc: ${others.join(',\r\n ')}` : 'bench split';
 }
 

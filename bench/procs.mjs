@@ -36,10 +36,18 @@ export function startChild(name, command, args, options = {}) {
 /** SIGTERM, then SIGKILL after graceMs; resolves when the child is gone (bounded). */
 export async function stopChild(entry, graceMs = 3000) {
   if (!entry || entry.exited || entry.child.pid === undefined) return;
-  try { entry.child.kill('SIGTERM'); } catch { /* already gone */ }
+  try {
+    entry.child.kill('SIGTERM');
+  } catch {
+    /* already gone */
+  }
   const gone = await Promise.race([entry.exitPromise.then(() => true), sleep(graceMs).then(() => false)]);
   if (!gone) {
-    try { entry.child.kill('SIGKILL'); } catch { /* already gone */ }
+    try {
+      entry.child.kill('SIGKILL');
+    } catch {
+      /* already gone */
+    }
     await Promise.race([entry.exitPromise, sleep(2000)]);
   }
 }
@@ -57,7 +65,11 @@ export async function cleanupAll() {
 
 function removeTempDirs() {
   for (const dir of tempDirs) {
-    try { fs.rmSync(dir, { recursive: true, force: true }); } catch { /* best effort */ }
+    try {
+      fs.rmSync(dir, { recursive: true, force: true });
+    } catch {
+      /* best effort */
+    }
     tempDirs.delete(dir);
   }
 }
@@ -65,7 +77,11 @@ function removeTempDirs() {
 /** Last resort (process 'exit' handler: synchronous only). */
 function killAllSync() {
   for (const entry of children) {
-    try { entry.child.kill('SIGKILL'); } catch { /* already gone */ }
+    try {
+      entry.child.kill('SIGKILL');
+    } catch {
+      /* already gone */
+    }
   }
   removeTempDirs();
 }
@@ -77,7 +93,10 @@ export function installCleanupHandlers() {
   process.on('exit', killAllSync);
   let stopping = false;
   const onSignal = (signal, code) => {
-    if (stopping) { killAllSync(); process.exit(code); }
+    if (stopping) {
+      killAllSync();
+      process.exit(code);
+    }
     stopping = true;
     process.stderr.write(`\nbench: ${signal}, stopping children and removing temp files…\n`);
     cleanupAll().finally(() => process.exit(code));
@@ -114,7 +133,8 @@ function readGreeting(port, timeoutMs) {
     const done = (error, line) => {
       clearTimeout(timer);
       socket.destroy();
-      if (error) reject(error); else resolve(line);
+      if (error) reject(error);
+      else resolve(line);
     };
     const timer = setTimeout(() => done(new Error('no greeting within ' + timeoutMs + ' ms')), timeoutMs);
     socket.setEncoding('latin1');

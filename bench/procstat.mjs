@@ -26,7 +26,11 @@ export function processTree(pid) {
   const parentOf = new Map();
   for (const name of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
-    try { parentOf.set(Number(name), Number(statFields(name)[1])); } catch { /* gone */ }
+    try {
+      parentOf.set(Number(name), Number(statFields(name)[1]));
+    } catch {
+      /* gone */
+    }
   }
   const tree = [pid];
   for (let i = 0; i < tree.length && i < 1000; i++) {
@@ -43,7 +47,9 @@ export function cpuMs(pid) {
       try {
         const f = statFields(p);
         ticks += Number(f[11]) + Number(f[12]); // fields 14 and 15: utime, stime
-      } catch { /* exited meanwhile */ }
+      } catch {
+        /* exited meanwhile */
+      }
     }
     return (ticks * 1000) / clockTicks();
   } catch {

@@ -37,8 +37,9 @@ export async function startProxy({ projectDir, tmpDir, sinkPort, name = 'mail-gu
   const logs = () => {
     const err = tailFile(errFile, 4000).trim();
     const out = tailFile(outFile, 2000).trim();
-    return [err && `--- ${name} stderr (tail) ---\n${err}`, out && `--- ${name} stdout (tail) ---\n${out}`]
-      .filter(Boolean).join('\n') || `(${name} wrote nothing)`;
+    return (
+      [err && `--- ${name} stderr (tail) ---\n${err}`, out && `--- ${name} stdout (tail) ---\n${out}`].filter(Boolean).join('\n') || `(${name} wrote nothing)`
+    );
   };
   if (!fs.existsSync(main)) {
     return { ok: false, reason: `${shown} does not exist (npm run build, or the CLI is not written yet)`, logs: () => '' };
@@ -95,8 +96,10 @@ export async function startBareForwarder({ projectDir, tmpDir, sinkPort, poolSiz
   const logs = () => {
     const err = tailFile(errFile, 4000).trim();
     const out = tailFile(outFile, 2000).trim();
-    return [err && `--- bare forwarder stderr (tail) ---\n${err}`, out && `--- bare forwarder stdout (tail) ---\n${out}`]
-      .filter(Boolean).join('\n') || '(bare forwarder wrote nothing)';
+    return (
+      [err && `--- bare forwarder stderr (tail) ---\n${err}`, out && `--- bare forwarder stdout (tail) ---\n${out}`].filter(Boolean).join('\n') ||
+      '(bare forwarder wrote nothing)'
+    );
   };
   const port = await freePort();
   const out = fs.openSync(outFile, 'w');

@@ -10,12 +10,16 @@ const ratio = (value) => (value === null || value === undefined || !Number.isFin
 export function table(headers, rows, align) {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i] ?? '').length)));
   const cell = (text, i) => (align?.[i] === 'l' ? String(text).padEnd(widths[i]) : String(text).padStart(widths[i]));
-  const line = (r) => r.map((c, i) => cell(c ?? '', i)).join('  ').trimEnd();
+  const line = (r) =>
+    r
+      .map((c, i) => cell(c ?? '', i))
+      .join('  ')
+      .trimEnd();
   return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
 /** The throughput number a run is ranked by: copies/s for proxied split, else msgs/s. */
-export const score = (run) => (run.copiesPerSec ?? run.msgsPerSec ?? 0);
+export const score = (run) => run.copiesPerSec ?? run.msgsPerSec ?? 0;
 
 /** Best (fastest) run of a list: on a noisy shared machine noise only slows a run down. */
 export function best(runs) {
@@ -76,13 +80,19 @@ export function summarise(scenarios, runs, latency) {
       baseline: baseline.length ? best(baseline) : null,
       baselineRan: baseline.length > 0,
       baselineVsDirect: baseline.length ? pairedRatio(baseline, direct) : null,
-      guardVsBaseline: baseline.length ? {
-        msgs: pairedRatio(proxied, baseline),
-        copies: s.split ? pairedRatio(proxied, baseline, (r) => r.copiesPerSec) : null,
-        cpu: pairedRatio(proxied, baseline, (r) => r.cpuMsPerMsg),
-      } : null,
-      latency: { direct: latency?.[s.id]?.direct ?? null, proxied: latency?.[s.id]?.proxied ?? null, bare: latency?.[s.id]?.bare ?? null,
-        baseline: latency?.[s.id]?.baseline ?? null },
+      guardVsBaseline: baseline.length
+        ? {
+            msgs: pairedRatio(proxied, baseline),
+            copies: s.split ? pairedRatio(proxied, baseline, (r) => r.copiesPerSec) : null,
+            cpu: pairedRatio(proxied, baseline, (r) => r.cpuMsPerMsg),
+          }
+        : null,
+      latency: {
+        direct: latency?.[s.id]?.direct ?? null,
+        proxied: latency?.[s.id]?.proxied ?? null,
+        bare: latency?.[s.id]?.bare ?? null,
+        baseline: latency?.[s.id]?.baseline ?? null,
+      },
     };
   });
 }
@@ -114,12 +124,25 @@ export function mainTable(summary) {
     if (s.bareRan) rows.push(row('bare', bare, latency.bare, s.bareVsDirect, null));
     if (s.baselineRan) rows.push(row('baseline', baseline, latency.baseline, s.baselineVsDirect, null));
   }
-  const vsDirectHeading = anyBaseline ? `proxied${anyBare ? ', bare' : ''} or baseline / direct: median of rounds`
-    : anyBare ? 'proxied or bare / direct: median of rounds' : 'proxied/direct: median of rounds';
+  const vsDirectHeading = anyBaseline
+    ? `proxied${anyBare ? ', bare' : ''} or baseline / direct: median of rounds`
+    : anyBare
+      ? 'proxied or bare / direct: median of rounds'
+      : 'proxied/direct: median of rounds';
   return table(
-    ['scenario', 'mode', 'msgs/s', 'copies/s', 'p50 ms', 'p99 ms', 'CPU ms/msg', 'peak RSS MB', 'host busy',
+    [
+      'scenario',
+      'mode',
+      'msgs/s',
+      'copies/s',
+      'p50 ms',
+      'p99 ms',
+      'CPU ms/msg',
+      'peak RSS MB',
+      'host busy',
       vsDirectHeading,
-      ...(anyBare ? ['mail-guard/bare: median of rounds'] : [])],
+      ...(anyBare ? ['mail-guard/bare: median of rounds'] : []),
+    ],
     rows,
     ['l', 'l'],
   );
@@ -128,13 +151,18 @@ export function mainTable(summary) {
 /** "mail-guard vs bare forwarder, …: X× (CPU ms/msg A vs B)" for every scenario the bare forwarder ran in. */
 export function bareLines(summary) {
   const names = { pass: 'pass path', conn: 'one connection per message' };
-  return summary.filter((s) => s.bareRan).map((s) =>
-    `mail-guard vs bare forwarder, ${names[s.scenario.id] ?? s.scenario.id}: ${ratio(s.guardVsBare?.ratio)} ` +
-    `(CPU ms/msg ${fmt(s.proxied?.cpuMsPerMsg, 3)} vs ${fmt(s.bare?.cpuMsPerMsg, 3)})`);
+  return summary
+    .filter((s) => s.bareRan)
+    .map(
+      (s) =>
+        `mail-guard vs bare forwarder, ${names[s.scenario.id] ?? s.scenario.id}: ${ratio(s.guardVsBare?.ratio)} ` +
+        `(CPU ms/msg ${fmt(s.proxied?.cpuMsPerMsg, 3)} vs ${fmt(s.bare?.cpuMsPerMsg, 3)})`,
+    );
 }
 
 const scenarioNames = { pass: 'pass path', conn: 'one connection per message', split: 'split' };
-const roundsText = (r) => `${ratio(r?.ratio)} median of rounds (rounds ${r?.perRound.length ? r.perRound.map((x) => x.toFixed(2)).join(', ') : 'none paired'}; best-of ${ratio(r?.bestOfRatio)})`;
+const roundsText = (r) =>
+  `${ratio(r?.ratio)} median of rounds (rounds ${r?.perRound.length ? r.perRound.map((x) => x.toFixed(2)).join(', ') : 'none paired'}; best-of ${ratio(r?.bestOfRatio)})`;
 
 /**
  * The before/after pairs for every scenario BENCH_BASELINE's mail-guard ran in:
@@ -147,8 +175,13 @@ export function baselineLines(summary) {
     const name = scenarioNames[s.scenario.id] ?? s.scenario.id;
     const vs = s.guardVsBaseline;
     out.push(`${name}, msgs/s: mail-guard / baseline: ${roundsText(vs.msgs)}; best runs ${fmt(s.proxied?.msgsPerSec)} vs ${fmt(s.baseline?.msgsPerSec)}`);
-    if (vs.copies) out.push(`${name}, copies/s: mail-guard / baseline: ${roundsText(vs.copies)}; best runs ${fmt(s.proxied?.copiesPerSec)} vs ${fmt(s.baseline?.copiesPerSec)}`);
-    out.push(`${name}, CPU ms/msg: ${fmt(s.proxied?.cpuMsPerMsg, 3)} vs ${fmt(s.baseline?.cpuMsPerMsg, 3)} (best runs); mail-guard / baseline: ${roundsText(vs.cpu)}`);
+    if (vs.copies)
+      out.push(
+        `${name}, copies/s: mail-guard / baseline: ${roundsText(vs.copies)}; best runs ${fmt(s.proxied?.copiesPerSec)} vs ${fmt(s.baseline?.copiesPerSec)}`,
+      );
+    out.push(
+      `${name}, CPU ms/msg: ${fmt(s.proxied?.cpuMsPerMsg, 3)} vs ${fmt(s.baseline?.cpuMsPerMsg, 3)} (best runs); mail-guard / baseline: ${roundsText(vs.cpu)}`,
+    );
   }
   return out;
 }
@@ -164,10 +197,15 @@ export function analysisPairLines({ fifty, perMessage }) {
   if (fifty) {
     const g = warm(fifty.guard);
     const b = warm(fifty.baseline);
-    out.push(`analysis, ${fmt(fifty.guard?.addresses ?? fifty.baseline?.addresses ?? 50000)} addresses in one To, ms (median of the warm calls; first call): ` +
-      `mail-guard ${fmt(g, 1)} (${fmt(fifty.guard?.coldMs, 1)}), baseline ${fmt(b, 1)} (${fmt(fifty.baseline?.coldMs, 1)}); ` +
-      `mail-guard / baseline: ${ratio(g !== null && b ? g / b : null)}`);
-    for (const [who, a] of [['mail-guard', fifty.guard], ['baseline', fifty.baseline]]) {
+    out.push(
+      `analysis, ${fmt(fifty.guard?.addresses ?? fifty.baseline?.addresses ?? 50000)} addresses in one To, ms (median of the warm calls; first call): ` +
+        `mail-guard ${fmt(g, 1)} (${fmt(fifty.guard?.coldMs, 1)}), baseline ${fmt(b, 1)} (${fmt(fifty.baseline?.coldMs, 1)}); ` +
+        `mail-guard / baseline: ${ratio(g !== null && b ? g / b : null)}`,
+    );
+    for (const [who, a] of [
+      ['mail-guard', fifty.guard],
+      ['baseline', fifty.baseline],
+    ]) {
       out.push(`  ${who.padEnd(10)} ${a?.ok ? `(${a.shape}) ${outcomeText(a.outcome)}` : `not measured: ${a?.reason ?? 'unknown'}`}`);
     }
   }
@@ -184,14 +222,27 @@ export function analysisPairLines({ fifty, perMessage }) {
     const bg = bestUs(g);
     const bb = bestUs(b);
     const sample = g[0] ?? b[0];
-    out.push(`analysis per message, typical ${fmt((sample?.messageBytes ?? 5120) / 1024, 0)} KB clean message (${sample?.headerFields ?? 12} fields), ` +
-      `${fmt(sample?.iterations)} calls a run, µs/msg (best of rounds): mail-guard ${fmt(bg, 2)}, baseline ${fmt(bb, 2)}; ` +
-      `mail-guard / baseline: ${roundsText({ ratio: median(perRound) ?? (bg !== null && bb ? bg / bb : null), bestOfRatio: bg !== null && bb ? bg / bb : null, perRound })}`);
-    for (const [who, list] of [['mail-guard', perMessage.guard], ['baseline', perMessage.baseline]]) {
+    out.push(
+      `analysis per message, typical ${fmt((sample?.messageBytes ?? 5120) / 1024, 0)} KB clean message (${sample?.headerFields ?? 12} fields), ` +
+        `${fmt(sample?.iterations)} calls a run, µs/msg (best of rounds): mail-guard ${fmt(bg, 2)}, baseline ${fmt(bb, 2)}; ` +
+        `mail-guard / baseline: ${roundsText({ ratio: median(perRound) ?? (bg !== null && bb ? bg / bb : null), bestOfRatio: bg !== null && bb ? bg / bb : null, perRound })}`,
+    );
+    for (const [who, list] of [
+      ['mail-guard', perMessage.guard],
+      ['baseline', perMessage.baseline],
+    ]) {
       const first = list.find((r) => r.ok);
       const failed = list.find((r) => !r.ok);
-      out.push(`  ${who.padEnd(10)} ${first ? `(${first.shape}) rounds ${list.filter((r) => r.ok).map((r) => fmt(r.usPerMsg, 2)).join(', ')} µs; ${outcomeText(first.outcome)}` : ''}` +
-        `${failed ? `${first ? '; ' : ''}not measured: ${failed.reason ?? 'unknown'}` : ''}`);
+      out.push(
+        `  ${who.padEnd(10)} ${
+          first
+            ? `(${first.shape}) rounds ${list
+                .filter((r) => r.ok)
+                .map((r) => fmt(r.usPerMsg, 2))
+                .join(', ')} µs; ${outcomeText(first.outcome)}`
+            : ''
+        }` + `${failed ? `${first ? '; ' : ''}not measured: ${failed.reason ?? 'unknown'}` : ''}`,
+      );
     }
   }
   return out;
@@ -199,9 +250,15 @@ export function analysisPairLines({ fifty, perMessage }) {
 
 export function runsTable(runs) {
   const rows = runs.map((r) => [
-    r.round, r.scenario, r.mode, r.tool,
-    fmt(r.sent), fmt(r.delivered), fmt(r.elapsedMs / 1000, 2),
-    fmt(r.msgsPerSec), r.copiesPerSec !== undefined && r.copiesPerSec !== null ? fmt(r.copiesPerSec) : '',
+    r.round,
+    r.scenario,
+    r.mode,
+    r.tool,
+    fmt(r.sent),
+    fmt(r.delivered),
+    fmt(r.elapsedMs / 1000, 2),
+    fmt(r.msgsPerSec),
+    r.copiesPerSec !== undefined && r.copiesPerSec !== null ? fmt(r.copiesPerSec) : '',
     r.mode !== 'direct' ? fmt(r.cpuMsPerMsg, 3) : '',
     r.mode !== 'direct' && r.idleRss ? fmt(r.idleRss / MB, 1) : '',
     r.mode !== 'direct' ? fmt(r.peakRss ? r.peakRss / MB : null, 1) : '',
@@ -221,12 +278,35 @@ export function latencyTable(latency, scenarios) {
     for (const mode of ['direct', 'proxied', 'bare', 'baseline']) {
       const l = latency?.[s.id]?.[mode];
       if (!l) continue;
-      rows.push([s.id, mode, fmt(l.ok), fmt(l.failed), fmt(l.rate), fmt(l.latency?.p50, 2), fmt(l.latency?.p90, 2), fmt(l.latency?.p99, 2), fmt(l.latency?.max, 1),
-        (l.errors ?? []).map((e) => `${e.count}× ${e.message}`).join('; ').slice(0, 80)]);
+      rows.push([
+        s.id,
+        mode,
+        fmt(l.ok),
+        fmt(l.failed),
+        fmt(l.rate),
+        fmt(l.latency?.p50, 2),
+        fmt(l.latency?.p90, 2),
+        fmt(l.latency?.p99, 2),
+        fmt(l.latency?.max, 1),
+        (l.errors ?? [])
+          .map((e) => `${e.count}× ${e.message}`)
+          .join('; ')
+          .slice(0, 80),
+      ]);
     }
   }
-  return table(['scenario', 'mode', 'ok', 'failed', 'msgs/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'errors'], rows,
-    ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l']);
+  return table(['scenario', 'mode', 'ok', 'failed', 'msgs/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'errors'], rows, [
+    'l',
+    'l',
+    'r',
+    'r',
+    'r',
+    'r',
+    'r',
+    'r',
+    'r',
+    'l',
+  ]);
 }
 
 /** [{ name, target, measured, verdict }] — verdict PASS, MISS or n/a. */
@@ -244,8 +324,13 @@ export function targets(summary, runs, analysis) {
   const split = by.split?.proxied;
   const pass = by.pass?.proxied;
   const r3 = split?.copiesPerSec && pass?.msgsPerSec ? split.copiesPerSec / pass.msgsPerSec : null;
-  check('split path: copies/s vs pass msgs/s (proxied)', '≥ 0.80×', r3, r3 >= 0.8,
-    r3 === null ? undefined : `${ratio(r3)} (${fmt(split.copiesPerSec)} copies/s / ${fmt(pass.msgsPerSec)} msgs/s)`);
+  check(
+    'split path: copies/s vs pass msgs/s (proxied)',
+    '≥ 0.80×',
+    r3,
+    r3 >= 0.8,
+    r3 === null ? undefined : `${ratio(r3)} (${fmt(split.copiesPerSec)} copies/s / ${fmt(pass.msgsPerSec)} msgs/s)`,
+  );
 
   const r4 = by.big?.ratio ?? null;
   check('5 MB messages, 4 sessions', '≥ 0.35× direct', r4, r4 >= 0.35);
@@ -255,9 +340,14 @@ export function targets(summary, runs, analysis) {
     const worst = bigRuns.reduce((a, b) => (b.peakRss - b.idleRss > a.peakRss - a.idleRss ? b : a));
     const limit = 2 * worst.inFlightBytes + worst.idleRss;
     const ok = worst.peakRss <= limit;
-    check('5 MB: peak RSS', '≤ 2× in flight + idle', worst.peakRss / limit, ok,
+    check(
+      '5 MB: peak RSS',
+      '≤ 2× in flight + idle',
+      worst.peakRss / limit,
+      ok,
       `${fmt(worst.peakRss / MB, 1)} MB ${ok ? '≤' : '>'} ${fmt(limit / MB, 1)} MB = 2×${fmt(worst.inFlightBytes / MB, 1)} in flight + ${fmt(worst.idleRss / MB, 1)} idle ` +
-      `(${fmt((worst.peakRss - worst.idleRss) / worst.inFlightBytes, 2)}× in flight above idle)`);
+        `(${fmt((worst.peakRss - worst.idleRss) / worst.inFlightBytes, 2)}× in flight above idle)`,
+    );
   } else {
     check('5 MB: peak RSS', '≤ 2× in flight + idle', null, false);
   }
@@ -266,9 +356,19 @@ export function targets(summary, runs, analysis) {
     const sorted = [...analysis.warmMs].sort((a, b) => a - b);
     const median = sorted[Math.floor(sorted.length / 2)];
     const bounded = analysis.outcome.kind === 'reject' || (analysis.outcome.kind === 'report' && analysis.outcome.truncated === true);
-    check(`analysis of ${fmt(analysis.addresses)} addresses in one To`, '≤ 100 ms', median, median <= 100,
-      `${fmt(median, 1)} ms median of ${analysis.warmMs.length} (first call ${fmt(analysis.coldMs, 1)} ms)`);
-    out.push({ name: '  … then a bounded reject', target: '5xx reply or truncated report', measured: outcomeText(analysis.outcome), verdict: bounded ? 'PASS' : 'MISS' });
+    check(
+      `analysis of ${fmt(analysis.addresses)} addresses in one To`,
+      '≤ 100 ms',
+      median,
+      median <= 100,
+      `${fmt(median, 1)} ms median of ${analysis.warmMs.length} (first call ${fmt(analysis.coldMs, 1)} ms)`,
+    );
+    out.push({
+      name: '  … then a bounded reject',
+      target: '5xx reply or truncated report',
+      measured: outcomeText(analysis.outcome),
+      verdict: bounded ? 'PASS' : 'MISS',
+    });
   } else {
     check(`analysis of 50,000 addresses in one To`, '≤ 100 ms', null, false, `not measured: ${analysis?.reason ?? 'unknown'}`);
   }
@@ -287,5 +387,9 @@ export function outcomeText(outcome) {
 }
 
 export function targetsTable(list) {
-  return table(['target (issue 2)', 'wanted', 'measured', ''], list.map((t) => [t.name, t.target, t.measured, t.verdict]), ['l', 'l', 'l', 'l']);
+  return table(
+    ['target (issue 2)', 'wanted', 'measured', ''],
+    list.map((t) => [t.name, t.target, t.measured, t.verdict]),
+    ['l', 'l', 'l', 'l'],
+  );
 }

@@ -57,14 +57,26 @@ const ROUNDS = Math.round(envNumber('BENCH_ROUNDS', 3, 1, 10));
 const RUN_TIMEOUT_MS = envNumber('BENCH_RUN_TIMEOUT_S', 15, 1, 600) * 1000;
 const LATENCY_MS = envNumber('BENCH_LATENCY_S', 2, 0, 60) * 1000;
 const FORCE_NODE = process.env.BENCH_FORCE_NODE === '1';
-const ONLY = (process.env.BENCH_ONLY ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+const ONLY = (process.env.BENCH_ONLY ?? '')
+  .split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
 const BASELINE_DIR = process.env.BENCH_BASELINE ? path.resolve(process.env.BENCH_BASELINE) : null;
 
 const count = (n) => Math.max(1, Math.round(n * SCALE));
 const ALL_SCENARIOS = [
   { id: 'pass', title: '1 pass, 5 KB, 20 persistent sessions', sessions: 20, size: 5120, persistent: true, recipients: 1, messages: count(15000) },
   { id: 'conn', title: '2 one connection per message, 5 KB, 20 sessions', sessions: 20, size: 5120, persistent: false, recipients: 1, messages: count(6000) },
-  { id: 'split', title: '3 split, 10 external (To+Cc), 5 KB, 20 persistent', sessions: 20, size: 5120, persistent: true, recipients: 10, split: true, messages: count(1500) },
+  {
+    id: 'split',
+    title: '3 split, 10 external (To+Cc), 5 KB, 20 persistent',
+    sessions: 20,
+    size: 5120,
+    persistent: true,
+    recipients: 10,
+    split: true,
+    messages: count(1500),
+  },
   { id: 'big', title: '4 5 MB, 4 persistent sessions', sessions: 4, size: 5 * MB, persistent: true, recipients: 1, messages: count(100) },
 ];
 const SCENARIOS = ONLY.length ? ALL_SCENARIOS.filter((s) => ONLY.includes(s.id)) : ALL_SCENARIOS;
@@ -82,8 +94,12 @@ const problems = [];
 
 function machineLine() {
   const cpus = os.cpus();
-  return `${cpus.length} × ${cpus[0]?.model?.trim() ?? 'cpu'}, load avg ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}, ` +
-    `node ${process.version}, ${os.type()} ${os.release()}`;
+  return (
+    `${cpus.length} × ${cpus[0]?.model?.trim() ?? 'cpu'}, load avg ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}, ` + `node ${process.version}, ${os.type()} ${os.release()}`
+  );
 }
 
 /** 'abc1234' or 'abc1234 + uncommitted changes', or why not. */
@@ -133,7 +149,9 @@ async function throughputRun({ scenario, mode, round, port, sink, tools, server 
   let elapsedMs;
   let clientOk = null;
   if (tools) {
-    const result = await runSmtpSource(tools.source, sourceArgs(scenario, port, scenario.messages), RUN_TIMEOUT_MS, () => { sinkAtKill = sink.messages(); });
+    const result = await runSmtpSource(tools.source, sourceArgs(scenario, port, scenario.messages), RUN_TIMEOUT_MS, () => {
+      sinkAtKill = sink.messages();
+    });
     elapsedMs = result.elapsedMs;
     record.timedOut = result.timedOut;
     if (!result.timedOut && result.code !== 0) {
@@ -142,17 +160,29 @@ async function throughputRun({ scenario, mode, round, port, sink, tools, server 
     }
     if (!result.timedOut && result.code === 0) clientOk = scenario.messages;
   } else {
-    const result = await runNodeLoad({
-      port, sessions: scenario.sessions, messages: scenario.messages, durationMs: RUN_TIMEOUT_MS,
-      persistent: scenario.persistent, size: scenario.size, recipients: scenario.recipients, split: !!scenario.split,
-    }, RUN_TIMEOUT_MS + 70000);
+    const result = await runNodeLoad(
+      {
+        port,
+        sessions: scenario.sessions,
+        messages: scenario.messages,
+        durationMs: RUN_TIMEOUT_MS,
+        persistent: scenario.persistent,
+        size: scenario.size,
+        recipients: scenario.recipients,
+        split: !!scenario.split,
+      },
+      RUN_TIMEOUT_MS + 70000,
+    );
     elapsedMs = result.elapsedMs;
     clientOk = result.ok;
     record.timedOut = result.ok + result.failed < scenario.messages;
     record.latency = result;
     if (result.failed || result.code !== 0) {
       record.failed = result.ok === 0;
-      record.note = `${result.failed} failed: ${(result.errors ?? []).map((e) => `${e.count}× ${e.message}`).join('; ').slice(0, 160)}${result.stderr ?? ''}`;
+      record.note = `${result.failed} failed: ${(result.errors ?? [])
+        .map((e) => `${e.count}× ${e.message}`)
+        .join('; ')
+        .slice(0, 160)}${result.stderr ?? ''}`;
     }
   }
   const cpuAfter = isMeasured ? cpuMs(pid) : null;
@@ -178,7 +208,8 @@ async function throughputRun({ scenario, mode, round, port, sink, tools, server 
     record.peakRss = resetOk ? Math.max(hwm ?? 0, peakSampled ?? 0) : peakSampled;
     record.idleRss = idleRss;
     record.inFlightBytes = scenario.sessions * (scenario.size + 200); // + smtp-source's ~150 header bytes
-    if (isProxied && scenario.split && record.cpuMsPerMsg !== null) record.note = [record.note, `${(record.cpuMsPerMsg / scenario.recipients).toFixed(3)} CPU ms/copy`].filter(Boolean).join('; ');
+    if (isProxied && scenario.split && record.cpuMsPerMsg !== null)
+      record.note = [record.note, `${(record.cpuMsPerMsg / scenario.recipients).toFixed(3)} CPU ms/copy`].filter(Boolean).join('; ');
     if (!resetOk) record.note = [record.note, 'VmHWM not resettable: peak from 50 ms VmRSS samples'].filter(Boolean).join('; ');
   }
   const expected = (clientOk ?? messages) * copiesPerMessage;
@@ -189,10 +220,19 @@ async function throughputRun({ scenario, mode, round, port, sink, tools, server 
 }
 
 async function latencyRun(scenario, port) {
-  return runNodeLoad({
-    port, sessions: scenario.sessions, messages: scenario.messages, durationMs: LATENCY_MS,
-    persistent: scenario.persistent, size: scenario.size, recipients: scenario.recipients, split: !!scenario.split,
-  }, LATENCY_MS + 70000);
+  return runNodeLoad(
+    {
+      port,
+      sessions: scenario.sessions,
+      messages: scenario.messages,
+      durationMs: LATENCY_MS,
+      persistent: scenario.persistent,
+      size: scenario.size,
+      recipients: scenario.recipients,
+      split: !!scenario.split,
+    },
+    LATENCY_MS + 70000,
+  );
 }
 
 /** Runs a bench script that prints one JSON line as its result; its own process, so its heap and JIT are its own. */
@@ -207,7 +247,10 @@ async function runJsonChild(name, script, args, timeoutMs) {
   try {
     return JSON.parse(Buffer.concat(out).toString('utf8').trim().split('\n').pop());
   } catch {
-    return { ok: false, reason: `${name} child ended (code ${code}, signal ${signal}) without a result${signal === 'SIGKILL' ? ` within ${timeoutMs / 1000} s` : ''}` };
+    return {
+      ok: false,
+      reason: `${name} child ended (code ${code}, signal ${signal}) without a result${signal === 'SIGKILL' ? ` within ${timeoutMs / 1000} s` : ''}`,
+    };
   }
 }
 
@@ -221,8 +264,20 @@ const runFileStore = (dir = projectDir) => runJsonChild('file-store', 'file-stor
 /** One unmeasured load run (JIT, pools). */
 async function warmRun(scenario, port, tools) {
   if (tools) await runSmtpSource(tools.source, sourceArgs(scenario, port, scenario.messages), RUN_TIMEOUT_MS);
-  else await runNodeLoad({ port, sessions: scenario.sessions, messages: scenario.messages, durationMs: RUN_TIMEOUT_MS,
-    persistent: scenario.persistent, size: scenario.size, recipients: scenario.recipients, split: !!scenario.split }, RUN_TIMEOUT_MS + 70000);
+  else
+    await runNodeLoad(
+      {
+        port,
+        sessions: scenario.sessions,
+        messages: scenario.messages,
+        durationMs: RUN_TIMEOUT_MS,
+        persistent: scenario.persistent,
+        size: scenario.size,
+        recipients: scenario.recipients,
+        split: !!scenario.split,
+      },
+      RUN_TIMEOUT_MS + 70000,
+    );
 }
 
 async function main() {
@@ -281,10 +336,20 @@ async function main() {
     if (logs) log(logs);
     log('Continuing without the baseline runs.\n');
   }
-  const roundModes = ['direct/proxied', bareUp ? `/bare (bare: ${SCENARIOS.filter((s) => BARE_SCENARIOS.has(s.id)).map((s) => s.id).join(', ')})` : '',
-    baseline?.ok ? `/baseline (baseline: ${SCENARIOS.filter((s) => BASELINE_SCENARIOS.has(s.id)).map((s) => s.id).join(', ')})` : ''].join('');
-  log(`scale ${SCALE}, rounds ${ROUNDS} (${roundModes} ` +
-    `interleaved, order rotating), time cap ${RUN_TIMEOUT_MS / 1000} s a run`);
+  const roundModes = [
+    'direct/proxied',
+    bareUp
+      ? `/bare (bare: ${SCENARIOS.filter((s) => BARE_SCENARIOS.has(s.id))
+          .map((s) => s.id)
+          .join(', ')})`
+      : '',
+    baseline?.ok
+      ? `/baseline (baseline: ${SCENARIOS.filter((s) => BASELINE_SCENARIOS.has(s.id))
+          .map((s) => s.id)
+          .join(', ')})`
+      : '',
+  ].join('');
+  log(`scale ${SCALE}, rounds ${ROUNDS} (${roundModes} ` + `interleaved, order rotating), time cap ${RUN_TIMEOUT_MS / 1000} s a run`);
   log(`scenarios: ${[...SCENARIOS.map((s) => `${s.id}=${s.messages} msgs`), ...(STORE_WANTED ? [`store=${STORE_RECORDS} records`] : [])].join(', ')}`);
 
   let startIdleRss = null;
@@ -292,8 +357,10 @@ async function main() {
     await sleep(1000);
     startIdleRss = rssBytes(proxy.pid);
     // Warm-up (JIT, pools): not measured.
-    const warm = [{ ...SCENARIOS.find((s) => s.id === 'pass') ?? ALL_SCENARIOS[0], messages: count(2000) },
-      { ...ALL_SCENARIOS[2], messages: count(200) }];
+    const warm = [
+      { ...(SCENARIOS.find((s) => s.id === 'pass') ?? ALL_SCENARIOS[0]), messages: count(2000) },
+      { ...ALL_SCENARIOS[2], messages: count(200) },
+    ];
     for (const scenario of warm) await warmRun(scenario, proxy.port, tools);
     await sink.settle(300, 10000);
     log(`proxy idle RSS after start ${(startIdleRss / MB).toFixed(1)} MB, after warm-up ${(rssBytes(proxy.pid) / MB).toFixed(1)} MB`);
@@ -302,8 +369,10 @@ async function main() {
     // The same warm-up as ours: neither starts its measured runs cold.
     await sleep(1000);
     const baselineIdle = rssBytes(baseline.pid);
-    const warm = [{ ...SCENARIOS.find((s) => s.id === 'pass') ?? ALL_SCENARIOS[0], messages: count(2000) },
-      { ...ALL_SCENARIOS[2], messages: count(200) }];
+    const warm = [
+      { ...(SCENARIOS.find((s) => s.id === 'pass') ?? ALL_SCENARIOS[0]), messages: count(2000) },
+      { ...ALL_SCENARIOS[2], messages: count(200) },
+    ];
     for (const scenario of warm) await warmRun(scenario, baseline.port, tools);
     await sink.settle(300, 10000);
     log(`baseline idle RSS after start ${(baselineIdle / MB).toFixed(1)} MB, after warm-up ${(rssBytes(baseline.pid) / MB).toFixed(1)} MB`);
@@ -311,7 +380,7 @@ async function main() {
   if (bareUp) {
     // The same warm-up as the proxy's pass warm-up (JIT, pool): not measured.
     const bareIdle = rssBytes(bare.pid);
-    const scenario = { ...SCENARIOS.find((s) => s.id === 'pass') ?? ALL_SCENARIOS[0], messages: count(2000) };
+    const scenario = { ...(SCENARIOS.find((s) => s.id === 'pass') ?? ALL_SCENARIOS[0]), messages: count(2000) };
     await warmRun(scenario, bare.port, tools);
     await sink.settle(300, 10000);
     log(`bare forwarder idle RSS after start ${(bareIdle / MB).toFixed(1)} MB, after warm-up ${(rssBytes(bare.pid) / MB).toFixed(1)} MB`);
@@ -352,9 +421,12 @@ async function main() {
       // four: in four). baseline comes right after proxied, so the pair the
       // before/after question is about ran next to each other in all but one
       // position of the rotation.
-      const base = ['direct', 'proxied',
+      const base = [
+        'direct',
+        'proxied',
         ...(baseline?.ok && BASELINE_SCENARIOS.has(scenario.id) ? ['baseline'] : []),
-        ...(bare?.ok && BARE_SCENARIOS.has(scenario.id) ? ['bare'] : [])];
+        ...(bare?.ok && BARE_SCENARIOS.has(scenario.id) ? ['bare'] : []),
+      ];
       const shift = (round - 1) % base.length;
       const modes = [...base.slice(shift), ...base.slice(0, shift)];
       for (const mode of modes) {
@@ -366,10 +438,12 @@ async function main() {
         const record = await throughputRun({ scenario, mode, round, port, sink, tools, server });
         runs.push(record);
         if (record.failed) problems.push(`round ${round} ${scenario.id} ${mode}: ${record.note}`);
-        process.stdout.write(`  round ${round} ${scenario.id.padEnd(5)} ${mode.padEnd(7)} ` +
-          `${Math.round(record.msgsPerSec).toLocaleString('en-US').padStart(7)} msgs/s` +
-          `${record.copiesPerSec ? `  ${Math.round(record.copiesPerSec).toLocaleString('en-US')} copies/s` : ''}` +
-          `${record.timedOut ? '  (time cap)' : ''}${record.note ? `  [${record.note}]` : ''}\n`);
+        process.stdout.write(
+          `  round ${round} ${scenario.id.padEnd(5)} ${mode.padEnd(7)} ` +
+            `${Math.round(record.msgsPerSec).toLocaleString('en-US').padStart(7)} msgs/s` +
+            `${record.copiesPerSec ? `  ${Math.round(record.copiesPerSec).toLocaleString('en-US')} copies/s` : ''}` +
+            `${record.timedOut ? '  (time cap)' : ''}${record.note ? `  [${record.note}]` : ''}\n`,
+        );
         if (mode === 'proxied') checkProxy();
         if (mode === 'bare') checkBare();
         if (mode === 'baseline') checkBaseline();
@@ -396,8 +470,10 @@ async function main() {
       await sink.settle(200, 10000);
       const result = await latencyRun(scenario, mode === 'direct' ? sinkPort : mode === 'baseline' ? baseline.port : proxy.port);
       latency[scenario.id][mode] = result;
-      process.stdout.write(`  latency ${scenario.id.padEnd(5)} ${mode.padEnd(7)} p50 ${result.latency?.p50?.toFixed(2) ?? '—'} ms, ` +
-        `p99 ${result.latency?.p99?.toFixed(2) ?? '—'} ms (${Math.round(result.rate)} msgs/s, ${result.failed} failed)\n`);
+      process.stdout.write(
+        `  latency ${scenario.id.padEnd(5)} ${mode.padEnd(7)} p50 ${result.latency?.p50?.toFixed(2) ?? '—'} ms, ` +
+          `p99 ${result.latency?.p99?.toFixed(2) ?? '—'} ms (${Math.round(result.rate)} msgs/s, ${result.failed} failed)\n`,
+      );
       if (result.ok === 0) problems.push(`latency ${scenario.id} ${mode}: no message went through`);
     }
   }
@@ -405,11 +481,17 @@ async function main() {
   log('\n  analysis: 50,000 addresses in one To …');
   const analysis = await runAnalysis();
   if (!analysis.ok) problems.push(`analysis: ${analysis.reason}`);
-  else log(`  analysis: header ${(analysis.headerBytes / 1024).toFixed(0)} KB, first call ${analysis.coldMs.toFixed(1)} ms, then ${analysis.warmMs.map((m) => m.toFixed(1)).join(', ')} ms → ${outcomeText(analysis.outcome)}`);
+  else
+    log(
+      `  analysis: header ${(analysis.headerBytes / 1024).toFixed(0)} KB, first call ${analysis.coldMs.toFixed(1)} ms, then ${analysis.warmMs.map((m) => m.toFixed(1)).join(', ')} ms → ${outcomeText(analysis.outcome)}`,
+    );
   if (analysis.ok) {
     // Not a target: the most parsing the cap (policy.maxAddresses 10,000) still allows.
     const atCap = await runAnalysis(10000);
-    if (atCap.ok) log(`  analysis (info): 10,000 addresses, at the cap so fully parsed: first call ${atCap.coldMs.toFixed(1)} ms, then ${atCap.warmMs.map((m) => m.toFixed(1)).join(', ')} ms → ${outcomeText(atCap.outcome)}`);
+    if (atCap.ok)
+      log(
+        `  analysis (info): 10,000 addresses, at the cap so fully parsed: first call ${atCap.coldMs.toFixed(1)} ms, then ${atCap.warmMs.map((m) => m.toFixed(1)).join(', ')} ms → ${outcomeText(atCap.outcome)}`,
+      );
   }
   if (STORE_WANTED) {
     log(`\n  store: file store, ${STORE_RECORDS.toLocaleString('en-US')} records (every 100th held), each put fsynced, 64 at a time …`);
@@ -418,9 +500,11 @@ async function main() {
     else if (store.check) problems.push(`store: a listing was wrong (${store.check}), so its timings are no figure`);
     else {
       const t = store.timings;
-      log(`  store (info): puts ${(store.putMs / 1000).toFixed(1)} s (${store.putsPerSec} puts/s); a fresh instance, list limit 50: ` +
-        `held ${t['held, first call after open']} ms first call, ${t['held, again']} ms again; no filter ${t['no filter']} ms, ` +
-        `page 2 ${t['no filter, page 2']} ms; countByStatus ${t['countByStatus']} ms`);
+      log(
+        `  store (info): puts ${(store.putMs / 1000).toFixed(1)} s (${store.putsPerSec} puts/s); a fresh instance, list limit 50: ` +
+          `held ${t['held, first call after open']} ms first call, ${t['held, again']} ms again; no filter ${t['no filter']} ms, ` +
+          `page 2 ${t['no filter, page 2']} ms; countByStatus ${t['countByStatus']} ms`,
+      );
     }
   }
   // The same two for BENCH_BASELINE, then the per-message cost of both, one
@@ -430,10 +514,16 @@ async function main() {
   if (BASELINE_DIR !== null) {
     const baseAnalysis = await runAnalysis(50000, BASELINE_DIR);
     if (!baseAnalysis.ok) problems.push(`baseline analysis: ${baseAnalysis.reason}`);
-    else log(`  analysis (baseline): header ${(baseAnalysis.headerBytes / 1024).toFixed(0)} KB, first call ${baseAnalysis.coldMs.toFixed(1)} ms, then ${baseAnalysis.warmMs.map((m) => m.toFixed(1)).join(', ')} ms → ${outcomeText(baseAnalysis.outcome)}`);
+    else
+      log(
+        `  analysis (baseline): header ${(baseAnalysis.headerBytes / 1024).toFixed(0)} KB, first call ${baseAnalysis.coldMs.toFixed(1)} ms, then ${baseAnalysis.warmMs.map((m) => m.toFixed(1)).join(', ')} ms → ${outcomeText(baseAnalysis.outcome)}`,
+      );
     if (baseAnalysis.ok) {
       const atCap = await runAnalysis(10000, BASELINE_DIR);
-      if (atCap.ok) log(`  analysis (baseline, info): 10,000 addresses: first call ${atCap.coldMs.toFixed(1)} ms, then ${atCap.warmMs.map((m) => m.toFixed(1)).join(', ')} ms → ${outcomeText(atCap.outcome)}`);
+      if (atCap.ok)
+        log(
+          `  analysis (baseline, info): 10,000 addresses: first call ${atCap.coldMs.toFixed(1)} ms, then ${atCap.warmMs.map((m) => m.toFixed(1)).join(', ')} ms → ${outcomeText(atCap.outcome)}`,
+        );
     }
     log(`\n  analysis per message: typical 5 KB clean message, ${PER_MESSAGE_CALLS.toLocaleString('en-US')} calls a run, ${ROUNDS} round(s) …`);
     const perMessage = { guard: [], baseline: [] };
@@ -444,29 +534,41 @@ async function main() {
         perMessage[who].push(result);
         const name = who === 'guard' ? 'mail-guard' : 'baseline';
         if (!result.ok) problems.push(`round ${round} analysis per message, ${name}: ${result.reason}`);
-        log(`  round ${round} analysis per message ${name.padEnd(10)} ${result.ok ? `${result.usPerMsg.toFixed(2)} µs/msg` : `not measured: ${result.reason}`}`);
+        log(
+          `  round ${round} analysis per message ${name.padEnd(10)} ${result.ok ? `${result.usPerMsg.toFixed(2)} µs/msg` : `not measured: ${result.reason}`}`,
+        );
       }
     }
     analysisPairs = { fifty: { guard: analysis, baseline: baseAnalysis }, perMessage };
   }
 
   const summary = summarise(SCENARIOS, runs, latency);
-  log(`\n== all runs (smtp-source/node-load -> [mail-guard${BASELINE_DIR !== null ? ', baseline' : ''} or bare forwarder ->] sink; rates over what reached the sink; CPU and RSS of the process in the middle)`);
+  log(
+    `\n== all runs (smtp-source/node-load -> [mail-guard${BASELINE_DIR !== null ? ', baseline' : ''} or bare forwarder ->] sink; rates over what reached the sink; CPU and RSS of the process in the middle)`,
+  );
   log(runsTable(runs));
   if (Object.values(latency).some((l) => l.direct || l.proxied || l.bare)) {
     log(`\n== latency per message (bench/load.mjs; persistent: MAIL to final 250; one connection per message: connect to final 250)`);
     log(latencyTable(latency, SCENARIOS));
   }
-  log(`\n== side by side (msgs/s: best of rounds; ratios: median of the per-round pairs, both runs of a pair in the same round; CPU and RSS of mail-guard / ${BASELINE_DIR !== null ? 'the baseline / ' : ''}the bare forwarder)`);
+  log(
+    `\n== side by side (msgs/s: best of rounds; ratios: median of the per-round pairs, both runs of a pair in the same round; CPU and RSS of mail-guard / ${BASELINE_DIR !== null ? 'the baseline / ' : ''}the bare forwarder)`,
+  );
   log(mainTable(summary));
   if (startIdleRss) {
     const big = summary.find((s) => s.scenario.id === 'big')?.proxied;
-    const strict = big?.inFlightBytes ? ` (with that as the baseline, the 5 MB limit would be ${((2 * big.inFlightBytes + startIdleRss) / MB).toFixed(1)} MB)` : '';
-    log(`proxy idle RSS after start: ${(startIdleRss / MB).toFixed(1)} MB${strict}; the 5 MB target uses the idle RSS just before each 5 MB run ("all runs", idle RSS)`);
+    const strict = big?.inFlightBytes
+      ? ` (with that as the baseline, the 5 MB limit would be ${((2 * big.inFlightBytes + startIdleRss) / MB).toFixed(1)} MB)`
+      : '';
+    log(
+      `proxy idle RSS after start: ${(startIdleRss / MB).toFixed(1)} MB${strict}; the 5 MB target uses the idle RSS just before each 5 MB run ("all runs", idle RSS)`,
+    );
   }
   if (BASELINE_DIR !== null) {
-    log(`\nmail-guard (${commitOf(projectDir)}) / baseline (${BASELINE_DIR}, ${commitOf(BASELINE_DIR)}), both runs of a pair in the same round` +
-      ` (above 1.00× in msgs/s and copies/s: mail-guard faster; above 1.00× in CPU ms/msg and µs/msg: mail-guard costlier):`);
+    log(
+      `\nmail-guard (${commitOf(projectDir)}) / baseline (${BASELINE_DIR}, ${commitOf(BASELINE_DIR)}), both runs of a pair in the same round` +
+        ` (above 1.00× in msgs/s and copies/s: mail-guard faster; above 1.00× in CPU ms/msg and µs/msg: mail-guard costlier):`,
+    );
     if (!summary.some((s) => s.baselineRan)) log('  (no baseline runs)');
     const lines = [...baselineLines(summary), ...(analysisPairs ? analysisPairLines(analysisPairs) : [])];
     for (const line of lines) log(`  ${line}`);
@@ -475,7 +577,7 @@ async function main() {
   log(targetsTable(targets(summary, runs, analysis)));
   const versusBare = bareLines(summary);
   if (versusBare.length) {
-    log('informational, not targets (msgs/s: median of the per-round mail-guard/bare pairs; CPU ms/msg of each one\'s best run):');
+    log("informational, not targets (msgs/s: median of the per-round mail-guard/bare pairs; CPU ms/msg of each one's best run):");
     for (const line of versusBare) log(`  ${line}`);
   }
 

@@ -33,9 +33,15 @@ function handle(socket) {
   const command = (text) => {
     const verb = text.slice(0, 4).toUpperCase();
     switch (verb) {
-      case 'EHLO': return EHLO_REPLY;
-      case 'HELO': return '250 node-sink\r\n';
-      case 'MAIL': case 'RCPT': case 'RSET': case 'NOOP': return '250 2.0.0 Ok\r\n';
+      case 'EHLO':
+        return EHLO_REPLY;
+      case 'HELO':
+        return '250 node-sink\r\n';
+      case 'MAIL':
+      case 'RCPT':
+      case 'RSET':
+      case 'NOOP':
+        return '250 2.0.0 Ok\r\n';
       case 'DATA':
         inData = true;
         tail = Buffer.from('\r\n', 'latin1'); // the DATA line's CRLF: an empty message ends with ".\r\n"
@@ -45,7 +51,8 @@ function handle(socket) {
         dirty = true;
         quitting = true;
         return '221 2.0.0 Bye\r\n';
-      default: return '502 5.5.2 Error: command not recognized\r\n';
+      default:
+        return '502 5.5.2 Error: command not recognized\r\n';
     }
   };
 
@@ -73,19 +80,29 @@ function handle(socket) {
       const nl = chunk.indexOf(0x0a, offset);
       if (nl === -1) {
         line = Buffer.concat([line, chunk.subarray(offset)]);
-        if (line.length > MAX_LINE) { socket.destroy(); return; }
+        if (line.length > MAX_LINE) {
+          socket.destroy();
+          return;
+        }
         break;
       }
-      const full = Buffer.concat([line, chunk.subarray(offset, nl)]).toString('latin1').replace(/\r$/, '');
+      const full = Buffer.concat([line, chunk.subarray(offset, nl)])
+        .toString('latin1')
+        .replace(/\r$/, '');
       line = Buffer.alloc(0);
       offset = nl + 1;
       out += command(full);
-      if (quitting) { socket.end(out); return; }
+      if (quitting) {
+        socket.end(out);
+        return;
+      }
     }
     if (out) socket.write(out);
   });
   socket.on('error', () => {});
-  socket.on('close', () => { dirty = true; });
+  socket.on('close', () => {
+    dirty = true;
+  });
 }
 
 const server = net.createServer((socket) => {

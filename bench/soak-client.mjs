@@ -48,7 +48,10 @@ export function buildMessage(n, rand, { oversizeBytes }) {
   let pick = rand() * MIX_TOTAL;
   let kind = MIX[0][0];
   for (const [k, w] of MIX) {
-    if (pick < w) { kind = k; break; }
+    if (pick < w) {
+      kind = k;
+      break;
+    }
     pick -= w;
   }
   const ext = () => `u${Math.floor(rand() * 5000)}@partner${Math.floor(rand() * 40)}.example.net`;
@@ -168,9 +171,19 @@ class Connection {
   static open(port, timeoutMs) {
     return new Promise((resolve) => {
       const socket = net.connect({ host: '127.0.0.1', port });
-      const timer = setTimeout(() => { socket.destroy(); resolve(null); }, timeoutMs);
-      socket.once('connect', () => { clearTimeout(timer); resolve(new Connection(socket)); });
-      socket.once('error', () => { clearTimeout(timer); socket.destroy(); resolve(null); });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        resolve(null);
+      }, timeoutMs);
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        resolve(new Connection(socket));
+      });
+      socket.once('error', () => {
+        clearTimeout(timer);
+        socket.destroy();
+        resolve(null);
+      });
     });
   }
 
@@ -210,7 +223,10 @@ class Connection {
         this.socket.destroy();
         resolve({ code: 0, text: 'timeout' });
       }, timeoutMs);
-      this.waiter = (reply) => { clearTimeout(timer); resolve(reply); };
+      this.waiter = (reply) => {
+        clearTimeout(timer);
+        resolve(reply);
+      };
     });
   }
 
@@ -233,7 +249,11 @@ class Connection {
 
   close() {
     if (!this.closed) {
-      try { this.socket.end('QUIT\r\n'); } catch { /* gone */ }
+      try {
+        this.socket.end('QUIT\r\n');
+      } catch {
+        /* gone */
+      }
       setTimeout(() => this.socket.destroy(), 500).unref();
     }
   }
@@ -248,15 +268,34 @@ export function sessionKinds(sessions) {
   const left = { plain, 'tls-auth': tlsAuth, 'tls-badauth': badAuth };
   const kinds = [];
   while (kinds.length < sessions) {
-    for (const k of SESSION_KINDS) if (left[k] > 0 && kinds.length < sessions) { kinds.push(k); left[k]--; }
+    for (const k of SESSION_KINDS)
+      if (left[k] > 0 && kinds.length < sessions) {
+        kinds.push(k);
+        left[k]--;
+      }
   }
   return kinds;
 }
 
 const sessionStats = () => ({
-  sessions: 0, connects: 0, ready: 0, connectFailures: 0, refusedTooMany: 0, otherGreeting: 0, ehloFailed: 0,
-  starttls: 0, starttlsRefused: 0, tlsFailed: 0, tlsErrors: new Map(), authNotOffered: 0,
-  auth235: 0, auth535: 0, authLockout: 0, authOther: new Map(), wrongAccepted: 0, quits: 0,
+  sessions: 0,
+  connects: 0,
+  ready: 0,
+  connectFailures: 0,
+  refusedTooMany: 0,
+  otherGreeting: 0,
+  ehloFailed: 0,
+  starttls: 0,
+  starttlsRefused: 0,
+  tlsFailed: 0,
+  tlsErrors: new Map(),
+  authNotOffered: 0,
+  auth235: 0,
+  auth535: 0,
+  authLockout: 0,
+  authOther: new Map(),
+  wrongAccepted: 0,
+  quits: 0,
 });
 
 const bump = (map, key) => map.set(key, (map.get(key) ?? 0) + 1);
@@ -277,7 +316,11 @@ export async function runLoad(opts) {
   const rand = prng(seed);
   const messages = [];
   const stats = {
-    connects: 0, connectFailures: 0, reconnects421: 0, closedMidTransaction: 0, attempts: 0,
+    connects: 0,
+    connectFailures: 0,
+    reconnects421: 0,
+    closedMidTransaction: 0,
+    attempts: 0,
     sessions: Object.fromEntries(SESSION_KINDS.map((k) => [k, sessionStats()])),
     badAuthBudget,
   };
@@ -345,11 +388,17 @@ export async function runLoad(opts) {
       const r = await c.command(`AUTH PLAIN ${plainAuth(auth.user, right ? auth.password : auth.password + '-wrong')}`, replyTimeoutMs);
       if (r.code === 421) return failWith(r, 'authLockout');
       if (right) {
-        if (r.code === 235) { st.auth235++; return { conn: c }; }
+        if (r.code === 235) {
+          st.auth235++;
+          return { conn: c };
+        }
         bump(st.authOther, `${r.code} ${r.text.slice(0, 60)}`);
         return failWith(r);
       }
-      if (r.code === 535) { st.auth535++; return { conn: c }; } // carries on unauthenticated
+      if (r.code === 535) {
+        st.auth535++;
+        return { conn: c };
+      } // carries on unauthenticated
       if (r.code === 235) st.wrongAccepted++;
       else bump(st.authOther, `${r.code} ${r.text.slice(0, 60)}`);
       return failWith(r);
@@ -372,7 +421,12 @@ export async function runLoad(opts) {
       }
       return last;
     };
-    const drop = () => { if (conn) { conn.socket.destroy(); conn = null; } };
+    const drop = () => {
+      if (conn) {
+        conn.socket.destroy();
+        conn = null;
+      }
+    };
     let quitAfter = messagesPerConnection();
 
     /** One attempt of one message; returns { code, text, stage }. */

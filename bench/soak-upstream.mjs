@@ -27,15 +27,18 @@ const MAX_LINE = 4096;
 function headerFields(text) {
   const end = text.indexOf('\r\n\r\n');
   const head = end === -1 ? text : text.slice(0, end);
-  return head.replace(/\r\n[ \t]+/g, ' ').split('\r\n').map((line) => {
-    const colon = line.indexOf(':');
-    return colon === -1 ? [line.toLowerCase(), ''] : [line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim()];
-  });
+  return head
+    .replace(/\r\n[ \t]+/g, ' ')
+    .split('\r\n')
+    .map((line) => {
+      const colon = line.indexOf(':');
+      return colon === -1 ? [line.toLowerCase(), ''] : [line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim()];
+    });
 }
 
 const pathAddress = (arg) => {
   const m = /<([^>]*)>/.exec(arg);
-  return (m ? m[1] : arg.trim().split(/\s+/)[0] ?? '').trim();
+  return (m ? m[1] : (arg.trim().split(/\s+/)[0] ?? '')).trim();
 };
 
 /**
@@ -75,7 +78,10 @@ export function startScriptedUpstream({ seed = 1, faults = { rcpt: 0.02, tempAft
       const fields = headerFields(raw);
       const key = fields.find(([n]) => n === 'x-soak-id')?.[1] ?? null;
       if (key === null) stats.noKey++;
-      const visible = fields.filter(([n]) => n === 'to' || n === 'cc').map(([, v]) => v).join(', ');
+      const visible = fields
+        .filter(([n]) => n === 'to' || n === 'cc')
+        .map(([, v]) => v)
+        .join(', ');
       const record = { key, mailFrom: txn.mailFrom, rcpts: txn.rcpts.slice(), acked: true, visible };
       const roll = rand();
       txn = null;
@@ -112,12 +118,20 @@ export function startScriptedUpstream({ seed = 1, faults = { rcpt: 0.02, tempAft
         txn = null;
         reply('250 soak-upstream');
       } else if (verb === 'MAIL') {
-        if (txn) { stats.protocolErrors++; reply('503 5.5.1 nested MAIL'); return; }
+        if (txn) {
+          stats.protocolErrors++;
+          reply('503 5.5.1 nested MAIL');
+          return;
+        }
         const arg = rest.replace(/^\s*FROM:/i, '');
         txn = { mailFrom: pathAddress(arg), rcpts: [], failFirstRcpt: rand() < faults.rcpt, rcptSeen: 0 };
         reply('250 2.1.0 Ok');
       } else if (verb === 'RCPT') {
-        if (!txn) { stats.protocolErrors++; reply('503 5.5.1 need MAIL'); return; }
+        if (!txn) {
+          stats.protocolErrors++;
+          reply('503 5.5.1 need MAIL');
+          return;
+        }
         const rcpt = pathAddress(rest.replace(/^\s*TO:/i, ''));
         if (txn.failFirstRcpt && txn.rcptSeen++ === 0) {
           stats.rcptFaults++;
@@ -128,8 +142,16 @@ export function startScriptedUpstream({ seed = 1, faults = { rcpt: 0.02, tempAft
         txn.rcpts.push(rcpt);
         reply('250 2.1.5 Ok');
       } else if (verb === 'DATA') {
-        if (!txn) { stats.protocolErrors++; reply('503 5.5.1 need MAIL'); return; }
-        if (txn.rcpts.length === 0) { txn = null; reply('554 5.5.1 no valid recipients'); return; }
+        if (!txn) {
+          stats.protocolErrors++;
+          reply('503 5.5.1 need MAIL');
+          return;
+        }
+        if (txn.rcpts.length === 0) {
+          txn = null;
+          reply('554 5.5.1 no valid recipients');
+          return;
+        }
         mode = 'data';
         data = '';
         reply('354 End data with <CR><LF>.<CR><LF>');
@@ -157,7 +179,12 @@ export function startScriptedUpstream({ seed = 1, faults = { rcpt: 0.02, tempAft
         if (mode === 'command') {
           const eol = buffer.indexOf('\r\n');
           if (eol === -1) {
-            if (buffer.length > MAX_LINE) { reply('500 5.5.6 line too long'); flush(); mode = 'closed'; socket.destroy(); }
+            if (buffer.length > MAX_LINE) {
+              reply('500 5.5.6 line too long');
+              flush();
+              mode = 'closed';
+              socket.destroy();
+            }
             break;
           }
           const line = buffer.slice(0, eol);
@@ -170,7 +197,12 @@ export function startScriptedUpstream({ seed = 1, faults = { rcpt: 0.02, tempAft
           if (end === -1) {
             data += buffer;
             buffer = '';
-            if (data.length > MAX_DATA_BYTES) { reply('552 5.3.4 too big'); flush(); mode = 'closed'; socket.destroy(); }
+            if (data.length > MAX_DATA_BYTES) {
+              reply('552 5.3.4 too big');
+              flush();
+              mode = 'closed';
+              socket.destroy();
+            }
             break;
           }
           const raw = joined.slice(2, end + 2).replace(/\r\n\.\./g, '\r\n.'); // un-stuff
@@ -194,11 +226,12 @@ export function startScriptedUpstream({ seed = 1, faults = { rcpt: 0.02, tempAft
         port: server.address().port,
         records,
         stats,
-        close: () => new Promise((done) => {
-          for (const s of sockets) s.destroy();
-          server.close(() => done());
-          setTimeout(done, 2000).unref();
-        }),
+        close: () =>
+          new Promise((done) => {
+            for (const s of sockets) s.destroy();
+            server.close(() => done());
+            setTimeout(done, 2000).unref();
+          }),
       });
     });
   });

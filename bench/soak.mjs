@@ -158,13 +158,17 @@ function reconcile(messages, upstreamRecords, storePath) {
   let unknownKey = 0;
   let exposedAtUpstream = 0;
   for (const rec of upstreamRecords) {
-    if (rec.key === null || !/^\d+$/.test(rec.key)) { unknownKey++; continue; }
+    if (rec.key === null || !/^\d+$/.test(rec.key)) {
+      unknownKey++;
+      continue;
+    }
     let byRcpt = atUpstream.get(rec.key);
     if (!byRcpt) atUpstream.set(rec.key, (byRcpt = new Map()));
     for (const rcpt of rec.rcpts) {
       const k = rcpt.toLowerCase();
       const c = byRcpt.get(k) ?? { acked: 0, dropped: 0 };
-      if (rec.acked) c.acked++; else c.dropped++;
+      if (rec.acked) c.acked++;
+      else c.dropped++;
       byRcpt.set(k, c);
     }
     // What the upstream's recipients can see: more than one distinct external address is an exposure.
@@ -173,7 +177,21 @@ function reconcile(messages, upstreamRecords, storePath) {
   }
 
   const kinds = ['clean', 'exposing', 'held', 'malformed', 'oversized'];
-  const row = () => ({ sent: 0, ok250: 0, c4xx: 0, c5xx: 0, none: 0, verified: 0, exactlyOnce: 0, possibleDup: 0, unexplainedDup: 0, lost: 0, leaked: 0, retried: 0, partialAtUpstream: 0 });
+  const row = () => ({
+    sent: 0,
+    ok250: 0,
+    c4xx: 0,
+    c5xx: 0,
+    none: 0,
+    verified: 0,
+    exactlyOnce: 0,
+    possibleDup: 0,
+    unexplainedDup: 0,
+    lost: 0,
+    leaked: 0,
+    retried: 0,
+    partialAtUpstream: 0,
+  });
   const rows = Object.fromEntries(kinds.map((k) => [k, row()]));
   // The same messages by the kind of session that sent them (plain / STARTTLS+AUTH / STARTTLS, wrong AUTH).
   const sessionRow = () => ({ sent: 0, ok250: 0, c4xx: 0, c5xx: 0, none: 0, verified: 0, lost: 0 });
@@ -227,8 +245,12 @@ function reconcile(messages, upstreamRecords, storePath) {
         sr.verified++;
         r.exactlyOnce++;
       } else {
-        r.lost++; sr.lost++;
-        if (lostExamples.length < 10) lostExamples.push(`#${m.id} held: reply "${m.final.text}" but ${heldId ? `records/${heldId}/record.json ${record ? `has status ${record.status}` : 'is missing'}` : 'no id in the reply'}`);
+        r.lost++;
+        sr.lost++;
+        if (lostExamples.length < 10)
+          lostExamples.push(
+            `#${m.id} held: reply "${m.final.text}" but ${heldId ? `records/${heldId}/record.json ${record ? `has status ${record.status}` : 'is missing'}` : 'no id in the reply'}`,
+          );
       }
       continue;
     }
@@ -236,8 +258,10 @@ function reconcile(messages, upstreamRecords, storePath) {
       // Every envelope recipient has its copy (split: one transaction per recipient).
       const missing = m.rcpts.filter((x) => !byRcpt?.get(x.toLowerCase()));
       if (missing.length) {
-        r.lost++; sr.lost++;
-        if (lostExamples.length < 10) lostExamples.push(`#${m.id} ${m.kind}: 250 "${m.final.text}" but ${missing.length} of ${m.rcpts.length} recipient(s) never reached the upstream`);
+        r.lost++;
+        sr.lost++;
+        if (lostExamples.length < 10)
+          lostExamples.push(`#${m.id} ${m.kind}: 250 "${m.final.text}" but ${missing.length} of ${m.rcpts.length} recipient(s) never reached the upstream`);
         continue;
       }
       r.verified++;
@@ -250,17 +274,33 @@ function reconcile(messages, upstreamRecords, storePath) {
       continue;
     }
     // malformed / oversized answered 250: delivered-and-acknowledged only if it is somewhere.
-    if (byRcpt && m.rcpts.every((x) => byRcpt.has(x.toLowerCase()))) { r.verified++; sr.verified++; }
-    else { r.lost++; sr.lost++; if (lostExamples.length < 10) lostExamples.push(`#${m.id} ${m.kind}: 250 but not at the upstream`); }
+    if (byRcpt && m.rcpts.every((x) => byRcpt.has(x.toLowerCase()))) {
+      r.verified++;
+      sr.verified++;
+    } else {
+      r.lost++;
+      sr.lost++;
+      if (lostExamples.length < 10) lostExamples.push(`#${m.id} ${m.kind}: 250 but not at the upstream`);
+    }
   }
   return { rows, kinds, sessionRows, replyClasses, lostExamples, leakExamples, unexpected, unknownKey, exposedAtUpstream };
 }
 
 function printTable({ rows, kinds }) {
   const cols = [
-    ['kind', 10, (k) => k], ['sent', 7, (k, r) => r.sent], ['250', 7, (k, r) => r.ok250], ['4xx', 6, (k, r) => r.c4xx], ['5xx', 6, (k, r) => r.c5xx],
-    ['no reply', 9, (k, r) => r.none], ['retried', 8, (k, r) => r.retried], ['verified', 9, (k, r) => r.verified], ['exactly 1', 10, (k, r) => r.exactlyOnce],
-    ['poss.dup', 9, (k, r) => r.possibleDup], ['unexpl.dup', 11, (k, r) => r.unexplainedDup], ['LOST', 6, (k, r) => r.lost], ['leaked', 7, (k, r) => r.leaked],
+    ['kind', 10, (k) => k],
+    ['sent', 7, (k, r) => r.sent],
+    ['250', 7, (k, r) => r.ok250],
+    ['4xx', 6, (k, r) => r.c4xx],
+    ['5xx', 6, (k, r) => r.c5xx],
+    ['no reply', 9, (k, r) => r.none],
+    ['retried', 8, (k, r) => r.retried],
+    ['verified', 9, (k, r) => r.verified],
+    ['exactly 1', 10, (k, r) => r.exactlyOnce],
+    ['poss.dup', 9, (k, r) => r.possibleDup],
+    ['unexpl.dup', 11, (k, r) => r.unexplainedDup],
+    ['LOST', 6, (k, r) => r.lost],
+    ['leaked', 7, (k, r) => r.leaked],
   ];
   log(cols.map(([h, w], i) => (i === 0 ? padR(h, w) : pad(h, w))).join(' '));
   log(cols.map(([, w]) => '-'.repeat(w)).join(' '));
@@ -277,13 +317,35 @@ const SESSION_LABELS = { plain: 'plain', 'tls-auth': 'STARTTLS+AUTH', 'tls-badau
 
 /** The messages by session kind: counts of final replies and LOST. */
 function printSessionTable({ sessionRows }, kindsInRun) {
-  const cols = [['session', 22], ['sessions', 9], ['sent', 7], ['250', 7], ['4xx-final', 10], ['5xx', 6], ['no reply', 9], ['verified', 9], ['LOST', 6]];
+  const cols = [
+    ['session', 22],
+    ['sessions', 9],
+    ['sent', 7],
+    ['250', 7],
+    ['4xx-final', 10],
+    ['5xx', 6],
+    ['no reply', 9],
+    ['verified', 9],
+    ['LOST', 6],
+  ];
   log(cols.map(([h, w], i) => (i === 0 ? padR(h, w) : pad(h, w))).join(' '));
   log(cols.map(([, w]) => '-'.repeat(w)).join(' '));
   for (const k of SESSION_KINDS) {
     const r = sessionRows[k];
     const n = kindsInRun.filter((x) => x === k).length;
-    log([padR(SESSION_LABELS[k], 22), pad(n, 9), pad(r.sent, 7), pad(r.ok250, 7), pad(r.c4xx, 10), pad(r.c5xx, 6), pad(r.none, 9), pad(r.verified, 9), pad(r.lost, 6)].join(' '));
+    log(
+      [
+        padR(SESSION_LABELS[k], 22),
+        pad(n, 9),
+        pad(r.sent, 7),
+        pad(r.ok250, 7),
+        pad(r.c4xx, 10),
+        pad(r.c5xx, 6),
+        pad(r.none, 9),
+        pad(r.verified, 9),
+        pad(r.lost, 6),
+      ].join(' '),
+    );
   }
 }
 
@@ -291,10 +353,17 @@ function printSessionTable({ sessionRows }, kindsInRun) {
 function printSessionChecks(stats) {
   const s = stats.sessions;
   const cols = [
-    ['session', 22, () => ''], ['connects', 9, (x) => x.connects], ['ready', 7, (x) => x.ready], ['QUIT+redial', 12, (x) => x.quits],
-    ['421 cap', 8, (x) => x.refusedTooMany], ['other fail', 11, (x) => x.connectFailures - x.refusedTooMany - x.authLockout - x.tlsFailed - x.starttlsRefused],
-    ['TLS ok', 7, (x) => x.starttls - x.starttlsRefused - x.tlsFailed], ['TLS fail', 9, (x) => x.starttlsRefused + x.tlsFailed],
-    ['AUTH 235', 9, (x) => x.auth235], ['AUTH 535', 9, (x) => x.auth535], ['AUTH 421', 9, (x) => x.authLockout],
+    ['session', 22, () => ''],
+    ['connects', 9, (x) => x.connects],
+    ['ready', 7, (x) => x.ready],
+    ['QUIT+redial', 12, (x) => x.quits],
+    ['421 cap', 8, (x) => x.refusedTooMany],
+    ['other fail', 11, (x) => x.connectFailures - x.refusedTooMany - x.authLockout - x.tlsFailed - x.starttlsRefused],
+    ['TLS ok', 7, (x) => x.starttls - x.starttlsRefused - x.tlsFailed],
+    ['TLS fail', 9, (x) => x.starttlsRefused + x.tlsFailed],
+    ['AUTH 235', 9, (x) => x.auth235],
+    ['AUTH 535', 9, (x) => x.auth535],
+    ['AUTH 421', 9, (x) => x.authLockout],
   ];
   log(cols.map(([h, w], i) => (i === 0 ? padR(h, w) : pad(h, w))).join(' '));
   log(cols.map(([, w]) => '-'.repeat(w)).join(' '));
@@ -302,11 +371,20 @@ function printSessionChecks(stats) {
   const sum = (f) => SESSION_KINDS.reduce((a, k) => a + f(s[k]), 0);
   const failed = [];
   const refused = sum((x) => x.refusedTooMany);
-  if (refused) failed.push(`${refused} connection(s) refused with 421 Too many connections although at most ${SESSIONS} sessions were open at once (cap ${MAX_PER_CLIENT}): per-client slots are not given back`);
+  if (refused)
+    failed.push(
+      `${refused} connection(s) refused with 421 Too many connections although at most ${SESSIONS} sessions were open at once (cap ${MAX_PER_CLIENT}): per-client slots are not given back`,
+    );
   const lockouts = sum((x) => x.authLockout);
-  if (lockouts) failed.push(`${lockouts} AUTH answered 421 (locked out) after ${stats.badAuthUsed} wrong attempt(s), below the limit of 5: correct logins are counted against the lockout`);
+  if (lockouts)
+    failed.push(
+      `${lockouts} AUTH answered 421 (locked out) after ${stats.badAuthUsed} wrong attempt(s), below the limit of 5: correct logins are counted against the lockout`,
+    );
   const tlsFailed = sum((x) => x.starttlsRefused + x.tlsFailed);
-  if (tlsFailed) failed.push(`${tlsFailed} STARTTLS refused or handshake failed (${[...SESSION_KINDS.flatMap((k) => [...s[k].tlsErrors])].map(([e, n]) => `${e}: ${n}`).join(', ') || 'refused'})`);
+  if (tlsFailed)
+    failed.push(
+      `${tlsFailed} STARTTLS refused or handshake failed (${[...SESSION_KINDS.flatMap((k) => [...s[k].tlsErrors])].map(([e, n]) => `${e}: ${n}`).join(', ') || 'refused'})`,
+    );
   const notOffered = sum((x) => x.authNotOffered);
   if (notOffered) failed.push(`${notOffered} EHLO after STARTTLS without AUTH PLAIN`);
   const other = SESSION_KINDS.flatMap((k) => [...s[k].authOther]);
@@ -316,7 +394,9 @@ function printSessionChecks(stats) {
   // Enough upgrades that one kept slot each would have filled the cap (unless it did).
   const upgrades = sum((x) => x.starttls - x.starttlsRefused - x.tlsFailed);
   const enough = upgrades > MAX_PER_CLIENT || refused > 0;
-  log(`${upgrades} STARTTLS upgrades in the run, per-client cap ${MAX_PER_CLIENT}${enough ? '' : ': WARNING: too few to show a slot leak (longer SOAK_SECONDS)'}`);
+  log(
+    `${upgrades} STARTTLS upgrades in the run, per-client cap ${MAX_PER_CLIENT}${enough ? '' : ': WARNING: too few to show a slot leak (longer SOAK_SECONDS)'}`,
+  );
   log(`wrong AUTH attempts: ${stats.badAuthUsed} of at most ${stats.badAuthBudget} in the whole run (lockout at 5 per address in 10 min)`);
   return failed;
 }
@@ -325,26 +405,39 @@ async function main() {
   installCleanupHandlers();
   const startedAt = Date.now();
   // Last resort: whatever hangs, the soak ends (children and temp dirs go with it).
-  setTimeout(() => {
-    process.stderr.write(`soak: watchdog: still running ${SECONDS + 180} s after start, giving up\n`);
-    cleanupAll().finally(() => process.exit(1));
-  }, (SECONDS + 180) * 1000).unref();
+  setTimeout(
+    () => {
+      process.stderr.write(`soak: watchdog: still running ${SECONDS + 180} s after start, giving up\n`);
+      cleanupAll().finally(() => process.exit(1));
+    },
+    (SECONDS + 180) * 1000,
+  ).unref();
   const tmpDir = registerTempDir(fs.mkdtempSync(path.join(os.tmpdir(), 'mail-guard-soak-')));
   log('mail-guard soak (issue 5, point 5)');
-  log(`${SECONDS} s, ≤ ${MAX_MESSAGES} messages, ${SESSIONS} sessions, ${RETRIES} retries per message after a 4xx, seed ${SEED}; node ${process.version}, ${os.cpus().length} CPU`);
+  log(
+    `${SECONDS} s, ≤ ${MAX_MESSAGES} messages, ${SESSIONS} sessions, ${RETRIES} retries per message after a 4xx, seed ${SEED}; node ${process.version}, ${os.cpus().length} CPU`,
+  );
   log(`smtp.tls with the soak CA, one AUTH user (optional), per-client cap ${MAX_PER_CLIENT}, at most ${BAD_AUTH_BUDGET} wrong AUTH attempts`);
-  log(`upstream faults: ${FAULTS.tempAfterDot * 100}% 451 4.3.0 after the dot, ${FAULTS.rcpt * 100}% 451 at the first RCPT, ${FAULTS.dropAfterDot * 100}% connection dropped after the dot without a reply`);
+  log(
+    `upstream faults: ${FAULTS.tempAfterDot * 100}% 451 4.3.0 after the dot, ${FAULTS.rcpt * 100}% 451 at the first RCPT, ${FAULTS.dropAfterDot * 100}% connection dropped after the dot without a reply`,
+  );
 
   const upstream = await startScriptedUpstream({ seed: SEED, faults: FAULTS });
   const closeUpstream = () => upstream.close();
-  process.once('exit', () => { /* sockets die with the process */ });
+  process.once('exit', () => {
+    /* sockets die with the process */
+  });
 
   // A fresh password per run; only its scrypt hash goes into the config file.
   const password = randomBytes(18).toString('base64url');
   const proxy = await startMailGuard(tmpDir, upstream.port, password);
   if (!proxy.ok) {
     log(`\nMAIL-GUARD NOT RUNNING: ${proxy.reason}`);
-    if (proxy.logs) { const l = proxy.logs(); if (l.stderr) log(l.stderr); if (l.stdout) log(l.stdout); }
+    if (proxy.logs) {
+      const l = proxy.logs();
+      if (l.stderr) log(l.stderr);
+      if (l.stdout) log(l.stdout);
+    }
     await closeUpstream();
     await cleanupAll();
     process.exit(1);
@@ -360,10 +453,23 @@ async function main() {
     const last = rss.samples.at(-1);
     process.stderr.write(`soak: ${s} s, upstream ${upstream.stats.transactions} transactions, RSS ${last ? mb(last.bytes) : '?'} MB\n`);
   }, 15000);
-  const { messages, stats, kinds: sessionKindsInRun } = await runLoad({
-    port: proxy.smtpPort, sessions: SESSIONS, deadline, hardDeadline, maxMessages: MAX_MESSAGES, retries: RETRIES,
-    seed: SEED + 1, oversizeBytes: OVERSIZE_BYTES, replyTimeoutMs: 30_000,
-    tls: { ca: SOAK_TLS.ca, servername: SOAK_TLS.servername }, auth: { user: AUTH_USER, password }, badAuthBudget: BAD_AUTH_BUDGET,
+  const {
+    messages,
+    stats,
+    kinds: sessionKindsInRun,
+  } = await runLoad({
+    port: proxy.smtpPort,
+    sessions: SESSIONS,
+    deadline,
+    hardDeadline,
+    maxMessages: MAX_MESSAGES,
+    retries: RETRIES,
+    seed: SEED + 1,
+    oversizeBytes: OVERSIZE_BYTES,
+    replyTimeoutMs: 30_000,
+    tls: { ca: SOAK_TLS.ca, servername: SOAK_TLS.servername },
+    auth: { user: AUTH_USER, password },
+    badAuthBudget: BAD_AUTH_BUDGET,
   });
   clearInterval(progress);
   const loadSeconds = (Date.now() - loadStart) / 1000;
@@ -373,13 +479,19 @@ async function main() {
 
   // --- reconciliation ---
   const result = reconcile(messages, upstream.records, proxy.storePath);
-  log(`\nload: ${messages.length} messages in ${loadSeconds.toFixed(1)} s (${(messages.length / loadSeconds).toFixed(0)} msg/s), ` +
-    `${stats.attempts} attempts, ${stats.connects} connects (${stats.connectFailures} failed), ${stats.closedMidTransaction} connections lost before a final reply`);
+  log(
+    `\nload: ${messages.length} messages in ${loadSeconds.toFixed(1)} s (${(messages.length / loadSeconds).toFixed(0)} msg/s), ` +
+      `${stats.attempts} attempts, ${stats.connects} connects (${stats.connectFailures} failed), ${stats.closedMidTransaction} connections lost before a final reply`,
+  );
   const us = upstream.stats;
-  log(`upstream: ${us.connections} connections, ${us.transactions} transactions with data, ${us.accepted} accepted 250, ` +
-    `${us.tempAfterDot} × 451 after dot, ${us.dropAfterDot} × dropped after dot, ${us.rcptFaults} × 451 at RCPT, ${us.protocolErrors} protocol errors, ${us.noKey + result.unknownKey} without X-Soak-Id`);
+  log(
+    `upstream: ${us.connections} connections, ${us.transactions} transactions with data, ${us.accepted} accepted 250, ` +
+      `${us.tempAfterDot} × 451 after dot, ${us.dropAfterDot} × dropped after dot, ${us.rcptFaults} × 451 at RCPT, ${us.protocolErrors} protocol errors, ${us.noKey + result.unknownKey} without X-Soak-Id`,
+  );
 
-  log('\nreconciliation (final reply the client saw, after retries; verified = 250 and every envelope recipient at the upstream, or held record in the store):');
+  log(
+    '\nreconciliation (final reply the client saw, after retries; verified = 250 and every envelope recipient at the upstream, or held record in the store):',
+  );
   const total = printTable(result);
 
   log('\nthe same messages by session kind:');
@@ -408,10 +520,20 @@ async function main() {
   const lastFrom = rss.samples.at(-1)?.t - window;
   const last = rss.samples.filter((s) => s.t >= lastFrom).map((s) => s.bytes);
   const ratio = median(first) && median(last) ? median(last) / median(first) : null;
-  log(`\nmail-guard RSS (${values.length} samples, 1/s): min ${mb(Math.min(...values))} MB, median ${mb(median(values))} MB, max ${mb(Math.max(...values))} MB`);
-  log(`RSS median of the last ${window.toFixed(0)} s / first ${window.toFixed(0)} s: ${mb(median(last))} / ${mb(median(first))} MB = ${ratio === null ? 'n/a' : ratio.toFixed(2)} (flat ≈ 1)`);
+  log(
+    `\nmail-guard RSS (${values.length} samples, 1/s): min ${mb(Math.min(...values))} MB, median ${mb(median(values))} MB, max ${mb(Math.max(...values))} MB`,
+  );
+  log(
+    `RSS median of the last ${window.toFixed(0)} s / first ${window.toFixed(0)} s: ${mb(median(last))} / ${mb(median(first))} MB = ${ratio === null ? 'n/a' : ratio.toFixed(2)} (flat ≈ 1)`,
+  );
 
-  const wholeLog = (file) => { try { return fs.statSync(file).size <= 256 * MB ? fs.readFileSync(file, 'utf8').trim() : tailFile(file, 256 * MB).trim(); } catch { return ''; } };
+  const wholeLog = (file) => {
+    try {
+      return fs.statSync(file).size <= 256 * MB ? fs.readFileSync(file, 'utf8').trim() : tailFile(file, 256 * MB).trim();
+    } catch {
+      return '';
+    }
+  };
   const errLog = wholeLog(proxy.errFile);
   const outLog = wholeLog(proxy.outFile);
   const logLines = [errLog, outLog].filter(Boolean).join('\n').split('\n').filter(Boolean);
@@ -420,17 +542,24 @@ async function main() {
     const lvl = /"level":(\d+)/.exec(line)?.[1] ?? 'text';
     levels.set(lvl, (levels.get(lvl) ?? 0) + 1);
   }
-  log(`mail-guard log lines (level warn+): ${logLines.length}${levels.size ? ' (' + [...levels].map(([l, n]) => `${({ 40: 'warn', 50: 'error', 60: 'fatal' })[l] ?? l}: ${n}`).join(', ') + ')' : ''}`);
+  log(
+    `mail-guard log lines (level warn+): ${logLines.length}${levels.size ? ' (' + [...levels].map(([l, n]) => `${{ 40: 'warn', 50: 'error', 60: 'fatal' }[l] ?? l}: ${n}`).join(', ') + ')' : ''}`,
+  );
   const byMsg = new Map();
   for (const line of logLines) {
     let key = line.slice(0, 120);
-    try { const j = JSON.parse(line); key = `${({ 40: 'warn', 50: 'error', 60: 'fatal' })[j.level] ?? j.level} ${j.msg ?? ''}${j.action ? ` action=${j.action}` : ''}${j.reply ? ` reply=${String(j.reply).slice(0, 40)}` : ''}`; } catch { /* not JSON */ }
+    try {
+      const j = JSON.parse(line);
+      key = `${{ 40: 'warn', 50: 'error', 60: 'fatal' }[j.level] ?? j.level} ${j.msg ?? ''}${j.action ? ` action=${j.action}` : ''}${j.reply ? ` reply=${String(j.reply).slice(0, 40)}` : ''}`;
+    } catch {
+      /* not JSON */
+    }
     byMsg.set(key, (byMsg.get(key) ?? 0) + 1);
   }
   for (const [key, n] of [...byMsg].sort((a, b) => b[1] - a[1]).slice(0, 8)) log(`  ${pad(n, 6)} × ${key.slice(0, 160)}`);
 
   const lost = total.lost;
-  log(`\nLOST = ${lost}; mail-guard ${alive ? 'alive' : 'NOT ALIVE'} at the end; total ${(Date.now() - startedAt) / 1000 | 0} s`);
+  log(`\nLOST = ${lost}; mail-guard ${alive ? 'alive' : 'NOT ALIVE'} at the end; total ${((Date.now() - startedAt) / 1000) | 0} s`);
   for (const f of sessionFailures) log(`SESSION CHECK FAILED: ${f}`);
   const pass = lost === 0 && alive && sessionFailures.length === 0;
   log(pass ? 'RESULT: PASS' : 'RESULT: FAIL');

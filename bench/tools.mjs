@@ -16,7 +16,9 @@ function which(name) {
     try {
       fs.accessSync(candidate, fs.constants.X_OK);
       return candidate;
-    } catch { /* next */ }
+    } catch {
+      /* next */
+    }
   }
   return null;
 }
@@ -29,12 +31,12 @@ export function findPostfixTools() {
 }
 
 export const INSTALL_HINT = [
-  'Postfix\'s smtp-source and smtp-sink were not found (PATH, /usr/sbin).',
+  "Postfix's smtp-source and smtp-sink were not found (PATH, /usr/sbin).",
   'They are the reference load and relay of issue 2. To get them on Debian/Ubuntu (tools only):',
   '    sudo apt-get install postfix        # choose "No configuration"',
   '    sudo systemctl disable --now postfix   # the daemon is not needed (in a container: just do not start it)',
   'Nothing was installed. Falling back to the Node load generator and Node sink:',
-  'ratios stay side by side, absolute numbers are not comparable with the issue\'s.',
+  "ratios stay side by side, absolute numbers are not comparable with the issue's.",
 ].join('\n');
 
 /**
@@ -89,7 +91,10 @@ export async function startSink({ postfix, port, counterDir }) {
       while (Date.now() < deadline) {
         await sleep(50);
         const now = this.messages();
-        if (now !== last) { last = now; since = Date.now(); } else if (Date.now() - since >= quietMs) break;
+        if (now !== last) {
+          last = now;
+          since = Date.now();
+        } else if (Date.now() - since >= quietMs) break;
       }
       return last;
     },
@@ -124,7 +129,9 @@ export async function runSmtpSource(sourcePath, args, timeoutMs, onKill) {
   const chunks = [];
   const started = process.hrtime.bigint();
   const entry = startChild('smtp-source', sourcePath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  entry.child.stderr.on('data', (chunk) => { if (chunks.length < 64) chunks.push(chunk); });
+  entry.child.stderr.on('data', (chunk) => {
+    if (chunks.length < 64) chunks.push(chunk);
+  });
   let timedOut = false;
   let killedAt = null;
   const timer = setTimeout(() => {
@@ -153,7 +160,9 @@ export async function runNodeLoad(options, hardTimeoutMs) {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   entry.child.stdout.on('data', (c) => out.push(c));
-  entry.child.stderr.on('data', (c) => { if (err.length < 64) err.push(c); });
+  entry.child.stderr.on('data', (c) => {
+    if (err.length < 64) err.push(c);
+  });
   const timer = setTimeout(() => entry.child.kill('SIGKILL'), hardTimeoutMs);
   const { code } = await entry.exitPromise;
   clearTimeout(timer);

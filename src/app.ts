@@ -79,7 +79,10 @@ export function createApp(config: MailGuardConfig, logger: Logger): App {
     onAuthLockout: ({ clientAddress, failures, windowSeconds }) => {
       metrics.authLockouts.inc();
       // The client's IP only: the user name may be a mail address, and the password never belongs in a log.
-      logger.warn({ event: 'auth_lockout', client: clientAddress, failures, windowSeconds }, 'SMTP AUTH locked out a client address after repeated failed logins');
+      logger.warn(
+        { event: 'auth_lockout', client: clientAddress, failures, windowSeconds },
+        'SMTP AUTH locked out a client address after repeated failed logins',
+      );
     },
     onOversized: (size) => {
       metrics.messages.inc({ action: 'reject' });

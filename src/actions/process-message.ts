@@ -135,7 +135,13 @@ export async function processMessage(deps: ProcessDeps, received: ReceivedMessag
  * Not for the null sender (a report about a report loops). Its failure does not
  * change the mailer's answer: the failed records are the safety net.
  */
-async function reportRefusedCopies(deps: ProcessDeps, received: ReceivedMessage, message: MessageBytes, outcome: Outcome, signal: AbortSignal | undefined): Promise<'sent' | 'failed' | null> {
+async function reportRefusedCopies(
+  deps: ProcessDeps,
+  received: ReceivedMessage,
+  message: MessageBytes,
+  outcome: Outcome,
+  signal: AbortSignal | undefined,
+): Promise<'sent' | 'failed' | null> {
   if (outcome.kind !== 'relayed' && outcome.kind !== 'split-delivered') return null;
   if (received.context.mailFrom === '' || deps.relay === null) return null;
   // RFC 3461: NOTIFY=NEVER, or a NOTIFY without FAILURE, asks for no failure report.

@@ -105,9 +105,7 @@ export async function relayWhole(deps: RelayDeps, copy: OutgoingCopy, original: 
     throw err;
   }
 
-  const refused: RefusedCopy[] = delivery.rejected
-    .filter((r) => r.permanent)
-    .map((r) => ({ recipient: r.recipient, code: r.code, response: r.response }));
+  const refused: RefusedCopy[] = delivery.rejected.filter((r) => r.permanent).map((r) => ({ recipient: r.recipient, code: r.code, response: r.response }));
   const someDeferred = delivery.rejected.some((r) => !r.permanent);
   // Accepted after the transaction was cancelled (its dot was already out), so the
   // mailer was told to try again: its retry must find these recipients done.

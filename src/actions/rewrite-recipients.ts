@@ -62,6 +62,9 @@ export function rewriteBreaksDkim(header: HeaderBlock): boolean {
   return header.fields.some(
     (field) =>
       field.lowerName === 'dkim-signature' &&
-      /(?:^|;)\s*h\s*=([^;]*)/i.exec(field.value)?.[1]?.split(':').some((h) => REWRITTEN.has(h.trim().toLowerCase())) === true,
+      /(?:^|;)\s*h\s*=([^;]*)/i
+        .exec(field.value)?.[1]
+        ?.split(':')
+        .some((h) => REWRITTEN.has(h.trim().toLowerCase())) === true,
   );
 }

@@ -43,8 +43,7 @@ export async function relaySplit(
         if (!rejection) {
           accepted.push(recipient);
           acceptedReplies.push({ recipient, response: delivery.response });
-        }
-        else if (rejection.permanent) refused.push({ recipient, code: rejection.code, response: rejection.response });
+        } else if (rejection.permanent) refused.push({ recipient, code: rejection.code, response: rejection.response });
         else deferred.push({ recipient, code: rejection.code, response: rejection.response });
       } catch (err) {
         if (!(err instanceof UpstreamError)) throw err;

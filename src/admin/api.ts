@@ -9,7 +9,6 @@ import type { AdminApiDeps, AdminRouteContext } from './route-context.js';
 
 export type { AdminApiDeps, AdminLogger } from './route-context.js';
 
-
 /**
  * The review API under /api (DESIGN.md "Admin HTTP"). Register it on the admin
  * server's Fastify instance next to /healthz and /metrics, which stay open:
@@ -87,9 +86,7 @@ async function apiScope(api: FastifyInstance, deps: AdminApiDeps): Promise<void>
     if (answer.unexpected) deps.logger.error({ err, method: request.method, url: request.routeOptions.url }, 'admin API request failed');
     return reply.code(answer.status).type('application/json').send(answer.body);
   });
-  api.setNotFoundHandler(async (request, reply) =>
-    reply.code(404).send({ error: `no API endpoint ${request.method} ${request.url.split('?')[0]}` }),
-  );
+  api.setNotFoundHandler(async (request, reply) => reply.code(404).send({ error: `no API endpoint ${request.method} ${request.url.split('?')[0]}` }));
 
   const context: AdminRouteContext = {
     deps,

@@ -8,9 +8,7 @@ export type AdminRole = AdminTokenConfig['role'];
 /** The person behind a token (review/lifecycle.ts: history entries and four-eyes compare by the name). */
 export type AdminActor = Reviewer;
 
-export type AuthResult =
-  | { readonly ok: true; readonly actor: AdminActor }
-  | { readonly ok: false; readonly reason: 'missing' | 'invalid' };
+export type AuthResult = { readonly ok: true; readonly actor: AdminActor } | { readonly ok: false; readonly reason: 'missing' | 'invalid' };
 
 /** Value of WWW-Authenticate on a 401 (RFC 6750 section 3). */
 export function bearerChallenge(reason: 'missing' | 'invalid'): string {

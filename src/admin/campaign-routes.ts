@@ -60,7 +60,8 @@ export function registerCampaignRoutes(api: FastifyInstance, { deps, actorOf }: 
           const answer = answerForError(err);
           if (answer.unexpected) logger.error({ id: record.id, err }, `campaign ${action} failed on a record`);
           results.push({ id: record.id, status: answer.status, error: answer.body.error, ...upstreamReplyOf(answer.body) });
-          if (answer.status === 502 || answer.status === 503 || answer.unexpected) stoppedBy = `an earlier message failed with ${answer.status}: ${answer.body.error}`;
+          if (answer.status === 502 || answer.status === 503 || answer.unexpected)
+            stoppedBy = `an earlier message failed with ${answer.status}: ${answer.body.error}`;
         }
       }
       const succeeded = results.filter((r) => r.status === 200).length;

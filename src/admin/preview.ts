@@ -45,7 +45,10 @@ export async function buildPreview(raw: Buffer): Promise<MessagePreview> {
     // other text; an HTML part alone inside multipart/mixed (common in bulk mail)
     // comes back as HTML only. Parse it once more as a root part so it goes through
     // the same bounded converter (length and nesting limits) instead of a second one.
-    const alone = await simpleParser(Buffer.from(`Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n${mail.html}`, 'utf8'), PARSER_OPTIONS);
+    const alone = await simpleParser(
+      Buffer.from(`Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n${mail.html}`, 'utf8'),
+      PARSER_OPTIONS,
+    );
     text = alone.text ?? '';
     conversionError ??= alone.textConversionError;
   }

@@ -35,7 +35,14 @@ export function registerReviewRoutes(api: FastifyInstance, { deps, actorOf }: Ad
     try {
       const released = await releaseMessage(deps, actor, id, as, reason);
       logger.info({ id, actor: actor.name, action: 'release', as, refused: released.refused.length }, 'message released');
-      return send(reply, 200, { id, status: released.record.status, as, upstreamReply: released.upstreamReply, refused: released.refused, record: released.record });
+      return send(reply, 200, {
+        id,
+        status: released.record.status,
+        as,
+        upstreamReply: released.upstreamReply,
+        refused: released.refused,
+        record: released.record,
+      });
     } catch (err) {
       logger.warn({ id, actor: actor.name, action: 'release', as, err: err instanceof Error ? err.message : String(err) }, 'release refused or failed');
       throw err;

@@ -21,4 +21,3 @@ export interface AdminRouteContext {
   readonly deps: AdminApiDeps;
   readonly actorOf: (request: FastifyRequest) => AdminActor;
 }
-

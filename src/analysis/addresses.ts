@@ -63,7 +63,20 @@ function census(value: string): Census {
   for (let i = 0; i < value.length; i++) {
     const c = value.charCodeAt(i);
     if (c === 0x40) ats++;
-    else if (c === 0x28 || c === 0x29 || c === 0x3c || c === 0x3e || c === 0x22 || c === 0x2c || c === 0x3b || c === 0x3a || c === 0x5c || c === 0x5b || c === 0x5d) specials++;
+    else if (
+      c === 0x28 ||
+      c === 0x29 ||
+      c === 0x3c ||
+      c === 0x3e ||
+      c === 0x22 ||
+      c === 0x2c ||
+      c === 0x3b ||
+      c === 0x3a ||
+      c === 0x5c ||
+      c === 0x5b ||
+      c === 0x5d
+    )
+      specials++;
   }
   return { ats, specials };
 }

@@ -67,6 +67,7 @@ export function countedHeaderTable(extraHeaders: readonly string[] = []): Counte
     if (lower === '' || headers.some((h) => h.lowerName === lower)) continue;
     headers.push(header(name.trim(), 'always', 'keep-if-harmless'));
   }
-  if (headers.length > MAX_COUNTED_HEADERS) throw new RangeError(`at most ${MAX_COUNTED_HEADERS - BUILT_IN_COUNTED_HEADERS.length} extra headers can be counted`);
+  if (headers.length > MAX_COUNTED_HEADERS)
+    throw new RangeError(`at most ${MAX_COUNTED_HEADERS - BUILT_IN_COUNTED_HEADERS.length} extra headers can be counted`);
   return { headers, index: new Map(headers.map((h, i) => [h.lowerName, i])) };
 }

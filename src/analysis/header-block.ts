@@ -80,9 +80,7 @@ export function parseHeaderBlock(message: Buffer, maxHeaderBytes: number): Heade
       if (name === '') throw malformed('a header line with an empty name');
       if (!FIELD_NAME.test(name)) {
         throw malformed(
-          name.startsWith(BOM_LATIN1)
-            ? 'a byte order mark before the first header'
-            : 'a header name with a space, control or non-ASCII character',
+          name.startsWith(BOM_LATIN1) ? 'a byte order mark before the first header' : 'a header name with a space, control or non-ASCII character',
         );
       }
       fieldStart = pos;

@@ -51,7 +51,17 @@ export async function runCheck(config: MailGuardConfig, files: readonly string[]
     try {
       raw = await readFile(file);
     } catch (err) {
-      results.push({ file, violation: false, action: 'error', rule: null, reason: '', reply: null, exposedExternal: null, exposingHeaders: [], error: (err as NodeJS.ErrnoException).code ?? String(err) });
+      results.push({
+        file,
+        violation: false,
+        action: 'error',
+        rule: null,
+        reason: '',
+        reply: null,
+        exposedExternal: null,
+        exposingHeaders: [],
+        error: (err as NodeJS.ErrnoException).code ?? String(err),
+      });
       exitCode = 2;
       continue;
     }

@@ -85,7 +85,14 @@ interface ListedRecord {
 }
 
 function listTable(records: ListedRecord[]): string {
-  const rows = records.map((r) => [r.id, r.receivedAt.replace('T', ' ').slice(0, 19), r.status, String(r.analysis?.exposedExternalCount ?? '-'), String(r.envelope.rcptTo.length), r.subject ?? '']);
+  const rows = records.map((r) => [
+    r.id,
+    r.receivedAt.replace('T', ' ').slice(0, 19),
+    r.status,
+    String(r.analysis?.exposedExternalCount ?? '-'),
+    String(r.envelope.rcptTo.length),
+    r.subject ?? '',
+  ]);
   const head = ['ID', 'RECEIVED', 'STATUS', 'EXPOSED', 'RCPTS', 'SUBJECT'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   return [head, ...rows].map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n') + '\n';
@@ -98,15 +105,17 @@ export function registerQuarantineCommands(program: Command): void {
     .option('--admin <url>', 'admin API base URL (default $MAIL_GUARD_ADMIN_URL or http://127.0.0.1:9025)')
     .option('--token <token>', 'bearer token (default $MAIL_GUARD_TOKEN)');
   const api = (): ApiOptions => quarantine.opts<ApiOptions>();
-  const run = <A extends unknown[]>(action: (...args: A) => Promise<void>) => async (...args: A) => {
-    try {
-      await action(...args);
-    } catch (err) {
-      if (!(err instanceof ApiError)) throw err;
-      process.stderr.write(`mail-guard: ${err.message}\n`);
-      process.exitCode = err.exitCode;
-    }
-  };
+  const run =
+    <A extends unknown[]>(action: (...args: A) => Promise<void>) =>
+    async (...args: A) => {
+      try {
+        await action(...args);
+      } catch (err) {
+        if (!(err instanceof ApiError)) throw err;
+        process.stderr.write(`mail-guard: ${err.message}\n`);
+        process.exitCode = err.exitCode;
+      }
+    };
 
   quarantine
     .command('list')
@@ -136,14 +145,24 @@ export function registerQuarantineCommands(program: Command): void {
   quarantine
     .command('approve <id>')
     .option('--reason <text>', 'why')
-    .action(run(async (id: string, opts: { reason?: string }) => print(await call(api(), 'POST', `/api/messages/${encodeURIComponent(id)}/approve`, { reason: opts.reason }))));
+    .action(
+      run(async (id: string, opts: { reason?: string }) =>
+        print(await call(api(), 'POST', `/api/messages/${encodeURIComponent(id)}/approve`, { reason: opts.reason })),
+      ),
+    );
   quarantine
     .command('release <id>')
     .description('relay it: --as bcc (safe), split, or original (exposes the addresses; approver role)')
     .requiredOption('--as <how>', 'original | bcc | split')
-    .action(run(async (id: string, opts: { as: string }) => print(await call(api(), 'POST', `/api/messages/${encodeURIComponent(id)}/release`, { as: opts.as }))));
+    .action(
+      run(async (id: string, opts: { as: string }) => print(await call(api(), 'POST', `/api/messages/${encodeURIComponent(id)}/release`, { as: opts.as }))),
+    );
   quarantine
     .command('discard <id>')
     .requiredOption('--reason <text>', 'why (kept in the history)')
-    .action(run(async (id: string, opts: { reason: string }) => print(await call(api(), 'POST', `/api/messages/${encodeURIComponent(id)}/discard`, { reason: opts.reason }))));
+    .action(
+      run(async (id: string, opts: { reason: string }) =>
+        print(await call(api(), 'POST', `/api/messages/${encodeURIComponent(id)}/discard`, { reason: opts.reason })),
+      ),
+    );
 }

@@ -8,7 +8,13 @@ export async function runServe(config: MailGuardConfig, configPath: string): Pro
   const app = createApp(config, logger);
   const { smtpPort, adminPort } = await app.start();
   logger.info(
-    { config: configPath, smtp: `${config.smtp.host}:${smtpPort}`, admin: `${config.admin.host}:${adminPort}`, mode: app.mode, upstream: config.upstream ? `${config.upstream.host}:${config.upstream.port}` : null },
+    {
+      config: configPath,
+      smtp: `${config.smtp.host}:${smtpPort}`,
+      admin: `${config.admin.host}:${adminPort}`,
+      mode: app.mode,
+      upstream: config.upstream ? `${config.upstream.host}:${config.upstream.port}` : null,
+    },
     app.mode === 'rehearsal' ? 'mail-guard listening in rehearsal mode: nothing leaves this machine, every message is captured' : 'mail-guard listening',
   );
   let stopping = false;

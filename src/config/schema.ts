@@ -39,64 +39,66 @@ const smtpUser = z.strictObject({
   allowedSenderDomains: z.array(domainPattern).optional(),
 });
 
-const smtp = z.strictObject({
-  host: z.string().min(1).default('127.0.0.1'),
-  port: port.default(2525),
-  maxMessageBytes: positiveInt.default(52_428_800),
-  maxHeaderBytes: positiveInt.default(1_048_576),
-  maxRecipients: positiveInt.default(1000),
-  allowFrom: z.array(cidr).default(['127.0.0.1/32', '::1/128']),
-  // Per transaction: from MAIL FROM to the final reply. A slow or stuck client
-  // must not hold a session (and its buffered message) forever.
-  transactionTimeoutSeconds: positiveInt.default(300),
-  socketTimeoutSeconds: positiveInt.default(60),
-  maxClients: positiveInt.default(1000),
-  // Concurrent connections from one client address (the PROXY address when proxied).
-  maxConnectionsPerClient: positiveInt.default(50),
-  // Peers (exact addresses) that must send a PROXY protocol header / may use XCLIENT; empty = nobody.
-  proxyProtocolFrom: z.array(z.string().refine((a) => isIP(a) !== 0, 'expected an IP address such as 127.0.0.1')).default([]),
-  xclientFrom: z.array(z.string().refine((a) => isIP(a) !== 0, 'expected an IP address such as 127.0.0.1')).default([]),
-  // A second listener speaking implicit TLS (RFC 8314, usually 465); needs smtp.tls.
-  tlsPort: port.optional(),
-  // smtp-server already writes "<host> ESMTP" before the banner.
-  banner: z.string().default('mail-guard'),
-  auth: z
-    .strictObject({
-      required: z.boolean().default(false),
-      users: z.array(smtpUser).default([]),
-    })
-    .default({ required: false, users: [] }),
-  tls: z.strictObject({ key: z.string().min(1), cert: z.string().min(1) }).optional(),
-}).superRefine((s, ctx) => {
-  // Checks across keys that need no I/O, so `config check` and start-up refuse the
-  // same configs without building a listener. Reading the certificate files is I/O:
-  // smtp/smtp-tls.ts does that, for the listener and for `config check` alike.
-  const authEnabled = s.auth.users.length > 0;
-  if (s.auth.required && !authEnabled) {
-    const message = 'no users in smtp.auth.users, so no client could send; add one (mail-guard hash-password) or set required: false';
-    ctx.addIssue({ code: 'custom', path: ['auth', 'required'], message });
-  }
-  if (authEnabled && !s.tls) {
-    ctx.addIssue({ code: 'custom', path: ['auth', 'users'], message: 'SMTP AUTH is only offered after STARTTLS; set smtp.tls (key and cert)' });
-  }
-  const names = new Set<string>();
-  s.auth.users.forEach((user, i) => {
-    if (names.has(user.name)) {
-      ctx.addIssue({ code: 'custom', path: ['auth', 'users', i, 'name'], message: `user "${user.name}" is listed twice` });
+const smtp = z
+  .strictObject({
+    host: z.string().min(1).default('127.0.0.1'),
+    port: port.default(2525),
+    maxMessageBytes: positiveInt.default(52_428_800),
+    maxHeaderBytes: positiveInt.default(1_048_576),
+    maxRecipients: positiveInt.default(1000),
+    allowFrom: z.array(cidr).default(['127.0.0.1/32', '::1/128']),
+    // Per transaction: from MAIL FROM to the final reply. A slow or stuck client
+    // must not hold a session (and its buffered message) forever.
+    transactionTimeoutSeconds: positiveInt.default(300),
+    socketTimeoutSeconds: positiveInt.default(60),
+    maxClients: positiveInt.default(1000),
+    // Concurrent connections from one client address (the PROXY address when proxied).
+    maxConnectionsPerClient: positiveInt.default(50),
+    // Peers (exact addresses) that must send a PROXY protocol header / may use XCLIENT; empty = nobody.
+    proxyProtocolFrom: z.array(z.string().refine((a) => isIP(a) !== 0, 'expected an IP address such as 127.0.0.1')).default([]),
+    xclientFrom: z.array(z.string().refine((a) => isIP(a) !== 0, 'expected an IP address such as 127.0.0.1')).default([]),
+    // A second listener speaking implicit TLS (RFC 8314, usually 465); needs smtp.tls.
+    tlsPort: port.optional(),
+    // smtp-server already writes "<host> ESMTP" before the banner.
+    banner: z.string().default('mail-guard'),
+    auth: z
+      .strictObject({
+        required: z.boolean().default(false),
+        users: z.array(smtpUser).default([]),
+      })
+      .default({ required: false, users: [] }),
+    tls: z.strictObject({ key: z.string().min(1), cert: z.string().min(1) }).optional(),
+  })
+  .superRefine((s, ctx) => {
+    // Checks across keys that need no I/O, so `config check` and start-up refuse the
+    // same configs without building a listener. Reading the certificate files is I/O:
+    // smtp/smtp-tls.ts does that, for the listener and for `config check` alike.
+    const authEnabled = s.auth.users.length > 0;
+    if (s.auth.required && !authEnabled) {
+      const message = 'no users in smtp.auth.users, so no client could send; add one (mail-guard hash-password) or set required: false';
+      ctx.addIssue({ code: 'custom', path: ['auth', 'required'], message });
     }
-    names.add(user.name);
-    try {
-      parsePasswordHash(user.passwordHash);
-    } catch (err) {
-      if (!(err instanceof MalformedPasswordHash)) throw err;
-      ctx.addIssue({ code: 'custom', path: ['auth', 'users', i, 'passwordHash'], message: err.message });
+    if (authEnabled && !s.tls) {
+      ctx.addIssue({ code: 'custom', path: ['auth', 'users'], message: 'SMTP AUTH is only offered after STARTTLS; set smtp.tls (key and cert)' });
+    }
+    const names = new Set<string>();
+    s.auth.users.forEach((user, i) => {
+      if (names.has(user.name)) {
+        ctx.addIssue({ code: 'custom', path: ['auth', 'users', i, 'name'], message: `user "${user.name}" is listed twice` });
+      }
+      names.add(user.name);
+      try {
+        parsePasswordHash(user.passwordHash);
+      } catch (err) {
+        if (!(err instanceof MalformedPasswordHash)) throw err;
+        ctx.addIssue({ code: 'custom', path: ['auth', 'users', i, 'passwordHash'], message: err.message });
+      }
+    });
+    if (s.tlsPort !== undefined && !s.tls) {
+      const message = 'the implicit TLS listener needs a certificate; set smtp.tls (key and cert) or remove smtp.tlsPort';
+      ctx.addIssue({ code: 'custom', path: ['tlsPort'], message });
     }
   });
-  if (s.tlsPort !== undefined && !s.tls) {
-    const message = 'the implicit TLS listener needs a certificate; set smtp.tls (key and cert) or remove smtp.tlsPort';
-    ctx.addIssue({ code: 'custom', path: ['tlsPort'], message });
-  }
-});
 
 const adminToken = z.strictObject({
   name: z.string().min(1),
@@ -120,46 +122,62 @@ const upstreamTls = z.strictObject({
   // name the certificate does not carry. Node refuses SNI with an IP address.
   servername: z
     .string()
-    .regex(/^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/, 'expected a DNS name such as relay.example.net')
+    .regex(
+      /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/,
+      'expected a DNS name such as relay.example.net',
+    )
     .refine((name) => isIP(name) === 0, 'expected a DNS name such as relay.example.net, not an IP address (the address goes in upstream.host)')
     .optional(),
   // A pin of the relay's own (leaf) certificate, checked in addition to the chain and the name.
   fingerprint256: z
     .string()
-    .regex(/^[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){31}$/, 'expected 32 colon-separated hex bytes (the SHA-256 fingerprint, e.g. from openssl x509 -noout -fingerprint -sha256)')
+    .regex(
+      /^[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){31}$/,
+      'expected 32 colon-separated hex bytes (the SHA-256 fingerprint, e.g. from openssl x509 -noout -fingerprint -sha256)',
+    )
     .transform((pin) => pin.toUpperCase())
     .optional(),
   minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
 });
 
-const upstream = z.strictObject({
-  host: z.string().min(1),
-  port: port.default(587),
-  secure: z.boolean().default(false),
-  requireTLS: z.boolean().default(true),
-  // Certificate checks stay on; only a test or a private CA may turn them off, and
-  // then the operator must say so here explicitly.
-  rejectUnauthorized: z.boolean().default(true),
-  auth: z.strictObject({ user: z.string().min(1), pass: z.string().min(1) }).optional(),
-  pool: positiveInt.max(256).default(8),
-  connectTimeoutSeconds: positiveInt.default(10),
-  // After the final dot a slow upstream may still be writing to disk; RFC 5321
-  // 4.5.3.2.6 suggests 10 minutes, operators usually want less.
-  dataTimeoutSeconds: positiveInt.default(120),
-  name: z.string().min(1).optional(),
-  tls: upstreamTls.default(() => upstreamTls.parse({})),
-}).superRefine((u, ctx) => {
-  // Trust settings that would be silently ignored must stop start-up instead.
-  if (!u.rejectUnauthorized && u.tls.fingerprint256 !== undefined) {
-    ctx.addIssue({ code: 'custom', path: ['tls', 'fingerprint256'], message: 'a pin is checked together with certificate verification, not instead of it; remove upstream.rejectUnauthorized: false' });
-  }
-  if (!u.rejectUnauthorized && u.tls.ca !== undefined) {
-    ctx.addIssue({ code: 'custom', path: ['tls', 'ca'], message: 'a CA is of no use with upstream.rejectUnauthorized: false; remove one of them' });
-  }
-  if (u.tls.fingerprint256 !== undefined && !u.secure && !u.requireTLS) {
-    ctx.addIssue({ code: 'custom', path: ['tls', 'fingerprint256'], message: 'a pin needs TLS on every connection; set upstream.requireTLS: true or upstream.secure: true' });
-  }
-});
+const upstream = z
+  .strictObject({
+    host: z.string().min(1),
+    port: port.default(587),
+    secure: z.boolean().default(false),
+    requireTLS: z.boolean().default(true),
+    // Certificate checks stay on; only a test or a private CA may turn them off, and
+    // then the operator must say so here explicitly.
+    rejectUnauthorized: z.boolean().default(true),
+    auth: z.strictObject({ user: z.string().min(1), pass: z.string().min(1) }).optional(),
+    pool: positiveInt.max(256).default(8),
+    connectTimeoutSeconds: positiveInt.default(10),
+    // After the final dot a slow upstream may still be writing to disk; RFC 5321
+    // 4.5.3.2.6 suggests 10 minutes, operators usually want less.
+    dataTimeoutSeconds: positiveInt.default(120),
+    name: z.string().min(1).optional(),
+    tls: upstreamTls.default(() => upstreamTls.parse({})),
+  })
+  .superRefine((u, ctx) => {
+    // Trust settings that would be silently ignored must stop start-up instead.
+    if (!u.rejectUnauthorized && u.tls.fingerprint256 !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tls', 'fingerprint256'],
+        message: 'a pin is checked together with certificate verification, not instead of it; remove upstream.rejectUnauthorized: false',
+      });
+    }
+    if (!u.rejectUnauthorized && u.tls.ca !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['tls', 'ca'], message: 'a CA is of no use with upstream.rejectUnauthorized: false; remove one of them' });
+    }
+    if (u.tls.fingerprint256 !== undefined && !u.secure && !u.requireTLS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tls', 'fingerprint256'],
+        message: 'a pin needs TLS on every connection; set upstream.requireTLS: true or upstream.secure: true',
+      });
+    }
+  });
 
 // RFC 5322 field name: printable ASCII except ':'.
 const headerName = z.string().regex(/^[\x21-\x39\x3b-\x7e]+$/, 'expected a header field name such as Disposition-Notification-To');

@@ -17,7 +17,6 @@ export function maskAddress(address: string): string {
   return `${local[0] ?? ''}***@${maskedDomain}`;
 }
 
-
 export function makeAddressMasker(showAddresses: boolean): AddressMasker {
   return showAddresses ? (a) => a : maskAddress;
 }

@@ -9,13 +9,7 @@ const round = (ms: number) => Math.round(ms * 100) / 100;
 const COPIES_LISTED = 50;
 
 /** The one structured line per message outcome; its id is the one in the SMTP reply. */
-export function logMessageOutcome(
-  logger: Logger,
-  mask: AddressMasker,
-  received: ReceivedMessage,
-  result: MessageResult,
-  receiveMs: number,
-): void {
+export function logMessageOutcome(logger: Logger, mask: AddressMasker, received: ReceivedMessage, result: MessageResult, receiveMs: number): void {
   const deferred = result.reply.code >= 400 && result.action === 'tempfail';
   // Building the line costs more than the rest of a clean relay's bookkeeping: skip it when it would be dropped.
   if (!logger.isLevelEnabled(deferred ? 'warn' : 'info')) return;

@@ -45,7 +45,12 @@ export function createMetrics(ruleNames: readonly string[]) {
   const metrics = {
     registry,
     messages: new Counter({ name: 'mailguard_messages_total', help: 'Messages by outcome', labelNames: ['action'] as const, registers: [registry] }),
-    violations: new Counter({ name: 'mailguard_violations_total', help: 'Messages that broke a threshold, by rule', labelNames: ['rule'] as const, registers: [registry] }),
+    violations: new Counter({
+      name: 'mailguard_violations_total',
+      help: 'Messages that broke a threshold, by rule',
+      labelNames: ['rule'] as const,
+      registers: [registry],
+    }),
     visibleExternal: new Histogram({
       name: 'mailguard_visible_external_recipients',
       help: 'Distinct external addresses visible in a message',
@@ -58,7 +63,12 @@ export function createMetrics(ruleNames: readonly string[]) {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers: [registry],
     }),
-    upstreamErrors: new Counter({ name: 'mailguard_upstream_errors_total', help: 'Upstream transactions that failed, by class', labelNames: ['class'] as const, registers: [registry] }),
+    upstreamErrors: new Counter({
+      name: 'mailguard_upstream_errors_total',
+      help: 'Upstream transactions that failed, by class',
+      labelNames: ['class'] as const,
+      registers: [registry],
+    }),
     quarantine: new Gauge({
       name: 'mailguard_quarantine_messages',
       help: 'Records in the store by status',

@@ -43,8 +43,7 @@ export function createDecide(policy: PolicyConfig): Decide {
     name: rule.name,
     matches: compileRuleMatcher(rule),
     maxVisibleExternal: rule.maxVisibleExternal ?? policy.maxVisibleExternal,
-    maxVisibleExternalDomains:
-      rule.maxVisibleExternalDomains === undefined ? policy.maxVisibleExternalDomains : rule.maxVisibleExternalDomains,
+    maxVisibleExternalDomains: rule.maxVisibleExternalDomains === undefined ? policy.maxVisibleExternalDomains : rule.maxVisibleExternalDomains,
     action: rule.action ?? policy.action,
   }));
   const fallback: CompiledRule = {
@@ -79,8 +78,7 @@ export function createDecide(policy: PolicyConfig): Decide {
 
     const exposed = exposure.exposedExternal.length;
     const overAddresses = exposed > rule.maxVisibleExternal;
-    const overDomains =
-      rule.maxVisibleExternalDomains !== null && exposure.exposedExternalDomainCount > rule.maxVisibleExternalDomains;
+    const overDomains = rule.maxVisibleExternalDomains !== null && exposure.exposedExternalDomainCount > rule.maxVisibleExternalDomains;
     if (!overAddresses && !overDomains) {
       return { action: 'pass', rule: rule.name, violation: false, reason: `${exposed} exposed external address(es), within limits` };
     }

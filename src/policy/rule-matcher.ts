@@ -15,7 +15,13 @@ const asList = <T>(value: T | readonly T[] | undefined): readonly T[] =>
 /** `news@example.co.jp`, `*@example.co.jp`, `bounce-*@lists.example.co.jp`; case-insensitive. */
 function makeSenderMatcher(patterns: readonly string[]): (sender: string) => boolean {
   const regexes = patterns.map(
-    (p) => new RegExp(`^${p.toLowerCase().replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`),
+    (p) =>
+      new RegExp(
+        `^${p
+          .toLowerCase()
+          .replace(/[.+?^${}()|[\]\\]/g, '\\$&')
+          .replace(/\*/g, '.*')}$`,
+      ),
   );
   return (sender) => regexes.some((re) => re.test(sender.toLowerCase()));
 }

@@ -9,7 +9,6 @@ import { historyEntry as entry, type MessageRecord, type RecordStatus } from '..
 import type { ReleaseForm } from './lifecycle.js';
 import { UpstreamError } from '../upstream/upstream-error.js';
 
-
 export interface ReleaseDeps {
   readonly store: MessageStore;
   /** null: rehearsal mode, nothing may leave the machine. */
@@ -117,14 +116,20 @@ export async function releaseRecord(
         ? `${outcome.accepted} of ${outcome.total} ${outcome.unit} accepted upstream; release again to send only the rest`
         : 'the upstream accepted nothing';
     const possiblyDelivered = outcome.kind === 'upstream-failed' && outcome.error.possiblyDelivered;
-    const failed = entry(actor, 'release-failed', note(possiblyDelivered ? `${what} (the connection broke after the data: the upstream may have it)` : what), upstreamReply);
+    const failed = entry(
+      actor,
+      'release-failed',
+      note(possiblyDelivered ? `${what} (the connection broke after the data: the upstream may have it)` : what),
+      upstreamReply,
+    );
     const releasable = await store.abandonRelease(id, failed).then(
       () => true,
       () => false,
     );
     return {
       kind: 'upstream-failed',
-      message: `the upstream relay did not take the message: ${what}` + (releasable ? '' : '; the store could not take the claim back, the record stays locked'),
+      message:
+        `the upstream relay did not take the message: ${what}` + (releasable ? '' : '; the store could not take the claim back, the record stays locked'),
       upstreamReply,
       possiblyDelivered,
       releasable,
@@ -216,7 +221,6 @@ function conflictMessage(current: RecordStatus | 'releasing'): string {
       return `the message is ${current} and cannot be released from that status`;
   }
 }
-
 
 function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);

@@ -9,12 +9,7 @@ const DAY_MS = 86_400_000;
  * `intervalMs`. Held and approved records are never removed (the store's purge
  * refuses them), however old: held mail is never dropped silently.
  */
-export function startRetention(
-  store: MessageStore,
-  retentionDays: number,
-  logger?: Pick<Logger, 'info' | 'warn'>,
-  intervalMs = 3_600_000,
-): { stop(): void } {
+export function startRetention(store: MessageStore, retentionDays: number, logger?: Pick<Logger, 'info' | 'warn'>, intervalMs = 3_600_000): { stop(): void } {
   let running = false;
   let stopped = false;
   const run = async (): Promise<void> => {

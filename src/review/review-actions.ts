@@ -52,7 +52,13 @@ export async function releaseMessage(deps: ReviewDeps, reviewer: Reviewer, id: s
   }
 }
 
-async function decide(store: MessageStore, reviewer: Reviewer, id: string, action: Exclude<ReviewAction, 'release'>, note: string | null): Promise<MessageRecord> {
+async function decide(
+  store: MessageStore,
+  reviewer: Reviewer,
+  id: string,
+  action: Exclude<ReviewAction, 'release'>,
+  note: string | null,
+): Promise<MessageRecord> {
   // Approve and discard read the same step with or without four-eyes.
   const fourEyes = false;
   const record = await existing(store, id);

@@ -219,7 +219,10 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
             signal,
           })
           // A throw may leave split workers running: those are called off.
-          .then((reply) => finish(reply, true), () => finish(replies.analysisFailed(), false));
+          .then(
+            (reply) => finish(reply, true),
+            () => finish(replies.analysisFailed(), false),
+          );
       });
     },
 
@@ -227,7 +230,7 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
       slots.get(session.id)?.();
       slots.delete(session.id);
       // A mailer that goes away mid-transaction was never told 250: it will send again.
-      deadlines.end(session.id, 'the mailer\'s connection closed');
+      deadlines.end(session.id, "the mailer's connection closed");
       inData.delete(session.id);
       hooks.onSessionClosed?.(session);
     },

@@ -10,7 +10,7 @@ export async function writeFileSynced(path: string, content: FileContent): Promi
   try {
     for (const chunk of typeof content === 'string' ? [Buffer.from(content)] : Buffer.isBuffer(content) ? [content] : content) {
       // write() may take fewer bytes than asked: loop until the chunk is all down.
-      for (let offset = 0; offset < chunk.length; ) offset += (await file.write(chunk, offset)).bytesWritten;
+      for (let offset = 0; offset < chunk.length;) offset += (await file.write(chunk, offset)).bytesWritten;
     }
     await file.sync();
   } finally {

@@ -138,7 +138,11 @@ export class RecordDirectories {
       const path = join(this.tmp, name);
       const owner = tempOwner(name);
       let remove = owner !== null && owner.host === THIS_HOST && !isAlive(owner.pid);
-      if (!remove) remove = await stat(path).then((s) => now - s.mtimeMs > STALE_TEMP_MS, () => false);
+      if (!remove)
+        remove = await stat(path).then(
+          (s) => now - s.mtimeMs > STALE_TEMP_MS,
+          () => false,
+        );
       if (remove) await rm(path, { recursive: true, force: true });
     }
   }

@@ -3,14 +3,7 @@ import { join, resolve } from 'node:path';
 import { LockTimeoutError } from './file-lock.js';
 import { RecordDirectories, RecordMismatchError } from './file-store-records.js';
 import { indexAfter, StatusIndex } from './file-store-index.js';
-import {
-  StoreConflictError,
-  StoreUnavailableError,
-  type ListPage,
-  type ListQuery,
-  type MessageStore,
-  type Transition,
-} from './message-store.js';
+import { StoreConflictError, StoreUnavailableError, type ListPage, type ListQuery, type MessageStore, type Transition } from './message-store.js';
 import { FileLedger } from './file-ledger.js';
 import { type HistoryEntry, type MessageRecord, type RecordStatus } from './record.js';
 import { checkListQuery, checkStatus, emptyCounts } from './store-common.js';

@@ -3,7 +3,6 @@
 export const RECORD_STATUSES = ['held', 'approved', 'released', 'discarded', 'captured', 'failed'] as const;
 export type RecordStatus = (typeof RECORD_STATUSES)[number];
 
-
 export interface HistoryEntry {
   readonly at: string;
   /** Token name of a person, or "mail-guard" for the proxy itself. */

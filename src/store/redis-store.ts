@@ -1,6 +1,14 @@
 import { hostname } from 'node:os';
 import { createRedisClient, durabilityWarnings, type RedisClient } from './redis-client.js';
-import { StoreConflictError, StoreUnavailableError, type DeliveryLedger, type ListPage, type ListQuery, type MessageStore, type Transition } from './message-store.js';
+import {
+  StoreConflictError,
+  StoreUnavailableError,
+  type DeliveryLedger,
+  type ListPage,
+  type ListQuery,
+  type MessageStore,
+  type Transition,
+} from './message-store.js';
 import { isMessageId, MESSAGE_ID_PATTERN } from '../message/message-id.js';
 import { RECORD_STATUSES, type HistoryEntry, type MessageRecord, type RecordStatus } from './record.js';
 import { SCRIPTS, type ScriptName } from './redis-store-scripts.js';
@@ -167,7 +175,7 @@ class RedisStore implements MessageStore {
       let removed = 0;
       for (const status of RECORD_STATUSES.filter((s) => !keep.has(s))) {
         // Records the script keeps (a claim in flight) stay in the index: step past them.
-        for (let kept = 0; ; ) {
+        for (let kept = 0; ;) {
           const ids = await this.client.zrangebyscore(this.#key('idx', status), '-inf', `(${cutoff}`, 'LIMIT', kept, PURGE_BATCH);
           const results = await Promise.all(
             ids.map((id) =>
@@ -295,7 +303,11 @@ function decodeSnapshot(parts: readonly unknown[]): MessageRecord {
 }
 
 function decode(meta: string, status: string, history: readonly string[]): MessageRecord {
-  return { ...(JSON.parse(meta) as Omit<MessageRecord, 'status' | 'history'>), status: status as RecordStatus, history: history.map((h) => JSON.parse(h) as HistoryEntry) };
+  return {
+    ...(JSON.parse(meta) as Omit<MessageRecord, 'status' | 'history'>),
+    status: status as RecordStatus,
+    history: history.map((h) => JSON.parse(h) as HistoryEntry),
+  };
 }
 
 /**

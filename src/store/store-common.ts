@@ -3,7 +3,6 @@ import { RECORD_STATUSES, type RecordStatus } from './record.js';
 
 export const MAX_LIST_LIMIT = 500;
 
-
 /**
  * Checks a list query the same way for every store. A bad limit or cursor is
  * the caller's mistake (RangeError, an HTTP 400), not a store outage.

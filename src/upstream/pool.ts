@@ -171,7 +171,10 @@ export class UpstreamPool {
         }
         const e = err instanceof UpstreamError ? err : new UpstreamError({ kind: 'dropped', stage: 'data', message: String(err), cause: err });
         if (attempt === 0 && reused && isStaleSessionFailure(e)) {
-          this.logger?.warn({ upstream: this.where(), kind: e.kind, code: e.code, responseCode: e.responseCode }, 'reused upstream connection failed before the message was sent; retrying once on a new connection');
+          this.logger?.warn(
+            { upstream: this.where(), kind: e.kind, code: e.code, responseCode: e.responseCode },
+            'reused upstream connection failed before the message was sent; retrying once on a new connection',
+          );
           this.discard(conn, false);
           // Same slot, fresh session.
           try {
@@ -184,7 +187,10 @@ export class UpstreamPool {
           continue;
         }
         if (e.possiblyDelivered) {
-          this.logger?.warn({ upstream: this.where(), kind: e.kind, stage: e.stage, code: e.code }, 'upstream connection lost after the message was sent: possible duplicate if the mailer retries');
+          this.logger?.warn(
+            { upstream: this.where(), kind: e.kind, stage: e.stage, code: e.code },
+            'upstream connection lost after the message was sent: possible duplicate if the mailer retries',
+          );
         }
         this.afterFailure(conn);
         throw e;
@@ -194,7 +200,10 @@ export class UpstreamPool {
       this.release(conn);
       if (signal?.aborted) {
         // The dot was out before the cancel: the upstream took a message its mailer was told to retry.
-        this.logger?.warn({ upstream: this.where(), reason: abortReason(signal) }, 'upstream accepted a message after its transaction was cancelled (the final dot was already sent): possibly delivered twice if the mailer retries');
+        this.logger?.warn(
+          { upstream: this.where(), reason: abortReason(signal) },
+          'upstream accepted a message after its transaction was cancelled (the final dot was already sent): possibly delivered twice if the mailer retries',
+        );
       }
       return {
         response: info.response,
@@ -222,10 +231,12 @@ export class UpstreamPool {
     }
     if (this.slots < this.max) {
       this.slots++;
-      this.release(await this.openInSlot().catch((err: unknown) => {
-        this.openFailed(err);
-        throw err;
-      }));
+      this.release(
+        await this.openInSlot().catch((err: unknown) => {
+          this.openFailed(err);
+          throw err;
+        }),
+      );
       return;
     }
     // Every session is busy: a recent success is proof enough, else probe outside the pool.
@@ -260,23 +271,42 @@ export class UpstreamPool {
 
   // ---- internals ----
 
-  private transact(conn: UpstreamConnection, envelope: UpstreamEnvelope, message: Buffer | readonly Buffer[], signal: AbortSignal | undefined): Promise<SendInfo> {
+  private transact(
+    conn: UpstreamConnection,
+    envelope: UpstreamEnvelope,
+    message: Buffer | readonly Buffer[],
+    signal: AbortSignal | undefined,
+  ): Promise<SendInfo> {
     if (envelope.smtputf8 && conn.supports('SMTPUTF8') === false) {
-      return Promise.reject(new UpstreamError({
-        kind: 'permanent',
-        stage: 'envelope',
-        responseCode: 553,
-        response: '553 5.6.7 The upstream relay does not support SMTPUTF8',
-        message: 'upstream does not offer SMTPUTF8',
-      }));
+      return Promise.reject(
+        new UpstreamError({
+          kind: 'permanent',
+          stage: 'envelope',
+          responseCode: 553,
+          response: '553 5.6.7 The upstream relay does not support SMTPUTF8',
+          message: 'upstream does not offer SMTPUTF8',
+        }),
+      );
     }
     // Never sent as if it were 7-bit: an upstream without 8BITMIME gets no 8-bit
     // data (the byte scan runs only for such an upstream).
     if (conn.supports('8BITMIME') === false && (envelope.eightBitMime || hasEightBitData(message))) {
-      return Promise.reject(refusedHere(554, '554 5.6.3 The upstream relay does not accept 8-bit data (no 8BITMIME); send the message 7-bit encoded (quoted-printable or base64)', 'upstream does not offer 8BITMIME'));
+      return Promise.reject(
+        refusedHere(
+          554,
+          '554 5.6.3 The upstream relay does not accept 8-bit data (no 8BITMIME); send the message 7-bit encoded (quoted-printable or base64)',
+          'upstream does not offer 8BITMIME',
+        ),
+      );
     }
     if (envelope.requireTLS && !(conn.verifiedTls && conn.supports('REQUIRETLS') === true)) {
-      return Promise.reject(refusedHere(550, '550 5.7.30 REQUIRETLS: the upstream relay cannot be reached over verified TLS with REQUIRETLS; the message was not sent', 'REQUIRETLS cannot be met by the upstream'));
+      return Promise.reject(
+        refusedHere(
+          550,
+          '550 5.7.30 REQUIRETLS: the upstream relay cannot be reached over verified TLS with REQUIRETLS; the message was not sent',
+          'REQUIRETLS cannot be met by the upstream',
+        ),
+      );
     }
     // nodemailer writes its bookkeeping onto the envelope object: a fresh one per attempt.
     const upstreamEnvelope: SMTPConnection.Envelope & Record<string, unknown> = {

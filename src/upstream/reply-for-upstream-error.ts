@@ -84,8 +84,7 @@ const pinMismatch: ReplyRule = () => ({
   enhanced: '4.7.5',
   text: 'Upstream certificate does not match upstream.tls.fingerprint256; nothing was relayed, try again later',
 });
-const authFailed: ReplyRule = (e) =>
-  closing(e) ?? { code: 451, enhanced: '4.4.1', text: 'Upstream relay did not accept the proxy\'s login; try again later' };
+const authFailed: ReplyRule = (e) => closing(e) ?? { code: 451, enhanced: '4.4.1', text: "Upstream relay did not accept the proxy's login; try again later" };
 const dropped: ReplyRule = () => replies.upstreamDropped();
 
 const deferred: ReplyRule = (e) => {

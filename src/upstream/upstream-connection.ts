@@ -150,11 +150,13 @@ export class UpstreamConnection {
         const auth = this.settings.config.auth;
         if (!auth) return this.settle(null, undefined);
         if (!this.smtp.secure && !LOOPBACK.test(this.settings.config.host)) {
-          return this.fail(new UpstreamError({
-            kind: 'tls',
-            stage: 'connect',
-            message: 'refusing to send upstream credentials over a connection without TLS',
-          }));
+          return this.fail(
+            new UpstreamError({
+              kind: 'tls',
+              stage: 'connect',
+              message: 'refusing to send upstream credentials over a connection without TLS',
+            }),
+          );
         }
         this.smtp.login({ user: auth.user, pass: auth.pass }, (loginErr) => {
           if (loginErr) return this.fail(loginErr);
@@ -269,12 +271,14 @@ export class UpstreamConnection {
   private timedOut(ms: number): void {
     const p = this.pending;
     if (!p) return;
-    this.destroy(new UpstreamError({
-      kind: 'timeout',
-      stage: this.currentStage(p),
-      code: 'ETIMEDOUT',
-      message: `upstream did not answer within ${ms} ms`,
-    }));
+    this.destroy(
+      new UpstreamError({
+        kind: 'timeout',
+        stage: this.currentStage(p),
+        code: 'ETIMEDOUT',
+        message: `upstream did not answer within ${ms} ms`,
+      }),
+    );
   }
 
   private currentStage(p: Pending): UpstreamStage {

@@ -58,7 +58,10 @@ export async function startLenientUpstream(options: { stripNul?: boolean } = {})
     const command = (line: string) => {
       commands.push(line);
       const verb = line.slice(0, 4).toUpperCase();
-      const arg = line.slice(line.indexOf(':') + 1).trim().replace(/^<|>.*$/g, '');
+      const arg = line
+        .slice(line.indexOf(':') + 1)
+        .trim()
+        .replace(/^<|>.*$/g, '');
       if (verb === 'EHLO') {
         socket.write('250-lenient.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n');
       } else if (verb === 'HELO') reply('250 lenient.test');

@@ -23,9 +23,9 @@ interface Dashboard {
 export function dashboardQueries(): { expr: string; where: string }[] {
   const dashboard = JSON.parse(read(DASHBOARD)) as Dashboard;
   return [
-    ...dashboard.panels.flatMap((p) => [p, ...(p.panels ?? [])]).flatMap((p) =>
-      (p.targets ?? []).filter((t) => t.expr).map((t) => ({ expr: t.expr!, where: `${DASHBOARD} panel "${p.title}"` })),
-    ),
+    ...dashboard.panels
+      .flatMap((p) => [p, ...(p.panels ?? [])])
+      .flatMap((p) => (p.targets ?? []).filter((t) => t.expr).map((t) => ({ expr: t.expr!, where: `${DASHBOARD} panel "${p.title}"` }))),
     ...(dashboard.annotations?.list ?? []).filter((a) => a.expr).map((a) => ({ expr: a.expr!, where: `${DASHBOARD} annotation` })),
   ];
 }

@@ -295,19 +295,29 @@ describe('four-eyes release', () => {
 
   it('releases as split only copies that name nobody else: a Reply-To listing the members is dropped; a From listing them refuses the release (409)', async () => {
     const h = await startApi();
-    const withReplyTo = Buffer.from(newsletter().toString('utf8').replace(TO_LINE, `${TO_LINE}\r\nReply-To: ${RECIPIENTS.join(', ')}`));
+    const withReplyTo = Buffer.from(
+      newsletter()
+        .toString('utf8')
+        .replace(TO_LINE, `${TO_LINE}\r\nReply-To: ${RECIPIENTS.join(', ')}`),
+    );
     const ok = await h.seed(withReplyTo);
     await h.post('alice', `/api/messages/${ok.id}/approve`);
     expect((await h.post('bob', `/api/messages/${ok.id}/release`, { as: 'split' })).status).toBe(200);
     expect(h.upstream.transactions).toBe(3);
     for (const m of h.upstream.messages) expect(m.raw.toString('utf8')).not.toMatch(/^Reply-To:/m);
 
-    const fromLists = Buffer.from(newsletter().toString('utf8').replace('From: Newsletter <news@example.co.jp>', `From: ${RECIPIENTS.join(', ')}`));
+    const fromLists = Buffer.from(
+      newsletter()
+        .toString('utf8')
+        .replace('From: Newsletter <news@example.co.jp>', `From: ${RECIPIENTS.join(', ')}`),
+    );
     const unsafe = await h.seed(fromLists);
     await h.post('alice', `/api/messages/${unsafe.id}/approve`);
     const refused = await h.post('bob', `/api/messages/${unsafe.id}/release`, { as: 'split' });
     expect(refused.status).toBe(409);
-    expect(refused.json['error']).toMatch(/^not sent as split: a split copy would still show 2 other external recipient\(s\) in From; an approver may release it as original, or discard it$/);
+    expect(refused.json['error']).toMatch(
+      /^not sent as split: a split copy would still show 2 other external recipient\(s\) in From; an approver may release it as original, or discard it$/,
+    );
     expect(h.upstream.transactions).toBe(3);
     // Nothing went out and the record can still be decided.
     expect((await h.get('bob', `/api/messages/${unsafe.id}`)).json['status']).toBe('approved');
@@ -363,7 +373,11 @@ describe('four-eyes release', () => {
     expect(refused.status).toBe(502);
     expect(refused.json).toMatchObject({ upstreamReply: expect.stringContaining('550 5.7.1 no'), releasable: true });
     expect(await statusOf(h, record.id)).toBe('approved');
-    expect((await historyOf(h, record.id)).at(-1)).toMatchObject({ actor: 'bob', action: 'release-failed', upstreamReply: expect.stringContaining('550 5.7.1 no') });
+    expect((await historyOf(h, record.id)).at(-1)).toMatchObject({
+      actor: 'bob',
+      action: 'release-failed',
+      upstreamReply: expect.stringContaining('550 5.7.1 no'),
+    });
 
     h.setUpstreamReply(undefined);
     const again = await h.post('bob', `/api/messages/${record.id}/release`, { as: 'bcc' });
@@ -421,7 +435,10 @@ describe('bad requests and cross-site requests', () => {
     const form = await h.call('POST', `/api/messages/${record.id}/discard`, { body: 'reason=x', headers: { 'content-type': 'text/plain' } });
     expect(form.status).toBe(415);
     expect(await form.json()).toEqual({ error: expect.stringContaining('application/json') });
-    const urlencoded = await h.call('POST', `/api/messages/${record.id}/approve`, { body: 'a=1', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const urlencoded = await h.call('POST', `/api/messages/${record.id}/approve`, {
+      body: 'a=1',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     expect(urlencoded.status).toBe(415);
 
     const foreign = await h.call('POST', `/api/messages/${record.id}/discard`, { body: { reason: 'x' }, headers: { origin: 'https://evil.example' } });
@@ -521,7 +538,11 @@ describe('preview', () => {
 describe('campaigns', () => {
   it('groups undecided mail by sender and subject, and discards a whole campaign with per-record results', async () => {
     const h = await startApi();
-    const november = [await h.seed(), await h.seed(), await h.seed(newsletter(), { analysis: { ...heldRecord(newsletter()).analysis!, exposedExternalCount: 7 } })];
+    const november = [
+      await h.seed(),
+      await h.seed(),
+      await h.seed(newsletter(), { analysis: { ...heldRecord(newsletter()).analysis!, exposedExternalCount: 7 } }),
+    ];
     const other = await h.seed(newsletter('Board minutes'), { subject: 'Board minutes', envelope: { mailFrom: 'board@example.co.jp', rcptTo: RECIPIENTS } });
     const done = await h.seed(newsletter(), { status: 'released' });
 

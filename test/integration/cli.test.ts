@@ -25,7 +25,10 @@ let config: string;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'mail-guard-cli-'));
   config = join(dir, 'mail-guard.yaml');
-  await writeFile(config, 'internalDomains: [example.co.jp]\npolicy: { action: reject }\nupstream: { host: relay.example.net, auth: { user: u, pass: hunter2 } }\n');
+  await writeFile(
+    config,
+    'internalDomains: [example.co.jp]\npolicy: { action: reject }\nupstream: { host: relay.example.net, auth: { user: u, pass: hunter2 } }\n',
+  );
   await writeFile(join(dir, 'clean.eml'), 'From: app@example.co.jp\r\nTo: a@ext.com, staff@example.co.jp\r\nSubject: ok\r\n\r\nhi\r\n');
   await writeFile(join(dir, 'leak.eml'), 'From: news@example.co.jp\r\nTo: a@ext1.com, b@ext2.com, c@ext3.com\r\nSubject: leak\r\n\r\nhi\r\n');
   await writeFile(join(dir, 'bad.eml'), '\uFEFFFrom: app@example.co.jp\r\nTo: a@ext.com\r\n\r\nhi\r\n');
@@ -45,7 +48,7 @@ describe('mail-guard check', () => {
     expect(r.stdout).toMatch(/550 5\.7\.1 Message exposes 3 external recipient addresses to each other in To/);
   });
 
-  it('takes the envelope into account: a copy\'s own recipient is not exposed to itself', async () => {
+  it("takes the envelope into account: a copy's own recipient is not exposed to itself", async () => {
     const own = join(dir, 'own.eml');
     await writeFile(own, 'From: app@example.co.jp\r\nTo: a@ext1.com, b@ext2.com\r\n\r\nhi\r\n');
     expect((await cli(['check', '-c', config, own])).code).toBe(1);
@@ -78,7 +81,9 @@ describe('mail-guard check', () => {
     expect(r.code).toBe(1);
     const [verdict] = JSON.parse(r.stdout) as Array<Record<string, unknown>>;
     expect(verdict).toMatchObject({ violation: true, action: 'reject', exposingHeaders: headers });
-    expect(String(verdict!['reply'])).toMatch(new RegExp(`^550 5\\.7\\.1 Message exposes \\d+ external recipient addresses to each other in ${headers.join(', ')}; `));
+    expect(String(verdict!['reply'])).toMatch(
+      new RegExp(`^550 5\\.7\\.1 Message exposes \\d+ external recipient addresses to each other in ${headers.join(', ')}; `),
+    );
   });
 
   it('refuses a NUL byte in the body as the proxy does, and an undecodable charset as malformed', async () => {
@@ -86,7 +91,9 @@ describe('mail-guard check', () => {
     expect(r.code).toBe(1);
     const [nul, charset] = JSON.parse(r.stdout) as Array<Record<string, unknown>>;
     expect(String(nul!['reply'])).toMatch(/^554 5\.6\.0 Message contains a NUL byte/);
-    expect(String(charset!['reply'])).toMatch(/^554 5\.6\.0 Malformed message header: an encoded word in a charset no reader here can decode \(x-no-such-charset\)/);
+    expect(String(charset!['reply'])).toMatch(
+      /^554 5\.6\.0 Malformed message header: an encoded word in a charset no reader here can decode \(x-no-such-charset\)/,
+    );
   });
 
   it('reads saved mail with a leading mbox From line as the mailer would have sent it', async () => {
@@ -137,7 +144,10 @@ describe('mail-guard config check', () => {
 
   it('also runs the checks across keys that serve would run (AUTH needs STARTTLS)', async () => {
     const bad = join(dir, 'auth-no-tls.yaml');
-    await writeFile(bad, 'smtp:\n  auth:\n    users: [{ name: app, passwordHash: "scrypt$16384$8$1$c2FsdHNhbHRzYWx0c2FsdA==$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g=" }]\n');
+    await writeFile(
+      bad,
+      'smtp:\n  auth:\n    users: [{ name: app, passwordHash: "scrypt$16384$8$1$c2FsdHNhbHRzYWx0c2FsdA==$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g=" }]\n',
+    );
     const r = await cli(['config', 'check', '-c', bad]);
     expect(r.code).toBe(2);
     // A schema check now, so the line names the file first, like every other config error.

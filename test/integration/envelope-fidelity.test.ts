@@ -53,7 +53,7 @@ describe('ESMTP parameters reach the upstream', () => {
     expect(tx.rcptParams['b@ext2.com']).toEqual({ NOTIFY: 'NEVER' });
   });
 
-  it('split: every copy carries the transaction\'s MAIL parameters and its own recipient\'s', async () => {
+  it("split: every copy carries the transaction's MAIL parameters and its own recipient's", async () => {
     const { upstream, guard } = await start('split');
     expect((await send(guard.smtpPort, 'news@example.co.jp', ['a@ext1.com', 'b@ext2.com'], members, DSN)).final).toMatch(/^250 /);
     expect(upstream.messages).toHaveLength(2);
@@ -105,7 +105,7 @@ describe('an upstream with and without DSN and REQUIRETLS', () => {
   });
 });
 
-describe('mail-guard\'s own sends (a release, a delivery report) declare what their bytes need', () => {
+describe("mail-guard's own sends (a release, a delivery report) declare what their bytes need", () => {
   it('BODY=8BITMIME for 8-bit bytes when no mailer declared anything; nothing for 7-bit', async () => {
     const upstream = await startRecordingUpstream();
     cleanups.push(() => upstream.close());
@@ -141,7 +141,12 @@ describe('an upstream without the extension the message needs', () => {
     const upstream = await startRecordingUpstream();
     cleanups.push(() => upstream.close());
     const tls = { key: await writeTempPem(TEST_TLS.key, 'key.pem'), cert: await writeTempPem(TEST_TLS.cert, 'cert.pem') };
-    const guard = await startMailGuard({ smtp: { tls }, upstream: { host: '127.0.0.1', port: upstream.port, requireTLS: false }, internalDomains: ['example.co.jp'], policy: { action: 'reject' } });
+    const guard = await startMailGuard({
+      smtp: { tls },
+      upstream: { host: '127.0.0.1', port: upstream.port, requireTLS: false },
+      internalDomains: ['example.co.jp'],
+      policy: { action: 'reject' },
+    });
     cleanups.push(() => guard.stop());
     const { client } = await TestSmtpClient.open(guard.smtpPort);
     const ehlo = async () => {

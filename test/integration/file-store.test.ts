@@ -110,8 +110,14 @@ describe('file store: several processes on one directory', () => {
       const outcomes = await Promise.all(racers.map((r) => r.done));
       for (const [i, id] of ids.entries()) {
         const perRecord = outcomes.flatMap((o) => o.slice(i * 5, i * 5 + 5));
-        expect(perRecord.filter((x) => x === 'won'), id).toHaveLength(1);
-        expect(perRecord.filter((x) => x !== 'won' && x !== 'lost'), id).toEqual([]);
+        expect(
+          perRecord.filter((x) => x === 'won'),
+          id,
+        ).toHaveLength(1);
+        expect(
+          perRecord.filter((x) => x !== 'won' && x !== 'lost'),
+          id,
+        ).toEqual([]);
       }
     } finally {
       await rm(modules, { recursive: true, force: true });
@@ -133,9 +139,7 @@ describe('file store: an unusable directory', () => {
     await expect(store.raw(before.id)).rejects.toBeInstanceOf(StoreUnavailableError);
     await expect(store.list({ limit: 10 })).rejects.toBeInstanceOf(StoreUnavailableError);
     await expect(store.countByStatus()).rejects.toBeInstanceOf(StoreUnavailableError);
-    await expect(store.transition(before.id, { from: ['held'], to: 'approved', entry: entry('approve') })).rejects.toBeInstanceOf(
-      StoreUnavailableError,
-    );
+    await expect(store.transition(before.id, { from: ['held'], to: 'approved', entry: entry('approve') })).rejects.toBeInstanceOf(StoreUnavailableError);
     await expect(store.ping()).rejects.toBeInstanceOf(StoreUnavailableError);
     expect(await readdir(join(dir, 'tmp'))).toEqual([]);
     await expect(openFileStore(dir)).rejects.toBeInstanceOf(StoreUnavailableError);
@@ -169,8 +173,18 @@ describe('file store: listing a store it did not write', () => {
 
     expect(coldHeld.records.map((r) => r.id)).toEqual(heldNewestFirst.map((r) => r.id));
     expect(warmHeld.records.map((r) => r.id)).toEqual(coldHeld.records.map((r) => r.id));
-    expect(newest.records.map((r) => r.id)).toEqual(records.slice(COUNT - LIMIT).reverse().map((r) => r.id));
-    expect(second.records.map((r) => r.id)).toEqual(records.slice(COUNT - 2 * LIMIT, COUNT - LIMIT).reverse().map((r) => r.id));
+    expect(newest.records.map((r) => r.id)).toEqual(
+      records
+        .slice(COUNT - LIMIT)
+        .reverse()
+        .map((r) => r.id),
+    );
+    expect(second.records.map((r) => r.id)).toEqual(
+      records
+        .slice(COUNT - 2 * LIMIT, COUNT - LIMIT)
+        .reverse()
+        .map((r) => r.id),
+    );
     expect(counts).toMatchObject({ held: LIMIT, captured: COUNT - LIMIT });
   });
 });

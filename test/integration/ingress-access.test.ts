@@ -232,9 +232,9 @@ describe('per-login allowed sender domains', () => {
   });
 
   it('refuses a malformed allowedSenderDomains entry at start-up', () => {
-    expect(() =>
-      parseConfigObject({ smtp: { auth: { users: [{ name: 'a', passwordHash: appHash, allowedSenderDomains: ['bad domain'] }] } } }),
-    ).toThrow(/smtp\.auth\.users\.0\.allowedSenderDomains\.0|allowedSenderDomains/);
+    expect(() => parseConfigObject({ smtp: { auth: { users: [{ name: 'a', passwordHash: appHash, allowedSenderDomains: ['bad domain'] }] } } })).toThrow(
+      /smtp\.auth\.users\.0\.allowedSenderDomains\.0|allowedSenderDomains/,
+    );
   });
 });
 

@@ -48,15 +48,21 @@ describe('metrics', () => {
     const g = await guard({
       upstream: { host: '127.0.0.1', port: upstream.port, requireTLS: false },
       internalDomains: ['example.co.jp'],
-      policy: { action: 'reject', rules: [{ name: 'newsletter', from: 'news@example.co.jp', fromDomain: 'example.co.jp', maxVisibleExternal: 2, action: 'split' }] },
+      policy: {
+        action: 'reject',
+        rules: [{ name: 'newsletter', from: 'news@example.co.jp', fromDomain: 'example.co.jp', maxVisibleExternal: 2, action: 'split' }],
+      },
       smtp: { maxMessageBytes: 2048 },
     });
     for (let i = 0; i < 3; i++) expect((await sendOnce(g.smtpPort, 'app@example.co.jp', ['alice@ext1.com'], clean)).final).toMatch(/^250 /);
     // newsletter rule: 3 visible > 2 → split into 3 copies; 2 visible → pass
-    expect((await sendOnce(g.smtpPort, 'news@example.co.jp', ['alice@ext1.com', 'bob@ext2.com', 'carol@ext3.com'], leaking)).final).toMatch(/^250 2\.0\.0 3 of 3/);
+    expect((await sendOnce(g.smtpPort, 'news@example.co.jp', ['alice@ext1.com', 'bob@ext2.com', 'carol@ext3.com'], leaking)).final).toMatch(
+      /^250 2\.0\.0 3 of 3/,
+    );
     expect((await sendOnce(g.smtpPort, 'news@example.co.jp', ['dave@ext4.com', 'erin@ext5.com'], newsletterOnly)).final).toMatch(/^250 /);
     // default rule: reject twice
-    for (let i = 0; i < 2; i++) expect((await sendOnce(g.smtpPort, 'crm@example.co.jp', ['alice@ext1.com', 'bob@ext2.com'], leaking)).final).toMatch(/^550 5\.7\.1 /);
+    for (let i = 0; i < 2; i++)
+      expect((await sendOnce(g.smtpPort, 'crm@example.co.jp', ['alice@ext1.com', 'bob@ext2.com'], leaking)).final).toMatch(/^550 5\.7\.1 /);
     // too big
     expect((await sendOnce(g.smtpPort, 'app@example.co.jp', ['alice@ext1.com'], clean + 'y'.repeat(3000) + '\r\n')).final).toMatch(/^552 5\.3\.4 /);
 
@@ -176,7 +182,11 @@ describe('readiness', () => {
 describe('logs', () => {
   it('one line per message with id, action, rule, counts, size and timings; addresses masked', async () => {
     const upstream = await relay();
-    const g = await guard({ upstream: { host: '127.0.0.1', port: upstream.port, requireTLS: false }, internalDomains: ['example.co.jp'], policy: { action: 'reject' } });
+    const g = await guard({
+      upstream: { host: '127.0.0.1', port: upstream.port, requireTLS: false },
+      internalDomains: ['example.co.jp'],
+      policy: { action: 'reject' },
+    });
     const replies = [
       (await sendOnce(g.smtpPort, 'app@example.co.jp', ['alice@ext1.com'], clean)).final,
       (await sendOnce(g.smtpPort, 'news@example.co.jp', ['alice@ext1.com', 'bob@ext2.com'], leaking)).final,

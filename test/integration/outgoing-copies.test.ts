@@ -35,7 +35,10 @@ async function start(action: 'split' | 'bcc' | 'reject') {
 /** The header block of a copy as the recipient gets it, unfolded and lower-cased for searching. */
 const headerText = (copy: RecordedMessage): string => {
   const raw = copy.raw.toString('utf8');
-  return raw.slice(0, raw.indexOf('\r\n\r\n')).replace(/\r\n[ \t]/g, ' ').toLowerCase();
+  return raw
+    .slice(0, raw.indexOf('\r\n\r\n'))
+    .replace(/\r\n[ \t]/g, ' ')
+    .toLowerCase();
 };
 const bodyOf = (copy: RecordedMessage): string => copy.raw.toString('utf8').slice(copy.raw.toString('utf8').indexOf('\r\n\r\n'));
 
@@ -99,11 +102,17 @@ describe('split copies name only their own recipient', () => {
     expect(result.final).toMatch(/^250 2\.0\.0 held for review [0-9A-Z]{26}$/);
     expect(upstream.transactions).toBe(0);
     const line = guard.logs.find((l) => l.msg === 'message handled')!;
-    expect(line).toMatchObject({ action: 'quarantine', withheld: { form: 'split', reason: 'a split copy would still show 2 other external recipient(s) in From' } });
+    expect(line).toMatchObject({
+      action: 'quarantine',
+      withheld: { form: 'split', reason: 'a split copy would still show 2 other external recipient(s) in From' },
+    });
     expect(JSON.stringify(line)).not.toContain('member@');
     // The reviewer sees why in the held record.
     const id = /held for review ([0-9A-Z]{26})$/.exec(result.final)![1]!;
-    const record = JSON.parse(await readFile(join(guard.storePath, 'records', id, 'record.json'), 'utf8')) as { status: string; history: Array<{ note: string }> };
+    const record = JSON.parse(await readFile(join(guard.storePath, 'records', id, 'record.json'), 'utf8')) as {
+      status: string;
+      history: Array<{ note: string }>;
+    };
     expect(record.status).toBe('held');
     expect(record.history[0]!.note).toBe('held instead of sent as split: a split copy would still show 2 other external recipient(s) in From');
     const metrics = await (await fetch(`http://127.0.0.1:${guard.adminPort}/metrics`)).text();

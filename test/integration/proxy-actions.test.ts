@@ -141,7 +141,9 @@ describe('actions on a violation', () => {
 
     const second = await startRelaying({ action: 'reject' });
     const result = await sendOnce(second.guard.smtpPort, 'news@example.co.jp', envelope, exposing);
-    expect(result.final).toMatch(/^550 5\.7\.1 Message exposes 3 external recipient addresses to each other in To, Cc; send with Bcc or one message per recipient \[[0-9A-Z]{26}\]$/);
+    expect(result.final).toMatch(
+      /^550 5\.7\.1 Message exposes 3 external recipient addresses to each other in To, Cc; send with Bcc or one message per recipient \[[0-9A-Z]{26}\]$/,
+    );
     expect(second.upstream.transactions).toBe(0);
   });
 
@@ -156,7 +158,12 @@ describe('actions on a violation', () => {
 describe('ingress bounds', () => {
   it('refuses recipients past maxRecipients with 452 4.5.3 and still delivers the rest', async () => {
     const { upstream, guard } = await startRelaying({}, { maxRecipients: 2 });
-    const result = await sendOnce(guard.smtpPort, 'app@example.co.jp', ['a@example.co.jp', 'b@example.co.jp', 'c@example.co.jp'], crlf('From: app@example.co.jp', 'To: a@example.co.jp', '', 'x', ''));
+    const result = await sendOnce(
+      guard.smtpPort,
+      'app@example.co.jp',
+      ['a@example.co.jp', 'b@example.co.jp', 'c@example.co.jp'],
+      crlf('From: app@example.co.jp', 'To: a@example.co.jp', '', 'x', ''),
+    );
     expect(result.rcpt[0]).toMatch(/^250 /);
     expect(result.rcpt[1]).toMatch(/^250 /);
     expect(result.rcpt[2]).toMatch(/^452 4\.5\.3 /);
@@ -215,7 +222,12 @@ describe('ingress bounds', () => {
     // The end of the first message and the whole envelope of the second in one write.
     client.writeRaw(good + '.\r\nMAIL FROM:<app@example.co.jp>\r\nRCPT TO:<a@ext.com>\r\nRCPT TO:<b@ext2.com>\r\nDATA\r\n');
     expect(await client.reply()).toMatch(/^250 2\.0\.0 upstream: /);
-    expect([await client.reply(), await client.reply(), await client.reply(), await client.reply()].map((r) => r.slice(0, 3))).toEqual(['250', '250', '250', '354']);
+    expect([await client.reply(), await client.reply(), await client.reply(), await client.reply()].map((r) => r.slice(0, 3))).toEqual([
+      '250',
+      '250',
+      '250',
+      '354',
+    ]);
     client.writeRaw(bad + '.\r\n');
     expect(await client.reply()).toMatch(/^550 5\.7\.1 /);
     await client.quit();
@@ -257,7 +269,12 @@ describe('rehearsal mode when the store cannot write', () => {
 describe('logs', () => {
   it('one line per message, with the reply id, and no raw address when masking is on', async () => {
     const { guard } = await startRelaying({ action: 'reject' });
-    const result = await sendOnce(guard.smtpPort, 'news@example.co.jp', ['alice@ext1.com', 'bob@ext2.com'], crlf('From: news@example.co.jp', 'To: alice@ext1.com, bob@ext2.com', '', 'x', ''));
+    const result = await sendOnce(
+      guard.smtpPort,
+      'news@example.co.jp',
+      ['alice@ext1.com', 'bob@ext2.com'],
+      crlf('From: news@example.co.jp', 'To: alice@ext1.com, bob@ext2.com', '', 'x', ''),
+    );
     const id = /\[([0-9A-Z]{26})\]$/.exec(result.final)![1];
     const lines = guard.logs.filter((l) => 'id' in l);
     expect(lines).toHaveLength(1);

@@ -8,7 +8,15 @@ import { startRedisServer } from '../helpers/redis-server.js';
 import { sendOnce } from '../helpers/smtp-client.js';
 import { startMailGuard } from '../helpers/start-mail-guard.js';
 
-const exposing = crlf('From: news@example.co.jp', 'To: a@ext1.com, b@ext2.com, c@ext3.com', 'Subject: Monthly news', 'Message-ID: <m1@example.co.jp>', '', 'hello', '');
+const exposing = crlf(
+  'From: news@example.co.jp',
+  'To: a@ext1.com, b@ext2.com, c@ext3.com',
+  'Subject: Monthly news',
+  'Message-ID: <m1@example.co.jp>',
+  '',
+  'hello',
+  '',
+);
 const envelope = ['a@ext1.com', 'b@ext2.com', 'c@ext3.com'];
 const heldId = (reply: string) => /^250 2\.0\.0 held for review ([0-9A-Z]{26})$/.exec(reply)?.[1];
 
@@ -26,7 +34,11 @@ async function upstream(options: Parameters<typeof startRecordingUpstream>[0] = 
 describe('quarantine on the file store', () => {
   it('holds the message durably, answers 250 held for review <id>, sends nothing, and keeps it across a restart', async () => {
     const relay = await upstream();
-    const config = { upstream: { host: '127.0.0.1', port: relay.port, requireTLS: false }, internalDomains: ['example.co.jp'], policy: { action: 'quarantine' } };
+    const config = {
+      upstream: { host: '127.0.0.1', port: relay.port, requireTLS: false },
+      internalDomains: ['example.co.jp'],
+      policy: { action: 'quarantine' },
+    };
     const first = await startMailGuard(config);
     const result = await sendOnce(first.smtpPort, 'news@example.co.jp', envelope, exposing);
     const id = heldId(result.final);
@@ -54,7 +66,11 @@ describe('quarantine on the file store', () => {
 
   it('keeps split copies the upstream refused for good as failed records with its reply', async () => {
     const relay = await upstream({ rcptReply: (a) => (a === 'b@ext2.com' ? { code: 550, message: '5.1.1 no such user' } : undefined) });
-    const guard = await startMailGuard({ upstream: { host: '127.0.0.1', port: relay.port, requireTLS: false }, internalDomains: ['example.co.jp'], policy: { action: 'split' } });
+    const guard = await startMailGuard({
+      upstream: { host: '127.0.0.1', port: relay.port, requireTLS: false },
+      internalDomains: ['example.co.jp'],
+      policy: { action: 'split' },
+    });
     cleanups.push(() => guard.stop());
     const result = await sendOnce(guard.smtpPort, 'news@example.co.jp', envelope, exposing);
     expect(result.final).toMatch(/^250 2\.0\.0 2 of 3 copies accepted upstream, one per recipient; 1 refused permanently and kept for review/);

@@ -146,7 +146,14 @@ describe.skipIf(!shared)('redis store: faults', () => {
   });
 
   it('is what openStore gives for store.type redis', async () => {
-    const store = await openStore({ type: 'redis', url: redis.url, path: 'unused', retentionDays: 30, ledgerHours: 120, redisOptions: { connectionName: 'mail-guard-test' } });
+    const store = await openStore({
+      type: 'redis',
+      url: redis.url,
+      path: 'unused',
+      retentionDays: 30,
+      ledgerHours: 120,
+      redisOptions: { connectionName: 'mail-guard-test' },
+    });
     opened.push(store);
     const record = makeRecord();
     await store.put(record, body());

@@ -33,14 +33,15 @@ async function start(refuse: (address: string) => boolean, notify: Record<string
 }
 
 /** Delivery reports among what the upstream received (the null sender alone does not tell them from copies of a bounce). */
-const reportsIn = (upstream: RecordingUpstream) =>
-  upstream.messages.filter((m) => m.raw.toString('utf8').includes('report-type=delivery-status'));
+const reportsIn = (upstream: RecordingUpstream) => upstream.messages.filter((m) => m.raw.toString('utf8').includes('report-type=delivery-status'));
 
 describe('copies refused after the 250', () => {
   it('the sender gets one RFC 3464 report through the upstream, the refused copy stays as failed', async () => {
     const { upstream, guard } = await start((a) => a === 'b@ext2.com');
     const result = await sendOnce(guard.smtpPort, 'news@example.co.jp', MEMBERS, newsletter);
-    expect(result.final).toMatch(/^250 2\.0\.0 2 of 3 copies accepted upstream, one per recipient; 1 refused permanently and kept for review \[([0-9A-Z]{26})\]$/);
+    expect(result.final).toMatch(
+      /^250 2\.0\.0 2 of 3 copies accepted upstream, one per recipient; 1 refused permanently and kept for review \[([0-9A-Z]{26})\]$/,
+    );
     const id = /\[([0-9A-Z]{26})\]$/.exec(result.final)![1]!;
 
     const reports = reportsIn(upstream);
@@ -113,11 +114,13 @@ describe('copies refused after the 250', () => {
 });
 
 describe('the log line says what the upstream said, with addresses masked', () => {
-  it('each refused copy and each accepted copy\'s queue id; no address in the line', async () => {
+  it("each refused copy and each accepted copy's queue id; no address in the line", async () => {
     const { guard } = await start((a) => a === 'b@ext2.com');
     await sendOnce(guard.smtpPort, 'news@example.co.jp', MEMBERS, newsletter);
     const line = guard.logs.find((l) => l.msg === 'message handled')!;
-    expect(line['refused']).toEqual([{ recipient: 'b***@e***.com', code: 550, response: expect.stringMatching(/^550 5\.1\.1 <b\*\*\*@e\*\*\*\.com>: no such user here$/) }]);
+    expect(line['refused']).toEqual([
+      { recipient: 'b***@e***.com', code: 550, response: expect.stringMatching(/^550 5\.1\.1 <b\*\*\*@e\*\*\*\.com>: no such user here$/) },
+    ]);
     expect(line['copies']).toEqual(
       expect.arrayContaining([
         { recipient: 'a***@e***.com', reply: expect.stringMatching(/queued as R\d+$/) },
@@ -144,7 +147,11 @@ describe('the log line says what the upstream said, with addresses masked', () =
     cleanups.push(() => splitting.stop());
     expect((await sendOnce(splitting.smtpPort, 'news@example.co.jp', MEMBERS, newsletter)).final).toMatch(/^451 4\.4\.0 0 of 3 copies/);
     const line = splitting.logs.find((l) => l.msg === 'message deferred')!;
-    expect((line['deferred'] as Array<{ recipient: string; response: string }>).map((d) => d.recipient).sort()).toEqual(['a***@e***.com', 'b***@e***.com', 'c***@e***.com']);
+    expect((line['deferred'] as Array<{ recipient: string; response: string }>).map((d) => d.recipient).sort()).toEqual([
+      'a***@e***.com',
+      'b***@e***.com',
+      'c***@e***.com',
+    ]);
     expect(JSON.stringify(line)).not.toMatch(/[a-z]@ext\d\.com/);
   });
 });

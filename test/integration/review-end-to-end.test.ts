@@ -36,7 +36,13 @@ async function relay(options: Parameters<typeof startRecordingUpstream>[0] = {})
 }
 async function guardWith(port: number, store: Record<string, unknown> = {}, storePath?: string): Promise<RunningMailGuard> {
   const g = await startMailGuard(
-    { upstream: { host: '127.0.0.1', port, requireTLS: false }, internalDomains: ['example.co.jp'], policy: { action: 'quarantine' }, admin: adminConfig, store },
+    {
+      upstream: { host: '127.0.0.1', port, requireTLS: false },
+      internalDomains: ['example.co.jp'],
+      policy: { action: 'quarantine' },
+      admin: adminConfig,
+      store,
+    },
     storePath,
   );
   cleanups.push(() => g.stop());
@@ -72,9 +78,14 @@ describe('review through the API', () => {
 
     expect(upstream.transactions).toBe(1);
     expect(upstream.messages[0]!.rcptTo).toEqual(envelope);
-    expect(upstream.messages[0]!.raw.toString()).toBe(crlf('From: news@example.co.jp', 'To: undisclosed-recipients:;', 'Subject: Monthly news', '', 'hello', ''));
+    expect(upstream.messages[0]!.raw.toString()).toBe(
+      crlf('From: news@example.co.jp', 'To: undisclosed-recipients:;', 'Subject: Monthly news', '', 'hello', ''),
+    );
 
-    const record = (await (await api(guard, 'alice', 'GET', `/api/messages/${id}`)).json()) as { status: string; history: Array<{ actor: string; action: string }> };
+    const record = (await (await api(guard, 'alice', 'GET', `/api/messages/${id}`)).json()) as {
+      status: string;
+      history: Array<{ actor: string; action: string }>;
+    };
     expect(record.status).toBe('released');
     expect(record.history.map((h) => `${h.actor}:${h.action}`)).toEqual(expect.arrayContaining(['mail-guard:held', 'alice:approve', 'bob:release']));
   });
@@ -135,7 +146,9 @@ describe('review through the CLI', () => {
     expect(failed.code).toBe(3);
     expect((await cli(guard, 'alice', 'approve', id)).code).toBe(1);
     const { MAIL_GUARD_TOKEN: _token, ...noToken } = process.env;
-    const withoutToken = await run(process.execPath, [CLI, 'quarantine', '--admin', `http://127.0.0.1:${guard.adminPort}`, 'list'], { env: noToken }).catch((e: { code: number }) => e);
+    const withoutToken = await run(process.execPath, [CLI, 'quarantine', '--admin', `http://127.0.0.1:${guard.adminPort}`, 'list'], { env: noToken }).catch(
+      (e: { code: number }) => e,
+    );
     expect((withoutToken as { code: number }).code).toBe(2);
   });
 });

@@ -19,7 +19,9 @@ afterEach(async () => {
 });
 
 const MEMBERS = Array.from({ length: 10 }, (_, i) => `member${i}@ext${i}.example`);
-const newsletter = ['From: news@example.co.jp', `To: ${MEMBERS.join(', ')}`, 'Subject: November', 'Message-ID: <nov@example.co.jp>', '', 'news', ''].join('\r\n');
+const newsletter = ['From: news@example.co.jp', `To: ${MEMBERS.join(', ')}`, 'Subject: November', 'Message-ID: <nov@example.co.jp>', '', 'news', ''].join(
+  '\r\n',
+);
 
 describe.skipIf(!redis)('one ledger for every instance on one Redis', () => {
   it('a 451 on instance A, the retry on instance B: each member gets exactly one copy', async () => {
@@ -66,6 +68,5 @@ describe.skipIf(!redis)('one ledger for every instance on one Redis', () => {
     const ttl = await client.pttl(`{ttl-test}:ledger:${'d'.repeat(64)}`);
     expect(ttl).toBeGreaterThan(2 * 3_600_000 - 60_000);
     expect(ttl).toBeLessThanOrEqual(2 * 3_600_000);
-
   });
 });

@@ -56,7 +56,11 @@ async function serve(dir: string, storePath: string, relay: RecordingUpstream, e
   const adminPort = await freePort();
   const config = {
     smtp: { host: '127.0.0.1', port: smtpPort },
-    admin: { host: '127.0.0.1', port: adminPort, tokens: [{ name: 'tester', tokenSha256: createHash('sha256').update(TOKEN).digest('hex'), role: 'approver' }] },
+    admin: {
+      host: '127.0.0.1',
+      port: adminPort,
+      tokens: [{ name: 'tester', tokenSha256: createHash('sha256').update(TOKEN).digest('hex'), role: 'approver' }],
+    },
     store: { path: storePath },
     log: { level: 'info' },
     upstream: { host: '127.0.0.1', port: relay.port, requireTLS: false },

@@ -51,7 +51,17 @@ async function openData(port: number, rcpt = 'a@example.co.jp'): Promise<TestSmt
 
 const socketOf = (client: TestSmtpClient): Socket => (client as unknown as { socket: Socket }).socket;
 
-const SMUGGLED = crlf('MAIL FROM:<evil@x>', 'RCPT TO:<victim@ext.com>', 'DATA', 'From: evil@x', 'To: victim@ext.com', 'Subject: smuggled', '', 'smuggled body', '');
+const SMUGGLED = crlf(
+  'MAIL FROM:<evil@x>',
+  'RCPT TO:<victim@ext.com>',
+  'DATA',
+  'From: evil@x',
+  'To: victim@ext.com',
+  'Subject: smuggled',
+  '',
+  'smuggled body',
+  '',
+);
 const HEAD = crlf('From: app@example.co.jp', 'To: a@example.co.jp', 'Subject: smuggling attempt', '', 'first line');
 
 // Each would end DATA at some receiver; none is `\r\n.\r\n`, so a strict
@@ -139,7 +149,23 @@ describe('dot lines and segmentation: what the upstream receives is what the cli
 
   // Dot lines at the start (the first DATA line), in the middle and at the end.
   const MESSAGE = Buffer.from(
-    crlf('.Dot-First: a header line that starts with a dot', 'From: app@example.co.jp', 'To: a@example.co.jp', 'Subject: dots', '', '.', '..', '...', '.leading dot', 'middle', ' .', '.\t', 'x.', '.', ''),
+    crlf(
+      '.Dot-First: a header line that starts with a dot',
+      'From: app@example.co.jp',
+      'To: a@example.co.jp',
+      'Subject: dots',
+      '',
+      '.',
+      '..',
+      '...',
+      '.leading dot',
+      'middle',
+      ' .',
+      '.\t',
+      'x.',
+      '.',
+      '',
+    ),
     'latin1',
   );
   /** Dot-stuffed as RFC 5321 says: a dot at the start of each line gets another. */
@@ -237,7 +263,17 @@ describe('garbage at every SMTP state never takes the process down', () => {
       await client.command('EHLO mailer.test');
       if (stage !== 'ehlo') await client.command('MAIL FROM:<app@example.co.jp>');
       if (stage === 'rcpt') await client.command('RCPT TO:<a@example.co.jp>');
-      for (const line of ['MAIL FROM:<<<>>>', 'RCPT TO:', 'RCPT TO:<a@b@c>', 'RCPT TO:<\0@x>', 'BDAT 10 LAST', 'AUTH PLAIN AAAA', 'STARTTLS', 'XCLIENT ADDR=1.2.3.4', '\u00ff\u00fe']) {
+      for (const line of [
+        'MAIL FROM:<<<>>>',
+        'RCPT TO:',
+        'RCPT TO:<a@b@c>',
+        'RCPT TO:<\0@x>',
+        'BDAT 10 LAST',
+        'AUTH PLAIN AAAA',
+        'STARTTLS',
+        'XCLIENT ADDR=1.2.3.4',
+        '\u00ff\u00fe',
+      ]) {
         await settle(client.command(line));
       }
       client.writeRaw(junk(8192, stage.length + 7));

@@ -135,9 +135,7 @@ function storeContract(name: string, openStoreUnderTest: () => Promise<StoreUnde
       await expect(store.list({ limit: 10, cursor: '../x' })).rejects.toBeInstanceOf(RangeError);
       await expect(store.put(makeRecord({ status: 'bogus' as RecordStatus }), body())).rejects.toBeInstanceOf(RangeError);
       const record = await putHeld();
-      await expect(store.transition(record.id, { from: ['held'], to: 'bogus' as RecordStatus, entry: entry('x') })).rejects.toBeInstanceOf(
-        RangeError,
-      );
+      await expect(store.transition(record.id, { from: ['held'], to: 'bogus' as RecordStatus, entry: entry('x') })).rejects.toBeInstanceOf(RangeError);
       expect(await store.get(record.id)).toEqual(record);
       expect((await store.list({ status: 'held', limit: 5 })).records.map((r) => r.id)).toEqual([record.id]);
     });

@@ -119,7 +119,10 @@ describe('the upstream pool honours a cancelled transaction', () => {
   const envelope = { mailFrom: 'app@corp.example', rcptTo: ['a@ext.example'] };
   const message = Buffer.from('From: app@corp.example\r\nTo: a@ext.example\r\nSubject: s\r\n\r\nHello\r\n');
   const cancelledSend = async (sent: Promise<unknown>): Promise<UpstreamError> => {
-    const err = await sent.then(() => null, (e: unknown) => e);
+    const err = await sent.then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(UpstreamError);
     return err as UpstreamError;
   };
@@ -143,7 +146,7 @@ describe('the upstream pool honours a cancelled transaction', () => {
     await upstream.whenReceived(1);
     const work = new AbortController();
     const waiting = pool.send({ ...envelope, rcptTo: ['b@ext.example'] }, message, work.signal);
-    work.abort('the mailer\'s connection closed');
+    work.abort("the mailer's connection closed");
     slow.open();
     await first;
     expect(await cancelledSend(waiting)).toMatchObject({ kind: 'cancelled' });
@@ -196,7 +199,7 @@ describe('a transaction ends where the mailer ends it', () => {
     // queued ahead of any later reply.
     const witness = await session();
     expect(await witness.command('MAIL FROM:<news@example.co.jp>')).toMatch(/^250 /);
-    expect(await within(witness.reply(), 5_000, 'the witness transaction\'s deadline')).toMatch(/^421 4\.4\.2 /);
+    expect(await within(witness.reply(), 5_000, "the witness transaction's deadline")).toMatch(/^421 4\.4\.2 /);
     witness.close();
     expect(await reset.command('NOOP')).toMatch(/^250 /);
     expect(await ehlo.command('NOOP')).toMatch(/^250 /);
@@ -218,13 +221,17 @@ describe('a transaction ends where the mailer ends it', () => {
     const one = crlf('From: news@example.co.jp', 'To: a@ext1.com', 'Subject: one', '', 'one', '');
     const two = crlf('From: news@example.co.jp', 'To: b@ext2.com', 'Subject: two', '', 'two', '');
     client.writeRaw(
-      'MAIL FROM:<news@example.co.jp>\r\nRCPT TO:<a@ext1.com>\r\nDATA\r\n' + one + '.\r\n' +
-        'MAIL FROM:<news@example.co.jp>\r\nRCPT TO:<b@ext2.com>\r\nDATA\r\n' + two + '.\r\n' +
+      'MAIL FROM:<news@example.co.jp>\r\nRCPT TO:<a@ext1.com>\r\nDATA\r\n' +
+        one +
+        '.\r\n' +
+        'MAIL FROM:<news@example.co.jp>\r\nRCPT TO:<b@ext2.com>\r\nDATA\r\n' +
+        two +
+        '.\r\n' +
         'QUIT\r\n',
     );
     const answers: string[] = [];
     // Bounded by the test timeout only: without the fix the 221 waits for the 60 s socket timeout.
-    for (let reply = ''; !reply.startsWith('221') && reply !== '(connection closed)'; ) answers.push((reply = await client.reply()));
+    for (let reply = ''; !reply.startsWith('221') && reply !== '(connection closed)';) answers.push((reply = await client.reply()));
     expect(answers.map((r) => r.slice(0, 3))).toEqual(['250', '250', '354', '250', '250', '250', '354', '250', '221']);
     expect(answers[3]).toMatch(/^250 2\.0\.0 upstream: /);
     expect(answers[7]).toMatch(/^250 2\.0\.0 upstream: /);

@@ -58,7 +58,9 @@ describe('upstream faults, as the mailer sees them', () => {
   it('5xx after the dot keeps its code and the upstream text', async () => {
     const upstream = await scripted({ afterDot: () => ({ reply: '554 5.7.1 Message refused by content filter' }) });
     const guard = await guardFor(upstream.port);
-    expect((await sendOnce(guard.smtpPort, 'app@example.co.jp', ['a@ext1.com'], clean)).final).toMatch(/^554 5\.7\.1 upstream: Message refused by content filter \[/);
+    expect((await sendOnce(guard.smtpPort, 'app@example.co.jp', ['a@ext1.com'], clean)).final).toMatch(
+      /^554 5\.7\.1 upstream: Message refused by content filter \[/,
+    );
   });
 
   it('no reply after the dot: 451 4.4.2, the one transaction upstream is not repeated', async () => {
@@ -83,11 +85,15 @@ describe('upstream faults, as the mailer sees them', () => {
     const newsletter = crlf('From: news@example.co.jp', `To: ${envelope.join(', ')}`, 'Subject: n', 'Message-ID: <n@example.co.jp>', '', 'hello', '');
     const policy = { policy: { action: 'split' } };
     const first = await guardFor(upstream.port, policy);
-    expect((await sendOnce(first.smtpPort, 'news@example.co.jp', envelope, newsletter)).final).toMatch(/^451 4\.4\.0 2 of 3 copies were accepted upstream; try again later and only the rest will be sent \[/);
+    expect((await sendOnce(first.smtpPort, 'news@example.co.jp', envelope, newsletter)).final).toMatch(
+      /^451 4\.4\.0 2 of 3 copies were accepted upstream; try again later and only the rest will be sent \[/,
+    );
     await first.stop();
 
     const second = await guardFor(upstream.port, policy, first.storePath);
-    expect((await sendOnce(second.smtpPort, 'news@example.co.jp', envelope, newsletter)).final).toMatch(/^250 2\.0\.0 1 of 1 copies accepted upstream, one per recipient; 2 accepted on an earlier attempt \[/);
+    expect((await sendOnce(second.smtpPort, 'news@example.co.jp', envelope, newsletter)).final).toMatch(
+      /^250 2\.0\.0 1 of 1 copies accepted upstream, one per recipient; 2 accepted on an earlier attempt \[/,
+    );
     expect(upstream.messages.map((m) => m.rcptTo[0]).sort()).toEqual(envelope);
     expect(upstream.received).toHaveLength(4);
 

@@ -118,7 +118,11 @@ describe('UpstreamPool against a recording upstream', () => {
   it('reports a partial RCPT refusal and delivers to the rest', async () => {
     const upstream = await recording({
       rcptReply: (address) =>
-        address.startsWith('bad') ? { code: 550, message: '5.1.1 No such user' } : address.startsWith('later') ? { code: 450, message: '4.2.1 Mailbox busy' } : undefined,
+        address.startsWith('bad')
+          ? { code: 550, message: '5.1.1 No such user' }
+          : address.startsWith('later')
+            ? { code: 450, message: '4.2.1 Mailbox busy' }
+            : undefined,
     });
     const pool = makePool(upstream.port);
     const delivery = await pool.send({ mailFrom: 'app@corp.example', rcptTo: ['ok@ext.example', 'bad@ext.example', 'later@ext.example'] }, message('partial'));
@@ -133,7 +137,11 @@ describe('UpstreamPool against a recording upstream', () => {
   it('fails when every RCPT is refused: permanent if all 5xx, transient if any 4xx; the session stays usable', async () => {
     const upstream = await recording({
       rcptReply: (address) =>
-        address.startsWith('bad') ? { code: 550, message: '5.1.1 No such user' } : address.startsWith('later') ? { code: 450, message: '4.2.1 Mailbox busy' } : undefined,
+        address.startsWith('bad')
+          ? { code: 550, message: '5.1.1 No such user' }
+          : address.startsWith('later')
+            ? { code: 450, message: '4.2.1 Mailbox busy' }
+            : undefined,
     });
     const pool = makePool(upstream.port);
 
@@ -245,7 +253,8 @@ describe('UpstreamPool faults', () => {
   it('4xx after the dot keeps the code and the enhanced code (default 4.0.0); the session is RSET and reused', async () => {
     let n = 0;
     const peer = await scripted({
-      afterDot: () => (++n === 1 ? { reply: '451 4.7.1 Greylisted, try again later' } : n === 2 ? { reply: '452 Insufficient system storage' } : { reply: '250 2.0.0 Ok' }),
+      afterDot: () =>
+        ++n === 1 ? { reply: '451 4.7.1 Greylisted, try again later' } : n === 2 ? { reply: '452 Insufficient system storage' } : { reply: '250 2.0.0 Ok' },
     });
     const pool = makePool(peer.port);
     const greylisted = await failure(pool.send(ENVELOPE, message('4xx')));
@@ -363,9 +372,17 @@ describe('upstream reply table', () => {
   it.each([
     ['connect refused', { kind: 'connect', stage: 'connect' }, '451 4.4.1 Upstream relay is unreachable; try again later'],
     ['421 greeting', { kind: 'connect', stage: 'connect', responseCode: 421, response: '421 4.3.2 Too busy' }, '451 4.4.1 upstream: Too busy'],
-    ['554 greeting', { kind: 'connect', stage: 'connect', responseCode: 554, response: '554 No SMTP service here' }, '451 4.4.1 Upstream relay is unreachable; try again later'],
+    [
+      '554 greeting',
+      { kind: 'connect', stage: 'connect', responseCode: 554, response: '554 No SMTP service here' },
+      '451 4.4.1 Upstream relay is unreachable; try again later',
+    ],
     ['TLS failure', { kind: 'tls', stage: 'connect' }, /^451 4\.4\.1 .*TLS/],
-    ['TLS pin mismatch', { kind: 'tls-pin', stage: 'connect' }, '451 4.7.5 Upstream certificate does not match upstream.tls.fingerprint256; nothing was relayed, try again later'],
+    [
+      'TLS pin mismatch',
+      { kind: 'tls-pin', stage: 'connect' },
+      '451 4.7.5 Upstream certificate does not match upstream.tls.fingerprint256; nothing was relayed, try again later',
+    ],
     ['auth failure', { kind: 'auth', stage: 'connect', responseCode: 535, response: '535 5.7.8 bad' }, /^451 4\.4\.1 /],
     ['timeout while connecting', { kind: 'timeout', stage: 'connect' }, /^451 4\.4\.1 /],
     ['closed before DATA', { kind: 'dropped', stage: 'envelope' }, '451 4.4.1 Upstream relay is unreachable; try again later'],
@@ -376,11 +393,23 @@ describe('upstream reply table', () => {
     ['4xx without enhanced code', { kind: 'transient', stage: 'envelope', responseCode: 451, response: '451 Local error' }, '451 4.0.0 upstream: Local error'],
     ['4xx with a 5.x.x enhanced code', { kind: 'transient', stage: 'data', responseCode: 450, response: '450 5.1.1 odd' }, '450 4.0.0 upstream: 5.1.1 odd'],
     ['421 anywhere', { kind: 'transient', stage: 'envelope', responseCode: 421, response: '421 4.7.0 Try later' }, '451 4.4.1 upstream: Try later'],
-    ['503 out of step', { kind: 'transient', stage: 'envelope', responseCode: 503, response: '503 5.5.1 Error: nested MAIL command' }, '451 4.5.0 upstream: Error: nested MAIL command'],
+    [
+      '503 out of step',
+      { kind: 'transient', stage: 'envelope', responseCode: 503, response: '503 5.5.1 Error: nested MAIL command' },
+      '451 4.5.0 upstream: Error: nested MAIL command',
+    ],
     ['5xx with enhanced code', { kind: 'permanent', stage: 'data', responseCode: 554, response: '554 5.7.1 Spam' }, '554 5.7.1 upstream: Spam'],
     ['5xx without enhanced code', { kind: 'permanent', stage: 'envelope', responseCode: 550, response: '550 Rejected' }, '550 5.0.0 upstream: Rejected'],
-    ['multiline 5xx', { kind: 'permanent', stage: 'data', responseCode: 550, response: '550-5.7.1 first line\n550 5.7.1 second line' }, '550 5.7.1 upstream: first line second line'],
-    ['control characters are removed', { kind: 'permanent', stage: 'data', responseCode: 550, response: '550 5.7.1 bad\r\n250 fake' }, '550 5.7.1 upstream: bad fake'],
+    [
+      'multiline 5xx',
+      { kind: 'permanent', stage: 'data', responseCode: 550, response: '550-5.7.1 first line\n550 5.7.1 second line' },
+      '550 5.7.1 upstream: first line second line',
+    ],
+    [
+      'control characters are removed',
+      { kind: 'permanent', stage: 'data', responseCode: 550, response: '550 5.7.1 bad\r\n250 fake' },
+      '550 5.7.1 upstream: bad fake',
+    ],
   ] as const)('%s', (_name, init, expected) => {
     const reply = line(err(init as Omit<UpstreamErrorInit, 'message'>));
     if (typeof expected === 'string') expect(reply).toBe(expected);
@@ -400,20 +429,41 @@ describe('upstream reply table', () => {
 
   it('classifies nodemailer errors by code, not by message text', () => {
     const e = (props: Record<string, unknown>) => Object.assign(new Error('whatever text'), props);
-    expect(classifyUpstreamFailure(e({ code: 'ESOCKET', originalCode: 'ECONNREFUSED', command: 'CONN' }), 'connect')).toMatchObject({ kind: 'connect', metricClass: 'connect' });
+    expect(classifyUpstreamFailure(e({ code: 'ESOCKET', originalCode: 'ECONNREFUSED', command: 'CONN' }), 'connect')).toMatchObject({
+      kind: 'connect',
+      metricClass: 'connect',
+    });
     expect(classifyUpstreamFailure(e({ code: 'ESOCKET', originalCode: 'DEPTH_ZERO_SELF_SIGNED_CERT' }), 'connect').kind).toBe('tls');
     expect(classifyUpstreamFailure(e({ code: 'ETLS', responseCode: 502, response: '502 5.5.1 no' }), 'connect').kind).toBe('tls');
-    expect(classifyUpstreamFailure(e({ code: 'ESOCKET', originalCode: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' }), 'connect').message).toMatch(/^upstream certificate is not trusted .*upstream\.tls\.ca/);
-    expect(classifyUpstreamFailure(e({ code: 'ESOCKET', originalCode: 'ERR_TLS_CERT_ALTNAME_INVALID' }), 'connect').message).toMatch(/upstream\.tls\.servername/);
-    expect(classifyUpstreamFailure(e({ code: 'ESOCKET', originalCode: 'ERR_MAILGUARD_TLS_PIN_MISMATCH' }), 'connect')).toMatchObject({ kind: 'tls-pin', metricClass: 'connect', message: 'whatever text' });
+    expect(classifyUpstreamFailure(e({ code: 'ESOCKET', originalCode: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' }), 'connect').message).toMatch(
+      /^upstream certificate is not trusted .*upstream\.tls\.ca/,
+    );
+    expect(classifyUpstreamFailure(e({ code: 'ESOCKET', originalCode: 'ERR_TLS_CERT_ALTNAME_INVALID' }), 'connect').message).toMatch(
+      /upstream\.tls\.servername/,
+    );
+    expect(classifyUpstreamFailure(e({ code: 'ESOCKET', originalCode: 'ERR_MAILGUARD_TLS_PIN_MISMATCH' }), 'connect')).toMatchObject({
+      kind: 'tls-pin',
+      metricClass: 'connect',
+      message: 'whatever text',
+    });
     expect(classifyUpstreamFailure(e({ code: 'EAUTH', responseCode: 535 }), 'connect').kind).toBe('auth');
     expect(classifyUpstreamFailure(e({ code: 'EDNS', originalCode: 'ENOTFOUND' }), 'connect').kind).toBe('connect');
     expect(classifyUpstreamFailure(e({ code: 'ETIMEDOUT' }), 'data')).toMatchObject({ kind: 'timeout', stage: 'data', possiblyDelivered: true });
     expect(classifyUpstreamFailure(e({ code: 'ECONNECTION' }), 'envelope')).toMatchObject({ kind: 'dropped', possiblyDelivered: false });
     expect(classifyUpstreamFailure(e({ code: 'EPROTOCOL', responseCode: 250 }), 'data').kind).toBe('dropped');
-    expect(classifyUpstreamFailure(e({ code: 'EMESSAGE', responseCode: 552, response: '552 5.3.4 too big', command: 'DATA' }), 'data')).toMatchObject({ kind: 'permanent', stage: 'data', metricClass: '5xx' });
+    expect(classifyUpstreamFailure(e({ code: 'EMESSAGE', responseCode: 552, response: '552 5.3.4 too big', command: 'DATA' }), 'data')).toMatchObject({
+      kind: 'permanent',
+      stage: 'data',
+      metricClass: '5xx',
+    });
     expect(classifyUpstreamFailure(e({ code: 'EMESSAGE', command: 'MAIL FROM' }), 'envelope')).toMatchObject({ kind: 'permanent', responseCode: 552 });
-    expect(classifyUpstreamFailure(e({ code: 'EENVELOPE', responseCode: 451, response: '451 4.3.0 later', command: 'MAIL FROM' }), 'envelope')).toMatchObject({ kind: 'transient', metricClass: '4xx' });
-    expect(classifyUpstreamFailure(e({ code: 'ECONNECTION', responseCode: 421, response: '421 bye' }), 'envelope')).toMatchObject({ kind: 'transient', responseCode: 421 });
+    expect(classifyUpstreamFailure(e({ code: 'EENVELOPE', responseCode: 451, response: '451 4.3.0 later', command: 'MAIL FROM' }), 'envelope')).toMatchObject({
+      kind: 'transient',
+      metricClass: '4xx',
+    });
+    expect(classifyUpstreamFailure(e({ code: 'ECONNECTION', responseCode: 421, response: '421 bye' }), 'envelope')).toMatchObject({
+      kind: 'transient',
+      responseCode: 421,
+    });
   });
 });

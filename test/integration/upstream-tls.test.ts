@@ -53,7 +53,9 @@ describe('upstream.tls with STARTTLS (requireTLS)', () => {
     expect((await send(guard)).final).toMatch(/^451 4\.4\.1 .*TLS/);
     expect(upstream.transactions).toBe(0);
     expect(upstream.received).toHaveLength(0);
-    expect((deferredLine(guard)?.['upstream'] as { text?: string } | undefined)?.text).toMatch(/^upstream certificate is not trusted \(UNABLE_TO_VERIFY_LEAF_SIGNATURE\): .*upstream\.tls\.ca/);
+    expect((deferredLine(guard)?.['upstream'] as { text?: string } | undefined)?.text).toMatch(
+      /^upstream certificate is not trusted \(UNABLE_TO_VERIFY_LEAF_SIGNATURE\): .*upstream\.tls\.ca/,
+    );
   });
 
   it('with the CA but without servername the name check fails closed and the log says to set upstream.tls.servername', async () => {
@@ -61,13 +63,17 @@ describe('upstream.tls with STARTTLS (requireTLS)', () => {
     const guard = await guardFor(upstream, { tls: { ca: caPath } });
     expect((await send(guard)).final).toMatch(/^451 4\.4\.1 /);
     expect(upstream.transactions).toBe(0);
-    expect((deferredLine(guard)?.['upstream'] as { text?: string } | undefined)?.text).toMatch(/not valid for the name .*127\.0\.0\.1.*upstream\.tls\.servername/);
+    expect((deferredLine(guard)?.['upstream'] as { text?: string } | undefined)?.text).toMatch(
+      /not valid for the name .*127\.0\.0\.1.*upstream\.tls\.servername/,
+    );
   });
 
   it('(c) a wrong fingerprint256 fails closed with the pin reason although the chain verifies', async () => {
     const upstream = await relay();
     const guard = await guardFor(upstream, { tls: { ca: caPath, servername: RELAY_TLS.servername, fingerprint256: WRONG_PIN } });
-    expect((await send(guard)).final).toMatch(/^451 4\.7\.5 Upstream certificate does not match upstream\.tls\.fingerprint256; nothing was relayed, try again later \[/);
+    expect((await send(guard)).final).toMatch(
+      /^451 4\.7\.5 Upstream certificate does not match upstream\.tls\.fingerprint256; nothing was relayed, try again later \[/,
+    );
     expect(upstream.transactions).toBe(0);
     expect(upstream.received).toHaveLength(0);
     const reason = (deferredLine(guard)?.['upstream'] as { text?: string } | undefined)?.text;
@@ -120,7 +126,11 @@ describe('upstream.tls with implicit TLS (secure: true)', () => {
     const upstream = await relay(true);
     const untrusted = await guardFor(upstream, { secure: true, requireTLS: false, tls: { servername: RELAY_TLS.servername } });
     expect((await send(untrusted)).final).toMatch(/^451 4\.4\.1 /);
-    const pinned = await guardFor(upstream, { secure: true, requireTLS: false, tls: { ca: caPath, servername: RELAY_TLS.servername, fingerprint256: WRONG_PIN } });
+    const pinned = await guardFor(upstream, {
+      secure: true,
+      requireTLS: false,
+      tls: { ca: caPath, servername: RELAY_TLS.servername, fingerprint256: WRONG_PIN },
+    });
     expect((await send(pinned)).final).toMatch(/^451 4\.7\.5 /);
     expect(upstream.transactions).toBe(0);
   });

@@ -28,9 +28,7 @@ describe('rewriteVisibleRecipients', () => {
   it('replaces every visible address header with one To where the first stood, body untouched', () => {
     const out = rewriteVisibleRecipients(message, '<a@ext1.com>');
     const text = out.toString('utf8');
-    expect(text).toBe(
-      crlf('From: news@example.co.jp', 'To: <a@ext1.com>', 'Subject: hi', 'Message-ID: <m1@example.co.jp>', '', body),
-    );
+    expect(text).toBe(crlf('From: news@example.co.jp', 'To: <a@ext1.com>', 'Subject: hi', 'Message-ID: <m1@example.co.jp>', '', body));
     expect(out.subarray(out.length - Buffer.byteLength(body)).equals(Buffer.from(body))).toBe(true);
   });
 
@@ -41,7 +39,14 @@ describe('rewriteVisibleRecipients', () => {
   });
 
   it('knows when a DKIM signature covers a removed header', () => {
-    const signed = crlfBytes('DKIM-Signature: v=1; a=rsa-sha256; d=example.co.jp; s=s1;', ' h=From:To:Subject; bh=x; b=y', 'From: a@example.co.jp', 'To: b@ext.com', '', 'x');
+    const signed = crlfBytes(
+      'DKIM-Signature: v=1; a=rsa-sha256; d=example.co.jp; s=s1;',
+      ' h=From:To:Subject; bh=x; b=y',
+      'From: a@example.co.jp',
+      'To: b@ext.com',
+      '',
+      'x',
+    );
     expect(rewriteBreaksDkim(parseHeaderBlock(signed, 1 << 20))).toBe(true);
     const notCovering = crlfBytes('DKIM-Signature: v=1; d=example.co.jp; h=From:Subject; b=y', 'From: a@example.co.jp', 'To: b@ext.com', '', 'x');
     expect(rewriteBreaksDkim(parseHeaderBlock(notCovering, 1 << 20))).toBe(false);

@@ -3,7 +3,10 @@ import { extractAddresses, firstMailbox, type FoundAddress } from '../../../src/
 import { MalformedHeaderError } from '../../../src/analysis/malformed.js';
 
 const extract = (value: string, remaining = 1000) => extractAddresses(value, { remaining });
-const addresses = (value: string): string[] => extract(value).addresses.map((a) => a.address.toLowerCase()).sort();
+const addresses = (value: string): string[] =>
+  extract(value)
+    .addresses.map((a) => a.address.toLowerCase())
+    .sort();
 const asMap = (found: readonly FoundAddress[]) => Object.fromEntries(found.map((a) => [a.address, a.foundIn]));
 
 /** Why the value is malformed (decide() answers 554 5.6.0 for it). */
@@ -168,10 +171,11 @@ describe('firstMailbox', () => {
     expect(firstMailbox(value)).toBe(expected);
   });
 
-  it.each([['', 'empty'], ['Just A Name', 'no address'], ['a@example.co.jp ' + 'x'.repeat(20_000), 'too long']])(
-    'null for %s (%s)',
-    (value) => {
-      expect(firstMailbox(value)).toBeNull();
-    },
-  );
+  it.each([
+    ['', 'empty'],
+    ['Just A Name', 'no address'],
+    ['a@example.co.jp ' + 'x'.repeat(20_000), 'too long'],
+  ])('null for %s (%s)', (value) => {
+    expect(firstMailbox(value)).toBeNull();
+  });
 });

@@ -13,8 +13,7 @@ const base: AnalysisOptions = {
   maxHeaderBytes: 1_048_576,
 };
 const envelope = { mailFrom: 'news@example.co.jp', rcptTo: ['r@ext0.com'] };
-const message = (headers: string): Buffer =>
-  Buffer.from(`From: news@example.co.jp\r\nSubject: bounds\r\n${headers}\r\n\r\nbody\r\n`, 'utf8');
+const message = (headers: string): Buffer => Buffer.from(`From: news@example.co.jp\r\nSubject: bounds\r\n${headers}\r\n\r\nbody\r\n`, 'utf8');
 const list = (n: number, make: (i: number) => string): string => Array.from({ length: n }, (_, i) => make(i)).join(', ');
 
 // These tests start from whole messages in one buffer.

@@ -25,7 +25,11 @@ function analyse(headerLines: string | Buffer) {
   const message = Buffer.concat([Buffer.from(from), lines, Buffer.from('\r\nSubject: issue 8\r\n\r\nbody\r\n')]);
   return analyser(asInput(normaliseLineEndings(message)), ENVELOPE);
 }
-const external = (a: ReturnType<typeof analyse>) => a.exposure.visible.filter((v) => !v.internal).map((v) => v.address).sort();
+const external = (a: ReturnType<typeof analyse>) =>
+  a.exposure.visible
+    .filter((v) => !v.internal)
+    .map((v) => v.address)
+    .sort();
 
 const TWO = ['a@ext1.com', 'b@ext2.com'];
 const b64 = (bytes: Buffer) => bytes.toString('base64');
@@ -98,7 +102,19 @@ describe('class 1: encoded words in every charset a client decodes', () => {
 });
 
 describe('class 2: format characters and compatibility forms in address text', () => {
-  const FORMAT = { ZWSP: '\u200b', ZWNJ: '\u200c', ZWJ: '\u200d', 'word joiner': '\u2060', 'soft hyphen': '\u00ad', LRM: '\u200e', RLM: '\u200f', RLO: '\u202e', LRE: '\u202a', 'FSI isolate': '\u2068', BOM: '\ufeff' };
+  const FORMAT = {
+    ZWSP: '\u200b',
+    ZWNJ: '\u200c',
+    ZWJ: '\u200d',
+    'word joiner': '\u2060',
+    'soft hyphen': '\u00ad',
+    LRM: '\u200e',
+    RLM: '\u200f',
+    RLO: '\u202e',
+    LRE: '\u202a',
+    'FSI isolate': '\u2068',
+    BOM: '\ufeff',
+  };
   it.each(Object.entries(FORMAT))('%s next to the @ and inside the domain', (_name, cf) => {
     const a = analyse(`To: "a${cf}@ext1.com, b@${cf}ext2${cf}.com" <x@example.co.jp>`);
     expect(a.findings).toEqual([]);

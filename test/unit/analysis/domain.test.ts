@@ -33,9 +33,8 @@ describe('makeDomainClassifier', () => {
   const isInternal = makeDomainClassifier(['example.co.jp', '*.example.co.jp']);
   const classify = (d: string): boolean => isInternal(normaliseDomain(d));
 
-  it.each(['example.co.jp', 'EXAMPLE.CO.JP.', 'mail.example.co.jp', 'a.b.c.example.co.jp', 'ｍａｉｌ.example.co.jp'])(
-    'internal: %s',
-    (d) => expect(classify(d)).toBe(true),
+  it.each(['example.co.jp', 'EXAMPLE.CO.JP.', 'mail.example.co.jp', 'a.b.c.example.co.jp', 'ｍａｉｌ.example.co.jp'])('internal: %s', (d) =>
+    expect(classify(d)).toBe(true),
   );
 
   it.each([

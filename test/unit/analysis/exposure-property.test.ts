@@ -69,8 +69,7 @@ const spelled = (m: Mailbox): fc.Arbitrary<string> =>
       trailingDot: fc.boolean(),
     })
     .map(({ spelling, upper, trailingDot }) => {
-      const flip = (s: string, offset: number) =>
-        [...s].map((ch, i) => (upper[(i + offset) % upper.length] ? ch.toUpperCase() : ch)).join('');
+      const flip = (s: string, offset: number) => [...s].map((ch, i) => (upper[(i + offset) % upper.length] ? ch.toUpperCase() : ch)).join('');
       return `${flip(m.local, 0)}@${flip(spelling, 7)}${trailingDot ? '.' : ''}`;
     });
 
@@ -78,7 +77,7 @@ const spelled = (m: Mailbox): fc.Arbitrary<string> =>
 // analysis finds must come from the addresses themselves.
 const ATOM_NAME = fc.stringMatching(/^[A-Za-z][A-Za-z0-9 ]{0,12}[A-Za-z0-9]$/);
 const QUOTED_NAME = fc
-  .array(fc.constantFrom(...'abcXYZ 019.,;:<>()[]-_\'!'.split(''), '\\"', '\\\\', '山', 'ü'), { minLength: 1, maxLength: 14 })
+  .array(fc.constantFrom(..."abcXYZ 019.,;:<>()[]-_'!".split(''), '\\"', '\\\\', '山', 'ü'), { minLength: 1, maxLength: 14 })
   .map((parts) => parts.join(''));
 const UNICODE_NAME = fc.constantFrom('山田 太郎', 'Müller, Jörg', 'Bob "the" Builder', 'Sales (Tokyo); 営業', 'a.b: c', '=?x?=');
 const COMMENT_TEXT = fc.stringMatching(/^[A-Za-z0-9 .,;:<>"-]{0,12}$/).map((s) => s.replace(/\\/g, ''));
@@ -92,9 +91,7 @@ const rendered = (m: Mailbox): fc.Arbitrary<string> =>
       fc.constant(`<${addr}>`),
       ATOM_NAME.map((n) => `${n}${FOLD}<${addr}>`),
       QUOTED_NAME.map((n) => `"${n}"${FOLD}<${addr}>`),
-      fc
-        .tuple(UNICODE_NAME, fc.constantFrom('B' as const, 'Q' as const))
-        .map(([n, enc]) => `${libmime.encodeWord(n, enc)}${FOLD}<${addr}>`),
+      fc.tuple(UNICODE_NAME, fc.constantFrom('B' as const, 'Q' as const)).map(([n, enc]) => `${libmime.encodeWord(n, enc)}${FOLD}<${addr}>`),
       COMMENT_TEXT.map((c) => `${addr}${FOLD}(${c})`),
       COMMENT_TEXT.map((c) => `(${c})${FOLD}<${addr}>`),
       fc.tuple(ATOM_NAME, COMMENT_TEXT).map(([n, c]) => `${n}${FOLD}(${c})${FOLD}<${addr}>`),
@@ -108,7 +105,10 @@ const GROUP_NAME = fc.constantFrom('undisclosed-recipients', 'Team', 'G', '"Sale
 /** The items of one header: mailboxes and groups (possibly empty) of mailboxes. */
 function itemsFor(mailboxes: readonly Mailbox[]): fc.Arbitrary<Item[]> {
   if (mailboxes.length === 0) {
-    return fc.oneof(fc.constant([] as Item[]), GROUP_NAME.map((name) => [{ kind: 'group', name, members: [] } as Item]));
+    return fc.oneof(
+      fc.constant([] as Item[]),
+      GROUP_NAME.map((name) => [{ kind: 'group', name, members: [] } as Item]),
+    );
   }
   return fc
     .tuple(
@@ -147,11 +147,7 @@ function headerValue(items: readonly Item[], folds: readonly boolean[], semicolo
   const ws = (): string => (folds[f++ % folds.length] ? '\r\n ' : ' ');
   const sep = semicolons ? ';' : ',';
   const render = (text: string) => text.split(FOLD).join('\u0001');
-  const parts = items.map((item) =>
-    item.kind === 'mailbox'
-      ? render(item.text)
-      : `${item.name}:\u0001${item.members.map(render).join(`,\u0001`)};`,
-  );
+  const parts = items.map((item) => (item.kind === 'mailbox' ? render(item.text) : `${item.name}:\u0001${item.members.map(render).join(`,\u0001`)};`));
   // A semicolon list only where no group follows or precedes (a ';' would close a group).
   const joiner = semicolons && items.every((i) => i.kind === 'mailbox') ? sep : ',';
   return ' ' + parts.join(`${joiner}\u0001`).replaceAll('\u0001', ws);
@@ -166,59 +162,59 @@ interface Scenario {
   readonly expectedInternal: string[];
 }
 
-const SCENARIO: fc.Arbitrary<Scenario> = fc
-  .array(MAILBOX, { minLength: 0, maxLength: 12 })
-  .chain((known) =>
-    fc
-      .tuple(
-        // Every occurrence is a known mailbox; duplicates (and differently spelled duplicates) on purpose.
-        fc.array(fc.nat({ max: Math.max(0, known.length - 1) }), { minLength: known.length === 0 ? 0 : 1, maxLength: 20 }),
-        fc.integer({ min: 1, max: 6 }),
-      )
-      .chain(([picks, headerCount]) => {
-        const occurrences = known.length === 0 ? [] : picks.map((i) => known[i]!);
-        return fc
-          .tuple(
-            fc.array(fc.nat({ max: headerCount - 1 }), { minLength: occurrences.length, maxLength: occurrences.length }),
-            fc.array(fc.constantFrom(...HEADER_NAMES), { minLength: headerCount, maxLength: headerCount }),
-            fc.array(fc.boolean(), { minLength: headerCount, maxLength: headerCount }),
-          )
-          .chain(([where, names, upperNames]) => {
-            const perHeader = names.map((_, h) => occurrences.filter((_, i) => where[i] === h));
-            return fc
-              .tuple(
-                fc.tuple(...perHeader.map(itemsFor)),
-                fc.array(fc.boolean(), { minLength: 1, maxLength: 16 }),
-                fc.boolean(),
-              )
-              .map(([itemLists, folds, semicolons]) => {
-                const lines = [
-                  'From: App <app@example.co.jp>',
-                  ...itemLists.map((items, h) => `${nameCase(names[h]!, upperNames[h]!)}:${headerValue(items, folds, semicolons)}`),
-                  'Subject: property',
-                  '',
-                  'body mentioning someone@else.example in the body, which is never counted',
-                  '',
-                ];
-                const all = [...new Set(occurrences.map(normalised))];
-                const internal = new Set(occurrences.filter((m) => m.domain.internal).map(normalised));
-                return {
-                  message: lines.join('\r\n'),
-                  expectedExternal: all.filter((a) => !internal.has(a)).sort(),
-                  expectedInternal: [...internal].sort(),
-                };
-              });
-          });
-      }),
-  );
+const SCENARIO: fc.Arbitrary<Scenario> = fc.array(MAILBOX, { minLength: 0, maxLength: 12 }).chain((known) =>
+  fc
+    .tuple(
+      // Every occurrence is a known mailbox; duplicates (and differently spelled duplicates) on purpose.
+      fc.array(fc.nat({ max: Math.max(0, known.length - 1) }), { minLength: known.length === 0 ? 0 : 1, maxLength: 20 }),
+      fc.integer({ min: 1, max: 6 }),
+    )
+    .chain(([picks, headerCount]) => {
+      const occurrences = known.length === 0 ? [] : picks.map((i) => known[i]!);
+      return fc
+        .tuple(
+          fc.array(fc.nat({ max: headerCount - 1 }), { minLength: occurrences.length, maxLength: occurrences.length }),
+          fc.array(fc.constantFrom(...HEADER_NAMES), { minLength: headerCount, maxLength: headerCount }),
+          fc.array(fc.boolean(), { minLength: headerCount, maxLength: headerCount }),
+        )
+        .chain(([where, names, upperNames]) => {
+          const perHeader = names.map((_, h) => occurrences.filter((_, i) => where[i] === h));
+          return fc
+            .tuple(fc.tuple(...perHeader.map(itemsFor)), fc.array(fc.boolean(), { minLength: 1, maxLength: 16 }), fc.boolean())
+            .map(([itemLists, folds, semicolons]) => {
+              const lines = [
+                'From: App <app@example.co.jp>',
+                ...itemLists.map((items, h) => `${nameCase(names[h]!, upperNames[h]!)}:${headerValue(items, folds, semicolons)}`),
+                'Subject: property',
+                '',
+                'body mentioning someone@else.example in the body, which is never counted',
+                '',
+              ];
+              const all = [...new Set(occurrences.map(normalised))];
+              const internal = new Set(occurrences.filter((m) => m.domain.internal).map(normalised));
+              return {
+                message: lines.join('\r\n'),
+                expectedExternal: all.filter((a) => !internal.has(a)).sort(),
+                expectedInternal: [...internal].sort(),
+              };
+            });
+        });
+    }),
+);
 
 describe('exposure analysis: a known set of addresses in random syntactic forms', () => {
   it('finds exactly the distinct addresses written, each classified internal or external', () => {
     fc.assert(
       fc.property(SCENARIO, ({ message, expectedExternal, expectedInternal }) => {
         const { exposure } = analyse(normaliseLineEndings(Buffer.from(message, 'utf8')), ENVELOPE);
-        const external = exposure.visible.filter((v) => !v.internal).map((v) => v.address).sort();
-        const internal = exposure.visible.filter((v) => v.internal).map((v) => v.address).sort();
+        const external = exposure.visible
+          .filter((v) => !v.internal)
+          .map((v) => v.address)
+          .sort();
+        const internal = exposure.visible
+          .filter((v) => v.internal)
+          .map((v) => v.address)
+          .sort();
         expect(external).toEqual(expectedExternal);
         expect(internal).toEqual(expectedInternal);
         expect(exposure.visibleExternalCount).toBe(expectedExternal.length);
@@ -271,8 +267,33 @@ function expectTypedRefusal(refused: ReturnType<typeof refusal>): void {
 // Characters that matter to the address grammar, encoded words and folding.
 const SPICY = fc.constantFrom(
   ...'@"()<>,;:\\.[]=? \t-_aZ9'.split(''),
-  '\r\n ', '\r\n', '\n', '\r', '\0', '=?', '?=', '=?UTF-8?B?', '=?utf-8?q?', '=?x?b?', '?Q?', '=C3', '=ZZ', '\uFF20', '\uFE6B', '。',
-  'ü', '例', '\uD83D\uDE00', '\uD800', 'xn--', 'example.co.jp', 'ext.com', '((((', '))))', '""', '\\"',
+  '\r\n ',
+  '\r\n',
+  '\n',
+  '\r',
+  '\0',
+  '=?',
+  '?=',
+  '=?UTF-8?B?',
+  '=?utf-8?q?',
+  '=?x?b?',
+  '?Q?',
+  '=C3',
+  '=ZZ',
+  '\uFF20',
+  '\uFE6B',
+  '。',
+  'ü',
+  '例',
+  '\uD83D\uDE00',
+  '\uD800',
+  'xn--',
+  'example.co.jp',
+  'ext.com',
+  '((((',
+  '))))',
+  '""',
+  '\\"',
 );
 
 describe('exposure analysis: junk never escapes as anything but a typed 5xx refusal', () => {
@@ -296,9 +317,7 @@ describe('exposure analysis: junk never escapes as anything but a typed 5xx refu
   it('arbitrary bytes as the whole message, and as a header value', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 400 }), fc.boolean(), (bytes, asValue) => {
-        const message = asValue
-          ? Buffer.concat([Buffer.from('To: '), Buffer.from(bytes), Buffer.from('\r\n\r\nx')])
-          : Buffer.from(bytes);
+        const message = asValue ? Buffer.concat([Buffer.from('To: '), Buffer.from(bytes), Buffer.from('\r\n\r\nx')]) : Buffer.from(bytes);
         expectTypedRefusal(outcome(message));
       }),
       { numRuns: 400 },
@@ -307,9 +326,13 @@ describe('exposure analysis: junk never escapes as anything but a typed 5xx refu
 
   it('arbitrary text in From and Subject (read, not counted)', () => {
     fc.assert(
-      fc.property(fc.array(SPICY, { maxLength: 60 }).map((xs) => xs.join('')), fc.string({ unit: 'binary', maxLength: 80 }), (from, subject) => {
-        expectTypedRefusal(outcome(Buffer.from(`From: ${from}\r\nSubject: ${subject}\r\nTo: a@ext.com\r\n\r\n`, 'utf8')));
-      }),
+      fc.property(
+        fc.array(SPICY, { maxLength: 60 }).map((xs) => xs.join('')),
+        fc.string({ unit: 'binary', maxLength: 80 }),
+        (from, subject) => {
+          expectTypedRefusal(outcome(Buffer.from(`From: ${from}\r\nSubject: ${subject}\r\nTo: a@ext.com\r\n\r\n`, 'utf8')));
+        },
+      ),
       { numRuns: 300 },
     );
   });

@@ -63,10 +63,13 @@ describe('parseHeaderBlock: shapes of the block', () => {
 
   it('a value may be empty, and a colon in the value is just text', () => {
     const { fields } = parseHeaderBlock(b('Bcc:\r\nX-A: b:c\r\n\r\n'), MAX);
-    expect(fields.map((f) => [f.lowerName, f.value])).toEqual([['bcc', ''], ['x-a', ' b:c']]);
+    expect(fields.map((f) => [f.lowerName, f.value])).toEqual([
+      ['bcc', ''],
+      ['x-a', ' b:c'],
+    ]);
   });
 
-  it('a NUL in the body is not the header gate\'s business', () => {
+  it("a NUL in the body is not the header gate's business", () => {
     expect(parseHeaderBlock(b('To: a@b.c\r\n\r\nbo\0dy'), MAX).fields).toHaveLength(1);
   });
 });

@@ -279,12 +279,8 @@ async function expectSuperset(message: Buffer): Promise<void> {
     (s) => isExternal(s.address.domain) && !exact.has(s.address.address) && !counted.some((c) => sameButStart(c, s.address) || sameButRunOn(c, s.address)),
   );
   if (missing.length === 0) return;
-  const lines = missing.map(
-    (m) => `  ${m.reader} shows ${m.address.address} (${m.via}) in ${m.header}: ${visible(m.value)}`,
-  );
-  throw new Error(
-    `mail-guard misses what a reader shows:\n${[...new Set(lines)].join('\n')}\n  mail-guard external: ${JSON.stringify(guard.external.sort())}`,
-  );
+  const lines = missing.map((m) => `  ${m.reader} shows ${m.address.address} (${m.via}) in ${m.header}: ${visible(m.value)}`);
+  throw new Error(`mail-guard misses what a reader shows:\n${[...new Set(lines)].join('\n')}\n  mail-guard external: ${JSON.stringify(guard.external.sort())}`);
 }
 
 // ---------------------------------------------------------------------------
@@ -294,8 +290,18 @@ async function expectSuperset(message: Buffer): Promise<void> {
 // elements that is mixed into such headers.
 
 const DOMAIN_SPELLINGS = [
-  'example.co.jp', 'mail.example.co.jp', 'ext1.com', 'ext-two.org', 'gmail.com', 'evilexample.co.jp',
-  'example.co.jp.evil.com', 'xn--bcher-kva.example', 'bücher.example', 'müller.de', '例え.jp', 'bücher.example.co.jp',
+  'example.co.jp',
+  'mail.example.co.jp',
+  'ext1.com',
+  'ext-two.org',
+  'gmail.com',
+  'evilexample.co.jp',
+  'example.co.jp.evil.com',
+  'xn--bcher-kva.example',
+  'bücher.example',
+  'müller.de',
+  '例え.jp',
+  'bücher.example.co.jp',
 ];
 const LOCAL = fc.stringMatching(/^[a-z0-9][a-z0-9+_-]{0,6}(\.[a-z0-9]{1,4})?$/);
 const ADDR = fc
@@ -306,7 +312,7 @@ const ADDR = fc
 const FOLD = '\u0000';
 const ATOM_NAME = fc.stringMatching(/^[A-Za-z][A-Za-z0-9 ]{0,10}[A-Za-z0-9]$/);
 const QUOTED_NAME = fc
-  .array(fc.constantFrom(...'abcXYZ 019.,;:<>()[]-_\'!'.split(''), '\\"', '\\\\', '山', 'ü'), { minLength: 1, maxLength: 12 })
+  .array(fc.constantFrom(..."abcXYZ 019.,;:<>()[]-_'!".split(''), '\\"', '\\\\', '山', 'ü'), { minLength: 1, maxLength: 12 })
   .map((parts) => parts.join(''));
 const UNICODE_NAME = fc.constantFrom('山田 太郎', 'Müller, Jörg', 'Sales (Tokyo); 営業');
 const COMMENT_TEXT = fc.stringMatching(/^[A-Za-z0-9 .,;:<>"-]{0,10}$/);
@@ -327,9 +333,7 @@ const BASE_ELEMENT: fc.Arbitrary<string> = fc.oneof(
   { weight: 3, arbitrary: BASE_MAILBOX },
   {
     weight: 1,
-    arbitrary: fc
-      .tuple(GROUP_NAME, fc.array(BASE_MAILBOX, { maxLength: 3 }))
-      .map(([name, members]) => `${name}:${FOLD}${members.join(`,${FOLD}`)};`),
+    arbitrary: fc.tuple(GROUP_NAME, fc.array(BASE_MAILBOX, { maxLength: 3 })).map(([name, members]) => `${name}:${FOLD}${members.join(`,${FOLD}`)};`),
   },
 );
 
@@ -340,9 +344,7 @@ const PAYLOAD = fc
   .tuple(fc.array(EXTERNAL_TEXT, { minLength: 1, maxLength: 2 }), fc.constantFrom(', ', ' ', ' / '), fc.constantFrom('', 'Sales ', '山田 '))
   .map(([addrs, sep, prefix]) => prefix + addrs.join(sep));
 /** The same text with the full-width at sign / full stop a Japanese charset can carry. */
-const FULLWIDTH_PAYLOAD = fc
-  .tuple(PAYLOAD, fc.boolean())
-  .map(([p, dots]) => (dots ? p.replace(/\./g, '\uFF0E') : p).replace(/@/g, '\uFF20'));
+const FULLWIDTH_PAYLOAD = fc.tuple(PAYLOAD, fc.boolean()).map(([p, dots]) => (dots ? p.replace(/\./g, '\uFF0E') : p).replace(/@/g, '\uFF20'));
 
 /**
  * An encoded word as a display name or group name, or inside quotes (not
@@ -351,10 +353,14 @@ const FULLWIDTH_PAYLOAD = fc
 const placedAsName = (word: fc.Arbitrary<string>): fc.Arbitrary<string> =>
   fc.tuple(word, fc.constantFrom('name', 'quoted-name', 'group', 'group-with-member')).map(([w, where]) => {
     switch (where) {
-      case 'name': return `${w}${FOLD}<x@example.co.jp>`;
-      case 'quoted-name': return `"${w}"${FOLD}<x@example.co.jp>`;
-      case 'group': return `${w}:;`;
-      default: return `${w}:${FOLD}y@example.co.jp;`;
+      case 'name':
+        return `${w}${FOLD}<x@example.co.jp>`;
+      case 'quoted-name':
+        return `"${w}"${FOLD}<x@example.co.jp>`;
+      case 'group':
+        return `${w}:;`;
+      default:
+        return `${w}:${FOLD}y@example.co.jp;`;
     }
   });
 
@@ -384,8 +390,7 @@ function utf7(text: string, alsoEncode: readonly boolean[]): string {
   return out;
 }
 
-const jis = (text: string): Uint8Array =>
-  Uint8Array.from(Encoding.convert(Encoding.stringToCode(text), { to: 'JIS', from: 'UNICODE', type: 'array' }));
+const jis = (text: string): Uint8Array => Uint8Array.from(Encoding.convert(Encoding.stringToCode(text), { to: 'JIS', from: 'UNICODE', type: 'array' }));
 const BOM_BE = Uint8Array.of(0xfe, 0xff);
 const BOM_LE = Uint8Array.of(0xff, 0xfe);
 const cat = (...parts: Uint8Array[]): Uint8Array => Uint8Array.from(Buffer.concat(parts));
@@ -428,54 +433,90 @@ const ENCODED_WORD_NAMES = {
 const ESC = '\x1b';
 const JIS_AT = `${ESC}$B!w${ESC}(B`;
 const JIS_DOT = `${ESC}$B!%${ESC}(B`;
-const RAW_ISO2022JP_NAME = fc
-  .tuple(PAYLOAD, fc.boolean(), fc.boolean(), fc.boolean())
-  .map(([p, dots, kanji, quoted]) => {
-    // Kanji too, as a Japanese sender writes them: 山田 is ESC $ B 3 m E D ESC ( B.
-    const text = (kanji ? `${ESC}$B3mED${ESC}(B ` : '') + (dots ? p.replace(/\./g, JIS_DOT) : p).replace(/@/g, JIS_AT);
-    return `${quoted ? `"${text}"` : text}${FOLD}<x@example.co.jp>`;
-  });
+const RAW_ISO2022JP_NAME = fc.tuple(PAYLOAD, fc.boolean(), fc.boolean(), fc.boolean()).map(([p, dots, kanji, quoted]) => {
+  // Kanji too, as a Japanese sender writes them: 山田 is ESC $ B 3 m E D ESC ( B.
+  const text = (kanji ? `${ESC}$B3mED${ESC}(B ` : '') + (dots ? p.replace(/\./g, JIS_DOT) : p).replace(/@/g, JIS_AT);
+  return `${quoted ? `"${text}"` : text}${FOLD}<x@example.co.jp>`;
+});
 
 // Class 3: format characters inside address text, and compatibility forms of
 // '@' and '.', raw (UTF-8) or inside a UTF-8 encoded word.
-const FORMAT_CHARS = ['\u200B', '\u200C', '\u200D', '\u2060', '\u00AD', '\u200E', '\u200F', '\u202A', '\u202B', '\u202C', '\u202D', '\u202E', '\u2066', '\u2067', '\u2068', '\u2069', '\uFEFF'];
+const FORMAT_CHARS = [
+  '\u200B',
+  '\u200C',
+  '\u200D',
+  '\u2060',
+  '\u00AD',
+  '\u200E',
+  '\u200F',
+  '\u202A',
+  '\u202B',
+  '\u202C',
+  '\u202D',
+  '\u202E',
+  '\u2066',
+  '\u2067',
+  '\u2068',
+  '\u2069',
+  '\uFEFF',
+];
 const COMPAT_AT = ['\uFF20', '\uFE6B'];
 const COMPAT_DOT = ['\uFE52', '\u2024', '\uFF0E'];
 const DISGUISED_ADDRESS = fc
-  .tuple(EXTERNAL_TEXT, fc.constantFrom('before-at', 'after-at', 'in-domain', 'compat-at', 'compat-dot', 'both'), fc.constantFrom(...FORMAT_CHARS), fc.constantFrom(...COMPAT_AT), fc.constantFrom(...COMPAT_DOT))
+  .tuple(
+    EXTERNAL_TEXT,
+    fc.constantFrom('before-at', 'after-at', 'in-domain', 'compat-at', 'compat-dot', 'both'),
+    fc.constantFrom(...FORMAT_CHARS),
+    fc.constantFrom(...COMPAT_AT),
+    fc.constantFrom(...COMPAT_DOT),
+  )
   .map(([addr, how, cf, at, dot]) => {
     const i = addr.indexOf('@');
     switch (how) {
-      case 'before-at': return `${addr.slice(0, i)}${cf}${addr.slice(i)}`;
-      case 'after-at': return `${addr.slice(0, i + 1)}${cf}${addr.slice(i + 1)}`;
-      case 'in-domain': return `${addr.slice(0, i + 2)}${cf}${addr.slice(i + 2)}`;
-      case 'compat-at': return addr.replace('@', at);
-      case 'compat-dot': return addr.replace(/\.(?=[^.]*$)/, dot);
-      default: return `${addr.slice(0, i)}${cf}${at}${addr.slice(i + 1).replace(/\.(?=[^.]*$)/, dot)}`;
+      case 'before-at':
+        return `${addr.slice(0, i)}${cf}${addr.slice(i)}`;
+      case 'after-at':
+        return `${addr.slice(0, i + 1)}${cf}${addr.slice(i + 1)}`;
+      case 'in-domain':
+        return `${addr.slice(0, i + 2)}${cf}${addr.slice(i + 2)}`;
+      case 'compat-at':
+        return addr.replace('@', at);
+      case 'compat-dot':
+        return addr.replace(/\.(?=[^.]*$)/, dot);
+      default:
+        return `${addr.slice(0, i)}${cf}${at}${addr.slice(i + 1).replace(/\.(?=[^.]*$)/, dot)}`;
     }
   });
-const DISGUISED_NAME = fc
-  .tuple(DISGUISED_ADDRESS, fc.constantFrom('quoted', 'atom', 'utf8-B', 'utf8-Q', 'group'))
-  .map(([text, how]) => {
-    switch (how) {
-      case 'quoted': return `"${text}"${FOLD}<x@example.co.jp>`;
-      case 'atom': return `${text}${FOLD}<x@example.co.jp>`;
-      case 'utf8-B': return `${word('UTF-8', 'B', Buffer.from(text))}${FOLD}<x@example.co.jp>`;
-      case 'utf8-Q': return `${word('UTF-8', 'Q', Buffer.from(text))}${FOLD}<x@example.co.jp>`;
-      default: return `"${text}" :;`;
-    }
-  });
+const DISGUISED_NAME = fc.tuple(DISGUISED_ADDRESS, fc.constantFrom('quoted', 'atom', 'utf8-B', 'utf8-Q', 'group')).map(([text, how]) => {
+  switch (how) {
+    case 'quoted':
+      return `"${text}"${FOLD}<x@example.co.jp>`;
+    case 'atom':
+      return `${text}${FOLD}<x@example.co.jp>`;
+    case 'utf8-B':
+      return `${word('UTF-8', 'B', Buffer.from(text))}${FOLD}<x@example.co.jp>`;
+    case 'utf8-Q':
+      return `${word('UTF-8', 'Q', Buffer.from(text))}${FOLD}<x@example.co.jp>`;
+    default:
+      return `"${text}" :;`;
+  }
+});
 
 // Class 4: address text written as a group's name, or as a quoted local part.
 const GROUP_NAME_ADDRESS = fc
   .tuple(PAYLOAD, fc.constantFrom('group', 'group-at', 'group-at-internal', 'quoted-local', 'quoted-local-angle'))
   .map(([p, how]) => {
     switch (how) {
-      case 'group': return `"${p}" :;`;
-      case 'group-at': return `"${p}"@ :;`;
-      case 'group-at-internal': return `"${p}"@example.co.jp :;`;
-      case 'quoted-local': return `"${p}"@example.co.jp`;
-      default: return `<"${p}"@example.co.jp>`;
+      case 'group':
+        return `"${p}" :;`;
+      case 'group-at':
+        return `"${p}"@ :;`;
+      case 'group-at-internal':
+        return `"${p}"@example.co.jp :;`;
+      case 'quoted-local':
+        return `"${p}"@example.co.jp`;
+      default:
+        return `<"${p}"@example.co.jp>`;
     }
   });
 
@@ -509,15 +550,17 @@ function messageWith(attack: fc.Arbitrary<string> | null, attackHeaders: readonl
   const attackElements =
     attack === null
       ? fc.array(BASE_ELEMENT, { minLength: 1, maxLength: 4 })
-      : fc
-          .tuple(fc.array(BASE_ELEMENT, { maxLength: 2 }), fc.array(attack, { minLength: 1, maxLength: 2 }), fc.nat())
-          .map(([base, attacks, at]) => {
-            const all = [...base];
-            all.splice(at % (base.length + 1), 0, ...attacks);
-            return all;
-          });
+      : fc.tuple(fc.array(BASE_ELEMENT, { maxLength: 2 }), fc.array(attack, { minLength: 1, maxLength: 2 }), fc.nat()).map(([base, attacks, at]) => {
+          const all = [...base];
+          all.splice(at % (base.length + 1), 0, ...attacks);
+          return all;
+        });
   return fc
-    .tuple(fc.array(HEADER_WITH(COMMON_HEADERS, fc.array(BASE_ELEMENT, { minLength: 1, maxLength: 3 })), { maxLength: 2 }), HEADER_WITH(attackHeaders, attackElements), fc.nat())
+    .tuple(
+      fc.array(HEADER_WITH(COMMON_HEADERS, fc.array(BASE_ELEMENT, { minLength: 1, maxLength: 3 })), { maxLength: 2 }),
+      HEADER_WITH(attackHeaders, attackElements),
+      fc.nat(),
+    )
     .map(([others, main, at]) => {
       const lines = [...others];
       lines.splice(at % (others.length + 1), 0, main);
@@ -670,7 +713,10 @@ describe('reader differential: what a mail client shows where a reader here does
         const guard = mailGuardExternal(messageOf({ lines }));
         expect(guard.refused, 'refused as malformed').toBe(false);
         const counted = new Set(guard.external.map((a) => canonical(a)?.address ?? a));
-        expect(shows.filter((a) => !counted.has(canonical(a)!.address)), `missed; mail-guard counts ${JSON.stringify(guard.external)}`).toEqual([]);
+        expect(
+          shows.filter((a) => !counted.has(canonical(a)!.address)),
+          `missed; mail-guard counts ${JSON.stringify(guard.external)}`,
+        ).toEqual([]);
       });
     });
   }

@@ -53,7 +53,9 @@ describe('config', () => {
 
   it('prints the effective config with secrets masked', () => {
     const config = parseConfigText(
-      'upstream: { host: relay, auth: { user: u, pass: hunter2 } }\nstore: { url: "redis://:s3cret@127.0.0.1:6379" }\nadmin: { tokens: [{ name: a, role: approver, tokenSha256: "' + 'ab'.repeat(32) + '" }] }\n',
+      'upstream: { host: relay, auth: { user: u, pass: hunter2 } }\nstore: { url: "redis://:s3cret@127.0.0.1:6379" }\nadmin: { tokens: [{ name: a, role: approver, tokenSha256: "' +
+        'ab'.repeat(32) +
+        '" }] }\n',
     );
     const printed = printableConfig(config);
     expect(printed).not.toContain('hunter2');
@@ -94,7 +96,10 @@ describe('config: upstream.tls', () => {
     [upstream('{ servername: "relay example" }'), 'test.yaml: upstream.tls.servername: expected a DNS name'],
     [upstream('{ ca: "" }'), 'test.yaml: upstream.tls.ca: '],
     [upstream('{ cafile: /etc/ca.pem }'), 'test.yaml: upstream.tls.cafile: unknown key'],
-    [upstream(`{ fingerprint256: "${PIN}" }`, '  rejectUnauthorized: false\n'), 'test.yaml: upstream.tls.fingerprint256: a pin is checked together with certificate verification'],
+    [
+      upstream(`{ fingerprint256: "${PIN}" }`, '  rejectUnauthorized: false\n'),
+      'test.yaml: upstream.tls.fingerprint256: a pin is checked together with certificate verification',
+    ],
     [upstream('{ ca: /etc/ca.pem }', '  rejectUnauthorized: false\n'), 'test.yaml: upstream.tls.ca: a CA is of no use with upstream.rejectUnauthorized: false'],
     [upstream(`{ fingerprint256: "${PIN}" }`, '  requireTLS: false\n'), 'test.yaml: upstream.tls.fingerprint256: a pin needs TLS on every connection'],
   ])('names the key: %j', (yaml, expected) => {
@@ -109,8 +114,10 @@ describe('config: upstream.tls', () => {
     expect(tlsErrorOf(upstream(`{ ca: ${join(dir, 'broken.pem')} }`))).toMatch(/^upstream\.tls\.ca: .*broken\.pem: certificate 1 does not parse/);
   });
 
-  it('the extra CA is added to Node\'s bundled roots, not instead of them; servername, minVersion and the pin go to tls.connect', () => {
-    const config = parseConfigText(upstream(`{ ca: ${join(dir, 'ca.pem')}, servername: relay.mail-guard.test, fingerprint256: "${PIN.toLowerCase()}", minVersion: TLSv1.3 }`));
+  it("the extra CA is added to Node's bundled roots, not instead of them; servername, minVersion and the pin go to tls.connect", () => {
+    const config = parseConfigText(
+      upstream(`{ ca: ${join(dir, 'ca.pem')}, servername: relay.mail-guard.test, fingerprint256: "${PIN.toLowerCase()}", minVersion: TLSv1.3 }`),
+    );
     const options = upstreamTlsOptions(config.upstream!);
     expect(rootCertificates.length).toBeGreaterThan(50);
     expect(options.ca).toEqual([...rootCertificates, RELAY_TLS.ca]);
@@ -119,7 +126,7 @@ describe('config: upstream.tls', () => {
     expect(config.upstream!.tls.fingerprint256).toBe(PIN.toUpperCase());
   });
 
-  it('defaults: minVersion TLSv1.2, Node\'s roots untouched (no ca option), no pin', () => {
+  it("defaults: minVersion TLSv1.2, Node's roots untouched (no ca option), no pin", () => {
     const config = parseConfigText('upstream: { host: relay.example.net }\n');
     expect(config.upstream!.tls).toEqual({ minVersion: 'TLSv1.2' });
     const options = upstreamTlsOptions(config.upstream!);
@@ -144,11 +151,23 @@ describe('config: checks across keys live in the schema', () => {
   const user = (name: string, hash = HASH) => `{ name: ${name}, passwordHash: "${hash}" }`;
 
   it.each([
-    [`smtp:\n  auth: { required: true }\n  ${TLS}\n`, 'test.yaml: smtp.auth.required: no users in smtp.auth.users, so no client could send; add one (mail-guard hash-password) or set required: false'],
+    [
+      `smtp:\n  auth: { required: true }\n  ${TLS}\n`,
+      'test.yaml: smtp.auth.required: no users in smtp.auth.users, so no client could send; add one (mail-guard hash-password) or set required: false',
+    ],
     [`smtp:\n  auth: { users: [${user('app')}] }\n`, 'test.yaml: smtp.auth.users: SMTP AUTH is only offered after STARTTLS; set smtp.tls (key and cert)'],
-    [`smtp:\n  auth: { users: [${user('app')}, ${user('ops')}, ${user('app')}] }\n  ${TLS}\n`, 'test.yaml: smtp.auth.users[2].name: user "app" is listed twice'],
-    [`smtp:\n  auth: { users: [${user('app')}, ${user('ops', 'scrypt$16384$8$1$bad')}] }\n  ${TLS}\n`, 'test.yaml: smtp.auth.users[1].passwordHash: expected scrypt$N$r$p$<salt base64>$<hash base64> (see mail-guard hash-password)'],
-    [`smtp:\n  auth: { users: [${user('app', HASH.replace('16384', '1000'))}] }\n  ${TLS}\n`, 'test.yaml: smtp.auth.users[0].passwordHash: N must be a power of two'],
+    [
+      `smtp:\n  auth: { users: [${user('app')}, ${user('ops')}, ${user('app')}] }\n  ${TLS}\n`,
+      'test.yaml: smtp.auth.users[2].name: user "app" is listed twice',
+    ],
+    [
+      `smtp:\n  auth: { users: [${user('app')}, ${user('ops', 'scrypt$16384$8$1$bad')}] }\n  ${TLS}\n`,
+      'test.yaml: smtp.auth.users[1].passwordHash: expected scrypt$N$r$p$<salt base64>$<hash base64> (see mail-guard hash-password)',
+    ],
+    [
+      `smtp:\n  auth: { users: [${user('app', HASH.replace('16384', '1000'))}] }\n  ${TLS}\n`,
+      'test.yaml: smtp.auth.users[0].passwordHash: N must be a power of two',
+    ],
     ['smtp:\n  tlsPort: 4650\n', 'test.yaml: smtp.tlsPort: the implicit TLS listener needs a certificate; set smtp.tls (key and cert) or remove smtp.tlsPort'],
   ])('refuses %j naming the key', (yaml, expected) => {
     expect(errorOf(yaml)).toBe(expected);

@@ -19,7 +19,8 @@ async function cruiseWithRules(paths: string[], baseDir?: string): Promise<ICrui
   return result.output as ICruiseResult;
 }
 
-const describeViolation = (v: IViolation): string => `${v.rule.name}: ${v.from} -> ${v.to}${v.cycle ? ` (cycle ${v.cycle.map((c) => c.name).join(' -> ')})` : ''}`;
+const describeViolation = (v: IViolation): string =>
+  `${v.rule.name}: ${v.from} -> ${v.to}${v.cycle ? ` (cycle ${v.cycle.map((c) => c.name).join(' -> ')})` : ''}`;
 
 describe('the layout of src/', () => {
   it('has no import cycle, no upward import, and no I/O in analysis/ or policy/', async () => {
@@ -40,7 +41,7 @@ describe('the layout rules themselves', () => {
       await mkdir(join(dir, path, '..'), { recursive: true });
       await writeFile(join(dir, path), text);
     };
-    await file('src/actions/deliver.ts', "export const deliver = 1;\n");
+    await file('src/actions/deliver.ts', 'export const deliver = 1;\n');
     await file('src/analysis/upward.ts', "import { deliver } from '../actions/deliver.js';\nexport const x = deliver;\n");
     await file('src/policy/reads-disk.ts', "import { readFileSync } from 'node:fs';\nexport const y = readFileSync;\n");
     await file('src/message/a.ts', "import { b } from './b.js';\nexport const a = () => b;\n");

@@ -20,13 +20,14 @@ describe('normaliseLineEndings', () => {
     expect(s(normaliseLineEndings(b(input)))).toBe(expected);
   });
 
-  it.each([['all CRLF', 'To: a\r\n\r\nbody\r\n'], ['no line breaks', 'abc'], ['empty', '']])(
-    'returns the same Buffer object when nothing changes: %s',
-    (_name, input) => {
-      const buf = b(input);
-      expect(normaliseLineEndings(buf)).toBe(buf);
-    },
-  );
+  it.each([
+    ['all CRLF', 'To: a\r\n\r\nbody\r\n'],
+    ['no line breaks', 'abc'],
+    ['empty', ''],
+  ])('returns the same Buffer object when nothing changes: %s', (_name, input) => {
+    const buf = b(input);
+    expect(normaliseLineEndings(buf)).toBe(buf);
+  });
 
   it('returns a new Buffer and leaves the input alone when it changes something', () => {
     const buf = b('a\nb');
@@ -47,11 +48,14 @@ describe('normaliseLineEndings', () => {
   it('agrees with the reference on arbitrary mixes of CR, LF and text', () => {
     const chars = fc.constantFrom('\r', '\n', 'a', '.', ' ', '\0');
     fc.assert(
-      fc.property(fc.array(chars, { maxLength: 40 }).map((a) => a.join('')), (text) => {
-        const out = normaliseLineEndings(b(text));
-        expect(s(out)).toBe(reference(text));
-        if (text === reference(text)) expect(out.length).toBe(text.length);
-      }),
+      fc.property(
+        fc.array(chars, { maxLength: 40 }).map((a) => a.join('')),
+        (text) => {
+          const out = normaliseLineEndings(b(text));
+          expect(s(out)).toBe(reference(text));
+          if (text === reference(text)) expect(out.length).toBe(text.length);
+        },
+      ),
       { numRuns: 2000 },
     );
   });

@@ -76,7 +76,9 @@ function contractProblems(expr: string, where: string): string[] {
     if (sel.name === 'up') continue;
     const labels = labelsOf(sel.name);
     if (!labels) {
-      problems.push(`${where}: ${sel.name} is not a mail-guard metric (DESIGN.md "Metrics" + mailguard_ready, mailguard_quarantine_oldest_held_seconds; histograms only as _bucket/_sum/_count)`);
+      problems.push(
+        `${where}: ${sel.name} is not a mail-guard metric (DESIGN.md "Metrics" + mailguard_ready, mailguard_quarantine_oldest_held_seconds; histograms only as _bucket/_sum/_count)`,
+      );
       continue;
     }
     for (const { label, op, value } of sel.matchers) {
@@ -94,7 +96,10 @@ function contractProblems(expr: string, where: string): string[] {
     }
   }
   for (const m of expr.matchAll(/\b(by|without|on|ignoring|group_left|group_right)\s*\(([^)]*)\)/g)) {
-    for (const label of m[2]!.split(',').map((l) => l.trim()).filter(Boolean)) {
+    for (const label of m[2]!
+      .split(',')
+      .map((l) => l.trim())
+      .filter(Boolean)) {
       if (!ALL_LABELS.has(label)) problems.push(`${where}: "${m[1]} (${label})": no mail-guard series has the label "${label}"`);
     }
   }
@@ -141,7 +146,12 @@ function runbookAnchors(markdown: string): Set<string> {
     if (fenced) continue;
     const heading = /^#{1,6}\s+(.*?)\s*#*\s*$/.exec(line);
     if (heading) {
-      anchors.add(heading[1]!.toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-'));
+      anchors.add(
+        heading[1]!
+          .toLowerCase()
+          .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+          .replace(/\s/g, '-'),
+      );
     }
     for (const a of line.matchAll(/<a\s+(?:id|name)="([^"]+)"/g)) anchors.add(a[1]!);
   }
@@ -203,7 +213,11 @@ describe('alert rules', () => {
     const rendered = alertTests.tests
       .flatMap((t) => t.alert_rule_test ?? [])
       .flatMap((c) => (c.exp_alerts ?? []).map((a) => [c.alertname, a.exp_annotations?.['summary']] as const));
-    for (const name of alertNames) expect(rendered.some(([n, s]) => n === name && s), `${name}: no rendered summary in ${ALERT_TESTS}`).toBe(true);
+    for (const name of alertNames)
+      expect(
+        rendered.some(([n, s]) => n === name && s),
+        `${name}: no rendered summary in ${ALERT_TESTS}`,
+      ).toBe(true);
     for (const [name, summary] of rendered) expect(startsWithSituation(summary ?? ''), `${name}: rendered summary "${summary}"`).toBe(true);
   });
 
@@ -221,8 +235,14 @@ describe('alert rules', () => {
     const checks = alertTests.tests.flatMap((t) => t.alert_rule_test ?? []);
     for (const name of alertNames) {
       const mine = checks.filter((c) => c.alertname === name);
-      expect(mine.some((c) => (c.exp_alerts ?? []).length > 0), `${name} never fires in ${ALERT_TESTS}`).toBe(true);
-      expect(mine.some((c) => (c.exp_alerts ?? []).length === 0), `${name} is never shown to stay quiet in ${ALERT_TESTS}`).toBe(true);
+      expect(
+        mine.some((c) => (c.exp_alerts ?? []).length > 0),
+        `${name} never fires in ${ALERT_TESTS}`,
+      ).toBe(true);
+      expect(
+        mine.some((c) => (c.exp_alerts ?? []).length === 0),
+        `${name} is never shown to stay quiet in ${ALERT_TESTS}`,
+      ).toBe(true);
     }
     // A test for an alert that does not exist passes vacuously with exp_alerts: [].
     expect(checks.map((c) => c.alertname).filter((n) => !alertNames.includes(n))).toEqual([]);
@@ -240,7 +260,7 @@ describe('alert rules', () => {
 });
 
 describe('metric contract', () => {
-  it('the contract\'s own helpers work', () => {
+  it("the contract's own helpers work", () => {
     expect(contractProblems('rate(mailguard_messages_total{action="tempfail"}[5m])', 'x')).toEqual([]);
     expect(contractProblems('rate(mailguard_upstream_seconds_bucket{le="1"}[5m])', 'x')).toEqual([]);
     expect(contractProblems('mailguard_upstream_seconds', 'x')).toHaveLength(1);

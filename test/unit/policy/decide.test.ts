@@ -10,16 +10,19 @@ import { ACTIONS } from '../../../src/config/schema.js';
 function exposure(exposed: string[], extra: Partial<ExposureReport> = {}): Judged {
   const domains = new Set(exposed.map((a) => a.split('@')[1]));
   const findings: Judged['findings'] = extra.truncated ? [{ kind: 'address-budget', max: 50 }] : [];
-  return { findings, exposure: {
-    visible: [],
-    visibleExternalCount: exposed.length,
-    exposedExternal: exposed,
-    exposedExternalDomainCount: domains.size,
-    exposingHeaders: exposed.length ? ['To'] : [],
-    truncated: false,
-    addressesSeen: exposed.length,
-    ...extra,
-  } };
+  return {
+    findings,
+    exposure: {
+      visible: [],
+      visibleExternalCount: exposed.length,
+      exposedExternal: exposed,
+      exposedExternalDomainCount: domains.size,
+      exposingHeaders: exposed.length ? ['To'] : [],
+      truncated: false,
+      addressesSeen: exposed.length,
+      ...extra,
+    },
+  };
 }
 
 const ctx = (over: Partial<TransactionContext> = {}): TransactionContext => ({
@@ -34,7 +37,11 @@ const decideWith = (policy: object) => createDecide(parseConfigObject({ policy }
 describe('decide: thresholds', () => {
   it('passes at the threshold and violates one above it', () => {
     const decide = decideWith({ maxVisibleExternal: 2, action: 'reject' });
-    expect(decide(exposure(['a@x.com', 'b@y.com']), { context: ctx(), headerFromDomain: null })).toMatchObject({ action: 'pass', violation: false, rule: 'default' });
+    expect(decide(exposure(['a@x.com', 'b@y.com']), { context: ctx(), headerFromDomain: null })).toMatchObject({
+      action: 'pass',
+      violation: false,
+      rule: 'default',
+    });
     const v = decide(exposure(['a@x.com', 'b@y.com', 'c@z.com']), { context: ctx(), headerFromDomain: null });
     expect(v).toMatchObject({ action: 'reject', violation: true, rule: 'default' });
     expect(v.rejectReply?.code).toBe(550);

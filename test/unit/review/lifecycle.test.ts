@@ -31,7 +31,10 @@ describe('the record lifecycle', () => {
 
   it('four-eyes: the approver may not release what they approved; another person may', () => {
     const record = makeRecord({ status: 'approved', history: [historyEntry('alice', 'approve', 'looks fine')] });
-    expect(refusalFor(record, 'release', alice, true)).toMatchObject({ kind: 'not-permitted', message: expect.stringMatching(/approved this message yourself/) });
+    expect(refusalFor(record, 'release', alice, true)).toMatchObject({
+      kind: 'not-permitted',
+      message: expect.stringMatching(/approved this message yourself/),
+    });
     expect(refusalFor(record, 'release', bob, true)).toBeNull();
     // Without four-eyes the same person may.
     expect(refusalFor(record, 'release', alice, false)).toBeNull();

@@ -38,7 +38,12 @@ describe('startRetention', () => {
   it('purges at start with the retention cut-off, then on every interval, until stopped', async () => {
     vi.useFakeTimers();
     const calls: Date[] = [];
-    const retention = startRetention(fakeStore(async (d) => (calls.push(d), 0)), 30, undefined, 20);
+    const retention = startRetention(
+      fakeStore(async (d) => (calls.push(d), 0)),
+      30,
+      undefined,
+      20,
+    );
     expect(calls).toHaveLength(1);
     expect(calls[0]!.getTime()).toBe(Date.now() - 30 * DAY_MS);
     await vi.advanceTimersByTimeAsync(19);
@@ -57,7 +62,12 @@ describe('startRetention', () => {
     vi.useFakeTimers();
     let finish!: (removed: number) => void;
     let calls = 0;
-    const retention = startRetention(fakeStore(() => (calls++, new Promise<number>((resolve) => (finish = resolve)))), 30, undefined, 20);
+    const retention = startRetention(
+      fakeStore(() => (calls++, new Promise<number>((resolve) => (finish = resolve)))),
+      30,
+      undefined,
+      20,
+    );
     await vi.advanceTimersByTimeAsync(60);
     expect(calls).toBe(1);
     finish(0);

@@ -213,7 +213,11 @@ describe('mail-guard hash-password', () => {
         },
       });
     input.end(stdin);
-    const code = await runHashPassword(input, sink((s) => (out += s)), sink((s) => (err += s)));
+    const code = await runHashPassword(
+      input,
+      sink((s) => (out += s)),
+      sink((s) => (err += s)),
+    );
     return { code, out, err };
   };
 

@@ -60,7 +60,7 @@ describe('ingress-connection.ts: what the SMTPConnection subclass overrides', ()
     expect(method(proto, '_createParser').length).toBe(0);
   });
 
-  it('commands are still looked up on the instance, so the subclass\'s handlers are the ones that run', () => {
+  it("commands are still looked up on the instance, so the subclass's handlers are the ones that run", () => {
     expect(codeOf(proto._getHandler)).toBe("_getHandler(command) { return this['handler_' + command]; }");
   });
 

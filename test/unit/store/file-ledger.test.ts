@@ -8,7 +8,7 @@ import { FileLedger } from '../../../src/store/file-ledger.js';
 const HOUR = 3_600_000;
 const message = (text: string) => ({ head: Buffer.from(text), rest: [], size: text.length });
 
-describe('FileLedger (the file store\'s delivery ledger)', () => {
+describe("FileLedger (the file store's delivery ledger)", () => {
   it('remembers accepted recipients across a reopen (restart) and forgets on completion', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'ledger-'));
     const path = join(dir, 'ledger.jsonl');
@@ -36,8 +36,11 @@ describe('FileLedger (the file store\'s delivery ledger)', () => {
     let now = Date.now();
     await writeFile(
       path,
-      JSON.stringify({ d: 'old', r: ['x@ext.com'], t: now - 121 * HOUR }) + '\n' +
-        JSON.stringify({ d: 'new', r: ['y@ext.com'], t: now - 119 * HOUR }) + '\n' + '{"d":"torn","r":["z@',
+      JSON.stringify({ d: 'old', r: ['x@ext.com'], t: now - 121 * HOUR }) +
+        '\n' +
+        JSON.stringify({ d: 'new', r: ['y@ext.com'], t: now - 119 * HOUR }) +
+        '\n' +
+        '{"d":"torn","r":["z@',
     );
     const ledger = await FileLedger.open(path, 120 * HOUR, () => now);
     expect([...(await ledger.acceptedRecipients('old'))]).toEqual([]);

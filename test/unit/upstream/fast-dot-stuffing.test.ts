@@ -7,9 +7,9 @@ import { installFastDotStuffing } from '../../../src/upstream/fast-dot-stuffing.
 import { cutInto } from '../../helpers/chunking.js';
 
 // nodemailer does not export its DataStream; load the file it ships to compare against.
-const { default: DataStream } = (await import(
-  pathToFileURL(resolve('node_modules/nodemailer/dist/esm/smtp-connection/data-stream.js')).href
-)) as { default: new () => Transform & { inByteCount: number; outByteCount: number; lastByte: number | false } };
+const { default: DataStream } = (await import(pathToFileURL(resolve('node_modules/nodemailer/dist/esm/smtp-connection/data-stream.js')).href)) as {
+  default: new () => Transform & { inByteCount: number; outByteCount: number; lastByte: number | false };
+};
 
 async function encode(chunks: Buffer[], fast: boolean): Promise<{ bytes: Buffer; pushes: number; inBytes: number; outBytes: number }> {
   const stream = new DataStream();
