@@ -5,6 +5,7 @@ import { RecordDirectories, RecordMismatchError } from './file-store-records.js'
 import { indexAfter, StatusIndex } from './file-store-index.js';
 import { StoreConflictError, StoreUnavailableError, type ListPage, type ListQuery, type MessageStore, type Transition } from './message-store.js';
 import { FileLedger } from './file-ledger.js';
+import { FileAuditLog } from './file-audit-log.js';
 import { type HistoryEntry, type MessageRecord, type RecordStatus } from './record.js';
 import { checkListQuery, checkStatus, emptyCounts } from './store-common.js';
 import { isMessageId } from '../message/message-id.js';
@@ -12,7 +13,8 @@ import { isMessageId } from '../message/message-id.js';
 /**
  * The embedded store: one directory per record under `<path>/records/<id>/`
  * holding message.eml, record.json and, from a release claim on,
- * release.claim. See DESIGN.md "Store records".
+ * release.claim. See DESIGN.md "Store records". The audit log lives beside
+ * them in `<path>/audit/` (file-audit-log.ts).
  */
 export async function openFileStore(path: string, options: { readonly ledgerHours?: number } = {}): Promise<MessageStore> {
   const root = resolve(path);
@@ -28,7 +30,7 @@ export async function openFileStore(path: string, options: { readonly ledgerHour
   } catch (err) {
     throw unavailable(`cannot open the delivery ledger in ${root}`, err);
   }
-  const store = new FileStore(new RecordDirectories(root), ledger);
+  const store = new FileStore(new RecordDirectories(root), ledger, new FileAuditLog(root));
   await store.ping();
   await store.sweep();
   store.warmIndex();
@@ -42,6 +44,7 @@ class FileStore implements MessageStore {
   constructor(
     private readonly dirs: RecordDirectories,
     readonly ledger: FileLedger,
+    readonly audit: FileAuditLog,
   ) {
     this.#index = new StatusIndex(dirs.records);
   }
@@ -214,6 +217,7 @@ class FileStore implements MessageStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.audit.close();
     await this.ledger.close();
   }
 

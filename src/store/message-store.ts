@@ -1,3 +1,4 @@
+import type { AuditEntry, AuditEntryInput } from './audit-chain.js';
 import type { HistoryEntry, MessageRecord, RecordStatus } from './record.js';
 
 /** The store could not answer (disk, Redis down, timeout): the caller fails closed (451 / 503). */
@@ -59,6 +60,24 @@ export interface DeliveryLedger {
 }
 
 /**
+ * The audit log (DESIGN.md "Audit log"; the chain: audit-chain.ts). Appends
+ * are atomic and totally ordered across every process sharing the store: seq
+ * 1, 2, 3 … each chained to the one before. Nothing in mail-guard edits or
+ * removes an entry; retention does not touch the log.
+ */
+export interface AuditLog {
+  /** Adds the next entry (seq, at, prev, hash filled in); durable when it resolves. RangeError for bad input. */
+  append(entry: AuditEntryInput): Promise<AuditEntry>;
+  /**
+   * Oldest first: the entries after the first `after` (default 0), at most
+   * `limit` (1..MAX_AUDIT_READ). In an intact log the nth entry has seq n, so
+   * `after` is the seq of the last entry already read. AuditLogCorruptError
+   * when a stored entry is not a well-formed one (`audit verify` says more).
+   */
+  read(query: { readonly after?: number; readonly limit: number }): Promise<readonly AuditEntry[]>;
+}
+
+/**
  * One interface, two implementations (file, redis), one shared test suite.
  * Every write resolves only once it is durable; every failure to reach the
  * backend is a StoreUnavailableError, never a hang.
@@ -94,6 +113,8 @@ export interface MessageStore {
   countByStatus(): Promise<Record<RecordStatus, number>>;
   /** The delivery ledger of this store (DeliveryLedger). */
   readonly ledger: DeliveryLedger;
+  /** The hash-chained audit log of this store (AuditLog). */
+  readonly audit: AuditLog;
   /** Cheap liveness check for /readyz and start-up. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -10,6 +10,7 @@
  *   {p}:hist:<id>    list: one JSON history entry per element, oldest first
  *   {p}:idx:all      sorted set: every id, scored by receivedAt ms
  *   {p}:idx:<status> sorted set per status, same scores
+ *   {p}:audit:log    list: the audit log, one JSON entry per element, oldest first (redis-audit-log.ts)
  *
  * Scripts declare every key they touch (the six status indexes are passed in
  * RECORD_STATUSES order), and report outcomes as a first element:
@@ -179,6 +180,20 @@ end
 return out
 `;
 
+/**
+ * KEYS: audit log. ARGV: the last entry as the caller read it ('' for an empty
+ * log), the new entry chained to it. Compare-and-append: appends only if the
+ * log still ends with that entry, so of two processes that read the same last
+ * entry exactly one appends and the other reads again (redis-audit-log.ts).
+ * Returns the new length, or 0 when the log had moved on.
+ */
+export const AUDIT_APPEND = `
+local last = redis.call('LINDEX', KEYS[1], -1) or ''
+if last ~= ARGV[1] then return 0 end
+redis.call('RPUSH', KEYS[1], ARGV[2])
+return redis.call('LLEN', KEYS[1])
+`;
+
 const STATUS_INDEXES = RECORD_STATUSES.length;
 
 /** Every script with its key count, which is fixed per script (the six status indexes are always all passed). */
@@ -191,6 +206,7 @@ export const SCRIPTS = {
   complete: { lua: COMPLETE, numberOfKeys: 2 + STATUS_INDEXES },
   purgeOne: { lua: PURGE_ONE, numberOfKeys: 4 + STATUS_INDEXES },
   page: { lua: PAGE, numberOfKeys: 1 },
+  auditAppend: { lua: AUDIT_APPEND, numberOfKeys: 1 },
 } as const satisfies Record<string, { readonly lua: string; readonly numberOfKeys: number }>;
 
 export type ScriptName = keyof typeof SCRIPTS;

@@ -3,6 +3,7 @@ import { createRedisClient, durabilityWarnings, type RedisClient } from './redis
 import {
   StoreConflictError,
   StoreUnavailableError,
+  type AuditLog,
   type DeliveryLedger,
   type ListPage,
   type ListQuery,
@@ -12,6 +13,7 @@ import {
 import { isMessageId, MESSAGE_ID_PATTERN } from '../message/message-id.js';
 import { RECORD_STATUSES, type HistoryEntry, type MessageRecord, type RecordStatus } from './record.js';
 import { SCRIPTS, type ScriptName } from './redis-store-scripts.js';
+import { RedisAuditLog } from './redis-audit-log.js';
 import { checkListQuery, checkStatus, emptyCounts } from './store-common.js';
 
 export interface RedisStoreOptions {
@@ -50,6 +52,9 @@ function defineScripts(client: RedisClient): ScriptedClient {
   return client as ScriptedClient;
 }
 
+/** The key prefix when none is given (openStore gives none). */
+export const DEFAULT_KEY_PREFIX = 'mail-guard';
+
 const CURSOR = new RegExp(`^(\\d{1,16})_(${MESSAGE_ID_PATTERN})$`);
 const PURGE_BATCH = 500;
 
@@ -59,7 +64,7 @@ const PURGE_BATCH = 500;
  * Key layout: see redis-store-scripts.ts.
  */
 export async function openRedisStore(options: RedisStoreOptions): Promise<MessageStore> {
-  const prefix = options.keyPrefix ?? 'mail-guard';
+  const prefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX;
   if (!/^[A-Za-z0-9:_.-]+$/.test(prefix)) throw new RangeError('keyPrefix: letters, digits and : _ . - only');
   const timeout = options.commandTimeoutMs ?? 1000;
   const client = defineScripts(createRedisClient(options.url, options.redisOptions ?? {}, timeout));
@@ -82,6 +87,7 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Messag
 class RedisStore implements MessageStore {
   #closed = false;
   readonly ledger: DeliveryLedger;
+  readonly audit: AuditLog;
 
   constructor(
     private readonly client: ScriptedClient,
@@ -89,6 +95,13 @@ class RedisStore implements MessageStore {
     ledgerTtlMs: number,
   ) {
     this.ledger = new RedisLedger(client, `${tag}:ledger:`, ledgerTtlMs, (fn) => this.#guard(fn));
+    const auditKey = auditLogKey(tag);
+    this.audit = new RedisAuditLog(
+      client,
+      auditKey,
+      (last, entry) => this.#run('auditAppend', [auditKey], [last, entry]),
+      (fn) => this.#guard(fn),
+    );
   }
 
   async put(record: MessageRecord, raw: readonly Buffer[]): Promise<void> {
@@ -280,6 +293,11 @@ class RedisStore implements MessageStore {
       throw new StoreUnavailableError(`redis: ${(err as Error).message ?? String(err)}`, { cause: err });
     }
   }
+}
+
+/** The audit log's list; `tag` is the store's `{prefix}`. */
+export function auditLogKey(tag: string): string {
+  return `${tag}:audit:log`;
 }
 
 function outcome(id: string, reply: unknown): unknown[] {

@@ -14,10 +14,13 @@ import { RECORD_STATUSES, type MessageRecord, type RecordStatus } from '../../sr
 import { openRedisStore } from '../../src/store/redis-store.js';
 import { UNDECIDED } from '../../src/review/lifecycle.js';
 import { startRedisServer } from '../helpers/redis-server.js';
+import { verifyChain, type AuditEntry } from '../../src/store/audit-chain.js';
 import { binaryChunks, body, DAY_MS, entry, expectConflict, makeRecord } from '../helpers/store-records.js';
 
 interface StoreUnderTest {
   readonly store: MessageStore;
+  /** Another instance on the same backend (directory, Redis prefix), as a second proxy would open it. */
+  sibling(): Promise<MessageStore>;
   cleanup(): Promise<void>;
 }
 
@@ -29,14 +32,15 @@ afterAll(async () => {
 storeContract('file', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'mail-guard-store-'));
   const store = await openFileStore(dir);
-  return { store, cleanup: () => rm(dir, { recursive: true, force: true }) };
+  return { store, sibling: () => openFileStore(dir), cleanup: () => rm(dir, { recursive: true, force: true }) };
 });
 
 storeContract(
   'redis',
   async () => {
-    const store = await openRedisStore({ url: redis!.url, keyPrefix: `t-${randomBytes(6).toString('hex')}` });
-    return { store, cleanup: async () => undefined };
+    const keyPrefix = `t-${randomBytes(6).toString('hex')}`;
+    const store = await openRedisStore({ url: redis!.url, keyPrefix });
+    return { store, sibling: () => openRedisStore({ url: redis!.url, keyPrefix }), cleanup: async () => undefined };
   },
   !redis,
 );
@@ -59,6 +63,7 @@ function storeContract(name: string, openStoreUnderTest: () => Promise<StoreUnde
   describe.skipIf(skip)(`MessageStore contract: ${name}`, () => {
     let under: StoreUnderTest;
     let store: MessageStore;
+    const siblings: MessageStore[] = [];
 
     beforeEach(async () => {
       under = await openStoreUnderTest();
@@ -66,8 +71,15 @@ function storeContract(name: string, openStoreUnderTest: () => Promise<StoreUnde
     });
     afterEach(async () => {
       await store.close();
+      for (const sibling of siblings.splice(0)) await sibling.close();
       await under.cleanup();
     });
+
+    async function sibling(): Promise<MessageStore> {
+      const opened = await under.sibling();
+      siblings.push(opened);
+      return opened;
+    }
 
     async function putHeld(overrides: Parameters<typeof makeRecord>[0] = {}): Promise<MessageRecord> {
       const record = makeRecord(overrides);
@@ -259,6 +271,63 @@ function storeContract(name: string, openStoreUnderTest: () => Promise<StoreUnde
       expect([...(await store.ledger.acceptedRecipients(randomBytes(32).toString('hex')))]).toEqual([]);
       await store.ledger.forget(digest);
       expect([...(await store.ledger.acceptedRecipients(digest))]).toEqual([]);
+    });
+
+    it('audit log: appends entries chained in order, durable across a reopen, and reads them back in pages', async () => {
+      expect(await store.audit.read({ limit: 10 })).toEqual([]);
+      const appended: AuditEntry[] = [];
+      const actions = ['sign-in', 'view-raw', 'approve', 'release', 'discard'] as const;
+      for (const [i, action] of actions.entries()) {
+        appended.push(
+          await store.audit.append({
+            actor: i % 2 ? 'ops-bob' : 'ops-alice',
+            action,
+            target: i ? `01J${i}` : null,
+            note: i === 4 ? 'a, "quoted"\nnote' : null,
+          }),
+        );
+      }
+      expect(appended.map((e) => [e.seq, e.action])).toEqual(actions.map((a, i) => [i + 1, a]));
+      expect(appended[0]!.prev).toBe('0'.repeat(64));
+      expect(appended[4]!.note).toBe('a, "quoted"\nnote');
+      for (let i = 1; i < appended.length; i++) expect(appended[i]!.prev).toBe(appended[i - 1]!.hash);
+
+      expect(await store.audit.read({ limit: 2 })).toEqual(appended.slice(0, 2));
+      expect(await store.audit.read({ after: 2, limit: 2 })).toEqual(appended.slice(2, 4));
+      expect(await store.audit.read({ after: 4, limit: 1000 })).toEqual(appended.slice(4));
+      expect(await store.audit.read({ after: 5, limit: 10 })).toEqual([]);
+      expect(verifyChain(await store.audit.read({ limit: 1000 }))).toMatchObject({ ok: true, count: 5 });
+
+      // Another instance (a restart, a second proxy) sees the same log and continues it.
+      await store.close();
+      store = await under.sibling();
+      expect(await store.audit.read({ limit: 10 })).toEqual(appended);
+      expect(await store.audit.append({ actor: 'ops-alice', action: 'sign-out', target: null, note: null })).toMatchObject({ seq: 6, prev: appended[4]!.hash });
+    });
+
+    it('audit log: refuses bad entries and bad queries as the caller’s mistake, writing nothing', async () => {
+      const ok = { actor: 'ops-alice', action: 'approve', target: null, note: null } as const;
+      await expect(store.audit.append({ ...ok, action: 'delete' as 'approve' })).rejects.toThrow(RangeError);
+      await expect(store.audit.append({ ...ok, actor: '' })).rejects.toThrow(RangeError);
+      await expect(store.audit.append({ ...ok, note: 'x'.repeat(4001) })).rejects.toThrow(RangeError);
+      for (const query of [{ limit: 0 }, { limit: 1001 }, { limit: 1.5 }, { after: -1, limit: 1 }, { after: 0.5, limit: 1 }]) {
+        await expect(store.audit.read(query), JSON.stringify(query)).rejects.toThrow(RangeError);
+      }
+      expect(await store.audit.read({ limit: 10 })).toEqual([]);
+    });
+
+    it('audit log: concurrent appends from two store instances on one backend make one unbroken chain', async () => {
+      const other = await sibling();
+      const appends = Array.from({ length: 60 }, (_, i) =>
+        (i % 2 ? other : store).audit.append({ actor: i % 2 ? 'ops-bob' : 'ops-alice', action: 'view-raw', target: `t${i}`, note: null }),
+      );
+      const appended = await Promise.all(appends);
+      expect(appended.map((e) => e.seq).sort((a, b) => a - b)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+      const log = await other.audit.read({ limit: 1000 });
+      expect(verifyChain(log)).toMatchObject({ ok: true, count: 60 });
+      // What each append resolved is exactly what was stored at its seq.
+      for (const entry of appended) expect(log[entry.seq - 1]).toEqual(entry);
+      expect(new Set(log.map((e) => e.target)).size).toBe(60);
     });
 
     it('counts records by status', async () => {
