@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { bearerChallenge, createTokenVerifier, type AdminActor } from './auth.js';
+import { registerAuditRoutes } from './audit-routes.js';
 import { registerCampaignRoutes } from './campaign-routes.js';
 import { ADMIN_BODY_LIMIT } from './admin-server.js';
 import { answerForError, HttpError } from './http-answers.js';
@@ -100,4 +101,5 @@ async function apiScope(api: FastifyInstance, deps: AdminApiDeps): Promise<void>
   registerMessageRoutes(api, context);
   registerReviewRoutes(api, context);
   registerCampaignRoutes(api, context);
+  registerAuditRoutes(api, context);
 }

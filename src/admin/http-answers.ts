@@ -1,5 +1,7 @@
 import type { FastifyReply } from 'fastify';
 import { ReviewRefusedError, type Refusal } from '../review/lifecycle.js';
+import { AuditUnwrittenError } from '../review/audit.js';
+import { AuditLogCorruptError } from '../store/audit-chain.js';
 import { StoreConflictError, StoreUnavailableError } from '../store/message-store.js';
 
 /** An answer the API gives on purpose: status plus a message a person can act on. */
@@ -36,6 +38,9 @@ export function answerForError(err: unknown): ErrorAnswer {
       ? { status: 404, body: { error: 'no message with this id' }, unexpected: false }
       : { status: 409, body: { error: `the message is ${err.current}; this action is not possible from that status`, status: err.current }, unexpected: false };
   }
+  // Done, but not in the audit log: say what was done rather than invite a retry. Logged.
+  if (err instanceof AuditUnwrittenError) return { status: 503, body: { error: err.message }, unexpected: true };
+  if (err instanceof AuditLogCorruptError) return { status: 500, body: { error: err.message }, unexpected: true };
   if (err instanceof StoreUnavailableError) {
     return { status: 503, body: { error: 'the message store is not reachable; try again shortly' }, unexpected: false };
   }

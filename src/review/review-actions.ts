@@ -1,4 +1,5 @@
 import { releaseRecord, type ReleaseDeps } from './release-record.js';
+import { recordAudit, recordAuditAfter } from './audit.js';
 import { StoreConflictError, type MessageStore } from '../store/message-store.js';
 import { historyEntry, type MessageRecord } from '../store/record.js';
 import type { RefusedCopy } from '../actions/outcome.js';
@@ -9,6 +10,8 @@ import { mayReleaseAs, notFrom, refusalFor, ReviewRefusedError, stepFor, type Re
 // reads the record for a precise refusal (lifecycle.ts), then lets the store's
 // atomic transition (or release claim) decide races: the read is advice, the
 // store is the lock. A refusal is a ReviewRefusedError carrying its Refusal.
+// What took effect is also appended to the audit log (audit.ts: after the
+// store accepted it; a refused action leaves no entry).
 
 export interface ReviewDeps extends ReleaseDeps {
   readonly fourEyes: boolean;
@@ -39,6 +42,7 @@ export async function releaseMessage(deps: ReviewDeps, reviewer: Reviewer, id: s
   const result = await releaseRecord(deps, id, as, reviewer.name, stepFor('release', deps.fourEyes).from, reason);
   switch (result.kind) {
     case 'released':
+      await recordAuditAfter(deps.store, reviewer, 'release', id, releaseNote(result.record, as), `message ${id} was released`);
       return { record: result.record, upstreamReply: result.upstreamReply, refused: result.refused };
     case 'not-found':
       throw notFound();
@@ -47,9 +51,22 @@ export async function releaseMessage(deps: ReviewDeps, reviewer: Reviewer, id: s
         result.current === null ? { kind: 'not-found', message: result.message } : { kind: 'wrong-status', message: result.message, status: result.current },
       );
     case 'upstream-failed':
-    case 'unrecorded':
+    case 'unrecorded': {
+      // Something may have gone out: the attempt is audited with its outcome.
+      const note = `as ${as}: failed: ${result.message}; upstream: ${result.upstreamReply}` + (reason ? `; ${reason}` : '');
+      await recordAuditAfter(deps.store, reviewer, 'release', id, note, `the release of message ${id} failed (${result.message})`);
       throw new ReviewRefusedError(result);
+    }
   }
+}
+
+/** What the release's history entry says went out (release-record.ts writes it), for the audit note. */
+function releaseNote(record: MessageRecord, as: ReleaseForm): string {
+  for (let i = record.history.length - 1; i >= 0; i--) {
+    const h = record.history[i]!;
+    if (h.action === 'release') return h.note ?? `as ${as}`;
+  }
+  return `as ${as}`;
 }
 
 async function decide(
@@ -65,8 +82,9 @@ async function decide(
   const refusal = refusalFor(record, action, reviewer, fourEyes);
   if (refusal) throw new ReviewRefusedError(refusal);
   const step = stepFor(action, fourEyes);
+  let decided: MessageRecord;
   try {
-    return await store.transition(id, { ...step, entry: historyEntry(reviewer.name, action, note) });
+    decided = await store.transition(id, { ...step, entry: historyEntry(reviewer.name, action, note) });
   } catch (err) {
     // Someone else changed it between our read and the transition.
     if (err instanceof StoreConflictError && err.current !== null) {
@@ -74,17 +92,21 @@ async function decide(
     }
     throw err;
   }
+  await recordAuditAfter(store, reviewer, action, id, note, `message ${id} was ${action === 'approve' ? 'approved' : 'discarded'}`);
+  return decided;
 }
 
 /**
  * The stored .eml for a person: it may hold every exposed address, so each
- * download is in the history before a byte is handed out, and nothing is handed
- * out when that cannot be recorded.
+ * download is in the history and in the audit log (durable) before a byte is
+ * handed out, and nothing is handed out when either cannot be written
+ * (StoreUnavailableError: the API answers 503).
  */
 export async function rawForReviewer(store: MessageStore, reviewer: Reviewer, id: string): Promise<Buffer> {
   const raw = await store.raw(id);
   if (!raw) throw notFound();
   await store.appendHistory(id, historyEntry(reviewer.name, 'view-raw', null));
+  await recordAudit(store, reviewer, 'view-raw', id, null);
   return raw;
 }
 
