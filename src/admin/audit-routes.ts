@@ -68,8 +68,9 @@ export function registerAuditRoutes(api: FastifyInstance, { deps, actorOf }: Adm
       return send(reply, 200, { entries, next: page.length > limit ? after + entries.length : null });
     }
     // The first page is read before the answer starts, so a store that is down
-    // is a 503. A failure later cuts the download off without its last chunk:
-    // clients report that, and a cut JSONL fails `audit verify --expect-last`.
+    // is a 503. A failure later cuts the download off without its final chunk,
+    // which clients report as an error (curl: exit 18). A JSONL cut short
+    // would verify as a shorter chain: only an anchor (--expect-last) tells.
     const first = await store.audit.read({ after, limit: MAX_AUDIT_READ });
     return reply
       .code(200)

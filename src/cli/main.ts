@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
 import { ConfigError, loadConfigFile, resolveConfigPath } from '../config/load.js';
+import { registerAuditCommands } from './audit-command.js';
 import { registerHashPasswordCommand } from './hash-password-command.js';
 import { registerQuarantineCommands } from './quarantine-command.js';
 
@@ -48,6 +49,7 @@ configCommand
 
 registerQuarantineCommands(program);
 registerHashPasswordCommand(program);
+registerAuditCommands(program, configOption);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   // A bad config or an unusable setting: one line that names the key, exit 2.
