@@ -110,11 +110,17 @@ async function uiScope(ui: FastifyInstance, deps: ReviewerUiDeps): Promise<void>
   registerActionRoutes(ui, context);
 }
 
-/** As the API does (api.ts): a browser names the page a POST comes from; another origin is refused. */
+/**
+ * As the API does (api.ts): a browser names the page a POST comes from; another
+ * origin is refused. Under Referrer-Policy: no-referrer Chromium sends
+ * `Origin: null` even for the console's own forms, so "null" passes only with
+ * Sec-Fetch-Site: same-origin (a sandboxed or data: page elsewhere sends
+ * cross-site); the CSRF token is checked as well either way.
+ */
 function refuseCrossSite(request: FastifyRequest): void {
-  const origin = request.headers.origin;
+  const site = request.headers['sec-fetch-site'];
+  const origin = request.headers.origin === 'null' && site === 'same-origin' ? undefined : request.headers.origin;
   const own = `${request.protocol}://${request.host}`.toLowerCase();
   if (origin !== undefined && origin.toLowerCase() !== own) throw new HttpError(403, 'cross-origin form posts are refused');
-  const site = request.headers['sec-fetch-site'];
   if (origin === undefined && site !== undefined && site !== 'same-origin' && site !== 'none') throw new HttpError(403, 'cross-site form posts are refused');
 }
