@@ -46,7 +46,7 @@ export function messagePage(view: View, data: MessagePageData, notice: Html | nu
         <h2>${view.t('envelope')}</h2>
         <dl class="facts">
           <dt>${view.t('colFrom')}</dt>
-          <dd class="from">${record.from ?? ''}</dd>
+          <dd class="from">${data.preview?.from.join(', ') || record.from || ''}</dd>
           <dt>MAIL FROM</dt>
           <dd>${record.envelope.mailFrom}</dd>
           <dt>RCPT TO</dt>
