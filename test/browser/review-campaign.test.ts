@@ -71,7 +71,7 @@ describe.skipIf(!browser)('reviewing the incident replay in the console', () => 
     await page.evaluate('window.__marker = 1');
     const other = ['From: shop@example.co.jp', 'To: x@ext1.example, y@ext2.example', 'Subject: Sale', '', 'hi', ''].join('\r\n');
     await sendOnce(guard.smtpPort, 'shop@example.co.jp', ['x@ext1.example', 'y@ext2.example'], other);
-    await page.waitForFunction("document.querySelector('[data-status=held]')?.textContent === '13'");
+    await page.locator('[data-status=held]', { hasText: /^13$/ }).waitFor();
     expect(await page.evaluate('window.__marker')).toBe(1);
     expect(await textOf(page, 'table.campaigns')).toContain('Sale');
   });
@@ -88,6 +88,7 @@ describe.skipIf(!browser)('reviewing the incident replay in the console', () => 
     expect(await textOf(page, 'table.addresses')).toContain('m***@g***.com');
     expect(await textOf(page, 'pre.copy-split')).toContain('To: <member');
     expect(await textOf(page, 'pre.copy-bcc')).toContain('To: undisclosed-recipients:;');
+    expect(await textOf(page, 'pre.copy-bcc')).not.toContain('Dear member');
     await page.screenshot({ path: 'docs/console-message-en.png', fullPage: true });
 
     // Accept-Language picks Japanese; the switch on every page changes it.

@@ -46,7 +46,10 @@ export function copyHead(analyse: Analyse, maxHeaderBytes: number, record: Messa
   if (!prepared.ok) return { ok: false, reason: prepared.reason };
   const first = prepared.copies[0];
   if (!first) return { ok: false, reason: 'no recipient' };
-  return { ok: true, head: first.message.head.toString('utf8'), copies: prepared.copies.length };
+  // MessageBytes.head may run on into the body: the header block ends at the first empty line.
+  const text = first.message.head.toString('utf8');
+  const end = text.indexOf('\r\n\r\n');
+  return { ok: true, head: end < 0 ? text : text.slice(0, end + 2), copies: prepared.copies.length };
 }
 
 export async function htmlPart(raw: Buffer): Promise<SanitisedHtml | null> {
