@@ -4,6 +4,7 @@ WORKDIR /app
 COPY package.json package-lock.json tsconfig.json ./
 RUN npm ci --no-audit --no-fund
 COPY src ./src
+# The build also copies the reviewer console's assets (src/admin/ui/assets) into dist/.
 RUN npm run build
 
 FROM node:20-bookworm-slim
@@ -12,6 +13,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
+RUN test -f dist/admin/ui/assets/console.js
 COPY config/mail-guard.yaml /etc/mail-guard/mail-guard.yaml
 # The shipped config keeps its store under ./var (store.path: var/mail-guard).
 # Mount your own config at $MAIL_GUARD_CONFIG; bind smtp.host and admin.host to

@@ -59,6 +59,12 @@ export default defineConfig(
     rules: { 'no-console': 'off' },
   },
 
+  // The reviewer console's one browser script (no build step, served as written).
+  {
+    files: ['src/admin/ui/assets/**/*.js'],
+    languageOptions: { globals: globals.browser, sourceType: 'script' },
+  },
+
   // bench/, this file, .dependency-cruiser.cjs: plain Node scripts.
   {
     files: ['**/*.mjs', '**/*.js', '**/*.cjs'],

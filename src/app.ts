@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { processMessage, type MessageResult, type ProcessDeps } from './actions/process-message.js';
 import { createAdminServer, type AdminServer } from './admin/admin-server.js';
 import { createAdminApi } from './admin/api.js';
+import { createReviewerUi } from './admin/ui/ui-plugin.js';
 import { createMetrics } from './observability/metrics.js';
 import { checkReadiness } from './observability/readiness.js';
 import type { MailGuardConfig } from './config/schema.js';
@@ -124,8 +125,10 @@ export function createApp(config: MailGuardConfig, logger: Logger): App {
       };
       const notice = { language: config.notify.language, reportingMta: hostname(), remoteMta: config.upstream?.host ?? null };
       deps = { ...shared, decide, mask, notice };
+      const review = { ...shared, tokens: config.admin.tokens, fourEyes: config.policy.fourEyes, logger };
       admin = createAdminServer(config.admin, {
-        api: createAdminApi({ ...shared, tokens: config.admin.tokens, fourEyes: config.policy.fourEyes, logger }),
+        api: createAdminApi(review),
+        ui: createReviewerUi({ ...review, sessionSecret: config.admin.sessionSecret }),
         registry: metrics.registry,
         readiness,
       });

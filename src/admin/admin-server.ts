@@ -1,5 +1,8 @@
+import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import type { Registry } from 'prom-client';
+import { ConfigError } from '../config/load.js';
 import type { MailGuardConfig } from '../config/schema.js';
 
 /** A review action's body is a reason and a form; 64 KB is far more than that and far less than a memory problem. */
@@ -16,6 +19,8 @@ export interface AdminServer {
 export interface AdminParts {
   /** The review API under /api (bearer tokens). */
   readonly api?: FastifyPluginAsync;
+  /** The reviewer console under /ui/ (and GET / → /ui/). */
+  readonly ui?: FastifyPluginAsync;
   readonly registry?: Registry;
   readonly readiness?: () => Promise<ReadinessReport>;
 }
@@ -26,9 +31,12 @@ export interface AdminParts {
  * them shows an address, a subject or an id.
  */
 export function createAdminServer(config: MailGuardConfig['admin'], parts: AdminParts = {}): AdminServer {
-  const http = Fastify({ logger: false, forceCloseConnections: true, bodyLimit: ADMIN_BODY_LIMIT });
+  const options = { logger: false, forceCloseConnections: true, bodyLimit: ADMIN_BODY_LIMIT } as const;
+  // With admin.tls the same routes are served over HTTPS only (the console's cookie is then Secure).
+  // Fastify types an HTTPS instance apart; the routes and hooks used here are the same for both.
+  const http = config.tls ? (Fastify({ ...options, https: readAdminTls(config.tls) }) as unknown as FastifyInstance) : Fastify(options);
   http.get('/healthz', async () => ({ status: 'ok' }));
-  const { readiness, registry, api } = parts;
+  const { readiness, registry, api, ui } = parts;
   if (readiness) {
     http.get('/readyz', async (_request, reply) => {
       const report = await readiness();
@@ -39,6 +47,7 @@ export function createAdminServer(config: MailGuardConfig['admin'], parts: Admin
     http.get('/metrics', async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()));
   }
   if (api) void http.register(api);
+  if (ui) void http.register(ui);
   http.setNotFoundHandler((request, reply) => {
     void reply.code(404).send({ error: `no route for ${request.method} ${request.url.split('?')[0]}` });
   });
@@ -51,4 +60,24 @@ export function createAdminServer(config: MailGuardConfig['admin'], parts: Admin
     },
     close: () => http.close(),
   };
+}
+
+/** admin.tls → key and certificate, checked to make a TLS context; ConfigError naming the key otherwise. */
+export function readAdminTls(tls: NonNullable<MailGuardConfig['admin']['tls']>): { key: Buffer; cert: Buffer } {
+  const read = (key: string, path: string): Buffer => {
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new ConfigError(`${key}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+  };
+  const material = { key: read('admin.tls.key', tls.key), cert: read('admin.tls.cert', tls.cert) };
+  try {
+    createSecureContext(material);
+  } catch (err) {
+    throw new ConfigError(
+      `admin.tls: ${tls.key} and ${tls.cert} do not make a TLS key and certificate pair (${String(err instanceof Error ? err.message : err).replace(/[\r\n]+/g, ' ')})`,
+    );
+  }
+  return material;
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isIP } from 'node:net';
+import { createHash } from 'node:crypto';
 import { SHIPPED_FREEMAIL_DOMAINS } from './freemail-domains.js';
 import { MalformedPasswordHash, parsePasswordHash } from './password-hash-format.js';
 
@@ -106,11 +107,39 @@ const adminToken = z.strictObject({
   role: z.enum(['reviewer', 'approver']),
 });
 
-const admin = z.strictObject({
-  host: z.string().min(1).default('127.0.0.1'),
-  port: port.default(9025),
-  tokens: z.array(adminToken).default([]),
-});
+const admin = z
+  .strictObject({
+    host: z.string().min(1).default('127.0.0.1'),
+    port: port.default(9025),
+    tokens: z.array(adminToken).default([]),
+    // Signs the reviewer console's session cookies; without it a random key per
+    // process is used and every console session ends when mail-guard restarts.
+    sessionSecret: z.string().min(32, 'expected at least 32 characters (e.g. openssl rand -hex 32)').optional(),
+    // HTTPS for the admin listener (API, console, metrics), for reviewers on other hosts.
+    tls: z.strictObject({ key: z.string().min(1), cert: z.string().min(1) }).optional(),
+  })
+  .superRefine((a, ctx) => {
+    if (a.sessionSecret !== undefined && a.tokens.length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['sessionSecret'],
+        message: 'a session secret without admin.tokens: nobody can sign in to the console; add a token or remove it',
+      });
+    }
+    if (a.sessionSecret !== undefined) {
+      const digest = createHash('sha256').update(a.sessionSecret, 'utf8').digest('hex');
+      if (a.tokens.some((t) => t.tokenSha256.toLowerCase() === digest)) {
+        ctx.addIssue({ code: 'custom', path: ['sessionSecret'], message: 'admin.sessionSecret is one of the admin tokens; use a secret of its own' });
+      }
+    }
+    if (a.tls !== undefined && a.tls.key === a.tls.cert) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tls', 'cert'],
+        message: 'admin.tls.key and admin.tls.cert name the same file; give the key and the certificate separately',
+      });
+    }
+  });
 
 // upstream.tls: how the relay's certificate is trusted. The CA file is read (and
 // must hold at least one PEM certificate) where the pool is built, which

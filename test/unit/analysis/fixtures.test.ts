@@ -37,6 +37,20 @@ const fifty = Array.from({ length: 50 }, (_, i) => `u${i + 1}@ext${i + 1}.com`);
 const MALFORMED = { code: 554, enhanced: '5.6.0' };
 
 const rows: readonly Row[] = [
+  // The reviewer console's fixtures (test/browser): ordinary exposure, hostile bodies and header markup.
+  {
+    fixture: 'html-scripts-handlers-javascript-links-meta-refresh-base-css-url-srcset-svg-remote-images',
+    rcptTo: ['alice@ext-one.example', 'bob@ext-two.example', 'carol@ext-three.example'],
+    external: ['alice@ext-one.example', 'bob@ext-two.example', 'carol@ext-three.example'],
+    headers: ['To'],
+  },
+  {
+    fixture: 'markup-in-subject-from-display-names-and-attachment-filenames',
+    why: 'markup in display names is a name, not an address',
+    rcptTo: ['dave@ext-one.example', 'erin@ext-two.example'],
+    external: ['dave@ext-one.example', 'erin@ext-two.example'],
+    headers: ['To'],
+  },
   { fixture: 'two-to-headers', rcptTo: TWO, external: ['x@ext1.com', 'y@ext2.com'], headers: ['To'] },
   { fixture: 'to-and-cc', rcptTo: ['x@ext1.com', 'y@ext2.com', BOSS], external: ['x@ext1.com', 'y@ext2.com'], internal: [BOSS], headers: ['To', 'Cc'] },
   { fixture: 'groups', rcptTo: TWO, external: ['x@ext1.com', 'y@ext2.com', 'z@ext3.com'], headers: ['To'] },
