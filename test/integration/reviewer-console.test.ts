@@ -102,8 +102,13 @@ describe('reviewer console over HTTP', () => {
     const first = await guardWith({ sessionSecret: secret });
     const { cookie } = await signIn(first.base);
     expect((await fetch(`${first.base}/ui/`, { headers: { cookie }, redirect: 'manual' })).status).toBe(200);
-    const tampered = cookie.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A'));
-    expect((await fetch(`${first.base}/ui/`, { headers: { cookie: tampered }, redirect: 'manual' })).status).toBe(303);
+    // A changed signature, and another spelling of the same one (base64url's last character
+    // carries spare bits: A and B, or Q and R, may decode alike): both refused.
+    const tampered = cookie.replace(/\.(.)/, (_m, c: string) => `.${c === 'A' ? 'B' : 'A'}`);
+    const respelled = cookie.replace(/.$/, (c) => String.fromCharCode(c.charCodeAt(0) ^ 1));
+    for (const bad of [tampered, respelled]) {
+      expect((await fetch(`${first.base}/ui/`, { headers: { cookie: bad }, redirect: 'manual' })).status, bad).toBe(303);
+    }
 
     // The same secret, so the signature still holds; only the token list changed.
     const rotated = await guardWith({ sessionSecret: secret, tokens: [{ name: 'alice', tokenSha256: sha256('a-new-token-0123456789'), role: 'reviewer' }] });
@@ -164,6 +169,11 @@ describe('reviewer console over HTTP', () => {
       'bob sign-in',
       'bob reveal',
     ]);
+    // And in the store's hash-chained audit log, as the API serves it.
+    const audit = (await (await fetch(`${base}/api/audit`, { headers: { authorization: `Bearer ${ALICE}` } })).json()) as {
+      entries: { actor: string; action: string; target: string | null }[];
+    };
+    expect(audit.entries.map((e) => `${e.actor} ${e.action} ${e.target ?? '-'}`)).toEqual(['alice sign-in -', 'bob sign-in -', `bob reveal ${id}`]);
   });
 
   it('speaks HTTPS with admin.tls, and the session cookie is then Secure', async () => {

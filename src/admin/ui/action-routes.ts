@@ -54,7 +54,7 @@ export function registerActionRoutes(ui: FastifyInstance, context: UiContext): v
     const actor = context.sessionOf(request).actor;
     if (actor.role !== 'approver') throw new HttpError(403, 'showing the full addresses needs a token with the approver role');
     if (!(await store.get(id))) throw new HttpError(404, 'no message with this id');
-    await auditUi(logger, actor, 'reveal', id, null);
+    await auditUi({ logger, store }, actor, 'reveal', id, null);
     return context.page(reply, 200, await renderMessage(context, request, id, true, null));
   });
 

@@ -35,7 +35,7 @@ export function registerLoginRoutes(ui: FastifyInstance, context: UiContext): vo
       return context.page(reply, 401, loginPage(view, view.t('loginFailed')));
     }
     const { cookie, session } = sessions.issue(token);
-    await auditUi(deps.logger, session.actor, 'sign-in', null, `from ${client}`);
+    await auditUi(deps, session.actor, 'sign-in', null, `from ${client}`);
     return reply
       .setCookie(SESSION_COOKIE, cookie, {
         httpOnly: true,
@@ -49,7 +49,7 @@ export function registerLoginRoutes(ui: FastifyInstance, context: UiContext): vo
 
   ui.post('/logout', async (request, reply) => {
     const session = context.sessionOf(request);
-    await auditUi(deps.logger, session.actor, 'sign-out', null, null);
+    await auditUi(deps, session.actor, 'sign-out', null, null);
     return reply
       .clearCookie(SESSION_COOKIE, { path: '/ui', httpOnly: true, sameSite: 'strict', secure: request.protocol === 'https' })
       .redirect('/ui/login', 303);

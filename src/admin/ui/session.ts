@@ -65,7 +65,9 @@ export function createSessionKeeper(tokens: readonly AdminTokenConfig[], secret:
       if (!cookie || cookie.length > 2048) return null;
       const [body, signature, extra] = cookie.split('.');
       if (!body || !signature || extra !== undefined) return null;
-      if (!same(Buffer.from(signature, 'base64url'), mac('session', body))) return null;
+      // Compared as text: base64url ignores the spare low bits of its last character, so
+      // decoding first would accept another spelling of the same signature.
+      if (!same(Buffer.from(signature), Buffer.from(b64(mac('session', body))))) return null;
       let payload: Payload;
       try {
         payload = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as Payload;
