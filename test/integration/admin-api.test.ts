@@ -481,6 +481,67 @@ describe('bad requests and cross-site requests', () => {
   });
 });
 
+describe('message filters', () => {
+  it('filters by action, rule, violation, sender and free text (NFKC), newest first with a cursor, and says how much it read', async () => {
+    const h = await startApi();
+    const verdict = (action: string, rule: string, violation: boolean) => ({ action, rule, violation, reason: `${action} (${rule})` });
+    const held = await h.seed();
+    const split = await h.seed(newsletter('春のキャンペーン'), {
+      subject: '春のキャンペーン',
+      verdict: verdict('split', 'newsletter', true),
+      status: 'captured',
+    });
+    const passed = await h.seed(newsletter('Invoice'), {
+      subject: 'Invoice',
+      verdict: verdict('pass', 'default', false),
+      envelope: { mailFrom: 'Billing@Example.co.jp', rcptTo: RECIPIENTS },
+      status: 'captured',
+    });
+    const split2 = await h.seed(newsletter('Spring sale'), { subject: 'Spring sale', verdict: verdict('split', 'newsletter', true), status: 'captured' });
+    const ids = async (query: string) => {
+      const res = await h.get('alice', `/api/messages?${query}`);
+      expect(res.status, query).toBe(200);
+      return (res.json['records'] as MessageRecord[]).map((r) => r.id);
+    };
+    expect(await ids('action=split')).toEqual([split2.id, split.id]);
+    expect(await ids('rule=newsletter&status=captured')).toEqual([split2.id, split.id]);
+    expect(await ids('violation=false')).toEqual([passed.id]);
+    expect(await ids('violation=true&action=quarantine')).toEqual([held.id]);
+    expect(await ids('sender=billing%40example.CO.JP')).toEqual([passed.id]);
+    expect(await ids('sender=billing')).toEqual([]);
+    // Full-width Latin typed by an IME, half-width katakana: both find the usual forms.
+    expect(await ids(`q=${encodeURIComponent('ＳＰＲＩＮＧ')}`)).toEqual([split2.id]);
+    expect(await ids(`q=${encodeURIComponent('ｷｬﾝﾍﾟｰﾝ')}`)).toEqual([split.id]);
+    expect(await ids(`q=${encodeURIComponent('  invoice ')}`)).toEqual([passed.id]);
+    // An empty value is "any", as a filter form sends it.
+    expect(await ids('status=&action=&rule=&violation=&sender=&q=')).toEqual([split2.id, passed.id, split.id, held.id]);
+
+    const first = await h.get('alice', '/api/messages?action=split&limit=1');
+    expect(first.json).toMatchObject({ records: [{ id: split2.id }], nextCursor: expect.any(String), scanned: 1 });
+    const second = await h.get('alice', `/api/messages?action=split&limit=1&cursor=${encodeURIComponent(first.json['nextCursor'] as string)}`);
+    expect(second.json).toMatchObject({ records: [{ id: split.id }], scanned: 2 });
+    const third = await h.get('alice', `/api/messages?action=split&limit=1&cursor=${encodeURIComponent(second.json['nextCursor'] as string)}`);
+    expect(third.json).toEqual({ records: [], nextCursor: null, scanned: 1 });
+  });
+
+  it('refuses a bad filter with a 400 that names the parameter', async () => {
+    const h = await startApi();
+    const cases: Array<[string, RegExp]> = [
+      ['action=hold', /^action must be one of pass, monitor, bcc, split, quarantine, reject/],
+      ['violation=yes', /^violation must be true or false/],
+      ['action=split&action=pass', /^give action once/],
+      [`q=${'x'.repeat(201)}`, /^q is longer than 200 characters/],
+      ['sender=a%0Ab%40example.com', /^sender must be an envelope sender address without control characters/],
+      ['verdict=split', /^unknown query parameter "verdict"; use status, action, rule, violation, sender, q, limit or cursor/],
+    ];
+    for (const [query, error] of cases) {
+      const res = await h.get('alice', `/api/messages?${query}`);
+      expect(res.status, query).toBe(400);
+      expect(res.json['error'], query).toMatch(error);
+    }
+  });
+});
+
 describe('store outage', () => {
   it('answers 503 with a JSON error when the store cannot be reached', async () => {
     const h = await startApi();
