@@ -613,12 +613,17 @@ describe('campaigns', () => {
     expect(campaigns).toHaveLength(2);
     const nov = campaigns.find((c) => c['subject'] === 'Members newsletter, November')!;
     expect(nov).toMatchObject({ sender: 'news@example.co.jp', count: 3, statuses: { held: 3 }, worstExposure: 7, newestId: november[2]!.id });
+    expect(nov).toMatchObject({ verdicts: { quarantine: 3 }, approvers: [] });
     expect(nov['key']).toMatch(/^[0-9a-f]{24}$/);
     expect((await h.get('bob', '/api/campaigns')).json['campaigns']).toEqual(campaigns); // stable keys
 
     await h.post('alice', `/api/messages/${november[0]!.id}/approve`);
     const regrouped = (await h.get('alice', '/api/campaigns')).json['campaigns'] as Array<Record<string, unknown>>;
-    expect(regrouped.find((c) => c['key'] === nov['key'])).toMatchObject({ count: 3, statuses: { held: 2, approved: 1 } });
+    expect(regrouped.find((c) => c['key'] === nov['key'])).toMatchObject({
+      count: 3,
+      statuses: { held: 2, approved: 1 },
+      approvers: [{ name: 'alice', count: 1 }],
+    });
 
     expect((await h.post('bob', `/api/campaigns/${nov['key'] as string}/discard`, {})).status).toBe(400);
     const discarded = await h.post('bob', `/api/campaigns/${nov['key'] as string}/discard`, { reason: 'wrong list' });
@@ -632,6 +637,33 @@ describe('campaigns', () => {
     expect(await statusOf(h, other.id)).toBe('held');
     expect(await statusOf(h, done.id)).toBe('released');
     expect((await h.post('bob', `/api/campaigns/${nov['key'] as string}/discard`, { reason: 'again' })).status).toBe(404);
+  });
+
+  it('counts verdicts per campaign and names who approved what (four-eyes), most approvals first', async () => {
+    const h = await startApi();
+    const verdict = (action: string) => ({ action, rule: 'newsletter', violation: action !== 'pass', reason: action });
+    const records = [
+      await h.seed(newsletter(), { verdict: verdict('split'), status: 'captured' }),
+      await h.seed(newsletter(), { verdict: verdict('split'), status: 'captured' }),
+      await h.seed(newsletter(), { verdict: verdict('pass'), status: 'captured' }),
+      await h.seed(newsletter(), { verdict: null }),
+      await h.seed(),
+      await h.seed(),
+      await h.seed(),
+    ];
+    await h.post('bob', `/api/messages/${records[4]!.id}/approve`);
+    await h.post('alice', `/api/messages/${records[5]!.id}/approve`);
+    await h.post('bob', `/api/messages/${records[6]!.id}/approve`);
+    const [campaign] = (await h.get('carol', '/api/campaigns')).json['campaigns'] as Array<Record<string, unknown>>;
+    expect(campaign).toMatchObject({
+      count: 7,
+      statuses: { captured: 3, held: 1, approved: 3 },
+      verdicts: { split: 2, pass: 1, none: 1, quarantine: 3 },
+      approvers: [
+        { name: 'bob', count: 2 },
+        { name: 'alice', count: 1 },
+      ],
+    });
   });
 
   it('releases an approved campaign with four-eyes: one transaction per record, each record released once', async () => {
