@@ -4,6 +4,7 @@ import { registerCampaignRoutes } from './campaign-routes.js';
 import { ADMIN_BODY_LIMIT } from './admin-server.js';
 import { answerForError, HttpError } from './http-answers.js';
 import { registerMessageRoutes } from './message-routes.js';
+import { registerReportRoutes } from './report-routes.js';
 import { registerReviewRoutes } from './review-routes.js';
 import type { AdminApiDeps, AdminRouteContext } from './route-context.js';
 
@@ -100,4 +101,5 @@ async function apiScope(api: FastifyInstance, deps: AdminApiDeps): Promise<void>
   registerMessageRoutes(api, context);
   registerReviewRoutes(api, context);
   registerCampaignRoutes(api, context);
+  registerReportRoutes(api, context);
 }

@@ -91,6 +91,32 @@ export function listParams(query: unknown): ListParams {
   return { status, action, rule, violation, sender: sender?.trim() || undefined, text, limit, cursor };
 }
 
+const reportQuery = z.strictObject(
+  {
+    since: once('since')
+      .pipe(
+        z.union([z.iso.datetime({ offset: true }), z.iso.date()], {
+          error: 'since must be an ISO 8601 time with a zone (2026-11-29T08:00:00Z, …+09:00) or a date (2026-11-29, meaning 00:00 UTC)',
+        }),
+      )
+      .transform((v) => new Date(v.length === 10 ? `${v}T00:00:00Z` : v))
+      .optional(),
+  },
+  { error: (issue) => (issue.code === 'unrecognized_keys' ? `unknown query parameter "${issue.keys[0]}"; use since` : undefined) },
+);
+
+/** GET /api/report: `since`, an ISO time with a zone or a date (UTC). */
+export function reportParams(query: unknown): { readonly since: Date | undefined } {
+  const { since } = parsed(reportQuery, query ?? {});
+  return { since };
+}
+
+/** GET /api/overview takes no parameters; an unknown one is refused rather than ignored. */
+export function noParams(query: unknown, route: string): void {
+  const keys = Object.keys(query ?? {});
+  if (keys.length > 0) throw new HttpError(400, `unknown query parameter "${keys[0]}"; ${route} takes none`);
+}
+
 const optionalReason = z
   .string({ error: '"reason" must be a string' })
   .trim()

@@ -542,6 +542,80 @@ describe('message filters', () => {
   });
 });
 
+describe('overview and report', () => {
+  it('GET /api/overview: statuses, verdicts by UTC day, the oldest held message, the latest held campaigns', async () => {
+    const h = await startApi();
+    const hourAgo = Date.now() - 3_600_000;
+    const oldest = await h.seed(newsletter(), { id: newMessageId(hourAgo), receivedAt: new Date(hourAgo).toISOString() });
+    await h.seed(newsletter('Board minutes'), { subject: 'Board minutes' });
+    await h.seed(newsletter(), { status: 'released' });
+    expect((await h.call('GET', '/api/overview', { as: null })).status).toBe(401);
+    const { status, json } = await h.get('alice', '/api/overview');
+    expect(status).toBe(200);
+    expect(json).toMatchObject({
+      rehearsal: false,
+      statuses: { held: 2, approved: 0, released: 1, discarded: 0, captured: 0, failed: 0 },
+      verdicts: { last7Days: { messages: 3, verdicts: { quarantine: 3, pass: 0 } }, complete: false, truncated: false },
+      oldestHeld: { id: oldest.id, receivedAt: oldest.receivedAt, sender: 'news@example.co.jp', subject: 'Members newsletter, November' },
+    });
+    const verdicts = json['verdicts'] as { today: { since: string }; last7Days: { since: string } };
+    expect(verdicts.today.since).toMatch(/^\d{4}-\d\d-\d\dT00:00:00\.000Z$/);
+    expect(Date.parse(verdicts.today.since) - Date.parse(verdicts.last7Days.since)).toBe(6 * 86_400_000);
+    expect((json['oldestHeld'] as { ageSeconds: number }).ageSeconds).toBeGreaterThanOrEqual(3600);
+    expect((json['latestHeldCampaigns'] as Array<{ subject: string }>).map((c) => c.subject)).toEqual(['Board minutes', 'Members newsletter, November']);
+    const unknown = await h.get('alice', '/api/overview?days=3');
+    expect(unknown).toEqual({ status: 400, json: { error: 'unknown query parameter "days"; GET /api/overview takes none' } });
+  });
+
+  it('GET /api/report: per campaign verdict counts and reasons; complete in rehearsal mode, since as ISO time or date', async () => {
+    const h = await startApi({ rehearsal: true });
+    const captured = (action: string, reason: string, at = Date.now()) => ({
+      id: newMessageId(at),
+      receivedAt: new Date(at).toISOString(),
+      status: 'captured' as const,
+      verdict: { action, rule: 'default', violation: action !== 'pass', reason },
+    });
+    const dayAgo = Date.now() - 86_400_000;
+    await h.seed(newsletter(), captured('split', '3 exposed', dayAgo));
+    await h.seed(newsletter(), captured('split', '3 exposed'));
+    await h.seed(newsletter(), captured('pass', 'within limits'));
+    const { status, json } = await h.get('alice', '/api/report');
+    expect(status).toBe(200);
+    expect(json).toMatchObject({ mode: 'rehearsal', complete: true, truncated: false, since: null, scanned: 3, totals: { messages: 3 } });
+    expect(json['campaigns']).toEqual([
+      expect.objectContaining({
+        sender: 'news@example.co.jp',
+        subject: 'Members newsletter, November',
+        messages: 3,
+        verdicts: { pass: 1, monitor: 0, bcc: 0, split: 2, quarantine: 0, reject: 0 },
+        reasons: [
+          { action: 'split', reason: '3 exposed', count: 2 },
+          { action: 'pass', reason: 'within limits', count: 1 },
+        ],
+      }),
+    ]);
+    const sinceIso = new Date(dayAgo + 1000).toISOString();
+    const recent = await h.get('alice', `/api/report?since=${encodeURIComponent(sinceIso)}`);
+    expect(recent.json).toMatchObject({ since: sinceIso, totals: { messages: 2, verdicts: { split: 1, pass: 1 } } });
+    const tokyo = await h.get('alice', `/api/report?since=${encodeURIComponent('2026-11-29T09:00:00+09:00')}`);
+    expect(tokyo.json['since']).toBe('2026-11-29T00:00:00.000Z');
+    const date = await h.get('alice', '/api/report?since=2026-11-29');
+    expect(date.json['since']).toBe('2026-11-29T00:00:00.000Z');
+    for (const bad of ['since=yesterday', 'since=2026-11-29T09:00:00', 'since=2026-13-01', 'from=2026-11-29']) {
+      const res = await h.get('alice', `/api/report?${bad}`);
+      expect(res.status, bad).toBe(400);
+      expect(res.json['error'], bad).toMatch(/since/);
+    }
+  });
+
+  it('GET /api/report in live mode says it is not complete: only what the store kept is known', async () => {
+    const h = await startApi();
+    await h.seed();
+    const { json } = await h.get('alice', '/api/report');
+    expect(json).toMatchObject({ mode: 'live', complete: false, totals: { messages: 1, verdicts: { quarantine: 1 } } });
+  });
+});
+
 describe('store outage', () => {
   it('answers 503 with a JSON error when the store cannot be reached', async () => {
     const h = await startApi();
