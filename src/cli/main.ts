@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { ConfigError, loadConfigFile, resolveConfigPath } from '../config/load.js';
 import { registerHashPasswordCommand } from './hash-password-command.js';
 import { registerQuarantineCommands } from './quarantine-command.js';
+import { registerReportCommand } from './report-command.js';
 
 const program = new Command('mail-guard')
   .description('Outbound SMTP proxy that stops messages exposing external recipients to each other')
@@ -47,6 +48,7 @@ configCommand
   });
 
 registerQuarantineCommands(program);
+registerReportCommand(program);
 registerHashPasswordCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
