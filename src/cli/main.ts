@@ -4,6 +4,7 @@ import { ConfigError, loadConfigFile, resolveConfigPath } from '../config/load.j
 import { registerHashPasswordCommand } from './hash-password-command.js';
 import { registerQuarantineCommands } from './quarantine-command.js';
 import { registerReportCommand } from './report-command.js';
+import { registerTokenCommands } from './token-command.js';
 
 const program = new Command('mail-guard')
   .description('Outbound SMTP proxy that stops messages exposing external recipients to each other')
@@ -49,6 +50,7 @@ configCommand
 
 registerQuarantineCommands(program);
 registerReportCommand(program);
+registerTokenCommands(program);
 registerHashPasswordCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
