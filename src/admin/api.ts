@@ -5,6 +5,7 @@ import { registerCampaignRoutes } from './campaign-routes.js';
 import { ADMIN_BODY_LIMIT } from './admin-server.js';
 import { answerForError, HttpError } from './http-answers.js';
 import { registerMessageRoutes } from './message-routes.js';
+import { registerReportRoutes } from './report-routes.js';
 import { registerReviewRoutes } from './review-routes.js';
 import type { AdminApiDeps, AdminRouteContext } from './route-context.js';
 
@@ -102,4 +103,5 @@ async function apiScope(api: FastifyInstance, deps: AdminApiDeps): Promise<void>
   registerReviewRoutes(api, context);
   registerCampaignRoutes(api, context);
   registerAuditRoutes(api, context);
+  registerReportRoutes(api, context);
 }

@@ -12,12 +12,12 @@ export function registerMessageRoutes(api: FastifyInstance, { deps, actorOf }: A
   const { store } = deps;
 
   api.get<{ Querystring: Record<string, unknown> }>('/messages', async (request, reply) => {
-    const { status, limit, cursor } = listParams(request.query);
-    const page = await store.list({ status, limit, cursor }).catch((err: unknown) => {
+    const page = await store.list(listParams(request.query)).catch((err: unknown) => {
       // The store refuses a cursor it did not hand out with a RangeError: the client's mistake.
       throw err instanceof RangeError ? new HttpError(400, 'cursor must be the nextCursor of the previous page') : err;
     });
-    return send(reply, 200, { records: page.records, nextCursor: page.nextCursor });
+    // A page with fewer than `limit` records and a nextCursor ended at the store's scan bound: page on.
+    return send(reply, 200, { records: page.records, nextCursor: page.nextCursor, scanned: page.scanned });
   });
 
   api.get<IdParams>('/messages/:id', async (request, reply) => {

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { isMessageId } from '../message/message-id.js';
 import { RELEASE_FORMS, type ReleaseForm } from '../review/lifecycle.js';
 import { RECORD_STATUSES, type RecordStatus } from '../store/record.js';
+import { ACTIONS, type PolicyAction } from '../config/schema.js';
 import { HttpError } from './http-answers.js';
 
 // Input checks for the admin API: everything a client sends is checked here,
@@ -26,11 +27,34 @@ export function campaignKeyParam(value: string): string {
 /** A query parameter given twice arrives as an array. */
 const once = (key: string) => z.string({ error: `give ${key} once` });
 
+/** An empty value (an "any" choice in a filter form) is the same as leaving the parameter out. */
+const filter = <T extends z.ZodType<unknown, string>>(key: string, schema: T) =>
+  once(key)
+    .transform((v) => (v === '' ? undefined : v))
+    .pipe(schema.optional())
+    .optional();
+
+const FILTER_CHARS = 200;
+const text = (key: string, what: string) =>
+  z
+    .string()
+    .max(FILTER_CHARS, { error: `${key} is longer than ${FILTER_CHARS} characters` })
+    // eslint-disable-next-line no-control-regex
+    .regex(/^[^\x00-\x1f\x7f]*$/, { error: `${key} must be ${what} without control characters` });
+
+const LIST_PARAMETERS = 'status, action, rule, violation, sender, q, limit or cursor';
+
 const listQuery = z.strictObject(
   {
-    status: once('status')
-      .pipe(z.enum(RECORD_STATUSES, { error: `status must be one of ${RECORD_STATUSES.join(', ')}` }))
-      .optional(),
+    status: filter('status', z.enum(RECORD_STATUSES, { error: `status must be one of ${RECORD_STATUSES.join(', ')}` })),
+    action: filter('action', z.enum(ACTIONS, { error: `action must be one of ${ACTIONS.join(', ')} (the verdict's action)` })),
+    rule: filter('rule', text('rule', 'a rule name')),
+    violation: filter(
+      'violation',
+      z.enum(['true', 'false'], { error: 'violation must be true or false' }).transform((v) => v === 'true'),
+    ),
+    sender: filter('sender', text('sender', 'an envelope sender address')),
+    q: filter('q', text('q', 'text to look for in the subject, From or sender')),
     limit: once('limit')
       .regex(/^\d{1,4}$/, { error: 'limit must be a whole number from 1 to 500' })
       .transform(Number)
@@ -40,18 +64,57 @@ const listQuery = z.strictObject(
       .regex(new RegExp(`^[\\x21-\\x7e]{1,${MAX_CURSOR_CHARS}}$`), { error: 'cursor must be the nextCursor of the previous page' })
       .optional(),
   },
-  { error: (issue) => (issue.code === 'unrecognized_keys' ? `unknown query parameter "${issue.keys[0]}"; use status, limit or cursor` : undefined) },
+  { error: (issue) => (issue.code === 'unrecognized_keys' ? `unknown query parameter "${issue.keys[0]}"; use ${LIST_PARAMETERS}` : undefined) },
 );
 
+/** GET /api/messages (and the UI's message list): a store ListQuery, `q` becoming its `text`. */
 export interface ListParams {
   readonly status: RecordStatus | undefined;
+  readonly action: PolicyAction | undefined;
+  readonly rule: string | undefined;
+  readonly violation: boolean | undefined;
+  readonly sender: string | undefined;
+  readonly text: string | undefined;
   readonly limit: number;
   readonly cursor: string | undefined;
 }
 
+/**
+ * The query of a message listing, checked: a 400 naming the parameter for
+ * anything wrong or unknown; an empty filter value means no filter. Pass the
+ * result to store.list as it is.
+ */
 export function listParams(query: unknown): ListParams {
-  const { status, limit, cursor } = parsed(listQuery, query ?? {});
-  return { status, limit, cursor };
+  const { status, action, rule, violation, sender, q, limit, cursor } = parsed(listQuery, query ?? {});
+  // Surrounding spaces in a search box are never meant.
+  const text = q?.trim() || undefined;
+  return { status, action, rule, violation, sender: sender?.trim() || undefined, text, limit, cursor };
+}
+
+const reportQuery = z.strictObject(
+  {
+    since: once('since')
+      .pipe(
+        z.union([z.iso.datetime({ offset: true }), z.iso.date()], {
+          error: 'since must be an ISO 8601 time with a zone (2026-11-29T08:00:00Z, …+09:00) or a date (2026-11-29, meaning 00:00 UTC)',
+        }),
+      )
+      .transform((v) => new Date(v.length === 10 ? `${v}T00:00:00Z` : v))
+      .optional(),
+  },
+  { error: (issue) => (issue.code === 'unrecognized_keys' ? `unknown query parameter "${issue.keys[0]}"; use since` : undefined) },
+);
+
+/** GET /api/report: `since`, an ISO time with a zone or a date (UTC). */
+export function reportParams(query: unknown): { readonly since: Date | undefined } {
+  const { since } = parsed(reportQuery, query ?? {});
+  return { since };
+}
+
+/** GET /api/overview takes no parameters; an unknown one is refused rather than ignored. */
+export function noParams(query: unknown, route: string): void {
+  const keys = Object.keys(query ?? {});
+  if (keys.length > 0) throw new HttpError(400, `unknown query parameter "${keys[0]}"; ${route} takes none`);
 }
 
 const optionalReason = z

@@ -4,6 +4,8 @@ import { ConfigError, loadConfigFile, resolveConfigPath } from '../config/load.j
 import { registerAuditCommands } from './audit-command.js';
 import { registerHashPasswordCommand } from './hash-password-command.js';
 import { registerQuarantineCommands } from './quarantine-command.js';
+import { registerReportCommand } from './report-command.js';
+import { registerTokenCommands } from './token-command.js';
 
 const program = new Command('mail-guard')
   .description('Outbound SMTP proxy that stops messages exposing external recipients to each other')
@@ -48,6 +50,8 @@ configCommand
   });
 
 registerQuarantineCommands(program);
+registerReportCommand(program);
+registerTokenCommands(program);
 registerHashPasswordCommand(program);
 registerAuditCommands(program, configOption);
 

@@ -1,75 +1,11 @@
 import type { Command } from 'commander';
+import { callAdminApi as call, cell, runApiAction as run, table, type ApiOptions } from './admin-client.js';
 
 // `mail-guard quarantine …` talks to a running mail-guard through its admin
 // API, so the CLI needs no store credentials and every action is audited
 // under the token's name exactly like a click in the API.
 
-interface ApiOptions {
-  admin?: string;
-  token?: string;
-}
-
-/**
- * Exit codes, from the API's answer (admin/http-answers.ts maps review/'s
- * refusals to those statuses): 0 done; 1 refused, nothing changed (4xx: wrong
- * status, four-eyes, not found, bad input); 2 usage, no token, API unreachable;
- * 3 failed on the way (5xx: the upstream did not take it, the store is down),
- * worth a retry or a look at the log.
- */
-export const QUARANTINE_EXIT = { refused: 1, usage: 2, failed: 3 } as const;
-
-class ApiError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode: number,
-  ) {
-    super(message);
-  }
-}
-
-function target(opts: ApiOptions): { base: string; token: string } {
-  const base = opts.admin ?? process.env['MAIL_GUARD_ADMIN_URL'] ?? 'http://127.0.0.1:9025';
-  const token = opts.token ?? process.env['MAIL_GUARD_TOKEN'];
-  if (!token) throw new ApiError('no token: pass --token or set MAIL_GUARD_TOKEN', QUARANTINE_EXIT.usage);
-  return { base: base.replace(/\/+$/, ''), token };
-}
-
-/**
- * fetch() rejects with "fetch failed" and the reason in `cause`. When the name
- * has several addresses (localhost: ::1 and 127.0.0.1) and every one refuses,
- * the cause is an AggregateError with an empty message: its code says it.
- */
-function fetchFailure(err: unknown): string {
-  const cause = err instanceof Error ? err.cause : undefined;
-  if (cause instanceof Error) return cause.message || ((cause as NodeJS.ErrnoException).code ?? cause.name);
-  return err instanceof Error ? err.message : String(err);
-}
-
-async function call(opts: ApiOptions, method: 'GET' | 'POST', path: string, body?: object): Promise<unknown> {
-  const { base, token } = target(opts);
-  let response: Response;
-  try {
-    response = await fetch(base + path, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-      ...(body ? { body: JSON.stringify(body) } : {}),
-    });
-  } catch (err) {
-    throw new ApiError(`cannot reach the admin API at ${base}: ${fetchFailure(err)}`, QUARANTINE_EXIT.usage);
-  }
-  const text = await response.text();
-  let parsed: unknown = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    // not JSON: shown as it is
-  }
-  if (!response.ok) {
-    const message = typeof parsed === 'object' && parsed && 'error' in parsed ? String(parsed.error) : text;
-    throw new ApiError(`${response.status}: ${message}`, response.status >= 500 ? QUARANTINE_EXIT.failed : QUARANTINE_EXIT.refused);
-  }
-  return parsed;
-}
+export { QUARANTINE_EXIT } from './admin-client.js';
 
 const print = (value: unknown): void => {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n');
@@ -82,6 +18,13 @@ interface ListedRecord {
   envelope: { mailFrom: string; rcptTo: string[] };
   subject: string | null;
   analysis: { exposedExternalCount: number } | null;
+  verdict: { action: string; rule: string } | null;
+}
+
+interface ListedPage {
+  records: ListedRecord[];
+  nextCursor: string | null;
+  scanned: number;
 }
 
 function listTable(records: ListedRecord[]): string {
@@ -89,13 +32,25 @@ function listTable(records: ListedRecord[]): string {
     r.id,
     r.receivedAt.replace('T', ' ').slice(0, 19),
     r.status,
+    cell(r.verdict?.action ?? '-'),
+    cell(r.verdict?.rule ?? '-'),
     String(r.analysis?.exposedExternalCount ?? '-'),
     String(r.envelope.rcptTo.length),
-    r.subject ?? '',
+    cell(r.subject),
   ]);
-  const head = ['ID', 'RECEIVED', 'STATUS', 'EXPOSED', 'RCPTS', 'SUBJECT'];
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  return [head, ...rows].map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n') + '\n';
+  return table(['ID', 'RECEIVED', 'STATUS', 'VERDICT', 'RULE', 'EXPOSED', 'RCPTS', 'SUBJECT'], rows);
+}
+
+interface ListOptions {
+  status?: string;
+  action?: string;
+  rule?: string;
+  sender?: string;
+  q?: string;
+  violation?: string;
+  limit: string;
+  cursor?: string;
+  json?: boolean;
 }
 
 export function registerQuarantineCommands(program: Command): void {
@@ -105,29 +60,31 @@ export function registerQuarantineCommands(program: Command): void {
     .option('--admin <url>', 'admin API base URL (default $MAIL_GUARD_ADMIN_URL or http://127.0.0.1:9025)')
     .option('--token <token>', 'bearer token (default $MAIL_GUARD_TOKEN)');
   const api = (): ApiOptions => quarantine.opts<ApiOptions>();
-  const run =
-    <A extends unknown[]>(action: (...args: A) => Promise<void>) =>
-    async (...args: A) => {
-      try {
-        await action(...args);
-      } catch (err) {
-        if (!(err instanceof ApiError)) throw err;
-        process.stderr.write(`mail-guard: ${err.message}\n`);
-        process.exitCode = err.exitCode;
-      }
-    };
 
   quarantine
     .command('list')
-    .description('records, newest first')
+    .description("records, newest first; the next page's --cursor goes to stderr, so stdout stays a table")
     .option('--status <status>', 'held | approved | released | discarded | captured | failed')
+    .option('--action <action>', "the verdict's action: pass | monitor | bcc | split | quarantine | reject")
+    .option('--rule <name>', 'the rule that decided ("default" when no rule matched)')
+    .option('--sender <address>', 'envelope sender, whole address, any case')
+    .option('--q <text>', 'text in the subject, From or sender (any case, full-width or half-width)')
+    .option('--violation <bool>', 'true: broke a threshold; false: did not')
     .option('--limit <n>', 'how many', '50')
-    .option('--json', 'print JSON')
+    .option('--cursor <cursor>', 'continue after the previous page (the cursor it printed)')
+    .option('--json', 'print the page as JSON (records, nextCursor, scanned)')
     .action(
-      run(async (opts: { status?: string; limit: string; json?: boolean }) => {
-        const query = new URLSearchParams({ limit: opts.limit, ...(opts.status ? { status: opts.status } : {}) });
-        const page = (await call(api(), 'GET', `/api/messages?${query.toString()}`)) as { records: ListedRecord[] };
-        process.stdout.write(opts.json ? JSON.stringify(page, null, 2) + '\n' : listTable(page.records));
+      run(async (opts: ListOptions) => {
+        const { limit, json, ...filters } = opts;
+        const query = new URLSearchParams({ limit });
+        for (const [key, value] of Object.entries(filters)) if (value !== undefined) query.set(key, value);
+        const page = (await call(api(), 'GET', `/api/messages?${query.toString()}`)) as ListedPage;
+        process.stdout.write(json ? JSON.stringify(page, null, 2) + '\n' : listTable(page.records));
+        if (!json && page.nextCursor !== null) {
+          // A page cut short by the store's scan bound is not the end: say so, or a sparse filter looks empty.
+          const why = page.records.length < Number(limit) ? ` (searched ${page.scanned} records for this page; older ones not searched yet)` : '';
+          process.stderr.write(`more${why}: --cursor ${page.nextCursor}\n`);
+        }
       }),
     );
   quarantine

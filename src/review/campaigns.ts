@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { MessageStore } from '../store/message-store.js';
 import type { MessageRecord, RecordStatus } from '../store/record.js';
-import { CAMPAIGN_STATUSES } from './lifecycle.js';
+import { approvedBy, CAMPAIGN_STATUSES } from './lifecycle.js';
 
 // A campaign is what one bulk send left in the quarantine: the records that
 // share an envelope sender and a subject (the seed incident was 832 of them).
@@ -18,6 +18,10 @@ export interface CampaignSummary {
   readonly subject: string | null;
   readonly count: number;
   readonly statuses: Partial<Record<RecordStatus, number>>;
+  /** Records per verdict action (pass, monitor, bcc, split, quarantine, reject); "none" for a record without a verdict. */
+  readonly verdicts: Readonly<Record<string, number>>;
+  /** Who approved its approved records (four-eyes: that person cannot release them), most approvals first; empty when none are approved. */
+  readonly approvers: readonly { readonly name: string; readonly count: number }[];
   readonly firstReceivedAt: string;
   readonly lastReceivedAt: string;
   /** The largest exposedExternalCount among its records. */
@@ -32,12 +36,12 @@ export function campaignKey(record: Pick<MessageRecord, 'envelope' | 'subject'>)
   return createHash('sha256').update(identity).digest('hex').slice(0, 24);
 }
 
-/** Every undecided record, newest first per status, up to the scan bound. */
-async function* undecidedRecords(store: MessageStore): AsyncGenerator<MessageRecord, boolean> {
+/** Every undecided record (or of the statuses given), newest first per status, up to the scan bound. */
+async function* undecidedRecords(store: MessageStore, statuses: readonly RecordStatus[] = CAMPAIGN_STATUSES): AsyncGenerator<MessageRecord, boolean> {
   let scanned = 0;
   // A record approved while the scan runs can show up under both statuses: once is enough.
   const seen = new Set<string>();
-  for (const status of CAMPAIGN_STATUSES) {
+  for (const status of statuses) {
     let cursor: string | undefined;
     do {
       const page = await store.list({ status, limit: PAGE, cursor });
@@ -53,9 +57,21 @@ async function* undecidedRecords(store: MessageStore): AsyncGenerator<MessageRec
   return false;
 }
 
-export async function listCampaigns(store: MessageStore): Promise<{ campaigns: CampaignSummary[]; truncated: boolean }> {
+export interface CampaignListing {
+  /** Newest activity first. */
+  readonly campaigns: CampaignSummary[];
+  /** More records than one scan reads: some campaigns or counts are missing. */
+  readonly truncated: boolean;
+}
+
+/**
+ * Held, approved and captured mail grouped by sender and subject. With
+ * `statuses` only records of those statuses are read and counted (the
+ * overview's latest held campaigns: ['held']); the keys stay the same.
+ */
+export async function listCampaigns(store: MessageStore, options: { readonly statuses?: readonly RecordStatus[] } = {}): Promise<CampaignListing> {
   const groups = new Map<string, { sender: string; subject: string | null; records: MessageRecord[] }>();
-  const scan = undecidedRecords(store);
+  const scan = undecidedRecords(store, options.statuses);
   let step = await scan.next();
   for (; !step.done; step = await scan.next()) {
     const record = step.value;
@@ -78,11 +94,17 @@ export async function campaignRecords(store: MessageStore, key: string): Promise
 
 function summarise(key: string, sender: string, subject: string | null, records: readonly MessageRecord[]): CampaignSummary {
   const statuses: Partial<Record<RecordStatus, number>> = {};
+  const verdicts = new Map<string, number>();
+  const approvers = new Map<string, number>();
   let first = records[0]!;
   let last = records[0]!;
   let worstExposure = 0;
   for (const r of records) {
     statuses[r.status] = (statuses[r.status] ?? 0) + 1;
+    const action = r.verdict?.action ?? 'none';
+    verdicts.set(action, (verdicts.get(action) ?? 0) + 1);
+    const approver = r.status === 'approved' ? approvedBy(r) : null;
+    if (approver !== null) approvers.set(approver, (approvers.get(approver) ?? 0) + 1);
     if (r.receivedAt < first.receivedAt) first = r;
     if (r.receivedAt > last.receivedAt || (r.receivedAt === last.receivedAt && r.id > last.id)) last = r;
     worstExposure = Math.max(worstExposure, r.analysis?.exposedExternalCount ?? 0);
@@ -93,6 +115,8 @@ function summarise(key: string, sender: string, subject: string | null, records:
     subject,
     count: records.length,
     statuses,
+    verdicts: Object.fromEntries(verdicts),
+    approvers: [...approvers].map(([name, count]) => ({ name, count })).sort((a, b) => b.count - a.count || (a.name < b.name ? -1 : 1)),
     firstReceivedAt: first.receivedAt,
     lastReceivedAt: last.receivedAt,
     worstExposure,

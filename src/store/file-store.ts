@@ -7,7 +7,7 @@ import { StoreConflictError, StoreUnavailableError, type ListPage, type ListQuer
 import { FileLedger } from './file-ledger.js';
 import { FileAuditLog } from './file-audit-log.js';
 import { type HistoryEntry, type MessageRecord, type RecordStatus } from './record.js';
-import { checkListQuery, checkStatus, emptyCounts } from './store-common.js';
+import { checkListQuery, checkStatus, emptyCounts, MAX_LIST_SCAN, recordMatcher } from './store-common.js';
 import { isMessageId } from '../message/message-id.js';
 
 /**
@@ -79,29 +79,50 @@ class FileStore implements MessageStore {
 
   async list(query: ListQuery): Promise<ListPage> {
     this.#open();
-    const { limit, cursor, status } = checkListQuery(query, isMessageId);
+    const { limit, cursor, status, maxScan = MAX_LIST_SCAN } = checkListQuery(query, isMessageId);
+    const matches = recordMatcher(query);
     return this.#guard('cannot list records', async () => {
       const all = await this.#index.ids();
       const candidates = cursor === undefined ? all : all.slice(indexAfter(all, cursor));
-      // Without a status filter every id is a candidate, so read the page
-      // directly; with one, the index finds the matching ids first.
-      const ids = status === undefined ? each(candidates) : matching(this.#index.entries(candidates), status);
+      // Without a status filter every id is a candidate; with one, the index
+      // finds the matching ids first. Other filters need the record itself.
+      const ids = (status === undefined ? each(candidates) : matching(this.#index.entries(candidates), status))[Symbol.asyncIterator]();
       const records: MessageRecord[] = [];
+      let scanned = 0;
+      let last: string | null = null;
       let more = false;
-      for await (const id of ids) {
-        if (records.length === limit) {
-          more = true;
+      for (;;) {
+        // Unfiltered, every record read is one for the page: read no more than it needs.
+        const room = records.length === limit ? 0 : Math.min(READ_BATCH, maxScan - scanned, matches ? Infinity : limit - records.length);
+        const batch = room > 0 ? await take(ids, room) : [];
+        if (batch.length === 0) {
+          // Full, or out of scan budget: is there anything after the last record looked at?
+          more = room <= 0 && !(await ids.next()).done;
           break;
         }
-        const record = await this.dirs.read(id).catch((err: unknown) => {
-          // As in the index: one unparsable record.json must not hide all the others.
-          if (err instanceof SyntaxError || err instanceof RecordMismatchError) return null;
-          throw err;
-        });
-        // Re-checked against the file itself: another process may have moved it on.
-        if (record && (status === undefined || record.status === status)) records.push(record);
+        const read = await Promise.all(batch.map((id) => this.#readListed(id)));
+        for (let i = 0; i < batch.length; i++) {
+          if (records.length === limit) {
+            more = true;
+            break;
+          }
+          scanned++;
+          last = batch[i]!;
+          const record = read[i];
+          // Re-checked against the file itself: another process may have moved it on.
+          if (record && (status === undefined || record.status === status) && (matches === null || matches(record))) records.push(record);
+        }
+        if (more) break;
       }
-      return { records, nextCursor: more ? records[records.length - 1]!.id : null };
+      return { records, nextCursor: more ? last : null, scanned };
+    });
+  }
+
+  /** A record for a listing; one unparsable record.json must not hide all the others (as in the index). */
+  async #readListed(id: string): Promise<MessageRecord | null> {
+    return this.dirs.read(id).catch((err: unknown) => {
+      if (err instanceof SyntaxError || err instanceof RecordMismatchError) return null;
+      throw err;
     });
   }
 
@@ -209,6 +230,24 @@ class FileStore implements MessageStore {
     });
   }
 
+  async oldest(status: RecordStatus): Promise<MessageRecord | null> {
+    this.#open();
+    checkStatus(status);
+    return this.#guard('cannot read the index', async () => {
+      const ids = await this.#index.ids();
+      // Oldest first; the index may be behind a change another process made, so the file decides.
+      for (let end = ids.length; end > 0; end -= READ_BATCH) {
+        const older = ids.slice(Math.max(0, end - READ_BATCH), end).reverse();
+        for await (const entry of this.#index.entries(older)) {
+          if (entry.status !== status) continue;
+          const record = await this.#readListed(entry.id);
+          if (record?.status === status) return record;
+        }
+      }
+      return null;
+    });
+  }
+
   async ping(): Promise<void> {
     this.#open();
     await this.#guard(`store directory ${this.dirs.root} is not usable`, () => this.dirs.probe());
@@ -258,8 +297,21 @@ class FileStore implements MessageStore {
   }
 }
 
+/** Records a listing reads at once: enough to keep the disk busy, few enough that a full page wastes little. */
+const READ_BATCH = 64;
+
 async function* each(ids: readonly string[]): AsyncGenerator<string> {
   yield* ids;
+}
+
+async function take(ids: AsyncIterator<string>, count: number): Promise<string[]> {
+  const out: string[] = [];
+  while (out.length < count) {
+    const step = await ids.next();
+    if (step.done) break;
+    out.push(step.value);
+  }
+  return out;
 }
 
 async function* matching(entries: AsyncIterable<{ id: string; status: RecordStatus }>, status: RecordStatus): AsyncGenerator<string> {

@@ -19,16 +19,36 @@ export class StoreConflictError extends Error {
 
 export interface ListQuery {
   readonly status?: RecordStatus | undefined;
+  /** The verdict's action (pass, monitor, bcc, split, quarantine, reject); a record without a verdict never matches. */
+  readonly action?: string | undefined;
+  /** The verdict's rule name, exactly. */
+  readonly rule?: string | undefined;
+  /** The verdict's violation flag. */
+  readonly violation?: boolean | undefined;
+  /** The envelope sender, whole address, compared case-insensitively. */
+  readonly sender?: string | undefined;
+  /** Free text: a substring of the Subject, the From address or the envelope sender, case-insensitive, both sides NFKC (store-common.ts searchForm). */
+  readonly text?: string | undefined;
   /** 1..500 */
   readonly limit: number;
   /** Opaque: the nextCursor of the previous page. */
   readonly cursor?: string | undefined;
+  /**
+   * The most records this page reads and tests (default MAX_LIST_SCAN, at most
+   * MAX_LIST_SCAN_LIMIT). A page that reaches it before `limit` matches ends
+   * there with a nextCursor after the last record looked at, so a sparse filter
+   * over a large store answers in bounded time and the caller pages on.
+   */
+  readonly maxScan?: number | undefined;
 }
 
 export interface ListPage {
   /** Newest first. */
   readonly records: readonly MessageRecord[];
+  /** null: nothing older matches. Fewer than `limit` records with a cursor: the scan bound ended this page, continue from here. */
   readonly nextCursor: string | null;
+  /** Records read and tested for this page (a status alone is answered from the index and does not count the others). */
+  readonly scanned: number;
 }
 
 export interface Transition {
@@ -109,6 +129,8 @@ export interface MessageStore {
   purge(olderThan: Date, keep: ReadonlySet<RecordStatus>): Promise<number>;
   /** When the oldest record with this status was received (for "held mail too old"); null when there is none. */
   oldestReceivedAt(status: RecordStatus): Promise<Date | null>;
+  /** The oldest record that has this status (the overview's "oldest held"); null when there is none. */
+  oldest(status: RecordStatus): Promise<MessageRecord | null>;
   /** Counts by status, for the quarantine gauge. */
   countByStatus(): Promise<Record<RecordStatus, number>>;
   /** The delivery ledger of this store (DeliveryLedger). */

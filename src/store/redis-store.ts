@@ -14,7 +14,7 @@ import { isMessageId, MESSAGE_ID_PATTERN } from '../message/message-id.js';
 import { RECORD_STATUSES, type HistoryEntry, type MessageRecord, type RecordStatus } from './record.js';
 import { SCRIPTS, type ScriptName } from './redis-store-scripts.js';
 import { RedisAuditLog } from './redis-audit-log.js';
-import { checkListQuery, checkStatus, emptyCounts } from './store-common.js';
+import { checkListQuery, checkStatus, emptyCounts, MAX_LIST_SCAN, recordMatcher } from './store-common.js';
 
 export interface RedisStoreOptions {
   readonly url: string;
@@ -57,6 +57,9 @@ export const DEFAULT_KEY_PREFIX = 'mail-guard';
 
 const CURSOR = new RegExp(`^(\\d{1,16})_(${MESSAGE_ID_PATTERN})$`);
 const PURGE_BATCH = 500;
+/** Records a filtered listing fetches per round trip. */
+const SCAN_BATCH = 200;
+const OLDEST_BATCH = 10;
 
 /**
  * The shared store: several mail-guard processes may use one Redis, and a
@@ -133,19 +136,41 @@ class RedisStore implements MessageStore {
   }
 
   async list(query: ListQuery): Promise<ListPage> {
-    const { limit, cursor, status } = checkListQuery(query, (c) => CURSOR.test(c));
-    const [, cursorScore = '', cursorId = ''] = cursor === undefined ? [] : CURSOR.exec(cursor)!;
+    const { limit, cursor, status, maxScan = MAX_LIST_SCAN } = checkListQuery(query, (c) => CURSOR.test(c));
+    const matches = recordMatcher(query);
+    let [, afterScore = '', afterId = ''] = cursor === undefined ? [] : CURSOR.exec(cursor)!;
     return this.#guard(async () => {
-      const flat = (await this.#run('page', [this.#key('idx', status ?? 'all')], [cursorScore, cursorId, String(limit + 1)])) as string[];
-      const page: { id: string; score: string }[] = [];
-      for (let i = 0; i + 1 < flat.length; i += 2) page.push({ id: flat[i]!, score: flat[i + 1]! });
-      const more = page.length > limit;
-      if (more) page.length = limit;
-      const fetched = await this.#fetch(page.map((p) => p.id));
-      // A record can move on (or be purged) between the index read and the fetch.
-      const records = fetched.filter((r): r is MessageRecord => r !== null && (status === undefined || r.status === status));
-      const last = page[page.length - 1];
-      return { records, nextCursor: more && last ? `${last.score}_${last.id}` : null };
+      const records: MessageRecord[] = [];
+      let scanned = 0;
+      let more = false;
+      for (;;) {
+        // Unfiltered, every record fetched is one for the page: fetch no more than it needs.
+        const room = records.length === limit ? 0 : Math.min(SCAN_BATCH, maxScan - scanned, matches ? Infinity : limit - records.length);
+        // One more than there is room for: whether anything follows the last record looked at.
+        const flat = (await this.#run('page', [this.#key('idx', status ?? 'all')], [afterScore, afterId, String(room + 1)])) as string[];
+        const page: { id: string; score: string }[] = [];
+        for (let i = 0; i + 1 < flat.length; i += 2) page.push({ id: flat[i]!, score: flat[i + 1]! });
+        const end = page.length <= room;
+        if (!end) {
+          more = room === 0;
+          page.length = room;
+        }
+        if (page.length === 0) break;
+        const fetched = await this.#fetch(page.map((p) => p.id));
+        for (let i = 0; i < page.length; i++) {
+          if (records.length === limit) {
+            more = true;
+            break;
+          }
+          scanned++;
+          ({ score: afterScore, id: afterId } = page[i]!);
+          const record = fetched[i];
+          // A record can move on (or be purged) between the index read and the fetch.
+          if (record && (status === undefined || record.status === status) && (matches === null || matches(record))) records.push(record);
+        }
+        if (more || end) break;
+      }
+      return { records, nextCursor: more ? `${afterScore}_${afterId}` : null, scanned };
     });
   }
 
@@ -228,6 +253,19 @@ class RedisStore implements MessageStore {
     return this.#guard(async () => {
       const [, score] = await this.client.zrange(this.#key('idx', status), '0', '0', 'WITHSCORES');
       return score === undefined ? null : new Date(Number(score));
+    });
+  }
+
+  async oldest(status: RecordStatus): Promise<MessageRecord | null> {
+    checkStatus(status);
+    return this.#guard(async () => {
+      // Oldest first; a record can move on between the index read and the fetch: take the next one then.
+      for (let offset = 0; ; offset += OLDEST_BATCH) {
+        const ids = await this.client.zrange(this.#key('idx', status), String(offset), String(offset + OLDEST_BATCH - 1));
+        const found = (await this.#fetch(ids)).find((r) => r?.status === status);
+        if (found) return found;
+        if (ids.length < OLDEST_BATCH) return null;
+      }
     });
   }
 

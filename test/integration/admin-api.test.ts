@@ -481,6 +481,141 @@ describe('bad requests and cross-site requests', () => {
   });
 });
 
+describe('message filters', () => {
+  it('filters by action, rule, violation, sender and free text (NFKC), newest first with a cursor, and says how much it read', async () => {
+    const h = await startApi();
+    const verdict = (action: string, rule: string, violation: boolean) => ({ action, rule, violation, reason: `${action} (${rule})` });
+    const held = await h.seed();
+    const split = await h.seed(newsletter('春のキャンペーン'), {
+      subject: '春のキャンペーン',
+      verdict: verdict('split', 'newsletter', true),
+      status: 'captured',
+    });
+    const passed = await h.seed(newsletter('Invoice'), {
+      subject: 'Invoice',
+      verdict: verdict('pass', 'default', false),
+      envelope: { mailFrom: 'Billing@Example.co.jp', rcptTo: RECIPIENTS },
+      status: 'captured',
+    });
+    const split2 = await h.seed(newsletter('Spring sale'), { subject: 'Spring sale', verdict: verdict('split', 'newsletter', true), status: 'captured' });
+    const ids = async (query: string) => {
+      const res = await h.get('alice', `/api/messages?${query}`);
+      expect(res.status, query).toBe(200);
+      return (res.json['records'] as MessageRecord[]).map((r) => r.id);
+    };
+    expect(await ids('action=split')).toEqual([split2.id, split.id]);
+    expect(await ids('rule=newsletter&status=captured')).toEqual([split2.id, split.id]);
+    expect(await ids('violation=false')).toEqual([passed.id]);
+    expect(await ids('violation=true&action=quarantine')).toEqual([held.id]);
+    expect(await ids('sender=billing%40example.CO.JP')).toEqual([passed.id]);
+    expect(await ids('sender=billing')).toEqual([]);
+    // Full-width Latin typed by an IME, half-width katakana: both find the usual forms.
+    expect(await ids(`q=${encodeURIComponent('ＳＰＲＩＮＧ')}`)).toEqual([split2.id]);
+    expect(await ids(`q=${encodeURIComponent('ｷｬﾝﾍﾟｰﾝ')}`)).toEqual([split.id]);
+    expect(await ids(`q=${encodeURIComponent('  invoice ')}`)).toEqual([passed.id]);
+    // An empty value is "any", as a filter form sends it.
+    expect(await ids('status=&action=&rule=&violation=&sender=&q=')).toEqual([split2.id, passed.id, split.id, held.id]);
+
+    const first = await h.get('alice', '/api/messages?action=split&limit=1');
+    expect(first.json).toMatchObject({ records: [{ id: split2.id }], nextCursor: expect.any(String), scanned: 1 });
+    const second = await h.get('alice', `/api/messages?action=split&limit=1&cursor=${encodeURIComponent(first.json['nextCursor'] as string)}`);
+    expect(second.json).toMatchObject({ records: [{ id: split.id }], scanned: 2 });
+    const third = await h.get('alice', `/api/messages?action=split&limit=1&cursor=${encodeURIComponent(second.json['nextCursor'] as string)}`);
+    expect(third.json).toEqual({ records: [], nextCursor: null, scanned: 1 });
+  });
+
+  it('refuses a bad filter with a 400 that names the parameter', async () => {
+    const h = await startApi();
+    const cases: Array<[string, RegExp]> = [
+      ['action=hold', /^action must be one of pass, monitor, bcc, split, quarantine, reject/],
+      ['violation=yes', /^violation must be true or false/],
+      ['action=split&action=pass', /^give action once/],
+      [`q=${'x'.repeat(201)}`, /^q is longer than 200 characters/],
+      ['sender=a%0Ab%40example.com', /^sender must be an envelope sender address without control characters/],
+      ['verdict=split', /^unknown query parameter "verdict"; use status, action, rule, violation, sender, q, limit or cursor/],
+    ];
+    for (const [query, error] of cases) {
+      const res = await h.get('alice', `/api/messages?${query}`);
+      expect(res.status, query).toBe(400);
+      expect(res.json['error'], query).toMatch(error);
+    }
+  });
+});
+
+describe('overview and report', () => {
+  it('GET /api/overview: statuses, verdicts by UTC day, the oldest held message, the latest held campaigns', async () => {
+    const h = await startApi();
+    const hourAgo = Date.now() - 3_600_000;
+    const oldest = await h.seed(newsletter(), { id: newMessageId(hourAgo), receivedAt: new Date(hourAgo).toISOString() });
+    await h.seed(newsletter('Board minutes'), { subject: 'Board minutes' });
+    await h.seed(newsletter(), { status: 'released' });
+    expect((await h.call('GET', '/api/overview', { as: null })).status).toBe(401);
+    const { status, json } = await h.get('alice', '/api/overview');
+    expect(status).toBe(200);
+    expect(json).toMatchObject({
+      rehearsal: false,
+      statuses: { held: 2, approved: 0, released: 1, discarded: 0, captured: 0, failed: 0 },
+      verdicts: { last7Days: { messages: 3, verdicts: { quarantine: 3, pass: 0 } }, complete: false, truncated: false },
+      oldestHeld: { id: oldest.id, receivedAt: oldest.receivedAt, sender: 'news@example.co.jp', subject: 'Members newsletter, November' },
+    });
+    const verdicts = json['verdicts'] as { today: { since: string }; last7Days: { since: string } };
+    expect(verdicts.today.since).toMatch(/^\d{4}-\d\d-\d\dT00:00:00\.000Z$/);
+    expect(Date.parse(verdicts.today.since) - Date.parse(verdicts.last7Days.since)).toBe(6 * 86_400_000);
+    expect((json['oldestHeld'] as { ageSeconds: number }).ageSeconds).toBeGreaterThanOrEqual(3600);
+    expect((json['latestHeldCampaigns'] as Array<{ subject: string }>).map((c) => c.subject)).toEqual(['Board minutes', 'Members newsletter, November']);
+    const unknown = await h.get('alice', '/api/overview?days=3');
+    expect(unknown).toEqual({ status: 400, json: { error: 'unknown query parameter "days"; GET /api/overview takes none' } });
+  });
+
+  it('GET /api/report: per campaign verdict counts and reasons; complete in rehearsal mode, since as ISO time or date', async () => {
+    const h = await startApi({ rehearsal: true });
+    const captured = (action: string, reason: string, at = Date.now()) => ({
+      id: newMessageId(at),
+      receivedAt: new Date(at).toISOString(),
+      status: 'captured' as const,
+      verdict: { action, rule: 'default', violation: action !== 'pass', reason },
+    });
+    const dayAgo = Date.now() - 86_400_000;
+    await h.seed(newsletter(), captured('split', '3 exposed', dayAgo));
+    await h.seed(newsletter(), captured('split', '3 exposed'));
+    await h.seed(newsletter(), captured('pass', 'within limits'));
+    const { status, json } = await h.get('alice', '/api/report');
+    expect(status).toBe(200);
+    expect(json).toMatchObject({ mode: 'rehearsal', complete: true, truncated: false, since: null, scanned: 3, totals: { messages: 3 } });
+    expect(json['campaigns']).toEqual([
+      expect.objectContaining({
+        sender: 'news@example.co.jp',
+        subject: 'Members newsletter, November',
+        messages: 3,
+        verdicts: { pass: 1, monitor: 0, bcc: 0, split: 2, quarantine: 0, reject: 0 },
+        reasons: [
+          { action: 'split', reason: '3 exposed', count: 2 },
+          { action: 'pass', reason: 'within limits', count: 1 },
+        ],
+      }),
+    ]);
+    const sinceIso = new Date(dayAgo + 1000).toISOString();
+    const recent = await h.get('alice', `/api/report?since=${encodeURIComponent(sinceIso)}`);
+    expect(recent.json).toMatchObject({ since: sinceIso, totals: { messages: 2, verdicts: { split: 1, pass: 1 } } });
+    const tokyo = await h.get('alice', `/api/report?since=${encodeURIComponent('2026-11-29T09:00:00+09:00')}`);
+    expect(tokyo.json['since']).toBe('2026-11-29T00:00:00.000Z');
+    const date = await h.get('alice', '/api/report?since=2026-11-29');
+    expect(date.json['since']).toBe('2026-11-29T00:00:00.000Z');
+    for (const bad of ['since=yesterday', 'since=2026-11-29T09:00:00', 'since=2026-13-01', 'from=2026-11-29']) {
+      const res = await h.get('alice', `/api/report?${bad}`);
+      expect(res.status, bad).toBe(400);
+      expect(res.json['error'], bad).toMatch(/since/);
+    }
+  });
+
+  it('GET /api/report in live mode says it is not complete: only what the store kept is known', async () => {
+    const h = await startApi();
+    await h.seed();
+    const { json } = await h.get('alice', '/api/report');
+    expect(json).toMatchObject({ mode: 'live', complete: false, totals: { messages: 1, verdicts: { quarantine: 1 } } });
+  });
+});
+
 describe('store outage', () => {
   it('answers 503 with a JSON error when the store cannot be reached', async () => {
     const h = await startApi();
@@ -552,12 +687,17 @@ describe('campaigns', () => {
     expect(campaigns).toHaveLength(2);
     const nov = campaigns.find((c) => c['subject'] === 'Members newsletter, November')!;
     expect(nov).toMatchObject({ sender: 'news@example.co.jp', count: 3, statuses: { held: 3 }, worstExposure: 7, newestId: november[2]!.id });
+    expect(nov).toMatchObject({ verdicts: { quarantine: 3 }, approvers: [] });
     expect(nov['key']).toMatch(/^[0-9a-f]{24}$/);
     expect((await h.get('bob', '/api/campaigns')).json['campaigns']).toEqual(campaigns); // stable keys
 
     await h.post('alice', `/api/messages/${november[0]!.id}/approve`);
     const regrouped = (await h.get('alice', '/api/campaigns')).json['campaigns'] as Array<Record<string, unknown>>;
-    expect(regrouped.find((c) => c['key'] === nov['key'])).toMatchObject({ count: 3, statuses: { held: 2, approved: 1 } });
+    expect(regrouped.find((c) => c['key'] === nov['key'])).toMatchObject({
+      count: 3,
+      statuses: { held: 2, approved: 1 },
+      approvers: [{ name: 'alice', count: 1 }],
+    });
 
     expect((await h.post('bob', `/api/campaigns/${nov['key'] as string}/discard`, {})).status).toBe(400);
     const discarded = await h.post('bob', `/api/campaigns/${nov['key'] as string}/discard`, { reason: 'wrong list' });
@@ -571,6 +711,33 @@ describe('campaigns', () => {
     expect(await statusOf(h, other.id)).toBe('held');
     expect(await statusOf(h, done.id)).toBe('released');
     expect((await h.post('bob', `/api/campaigns/${nov['key'] as string}/discard`, { reason: 'again' })).status).toBe(404);
+  });
+
+  it('counts verdicts per campaign and names who approved what (four-eyes), most approvals first', async () => {
+    const h = await startApi();
+    const verdict = (action: string) => ({ action, rule: 'newsletter', violation: action !== 'pass', reason: action });
+    const records = [
+      await h.seed(newsletter(), { verdict: verdict('split'), status: 'captured' }),
+      await h.seed(newsletter(), { verdict: verdict('split'), status: 'captured' }),
+      await h.seed(newsletter(), { verdict: verdict('pass'), status: 'captured' }),
+      await h.seed(newsletter(), { verdict: null }),
+      await h.seed(),
+      await h.seed(),
+      await h.seed(),
+    ];
+    await h.post('bob', `/api/messages/${records[4]!.id}/approve`);
+    await h.post('alice', `/api/messages/${records[5]!.id}/approve`);
+    await h.post('bob', `/api/messages/${records[6]!.id}/approve`);
+    const [campaign] = (await h.get('carol', '/api/campaigns')).json['campaigns'] as Array<Record<string, unknown>>;
+    expect(campaign).toMatchObject({
+      count: 7,
+      statuses: { captured: 3, held: 1, approved: 3 },
+      verdicts: { split: 2, pass: 1, none: 1, quarantine: 3 },
+      approvers: [
+        { name: 'bob', count: 2 },
+        { name: 'alice', count: 1 },
+      ],
+    });
   });
 
   it('releases an approved campaign with four-eyes: one transaction per record, each record released once', async () => {

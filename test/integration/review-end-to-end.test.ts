@@ -123,7 +123,7 @@ describe('review through the CLI', () => {
 
     const list = await cli(guard, 'alice', 'list');
     expect(list.code).toBe(0);
-    expect(list.stdout).toMatch(new RegExp(`^${id}\\s+\\S+ \\S+\\s+held\\s+3\\s+3\\s+Monthly news$`, 'm'));
+    expect(list.stdout).toMatch(new RegExp(`^${id}\\s+\\S+ \\S+\\s+held\\s+quarantine\\s+default\\s+3\\s+3\\s+Monthly news$`, 'm'));
     const show = await cli(guard, 'alice', 'show', id);
     expect(JSON.parse(show.stdout)).toMatchObject({ record: { id, status: 'held' }, preview: { subject: 'Monthly news' } });
     expect((await cli(guard, 'bob', 'approve', id, '--reason', 'ok')).code).toBe(0);

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openFileStore } from '../../src/store/file-store.js';
-import { StoreConflictError, type MessageStore } from '../../src/store/message-store.js';
+import { StoreConflictError, type ListQuery, type MessageStore } from '../../src/store/message-store.js';
 import { RECORD_STATUSES, type MessageRecord, type RecordStatus } from '../../src/store/record.js';
 import { openRedisStore } from '../../src/store/redis-store.js';
 import { UNDECIDED } from '../../src/review/lifecycle.js';
@@ -141,10 +141,131 @@ function storeContract(name: string, openStoreUnderTest: () => Promise<StoreUnde
       expect((await store.list({ status: 'approved', limit: 10 })).records).toEqual([]);
     });
 
+    it('filters by verdict action, rule, violation, envelope sender and free text, newest first, paging with a cursor', async () => {
+      const base = Date.now() - DAY_MS;
+      const verdict = (action: string, rule: string, violation: boolean) => ({ action, rule, violation, reason: `${action} by ${rule}` });
+      const spec: Array<Partial<MessageRecord>> = [
+        { verdict: verdict('quarantine', 'default', true), subject: 'Spring campaign — 春のキャンペーン' },
+        { verdict: verdict('split', 'newsletter', true), subject: 'Members newsletter', envelope: { mailFrom: 'News@Example.co.jp', rcptTo: ['a@x.example'] } },
+        {
+          verdict: verdict('pass', 'default', false),
+          subject: 'Invoice 42',
+          from: 'billing@example.co.jp',
+          envelope: { mailFrom: 'billing@example.co.jp', rcptTo: [] },
+        },
+        { verdict: verdict('quarantine', 'newsletter', true), subject: null, envelope: { mailFrom: 'news@example.co.jp.evil.example', rcptTo: [] } },
+        { verdict: null, subject: 'no verdict', status: 'failed' },
+        { verdict: verdict('split', 'newsletter', true), subject: 'ｷｬﾝﾍﾟｰﾝ half-width', status: 'captured' },
+      ];
+      const records: MessageRecord[] = [];
+      // Three rounds of the six kinds, each received a second apart: 18 records.
+      for (let round = 0; round < 3; round++) {
+        for (const [i, overrides] of spec.entries()) records.push(await putHeld({ at: base + (round * spec.length + i) * 1000, ...overrides }));
+      }
+      const newestFirst = (rs: MessageRecord[]) => rs.map((r) => r.id).reverse();
+      const ids = async (query: Omit<ListQuery, 'limit'>, limit = 4) => {
+        const out: string[] = [];
+        let cursor: string | undefined;
+        for (let guard = 0; guard < 50; guard++) {
+          const page = await store.list({ ...query, limit, cursor });
+          expect(page.records.length).toBeLessThanOrEqual(limit);
+          out.push(...page.records.map((r) => r.id));
+          if (page.nextCursor === null) return out;
+          cursor = page.nextCursor;
+        }
+        throw new Error('paging did not end');
+      };
+      const where = (test: (r: MessageRecord) => boolean) => newestFirst(records.filter(test));
+
+      expect(await ids({ action: 'split' })).toEqual(where((r) => r.verdict?.action === 'split'));
+      expect(await ids({ action: 'split' })).toHaveLength(6);
+      expect(await ids({ rule: 'newsletter' })).toEqual(where((r) => r.verdict?.rule === 'newsletter'));
+      expect(await ids({ violation: false })).toEqual(where((r) => r.verdict?.violation === false));
+      expect(await ids({ violation: true }, 50)).toHaveLength(12);
+      // Exact address, any case: not the look-alike that merely starts with it.
+      expect(await ids({ sender: 'NEWS@example.CO.JP' })).toEqual(where((r) => r.envelope.mailFrom.toLowerCase() === 'news@example.co.jp'));
+      expect(await ids({ sender: 'NEWS@example.CO.JP' })).toHaveLength(12);
+      // Free text: subject, From and envelope sender; full-width and half-width forms find the usual ones.
+      expect(await ids({ text: 'ＳＰＲＩＮＧ' })).toEqual(where((r) => r.subject?.startsWith('Spring') === true));
+      expect(await ids({ text: 'キャンペーン' })).toEqual(where((r) => r.subject?.includes('ャンペ') === true || r.subject?.includes('ｬﾝﾍﾟ') === true));
+      expect(await ids({ text: 'キャンペーン' })).toHaveLength(6);
+      expect(await ids({ text: 'BILLING@' })).toEqual(where((r) => r.from === 'billing@example.co.jp'));
+      expect(await ids({ text: 'evil' })).toEqual(where((r) => r.envelope.mailFrom.endsWith('evil.example')));
+      expect(await ids({ text: 'no such words' })).toEqual([]);
+      // Combined with each other and with the status index.
+      expect(await ids({ status: 'captured', action: 'split', rule: 'newsletter' }, 2)).toEqual(
+        where((r) => r.status === 'captured' && r.verdict?.action === 'split'),
+      );
+      expect(await ids({ status: 'held', action: 'split', sender: 'news@example.co.jp', text: 'members' }, 1)).toHaveLength(3);
+      expect(await ids({ status: 'failed', action: 'quarantine' })).toEqual([]);
+
+      // A status alone (or nothing) still counts what it read.
+      const plain = await store.list({ limit: 5 });
+      expect(plain.scanned).toBe(5);
+      expect(plain.records.map((r) => r.id)).toEqual(newestFirst(records).slice(0, 5));
+    });
+
+    it('bounds how many records one filtered page reads, and continues from its cursor', async () => {
+      const base = Date.now() - DAY_MS;
+      const records: MessageRecord[] = [];
+      for (let i = 0; i < 30; i++) {
+        const verdict = { action: i % 10 === 0 ? 'reject' : 'pass', rule: 'default', violation: i % 10 === 0, reason: 'r' };
+        records.push(await putHeld({ at: base + i * 1000, verdict }));
+      }
+      const rejected = records
+        .filter((r) => r.verdict?.action === 'reject')
+        .map((r) => r.id)
+        .reverse();
+      const first = await store.list({ action: 'reject', limit: 10, maxScan: 7 });
+      // The newest seven hold no reject (indexes 29..23): an empty page that says where to go on.
+      expect(first).toEqual({ records: [], nextCursor: expect.any(String), scanned: 7 });
+      const pages = [first];
+      while (pages.at(-1)!.nextCursor !== null && pages.length < 20) {
+        pages.push(await store.list({ action: 'reject', limit: 10, maxScan: 7, cursor: pages.at(-1)!.nextCursor! }));
+      }
+      expect(pages.flatMap((p) => p.records.map((r) => r.id))).toEqual(rejected);
+      expect(pages.map((p) => p.scanned)).toEqual([7, 7, 7, 7, 2]);
+      expect(pages.reduce((n, p) => n + p.scanned, 0)).toBe(30);
+      // A page that fills before the bound stops there.
+      const full = await store.list({ action: 'pass', limit: 3, maxScan: 7 });
+      expect(full.records.map((r) => r.id)).toEqual(
+        records
+          .slice(-3)
+          .map((r) => r.id)
+          .reverse(),
+      );
+      expect(full.scanned).toBe(3);
+      expect(full.nextCursor).not.toBeNull();
+      const rest = await store.list({ action: 'pass', limit: 3, maxScan: 7, cursor: full.nextCursor! });
+      expect(rest.records.map((r) => r.id)).toEqual(
+        records
+          .slice(-6, -3)
+          .map((r) => r.id)
+          .reverse(),
+      );
+    });
+
+    it('finds the oldest record of a status', async () => {
+      expect(await store.oldest('held')).toBeNull();
+      const now = Date.now();
+      const oldestHeld = await putHeld({ at: now - 5 * 3600_000 });
+      await putHeld({ at: now - 3600_000 });
+      const olderCaptured = await putHeld({ at: now - 9 * 3600_000, status: 'captured' });
+      expect(await store.oldest('held')).toEqual(oldestHeld);
+      expect(await store.oldest('captured')).toEqual(olderCaptured);
+      await store.transition(oldestHeld.id, { from: ['held'], to: 'approved', entry: entry('approve') });
+      expect((await store.oldest('held'))?.receivedAt).toBe(new Date(now - 3600_000).toISOString());
+      expect((await store.oldest('approved'))?.id).toBe(oldestHeld.id);
+      expect(await store.oldest('failed')).toBeNull();
+    });
+
     it('rejects a bad limit, cursor or status as the caller’s mistake, changing nothing', async () => {
       await expect(store.list({ limit: 0 })).rejects.toBeInstanceOf(RangeError);
       await expect(store.list({ limit: 501 })).rejects.toBeInstanceOf(RangeError);
       await expect(store.list({ limit: 10, cursor: '../x' })).rejects.toBeInstanceOf(RangeError);
+      for (const bad of [{ maxScan: 0 }, { maxScan: 50_001 }, { text: '' }, { sender: 'x'.repeat(321) }, { violation: 'yes' as unknown as boolean }]) {
+        await expect(store.list({ limit: 10, ...bad }), JSON.stringify(bad)).rejects.toBeInstanceOf(RangeError);
+      }
       await expect(store.put(makeRecord({ status: 'bogus' as RecordStatus }), body())).rejects.toBeInstanceOf(RangeError);
       const record = await putHeld();
       await expect(store.transition(record.id, { from: ['held'], to: 'bogus' as RecordStatus, entry: entry('x') })).rejects.toBeInstanceOf(RangeError);
