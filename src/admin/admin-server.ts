@@ -1,9 +1,7 @@
-import { readFileSync } from 'node:fs';
-import { createSecureContext } from 'node:tls';
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import type { Registry } from 'prom-client';
-import { ConfigError } from '../config/load.js';
 import type { MailGuardConfig } from '../config/schema.js';
+import { readTlsPair } from '../smtp/smtp-tls.js';
 
 /** A review action's body is a reason and a form; 64 KB is far more than that and far less than a memory problem. */
 export const ADMIN_BODY_LIMIT = 64 * 1024;
@@ -64,20 +62,5 @@ export function createAdminServer(config: MailGuardConfig['admin'], parts: Admin
 
 /** admin.tls → key and certificate, checked to make a TLS context; ConfigError naming the key otherwise. */
 export function readAdminTls(tls: NonNullable<MailGuardConfig['admin']['tls']>): { key: Buffer; cert: Buffer } {
-  const read = (key: string, path: string): Buffer => {
-    try {
-      return readFileSync(path);
-    } catch (err) {
-      throw new ConfigError(`${key}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-    }
-  };
-  const material = { key: read('admin.tls.key', tls.key), cert: read('admin.tls.cert', tls.cert) };
-  try {
-    createSecureContext(material);
-  } catch (err) {
-    throw new ConfigError(
-      `admin.tls: ${tls.key} and ${tls.cert} do not make a TLS key and certificate pair (${String(err instanceof Error ? err.message : err).replace(/[\r\n]+/g, ' ')})`,
-    );
-  }
-  return material;
+  return readTlsPair('admin.tls', tls);
 }

@@ -5,12 +5,13 @@
 import { loadConfigFile } from '../config/load.js';
 import { printableConfig } from '../config/print.js';
 import type { MailGuardConfig } from '../config/schema.js';
-import { readSmtpTls } from '../smtp/smtp-tls.js';
+import { readTlsPair } from '../smtp/smtp-tls.js';
 import { upstreamTlsOptions } from '../upstream/upstream-tls.js';
 
-/** Reads every file the config names as serve would (smtp.tls, upstream.tls.ca); ConfigError naming the key otherwise. */
+/** Reads every file the config names as serve would (smtp.tls, admin.tls, upstream.tls.ca); ConfigError naming the key otherwise. */
 export function checkConfigFiles(config: MailGuardConfig): void {
-  if (config.smtp.tls) readSmtpTls(config.smtp.tls);
+  if (config.smtp.tls) readTlsPair('smtp.tls', config.smtp.tls);
+  if (config.admin.tls) readTlsPair('admin.tls', config.admin.tls);
   if (config.upstream) upstreamTlsOptions(config.upstream);
 }
 

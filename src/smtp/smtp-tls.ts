@@ -1,4 +1,5 @@
-// smtp.tls → the key and certificate of the SMTP listeners (STARTTLS and smtp.tlsPort).
+// smtp.tls → the key and certificate of the SMTP listeners (STARTTLS and smtp.tlsPort);
+// admin.tls reads its pair the same way.
 // The only part of the smtp config that needs I/O to check: the files are read once,
 // by the ingress at start-up and by `mail-guard config check`, and a file that cannot
 // be read or a pair that does not make a TLS context stops either with one line
@@ -18,11 +19,19 @@ export interface SmtpTlsMaterial {
 
 /** Reads smtp.tls.key and smtp.tls.cert and checks they make a TLS context; ConfigError naming the key otherwise. */
 export function readSmtpTls(tls: SmtpTlsConfig): SmtpTlsMaterial {
-  const material = { key: readTlsFile('smtp.tls.key', tls.key), cert: readTlsFile('smtp.tls.cert', tls.cert) };
+  return readTlsPair('smtp.tls', tls);
+}
+
+/**
+ * A key and certificate named at config key `name` (smtp.tls, admin.tls): both
+ * files read and checked to make a TLS context; ConfigError naming the key otherwise.
+ */
+export function readTlsPair(name: string, tls: { readonly key: string; readonly cert: string }): SmtpTlsMaterial {
+  const material = { key: readTlsFile(`${name}.key`, tls.key), cert: readTlsFile(`${name}.cert`, tls.cert) };
   try {
     createSecureContext(material);
   } catch (err) {
-    throw new ConfigError(`smtp.tls: ${tls.key} and ${tls.cert} do not make a TLS key and certificate pair (${oneLine(err)})`);
+    throw new ConfigError(`${name}: ${tls.key} and ${tls.cert} do not make a TLS key and certificate pair (${oneLine(err)})`);
   }
   return material;
 }

@@ -170,6 +170,12 @@ describe('mail-guard config check', () => {
     expect(ok.stderr).toBe('');
     expect(ok.code).toBe(0);
     expect(ok.stdout).toContain(`key: ${key}`);
+
+    const admin = join(dir, 'admin-tls.yaml');
+    await writeFile(admin, `admin: { tls: { key: ${missing}, cert: ${cert} } }\n`);
+    const noAdminKey = await cli(['config', 'check', '-c', admin]);
+    expect(noAdminKey.code).toBe(2);
+    expect(noAdminKey.stderr).toBe(`mail-guard: admin.tls.key: cannot read ${missing}: ENOENT\n`);
   });
 
   it('checks upstream.tls.ca as serve would (the file must exist) and prints upstream.tls', async () => {
