@@ -155,7 +155,7 @@ const ja: Record<StringKey, string> = {
   'status.held': '保留',
   'status.approved': '承認済み',
   'status.released': '送信済み',
-  'status.discarded': '破棄',
+  'status.discarded': '破棄済み',
   'status.captured': '記録のみ(リハーサル)',
   'status.failed': '送信失敗',
   overviewTitle: '概要',
