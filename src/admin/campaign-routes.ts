@@ -3,7 +3,8 @@ import type { MessageRecord } from '../store/record.js';
 import type { AdminActor } from './auth.js';
 import type { AdminRouteContext } from './route-context.js';
 import { campaignRecords, listCampaigns } from '../review/campaigns.js';
-import { answerForError, HttpError, send } from './http-answers.js';
+import { runOverCampaign } from './campaign-run.js';
+import { HttpError, send } from './http-answers.js';
 import { approveBody, campaignKeyParam, discardBody, releaseBody } from './request-input.js';
 import { mayReleaseAs, ReviewRefusedError } from '../review/lifecycle.js';
 import { approveMessage, discardMessage, releaseMessage } from '../review/review-actions.js';
@@ -47,23 +48,13 @@ export function registerCampaignRoutes(api: FastifyInstance, { deps, actorOf }: 
       const records = await campaignRecords(store, key);
       if (records.length === 0) throw new HttpError(404, 'no campaign with this key has messages waiting for review');
 
-      const results: CampaignItemResult[] = [];
-      let stoppedBy: string | null = null;
-      for (const record of records) {
-        if (stoppedBy) {
-          results.push({ id: record.id, status: 424, error: `not attempted: ${stoppedBy}` });
-          continue;
-        }
-        try {
-          results.push(await apply(record));
-        } catch (err) {
-          const answer = answerForError(err);
-          if (answer.unexpected) logger.error({ id: record.id, err }, `campaign ${action} failed on a record`);
-          results.push({ id: record.id, status: answer.status, error: answer.body.error, ...upstreamReplyOf(answer.body) });
-          if (answer.status === 502 || answer.status === 503 || answer.unexpected)
-            stoppedBy = `an earlier message failed with ${answer.status}: ${answer.body.error}`;
-        }
-      }
+      const steps = await runOverCampaign(records, apply, (record, err) => logger.error({ id: record.id, err }, `campaign ${action} failed on a record`));
+      const results: CampaignItemResult[] = steps.map((step) => {
+        if ('done' in step) return step.done;
+        if ('failed' in step) return { id: step.record.id, status: step.failed.status, error: step.failed.body.error, ...upstreamReplyOf(step.failed.body) };
+        const by = step.notAttempted;
+        return { id: step.record.id, status: 424, error: `not attempted: an earlier message failed with ${by.status}: ${by.body.error}` };
+      });
       const succeeded = results.filter((r) => r.status === 200).length;
       logger.info({ campaign: key, actor: actor.name, action, count: records.length, succeeded }, `campaign ${action}`);
       return send(reply, 200, { key, action, count: records.length, succeeded, failed: records.length - succeeded, results });

@@ -1,10 +1,8 @@
 import type { MessageRecord } from '../../store/record.js';
-import { answerForError } from '../http-answers.js';
+import { runOverCampaign } from '../campaign-run.js';
 import type { AdminLogger } from '../route-context.js';
 
-// A bulk action over a campaign's records, with the API's rule (campaign-routes.ts):
-// each record goes through its single-message action, and the run stops at the
-// first upstream or store failure so a person looks before 800 more attempts.
+// A bulk action from the console: the API's run (campaign-run.ts), summed up for the page.
 
 export interface BulkOutcome {
   readonly count: number;
@@ -20,18 +18,9 @@ export async function applyToRecords(
   logger: AdminLogger,
   action: string,
 ): Promise<BulkOutcome> {
-  let succeeded = 0;
-  let firstError: BulkOutcome['firstError'] = null;
-  for (const record of records) {
-    try {
-      await apply(record);
-      succeeded++;
-    } catch (err) {
-      const answer = answerForError(err);
-      if (answer.unexpected) logger.error({ id: record.id, err }, `console campaign ${action} failed on a record`);
-      firstError ??= { status: answer.status, message: answer.body.error };
-      if (answer.status === 502 || answer.status === 503 || answer.unexpected) break;
-    }
-  }
+  const steps = await runOverCampaign(records, apply, (record, err) => logger.error({ id: record.id, err }, `console campaign ${action} failed on a record`));
+  const succeeded = steps.filter((step) => 'done' in step).length;
+  const first = steps.find((step) => 'failed' in step);
+  const firstError = first && 'failed' in first ? { status: first.failed.status, message: first.failed.body.error } : null;
   return { count: records.length, succeeded, failed: records.length - succeeded, firstError };
 }
