@@ -758,3 +758,22 @@ describe('campaigns', () => {
     for (const r of records) expect(await statusOf(h, r.id)).toBe('released');
   });
 });
+
+describe('a bulk action that fails on the way', () => {
+  it('stops at the first upstream failure: that record 502, the rest 424 not attempted, every record left as it was', async () => {
+    const h = await startApi({ fourEyes: false });
+    const records = [await h.seed(), await h.seed(), await h.seed()];
+    const { json } = await h.get('alice', '/api/campaigns');
+    const key = (json['campaigns'] as { key: string }[])[0]!.key;
+    h.setUpstreamReply({ code: 451, message: '4.3.0 try again later' });
+    const run = await h.post('alice', `/api/campaigns/${key}/release`, { as: 'bcc' });
+    expect(run.status).toBe(200);
+    expect(run.json).toMatchObject({ count: 3, succeeded: 0, failed: 3 });
+    const results = run.json['results'] as { id: string; status: number; error: string }[];
+    expect(results.map((r) => r.status)).toEqual([502, 424, 424]);
+    expect(results[1]!.error).toMatch(/^not attempted: an earlier message failed with 502: /);
+    for (const r of records) expect(await statusOf(h, r.id)).toBe('held');
+    // One upstream attempt, not three.
+    expect(h.upstream.transactions).toBe(1);
+  });
+});
