@@ -1,19 +1,15 @@
 import { campaignRecords, listCampaigns, type CampaignSummary } from '../../review/campaigns.js';
 import { approvedBy } from '../../review/lifecycle.js';
+import { buildOverview, type Overview } from '../../review/overview.js';
 import type { MessageStore } from '../../store/message-store.js';
 import { RECORD_STATUSES, type MessageRecord, type RecordStatus } from '../../store/record.js';
 
-// Every read the console's pages make, behind one small module: when the
-// overview, report and filter endpoints land (issue 11), swapping them in is a
-// change here, not in the pages.
+// Every read the console's pages make, behind one small module. The numbers
+// come from review/, as the JSON API's do (GET /api/overview, /api/report,
+// /api/messages, /api/audit), so the console and the API cannot disagree.
 
-export interface OverviewData {
-  readonly counts: Readonly<Record<RecordStatus, number>>;
-  readonly oldestHeld: Date | null;
-  /** Campaigns with held or approved mail, newest first. */
-  readonly latestCampaigns: readonly CampaignSummary[];
-  readonly truncated: boolean;
-}
+/** GET /api/overview's answer: counts by status and by verdict, the oldest held message, the latest held campaigns. */
+export type OverviewData = Overview;
 
 export interface CampaignDetail {
   readonly summary: CampaignSummary;
@@ -30,12 +26,9 @@ export interface MessageQuery {
   readonly limit: number;
 }
 
-const LATEST_CAMPAIGNS = 5;
-
-export async function overviewData(store: MessageStore): Promise<OverviewData> {
-  const [counts, oldestHeld, { campaigns, truncated }] = await Promise.all([store.countByStatus(), store.oldestReceivedAt('held'), listCampaigns(store)]);
-  const waiting = campaigns.filter((c) => (c.statuses.held ?? 0) + (c.statuses.approved ?? 0) > 0);
-  return { counts, oldestHeld, latestCampaigns: waiting.slice(0, LATEST_CAMPAIGNS), truncated };
+/** `rehearsal`: no upstream (deps.relay === null), so every message is in the store and the verdict counts are complete. */
+export async function overviewData(store: MessageStore, rehearsal: boolean): Promise<OverviewData> {
+  return buildOverview(store, { rehearsal });
 }
 
 export async function campaignsData(store: MessageStore): Promise<{ campaigns: readonly CampaignSummary[]; truncated: boolean }> {

@@ -1,0 +1,98 @@
+// The console's data pages over real HTTP against a mail-guard in rehearsal
+// mode (no upstream: every message captured with its verdict): the overview's
+// verdict counts, the message filters and their paging, campaign verdicts and
+// approvers, the rehearsal report, and the audit page with its downloads.
+import { createHash } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { crlf } from '../helpers/crlf.js';
+import { sendOnce } from '../helpers/smtp-client.js';
+import { startMailGuard, type RunningMailGuard } from '../helpers/start-mail-guard.js';
+
+const sha256 = (t: string) => createHash('sha256').update(t).digest('hex');
+const TOKENS = { alice: 'alice-pages-token-0123456789', bob: 'bob-pages-token-0123456789' };
+const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
+const MEMBERS = ['a@ext1.example', 'b@ext2.example', 'c@ext3.example'];
+const message = (from: string, to: readonly string[], subject: string) =>
+  crlf(`From: ${from}`, `To: ${to.join(', ')}`, `Subject: ${subject}`, 'MIME-Version: 1.0', 'Content-Type: text/plain; charset=utf-8', '', 'hello', '');
+
+/** The rehearsal run: 4 newsletters (3 split by their rule, 1 to one member: pass), 2 partner updates (reject), 2 app mails (held). */
+const SENDS: Array<[string, readonly string[], string]> = [
+  ['news@example.co.jp', MEMBERS, 'Monthly news'],
+  ['news@example.co.jp', MEMBERS, 'Monthly news'],
+  ['news@example.co.jp', MEMBERS, 'Monthly news'],
+  ['news@example.co.jp', ['a@ext1.example'], 'Monthly news'],
+  ['partners@example.co.jp', MEMBERS, 'Partner update'],
+  ['partners@example.co.jp', MEMBERS, 'Partner update'],
+  ['app@example.co.jp', MEMBERS, '春のキャンペーン'],
+  ['app@example.co.jp', MEMBERS, '春のキャンペーン'],
+];
+
+let guard: RunningMailGuard;
+let base: string;
+
+async function signIn(token: string, lang = 'en'): Promise<string> {
+  const response = await fetch(`${base}/ui/login`, { method: 'POST', headers: FORM, body: `token=${encodeURIComponent(token)}`, redirect: 'manual' });
+  expect(response.status).toBe(303);
+  return `${(response.headers.get('set-cookie') ?? '').split(';')[0]!}; mg_lang=${lang}`;
+}
+
+async function page(cookie: string, path: string, status = 200): Promise<string> {
+  const response = await fetch(`${base}${path}`, { headers: { cookie }, redirect: 'manual' });
+  const text = await response.text();
+  expect(response.status, `${path}: ${text.slice(0, 300)}`).toBe(status);
+  return text;
+}
+
+/** The text of the first element matching `pattern`'s capture, tags stripped, spaces collapsed. */
+const textOf = (html: string, pattern: RegExp) =>
+  (pattern.exec(html)?.[1] ?? '')
+    .replace(/<[^>]*>/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
+
+beforeAll(async () => {
+  guard = await startMailGuard({
+    internalDomains: ['example.co.jp'],
+    policy: {
+      action: 'quarantine',
+      fourEyes: true,
+      rules: [
+        { name: 'newsletter', from: 'news@example.co.jp', action: 'split' },
+        { name: 'partners', from: 'partners@example.co.jp', action: 'reject' },
+      ],
+    },
+    admin: {
+      tokens: [
+        { name: 'alice', tokenSha256: sha256(TOKENS.alice), role: 'reviewer' },
+        { name: 'bob', tokenSha256: sha256(TOKENS.bob), role: 'approver' },
+      ],
+    },
+  });
+  base = `http://127.0.0.1:${guard.adminPort}`;
+  for (const [from, to, subject] of SENDS) {
+    const { final } = await sendOnce(guard.smtpPort, from, to, message(from, to, subject));
+    expect(final).toMatch(/^250 .*captured in rehearsal mode/);
+  }
+});
+afterAll(async () => {
+  await guard?.stop();
+});
+
+describe('the console pages on a rehearsal run', () => {
+  it('overview: verdict counts today and over 7 days, complete in rehearsal mode, in the live fragment too', async () => {
+    const cookie = await signIn(TOKENS.alice);
+    for (const path of ['/ui/', '/ui/overview/live']) {
+      const html = await page(cookie, path);
+      const row = (verdict: string) => textOf(html, new RegExp(`<tr data-verdict="${verdict}">([\\s\\S]*?)</tr>`));
+      expect(row('split'), path).toBe('Split 3 3');
+      expect(row('pass'), path).toBe('Pass 1 1');
+      expect(row('reject'), path).toBe('Reject 2 2');
+      expect(row('quarantine'), path).toBe('Hold 2 2');
+      expect(textOf(html, /<tr class="total">([\s\S]*?)<\/tr>/), path).toBe('Messages 8 8');
+      expect(html, path).not.toContain('Complete only in rehearsal mode');
+    }
+    const ja = await page(await signIn(TOKENS.alice, 'ja'), '/ui/');
+    expect(textOf(ja, /<tr data-verdict="split">([\s\S]*?)<\/tr>/)).toBe('分割 3 3');
+    expect(ja).toContain('判定別の件数');
+  });
+});
