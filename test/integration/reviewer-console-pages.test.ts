@@ -95,4 +95,23 @@ describe('the console pages on a rehearsal run', () => {
     expect(textOf(ja, /<tr data-verdict="split">([\s\S]*?)<\/tr>/)).toBe('分割 3 3');
     expect(ja).toContain('判定別の件数');
   });
+
+  it('messages: the filters reach the store, one that matches and one that does not, and an unknown parameter is refused', async () => {
+    const cookie = await signIn(TOKENS.alice);
+    const rows = (html: string) => [...html.matchAll(/<tbody>([\s\S]*?)<\/tbody>/g)].flatMap((m) => [...m[1]!.matchAll(/<tr>/g)]).length;
+    const all = await page(cookie, '/ui/messages');
+    expect(rows(all)).toBe(8);
+    const split = await page(cookie, '/ui/messages?status=&action=split&rule=newsletter&violation=&sender=NEWS%40example.co.jp&q=');
+    expect(rows(split)).toBe(3);
+    expect(split).toContain('<option value="split"  selected>');
+    expect(split).toContain('value="newsletter"');
+    expect(split).not.toContain('disabled title');
+    const text = await page(cookie, `/ui/messages?q=${encodeURIComponent('春の')}`);
+    expect(rows(text)).toBe(2);
+    expect(text).toContain('春のキャンペーン');
+    const none = await page(cookie, '/ui/messages?action=reject&sender=news%40example.co.jp');
+    expect(none).toContain('No messages.');
+    expect(rows(none)).toBe(0);
+    expect(await page(cookie, '/ui/messages?colour=red', 400)).toContain('unknown query parameter');
+  });
 });

@@ -2,7 +2,8 @@ import { campaignRecords, listCampaigns, type CampaignSummary } from '../../revi
 import { approvedBy } from '../../review/lifecycle.js';
 import { buildOverview, type Overview } from '../../review/overview.js';
 import type { MessageStore } from '../../store/message-store.js';
-import { RECORD_STATUSES, type MessageRecord, type RecordStatus } from '../../store/record.js';
+import { RECORD_STATUSES, type MessageRecord } from '../../store/record.js';
+import type { ListParams } from '../request-input.js';
 
 // Every read the console's pages make, behind one small module. The numbers
 // come from review/, as the JSON API's do (GET /api/overview, /api/report,
@@ -19,11 +20,14 @@ export interface CampaignDetail {
   readonly approvers: readonly string[];
 }
 
-/** The messages list: status filters today; the other fields wait for the API filters (GET /api/messages?action=&rule=…). */
-export interface MessageQuery {
-  readonly status: RecordStatus | undefined;
-  readonly cursor: string | undefined;
-  readonly limit: number;
+/** The messages list: the same checked query as GET /api/messages (request-input.ts listParams). */
+export type MessageQuery = ListParams;
+
+export interface MessagesPage {
+  readonly records: readonly MessageRecord[];
+  readonly nextCursor: string | null;
+  /** Records the store read for this page; with fewer than `limit` records and a cursor, the page ended at the scan bound. */
+  readonly scanned: number;
 }
 
 /** `rehearsal`: no upstream (deps.relay === null), so every message is in the store and the verdict counts are complete. */
@@ -44,8 +48,8 @@ export async function campaignData(store: MessageStore, key: string): Promise<Ca
   return { summary, records, approvers };
 }
 
-export async function messagesData(store: MessageStore, query: MessageQuery): Promise<{ records: readonly MessageRecord[]; nextCursor: string | null }> {
-  return store.list({ status: query.status, limit: query.limit, cursor: query.cursor });
+export async function messagesData(store: MessageStore, query: MessageQuery): Promise<MessagesPage> {
+  return store.list(query);
 }
 
 export async function messageData(store: MessageStore, id: string): Promise<{ record: MessageRecord; raw: Buffer } | null> {
