@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { crlf } from '../helpers/crlf.js';
+import { startRecordingUpstream, type RecordingUpstream } from '../helpers/recording-upstream.js';
 import { sendOnce } from '../helpers/smtp-client.js';
 import { startMailGuard, type RunningMailGuard } from '../helpers/start-mail-guard.js';
 
@@ -113,5 +114,72 @@ describe('the console pages on a rehearsal run', () => {
     expect(none).toContain('No messages.');
     expect(rows(none)).toBe(0);
     expect(await page(cookie, '/ui/messages?colour=red', 400)).toContain('unknown query parameter');
+  });
+
+  it('campaigns: the verdict counts of each campaign, on the list and on its own page', async () => {
+    const cookie = await signIn(TOKENS.alice);
+    const list = await page(cookie, '/ui/campaigns');
+    const rowOf = (subject: string) => textOf(list, new RegExp(`<tr>((?:(?!</tr>)[\\s\\S])*?${subject}[\\s\\S]*?)</tr>`));
+    expect(rowOf('Monthly news')).toContain('Pass 1 Split 3');
+    expect(rowOf('Partner update')).toContain('Reject 2');
+    expect(rowOf('Partner update')).toContain('Not approved yet');
+    const key = /href="\/ui\/campaigns\/([0-9a-f]{24})">Monthly news</.exec(list)![1]!;
+    const one = await page(cookie, `/ui/campaigns/${key}`);
+    expect(textOf(one, /<dd class="verdicts">([\s\S]*?)<\/dd>/)).toBe('Pass 1 Split 3');
+  });
+});
+
+describe('the console pages with an upstream (held mail, four-eyes)', () => {
+  let live: RunningMailGuard;
+  let liveBase: string;
+  let campaign: string;
+  let upstream: RecordingUpstream;
+
+  beforeAll(async () => {
+    upstream = await startRecordingUpstream();
+    live = await startMailGuard({
+      upstream: { host: '127.0.0.1', port: upstream.port, requireTLS: false },
+      internalDomains: ['example.co.jp'],
+      policy: { action: 'quarantine', fourEyes: true },
+      admin: { tokens: [{ name: 'alice', tokenSha256: sha256(TOKENS.alice), role: 'reviewer' }] },
+    });
+    liveBase = `http://127.0.0.1:${live.adminPort}`;
+    for (let i = 0; i < 2; i++) {
+      const { final } = await sendOnce(live.smtpPort, 'shop@example.co.jp', MEMBERS, message('shop@example.co.jp', MEMBERS, 'Sale'));
+      expect(final).toMatch(/^250 .*held for review/);
+    }
+    const response = await fetch(`${liveBase}/ui/login`, { method: 'POST', headers: FORM, body: `token=${TOKENS.alice}`, redirect: 'manual' });
+    const cookie = (response.headers.get('set-cookie') ?? '').split(';')[0]!;
+    const list = await (await fetch(`${liveBase}/ui/campaigns`, { headers: { cookie } })).text();
+    campaign = /href="\/ui\/campaigns\/([0-9a-f]{24})">Sale</.exec(list)![1]!;
+    const csrf = /name="csrf" value="([^"]+)"/.exec(list)![1]!;
+    const approve = await fetch(`${liveBase}/ui/campaigns/${campaign}/approve`, {
+      method: 'POST',
+      headers: { ...FORM, cookie },
+      body: `csrf=${encodeURIComponent(csrf)}&reason=looked+at+it`,
+      redirect: 'manual',
+    });
+    expect(approve.status).toBe(303);
+  });
+  afterAll(async () => {
+    await live?.stop();
+    await upstream?.close();
+  });
+
+  const livePage = async (path: string, status = 200) => {
+    const response = await fetch(`${liveBase}/ui/login`, { method: 'POST', headers: FORM, body: `token=${TOKENS.alice}`, redirect: 'manual' });
+    const cookie = (response.headers.get('set-cookie') ?? '').split(';')[0]!;
+    const answer = await fetch(`${liveBase}${path}`, { headers: { cookie } });
+    expect(answer.status, path).toBe(status);
+    return answer;
+  };
+
+  it('campaigns: who approved, with how many, on the list and on the campaign page', async () => {
+    const list = await (await livePage('/ui/campaigns')).text();
+    expect(textOf(list, /<td class="approvers">([\s\S]*?)<\/td>/)).toBe('alice (2)');
+    expect(textOf(list, /<td class="verdicts">([\s\S]*?)<\/td>/)).toBe('Hold 2');
+    const one = await (await livePage(`/ui/campaigns/${campaign}`)).text();
+    expect(textOf(one, /<dd class="approvers">([\s\S]*?)<\/dd>/)).toBe('alice (2)');
+    expect(textOf(one, /<p class="approvers">([\s\S]*?)<\/p>/)).toContain('alice');
   });
 });

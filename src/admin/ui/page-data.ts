@@ -1,5 +1,4 @@
 import { campaignRecords, listCampaigns, type CampaignSummary } from '../../review/campaigns.js';
-import { approvedBy } from '../../review/lifecycle.js';
 import { buildOverview, type Overview } from '../../review/overview.js';
 import type { MessageStore } from '../../store/message-store.js';
 import { RECORD_STATUSES, type MessageRecord } from '../../store/record.js';
@@ -14,10 +13,8 @@ export type OverviewData = Overview;
 
 export interface CampaignDetail {
   readonly summary: CampaignSummary;
-  /** Records still waiting, oldest first (as sent). */
+  /** Records still waiting, oldest first (as sent). Who approved them: summary.approvers. */
   readonly records: readonly MessageRecord[];
-  /** Who approved the approved ones: four-eyes shown before anyone presses release. */
-  readonly approvers: readonly string[];
 }
 
 /** The messages list: the same checked query as GET /api/messages (request-input.ts listParams). */
@@ -43,9 +40,7 @@ export async function campaignData(store: MessageStore, key: string): Promise<Ca
   const { campaigns } = await listCampaigns(store);
   const summary = campaigns.find((c) => c.key === key);
   if (!summary) return null;
-  const records = await campaignRecords(store, key);
-  const approvers = [...new Set(records.filter((r) => r.status === 'approved').map((r) => approvedBy(r) ?? '?'))].sort();
-  return { summary, records, approvers };
+  return { summary, records: await campaignRecords(store, key) };
 }
 
 export async function messagesData(store: MessageStore, query: MessageQuery): Promise<MessagesPage> {

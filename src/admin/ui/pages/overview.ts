@@ -3,7 +3,7 @@ import { RECORD_STATUSES } from '../../../store/record.js';
 import { each, html, type Html } from '../html.js';
 import type { OverviewData } from '../page-data.js';
 import { layout } from './layout.js';
-import { statusBadge, statusCounts, verdictKeys, verdictLabel, when } from './parts.js';
+import { approverList, statusBadge, statusCounts, verdictCounts, verdictKeys, verdictLabel, when } from './parts.js';
 import type { View } from './view.js';
 
 /** The part that refreshes itself: console.js fetches /ui/overview/live and swaps it in. */
@@ -89,6 +89,8 @@ export function campaignTable(view: View, campaigns: readonly CampaignSummary[])
         <th class="num">${view.t('colCount')}</th>
         <th class="num" title="${view.t('worstHelp')}">${view.t('colWorst')}</th>
         <th>${view.t('colStatuses')}</th>
+        <th>${view.t('colVerdicts')}</th>
+        <th>${view.t('approvedBy')}</th>
         <th>${view.t('colLast')}</th>
       </tr>
     </thead>
@@ -102,6 +104,8 @@ export function campaignTable(view: View, campaigns: readonly CampaignSummary[])
             <td class="num">${c.count}</td>
             <td class="num exposure">${c.worstExposure}</td>
             <td>${statusCounts(view, c.statuses)}</td>
+            <td class="verdicts">${verdictCounts(view, c.verdicts)}</td>
+            <td class="approvers">${approverList(view, c.approvers)}</td>
             <td>${when(view, c.lastReceivedAt)}</td>
           </tr>`,
       )}

@@ -62,3 +62,9 @@ export function verdictCounts(view: View, counts: Readonly<Record<string, number
 }
 
 const VERDICT_LABELS = [...ACTIONS, 'none'] as const;
+
+/** "alice (12), bob (3)": who approved a campaign's approved records, or "not approved yet". */
+export function approverList(view: View, approvers: readonly { readonly name: string; readonly count: number }[]): Html {
+  if (approvers.length === 0) return html`<span class="none">${view.t('notApproved')}</span>`;
+  return each(approvers, (a, i) => html`${i > 0 ? ', ' : ''}<strong>${a.name}</strong> (${a.count})`);
+}
