@@ -127,6 +127,31 @@ describe('the console pages on a rehearsal run', () => {
     const one = await page(cookie, `/ui/campaigns/${key}`);
     expect(textOf(one, /<dd class="verdicts">([\s\S]*?)<\/dd>/)).toBe('Pass 1 Split 3');
   });
+
+  it('report: per campaign the messages per verdict and why, complete in rehearsal mode, since a time, linked from every page', async () => {
+    const cookie = await signIn(TOKENS.alice);
+    const report = await page(cookie, '/ui/report?since=');
+    expect(await page(cookie, '/ui/')).toContain('<a href="/ui/report">Rehearsal report</a>');
+    const row = (subject: string) => new RegExp(`<tr data-campaign="[0-9a-f]{24}">((?:(?!</tr>)[\\s\\S])*?${subject}[\\s\\S]*?)</tr>`).exec(report)?.[1] ?? '';
+    const count = (html: string, verdict: string) => textOf(html, new RegExp(`<td class="num" data-verdict="${verdict}">([^<]*)</td>`));
+    const news = row('Monthly news');
+    expect(textOf(news, /<td class="num messages">([^<]*)<\/td>/)).toBe('4');
+    expect([count(news, 'split'), count(news, 'pass'), count(news, 'reject'), count(news, 'quarantine')]).toEqual(['3', '1', '0', '0']);
+    expect(textOf(news, /<ul class="reasons">([\s\S]*?)<\/ul>/)).toMatch(
+      /^Split 3 × 3 exposed external addresses &gt; maxVisibleExternal 1 Pass 1 × 0 exposed/,
+    );
+    const partners = row('Partner update');
+    expect([count(partners, 'reject'), count(partners, 'split')]).toEqual(['2', '0']);
+    const total = /<tr class="total">([\s\S]*?)<\/tr>/.exec(report)![1]!;
+    expect([textOf(total, /<td class="num messages">([^<]*)<\/td>/), count(total, 'quarantine')]).toEqual(['8', '2']);
+    expect(report).toContain('Rehearsal mode: complete, every message received is counted (8 records read).');
+
+    const later = await page(cookie, `/ui/report?since=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`);
+    expect(later).not.toContain('data-campaign=');
+    expect(await page(cookie, '/ui/report?since=yesterday', 400)).toContain('since must be an ISO 8601 time');
+    const ja = await page(await signIn(TOKENS.alice, 'ja'), '/ui/report');
+    expect(ja).toContain('<h1>リハーサル報告</h1>');
+  });
 });
 
 describe('the console pages with an upstream (held mail, four-eyes)', () => {

@@ -1,5 +1,6 @@
 import { campaignRecords, listCampaigns, type CampaignSummary } from '../../review/campaigns.js';
 import { buildOverview, type Overview } from '../../review/overview.js';
+import { buildReport, type Report } from '../../review/report.js';
 import type { MessageStore } from '../../store/message-store.js';
 import { RECORD_STATUSES, type MessageRecord } from '../../store/record.js';
 import type { ListParams } from '../request-input.js';
@@ -50,6 +51,11 @@ export async function messagesData(store: MessageStore, query: MessageQuery): Pr
 export async function messageData(store: MessageStore, id: string): Promise<{ record: MessageRecord; raw: Buffer } | null> {
   const [record, raw] = await Promise.all([store.get(id), store.raw(id)]);
   return record && raw ? { record, raw } : null;
+}
+
+/** GET /api/report's answer: per campaign, counts per verdict and the reasons; complete only in rehearsal mode. */
+export async function reportData(store: MessageStore, rehearsal: boolean, since: Date | undefined): Promise<Report> {
+  return buildReport(store, { rehearsal, since });
 }
 
 export { RECORD_STATUSES };

@@ -9,6 +9,7 @@ import { registerLoginRoutes } from './login-routes.js';
 import { errorPage } from './pages/login.js';
 import type { View } from './pages/view.js';
 import { registerReadRoutes } from './read-routes.js';
+import { registerSummaryRoutes } from './summary-routes.js';
 import { createSessionKeeper, SESSION_COOKIE, type Session } from './session.js';
 import { chooseLanguage, translator } from './strings.js';
 import { LANGUAGE_COOKIE, type ReviewerUiDeps, type UiContext } from './ui-context.js';
@@ -107,6 +108,7 @@ async function uiScope(ui: FastifyInstance, deps: ReviewerUiDeps): Promise<void>
   registerAssetRoutes(ui);
   registerLoginRoutes(ui, context);
   registerReadRoutes(ui, context);
+  registerSummaryRoutes(ui, context);
   registerActionRoutes(ui, context);
 }
 
