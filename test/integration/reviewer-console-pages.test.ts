@@ -4,6 +4,7 @@
 // approvers, the rehearsal report, and the audit page with its downloads.
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifyChain } from '../../src/store/audit-chain.js';
 import { crlf } from '../helpers/crlf.js';
 import { startRecordingUpstream, type RecordingUpstream } from '../helpers/recording-upstream.js';
 import { sendOnce } from '../helpers/smtp-client.js';
@@ -206,5 +207,39 @@ describe('the console pages with an upstream (held mail, four-eyes)', () => {
     const one = await (await livePage(`/ui/campaigns/${campaign}`)).text();
     expect(textOf(one, /<dd class="approvers">([\s\S]*?)<\/dd>/)).toBe('alice (2)');
     expect(textOf(one, /<p class="approvers">([\s\S]*?)<\/p>/)).toContain('alice');
+  });
+
+  it('audit: the sign-in and approve entries newest first, the entries shown verified, and downloads that verify', async () => {
+    const html = await (await livePage('/ui/audit')).text();
+    const rows = [...html.matchAll(/<tr data-seq="(\d+)">([\s\S]*?)<\/tr>/g)].map((m) => ({
+      seq: Number(m[1]),
+      actor: textOf(m[2]!, /<td class="actor">([\s\S]*?)<\/td>/),
+      action: textOf(m[2]!, /<td class="action">([\s\S]*?)<\/td>/),
+    }));
+    expect(rows.map((r) => r.seq)).toEqual([...rows.map((r) => r.seq)].sort((a, b) => b - a));
+    // Oldest last: beforeAll's sign-in and its two approvals; newest first: the sign-in of this request (livePage signs in each time).
+    const lines = rows.map((r) => `${r.actor} ${r.action}`);
+    expect(lines.slice(-3)).toEqual(['alice approve', 'alice approve', 'alice sign-in']);
+    expect(lines.slice(0, -3).every((l) => l === 'alice sign-in')).toBe(true);
+    expect(lines[0]).toBe('alice sign-in');
+    expect(html).toContain(`Entries 1 to ${rows.length} shown here are intact`);
+    expect(html).toContain('mail-guard audit verify');
+
+    const jsonl = await livePage('/ui/audit.jsonl');
+    expect(jsonl.headers.get('content-disposition')).toBe('attachment; filename="mail-guard-audit.jsonl"');
+    const exported = (await jsonl.text())
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as unknown);
+    const check = verifyChain(exported);
+    expect(check.ok).toBe(true);
+    // The download came after one more sign-in: every entry the page showed, and that one.
+    expect(check.count).toBe(rows.length + 1);
+    // The bytes, not .text(): a decoder drops the byte order mark Excel needs.
+    const csv = Buffer.from(await (await livePage('/ui/audit.csv')).arrayBuffer()).toString('utf8');
+    expect(csv.startsWith('\ufeffseq,at,actor,action,target,note,prev,hash\r\n')).toBe(true);
+    expect(csv).toContain(',alice,approve,');
+    const signedOut = await fetch(`${liveBase}/ui/audit.jsonl`, { redirect: 'manual' });
+    expect(signedOut.status).toBe(303);
   });
 });

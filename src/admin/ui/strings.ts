@@ -13,6 +13,21 @@ const en = {
   navMessages: 'Messages',
   navReport: 'Rehearsal report',
   navAudit: 'Audit log',
+  auditTitle: 'Audit log',
+  auditIntro:
+    'Every sign-in, sign-out, download of a raw message, reveal of addresses, approve, release, discard and breaker reset, newest first. Each entry holds the hash of the one before it, so none can be changed, removed or reordered unnoticed.',
+  auditDownload: 'Download the whole log',
+  auditPageIntact: 'Entries {from} to {to} shown here are intact: each matches its hash and links to the one before it.',
+  auditPageBroken: 'The chain is broken at seq {seq}: {why}',
+  auditCorrupt: 'Entry #{n} of the log is not a well-formed entry: the log was changed outside mail-guard.',
+  auditVerifyWhole:
+    'This page checks only the entries it shows. To check the whole log, run: mail-guard audit verify -c <config> (or --file on the JSONL download).',
+  auditEmpty: 'The audit log has no entries yet.',
+  auditTarget: 'Target',
+  auditHash: 'Hash',
+  auditOlder: 'Older entries →',
+  auditNewer: '← Newer',
+  auditNewest: '⇤ Newest',
   reportTitle: 'Rehearsal report',
   reportIntro:
     'Per campaign (sender and subject): how many messages the policy passed, split, held or rejected, or would have in a rehearsal, and why. The same report as GET /api/report and mail-guard report.',
@@ -172,6 +187,21 @@ const ja: Record<StringKey, string> = {
   navMessages: 'メッセージ',
   navReport: 'リハーサル報告',
   navAudit: '監査ログ',
+  auditTitle: '監査ログ',
+  auditIntro:
+    'ログイン・ログアウト、元メッセージのダウンロード、アドレスの表示、承認・送信・破棄、ブレーカーのリセットをすべて新しい順に記録しています。各エントリは直前のエントリのハッシュを持つため、変更・削除・並べ替えをすると必ず検出されます。',
+  auditDownload: 'ログ全体をダウンロード',
+  auditPageIntact: 'この画面のエントリ {from}〜{to} は改ざんされていません(各エントリがハッシュと一致し、直前のエントリにつながっています)。',
+  auditPageBroken: 'seq {seq} でチェーンが壊れています: {why}',
+  auditCorrupt: 'ログの {n} 番目のエントリが正しい形式ではありません。mail-guard 以外でログが変更されています。',
+  auditVerifyWhole:
+    'この画面で確認するのは表示中のエントリだけです。ログ全体を確認するには mail-guard audit verify -c <設定ファイル> を実行してください(JSONL のダウンロードには --file)。',
+  auditEmpty: '監査ログにはまだエントリがありません。',
+  auditTarget: '対象',
+  auditHash: 'ハッシュ',
+  auditOlder: 'さらに古いエントリ →',
+  auditNewer: '← 新しいエントリ',
+  auditNewest: '⇤ 最新',
   reportTitle: 'リハーサル報告',
   reportIntro:
     'キャンペーン(送信者と件名)ごとに、ポリシーが何通を通過・分割・保留・拒否したか(リハーサルではそうしたはずか)と、その理由です。GET /api/report と mail-guard report と同じ内容です。',

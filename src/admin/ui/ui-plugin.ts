@@ -5,6 +5,7 @@ import { AuthFailureLimiter } from '../../smtp/smtp-auth.js';
 import { answerForError, HttpError } from '../http-answers.js';
 import { registerActionRoutes } from './action-routes.js';
 import { registerAssetRoutes } from './asset-routes.js';
+import { registerAuditPageRoutes } from './audit-page-routes.js';
 import { registerLoginRoutes } from './login-routes.js';
 import { errorPage } from './pages/login.js';
 import type { View } from './pages/view.js';
@@ -109,6 +110,7 @@ async function uiScope(ui: FastifyInstance, deps: ReviewerUiDeps): Promise<void>
   registerLoginRoutes(ui, context);
   registerReadRoutes(ui, context);
   registerSummaryRoutes(ui, context);
+  registerAuditPageRoutes(ui, context);
   registerActionRoutes(ui, context);
 }
 
