@@ -53,7 +53,8 @@ function auditParams(query: unknown): z.output<typeof auditQuery> {
   return result.data;
 }
 
-const DOWNLOAD_TYPES = { jsonl: 'application/x-ndjson; charset=utf-8', csv: 'text/csv; charset=utf-8; header=present' } as const;
+/** The downloads' content types (the console's /ui/audit.jsonl and .csv send the same). */
+export const AUDIT_DOWNLOAD_TYPES = { jsonl: 'application/x-ndjson; charset=utf-8', csv: 'text/csv; charset=utf-8; header=present' } as const;
 
 export function registerAuditRoutes(api: FastifyInstance, { deps, actorOf }: AdminRouteContext): void {
   const { store } = deps;
@@ -74,7 +75,7 @@ export function registerAuditRoutes(api: FastifyInstance, { deps, actorOf }: Adm
     const first = await store.audit.read({ after, limit: MAX_AUDIT_READ });
     return reply
       .code(200)
-      .header('content-type', DOWNLOAD_TYPES[format])
+      .header('content-type', AUDIT_DOWNLOAD_TYPES[format])
       .header('content-disposition', `attachment; filename="mail-guard-audit.${format}"`)
       .send(Readable.from(exportAudit(store.audit, format, { after, first })));
   });

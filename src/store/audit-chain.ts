@@ -178,8 +178,15 @@ export class ChainVerifier {
   #missing: { readonly from: number; readonly to: number } | null = null;
   #anchorSeen = false;
 
-  /** @param expectLast the hash of an entry that must be in the log (an anchor kept elsewhere). */
-  constructor(private readonly expectLast: string | null = null) {}
+  /**
+   * @param expectLast the hash of an entry that must be in the log (an anchor kept elsewhere).
+   * @param start where the entries pushed begin when not at the start of the log: the seq of
+   *   the first and the hash of the entry before it (a page of the log, checked with its link back).
+   */
+  constructor(
+    private readonly expectLast: string | null = null,
+    private readonly start: ChainStart | null = null,
+  ) {}
 
   /** True once the verdict is final: a break that later entries cannot reclassify. */
   get settled(): boolean {
@@ -204,7 +211,7 @@ export class ChainVerifier {
       }
       return;
     }
-    const expected = this.#last === null ? 1 : this.#last.seq + 1;
+    const expected = this.#last === null ? (this.start?.seq ?? 1) : this.#last.seq + 1;
     const entry = asAuditEntry(value);
     if (!entry) {
       const at = (value as { at?: unknown } | null)?.at;
@@ -239,12 +246,12 @@ export class ChainVerifier {
     }
     if (entry.seq > expected) {
       const missing = entry.seq - 1 === expected ? `seq ${expected} is missing` : `seq ${expected} to ${entry.seq - 1} are missing`;
-      const before = this.#last === null ? 'the log starts' : `seq ${expected - 1} is followed`;
+      const before = this.#last === null && this.start === null ? 'the log starts' : `seq ${expected - 1} is followed`;
       this.#fail({ position, seq: expected, at: null, fault: 'removed', why: `${missing}: ${before} by seq ${entry.seq} (${entry.at})` });
       this.#missing = { from: expected, to: entry.seq - 1 };
       return;
     }
-    const prev = this.#last === null ? GENESIS : this.#last.hash;
+    const prev = this.#last === null ? (this.start?.prev ?? GENESIS) : this.#last.hash;
     if (entry.prev !== prev) {
       this.#fail({
         position,
@@ -252,7 +259,7 @@ export class ChainVerifier {
         at: entry.at,
         fault: 'relinked',
         why:
-          this.#last === null
+          this.#last === null && this.start === null
             ? 'seq 1 does not start the chain (its prev is not the genesis value): the log was replaced'
             : `its prev is not the hash of seq ${expected - 1}: one of the two was rewritten with a recomputed hash, or entries were removed or reordered and renumbered`,
       });
@@ -287,9 +294,15 @@ export class ChainVerifier {
   }
 }
 
-/** Checks a whole log (entries as stored, or values parsed from an export). */
-export function verifyChain(entries: Iterable<unknown>, options: { readonly expectLast?: string | null } = {}): ChainCheck {
-  const verifier = new ChainVerifier(options.expectLast ?? null);
+/** Where a part of the log begins: its first seq, and the hash of the entry before it. */
+export interface ChainStart {
+  readonly seq: number;
+  readonly prev: string;
+}
+
+/** Checks a whole log (entries as stored, or values parsed from an export), or with `start` a part of it that begins there. */
+export function verifyChain(entries: Iterable<unknown>, options: { readonly expectLast?: string | null; readonly start?: ChainStart | null } = {}): ChainCheck {
+  const verifier = new ChainVerifier(options.expectLast ?? null, options.start ?? null);
   for (const entry of entries) {
     verifier.push(entry);
     if (verifier.settled) break;

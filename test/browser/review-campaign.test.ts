@@ -159,4 +159,32 @@ describe.skipIf(!browser)('reviewing the incident replay in the console', () => 
     expect(await rows.filter({ hasText: 'as split' }).locator('td.actor').textContent()).toBe('bob');
     expect(await textOf(page, 'main .status')).toBe('Released');
   });
+
+  it('shows the report and the audit log of that review, in English and Japanese', async () => {
+    const { page } = alice;
+    await page.click('nav.main a[href="/ui/report"]');
+    const row = page.locator('table.report tr', { hasText: 'November newsletter' });
+    // Live mode: only what was held is in the store, and the page says so.
+    expect(await textOf(page, 'p.report-mode')).toContain('Complete only in rehearsal mode');
+    expect(await row.locator('td.messages').textContent()).toBe('12');
+    expect(await row.locator('td[data-verdict=quarantine]').textContent()).toBe('12');
+    await page.screenshot({ path: 'docs/console-report-en.png', fullPage: true });
+
+    await page.click('nav.main a[href="/ui/audit"]');
+    expect(await textOf(page, 'p.chain')).toMatch(/^Entries 1 to \d+ shown here are intact/);
+    const entries = await page
+      .locator('table.audit tbody tr')
+      .evaluateAll((rows) => rows.map((r) => `${r.querySelector('.actor')?.textContent ?? ''} ${r.querySelector('.action')?.textContent ?? ''}`));
+    expect(entries.filter((e) => e === 'alice approve')).toHaveLength(12);
+    expect(entries.filter((e) => e === 'bob release')).toHaveLength(12);
+    // Newest first: bob's releases come before alice's approvals.
+    expect(entries.indexOf('bob release')).toBeLessThan(entries.indexOf('alice approve'));
+
+    const ja = await browser!.open('ja');
+    await signIn(ja, base, TOKENS.alice);
+    await ja.page.click('nav.main a[href="/ui/audit"]');
+    expect(await textOf(ja.page, 'h1')).toBe('監査ログ');
+    expect(await textOf(ja.page, 'p.chain')).toContain('改ざんされていません');
+    await ja.page.screenshot({ path: 'docs/console-audit-ja.png', fullPage: true });
+  });
 });

@@ -2,12 +2,12 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { approvedBy } from '../../review/lifecycle.js';
 import { rawForReviewer } from '../../review/review-actions.js';
 import { HttpError } from '../http-answers.js';
-import { campaignKeyParam, messageId } from '../request-input.js';
+import { campaignKeyParam, listParams, messageId } from '../request-input.js';
 import { frameDocument, FRAME_CSP } from './frame-document.js';
 import type { Html } from './html.js';
 import { addressesByHeader, copyHead, htmlPart, textPreview } from './message-content.js';
 import { noticeFromQuery } from './notices.js';
-import { campaignData, campaignsData, messageData, messagesData, overviewData, RECORD_STATUSES, type MessageQuery } from './page-data.js';
+import { campaignData, campaignsData, messageData, messagesData, overviewData, type MessageQuery } from './page-data.js';
 import { campaignPage } from './pages/campaign.js';
 import { campaignsPage } from './pages/campaigns.js';
 import { messagePage } from './pages/message.js';
@@ -23,8 +23,11 @@ export function registerReadRoutes(ui: FastifyInstance, context: UiContext): voi
   const { deps } = context;
   const { store } = deps;
 
-  ui.get('/', async (request, reply) => context.page(reply, 200, overviewPage(context.view(request), await overviewData(store))));
-  ui.get('/overview/live', async (request, reply) => context.page(reply, 200, overviewLive(context.view(request), await overviewData(store))));
+  // No upstream: rehearsal mode, every message is captured with its verdict (as GET /api/overview says).
+  const rehearsal = deps.relay === null;
+
+  ui.get('/', async (request, reply) => context.page(reply, 200, overviewPage(context.view(request), await overviewData(store, rehearsal))));
+  ui.get('/overview/live', async (request, reply) => context.page(reply, 200, overviewLive(context.view(request), await overviewData(store, rehearsal))));
   ui.get<Query>('/campaigns', async (request, reply) => {
     const view = context.view(request);
     return context.page(reply, 200, campaignsPage(view, await campaignsData(store), noticeFromQuery(view, request.query)));
@@ -102,14 +105,12 @@ export async function renderMessage(context: UiContext, request: FastifyRequest,
   );
 }
 
+/**
+ * The filter form's query, checked as GET /api/messages checks it (unknown
+ * parameters refused, an empty field meaning no filter). The page size is the
+ * console's own, so a `limit` in the address is dropped rather than obeyed.
+ */
 function messageQuery(query: Record<string, unknown>): MessageQuery {
-  const status = query['status'];
-  const cursor = query['cursor'];
-  if (status !== undefined && status !== '' && !(RECORD_STATUSES as readonly unknown[]).includes(status)) throw new HttpError(400, 'unknown status');
-  if (cursor !== undefined && (typeof cursor !== 'string' || !/^[\x21-\x7e]{1,512}$/.test(cursor))) throw new HttpError(400, 'the page link is not valid');
-  return {
-    status: status === '' || status === undefined ? undefined : (status as MessageQuery['status']),
-    cursor: cursor,
-    limit: PAGE_SIZE,
-  };
+  const { limit: _pageSize, ...filters } = query;
+  return listParams({ ...filters, limit: String(PAGE_SIZE) });
 }

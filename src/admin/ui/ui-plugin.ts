@@ -5,10 +5,12 @@ import { AuthFailureLimiter } from '../../smtp/smtp-auth.js';
 import { answerForError, HttpError } from '../http-answers.js';
 import { registerActionRoutes } from './action-routes.js';
 import { registerAssetRoutes } from './asset-routes.js';
+import { registerAuditPageRoutes } from './audit-page-routes.js';
 import { registerLoginRoutes } from './login-routes.js';
 import { errorPage } from './pages/login.js';
 import type { View } from './pages/view.js';
 import { registerReadRoutes } from './read-routes.js';
+import { registerSummaryRoutes } from './summary-routes.js';
 import { createSessionKeeper, SESSION_COOKIE, type Session } from './session.js';
 import { chooseLanguage, translator } from './strings.js';
 import { LANGUAGE_COOKIE, type ReviewerUiDeps, type UiContext } from './ui-context.js';
@@ -107,6 +109,8 @@ async function uiScope(ui: FastifyInstance, deps: ReviewerUiDeps): Promise<void>
   registerAssetRoutes(ui);
   registerLoginRoutes(ui, context);
   registerReadRoutes(ui, context);
+  registerSummaryRoutes(ui, context);
+  registerAuditPageRoutes(ui, context);
   registerActionRoutes(ui, context);
 }
 

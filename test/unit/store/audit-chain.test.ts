@@ -159,3 +159,15 @@ describe('the audit chain', () => {
     expect(() => checkAuditInput({ ...ok, target: 'x'.repeat(501) })).toThrow(RangeError);
   });
 });
+
+describe('verifyChain over a part of the log (start)', () => {
+  it('accepts a page that links to the entry before it, and names a page whose first link or numbering is wrong', () => {
+    const log = chain(10);
+    const page = log.slice(4, 8);
+    expect(verifyChain(page, { start: { seq: 5, prev: log[3]!.hash } })).toMatchObject({ ok: true, count: 4 });
+    // Without a start the page is not the log's beginning.
+    expect(broken(verifyChain(page)).fault).toBe('removed');
+    expect(broken(verifyChain(page, { start: { seq: 5, prev: log[2]!.hash } }))).toMatchObject({ fault: 'relinked', seq: 5 });
+    expect(broken(verifyChain(log.slice(5, 8), { start: { seq: 5, prev: log[3]!.hash } }))).toMatchObject({ fault: 'removed', seq: 5 });
+  });
+});

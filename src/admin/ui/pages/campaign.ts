@@ -2,7 +2,7 @@ import { each, html, type Html } from '../html.js';
 import type { CampaignDetail } from '../page-data.js';
 import { decisions } from './decisions.js';
 import { layout } from './layout.js';
-import { statusBadge, statusCounts, when } from './parts.js';
+import { approverList, statusBadge, statusCounts, verdictCounts, when } from './parts.js';
 import type { View } from './view.js';
 
 const RECORDS_SHOWN = 100;
@@ -24,6 +24,10 @@ export function campaignPage(view: View, data: CampaignDetail, fourEyes: boolean
         <dd class="exposure">${summary.worstExposure}</dd>
         <dt>${view.t('colStatuses')}</dt>
         <dd>${statusCounts(view, summary.statuses)}</dd>
+        <dt>${view.t('colVerdicts')}</dt>
+        <dd class="verdicts">${verdictCounts(view, summary.verdicts)}</dd>
+        <dt>${view.t('approvedBy')}</dt>
+        <dd class="approvers">${approverList(view, summary.approvers)}</dd>
         <dt>${view.t('colLast')}</dt>
         <dd>${when(view, summary.lastReceivedAt)}</dd>
       </dl>
@@ -33,7 +37,7 @@ export function campaignPage(view: View, data: CampaignDetail, fourEyes: boolean
         canApprove: held > 0,
         canRelease: fourEyes ? approved > 0 : held + approved > 0,
         canDiscard: summary.count > 0,
-        approvers: data.approvers,
+        approvers: summary.approvers.map((a) => a.name),
         fourEyes,
       })}
       <section>

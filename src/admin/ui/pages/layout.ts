@@ -24,7 +24,8 @@ export function layout(view: View, title: string, content: Html, notice: Html | 
     : '';
   const nav = session
     ? html`<nav class="main">
-        <a href="/ui/">${view.t('navOverview')}</a><a href="/ui/campaigns">${view.t('navCampaigns')}</a><a href="/ui/messages">${view.t('navMessages')}</a>
+        <a href="/ui/">${view.t('navOverview')}</a><a href="/ui/campaigns">${view.t('navCampaigns')}</a><a href="/ui/messages">${view.t('navMessages')}</a
+        ><a href="/ui/report">${view.t('navReport')}</a><a href="/ui/audit">${view.t('navAudit')}</a>
       </nav>`
     : '';
   return html`<!doctype html>

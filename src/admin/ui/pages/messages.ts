@@ -1,36 +1,62 @@
-import { RECORD_STATUSES, type MessageRecord } from '../../../store/record.js';
+import { ACTIONS } from '../../../config/schema.js';
+import { RECORD_STATUSES } from '../../../store/record.js';
 import { each, html, type Html } from '../html.js';
-import type { MessageQuery } from '../page-data.js';
+import type { MessageQuery, MessagesPage } from '../page-data.js';
 import type { StringKey } from '../strings.js';
 import { layout } from './layout.js';
-import { statusBadge, when } from './parts.js';
+import { statusBadge, verdictLabel, when } from './parts.js';
 import type { View } from './view.js';
 
-/** Filters the API does not have yet: shown, disabled, named as the API will name them. */
-const LATER_FILTERS: readonly [string, StringKey][] = [
-  ['action', 'filterAction'],
-  ['rule', 'filterRule'],
-  ['violation', 'filterViolation'],
-  ['sender', 'filterSender'],
-  ['q', 'filterText'],
-];
+/** The query string of the filters in force (cursor aside): the paging links keep them. */
+export function filterParams(query: MessageQuery): URLSearchParams {
+  const params = new URLSearchParams();
+  const set = (key: string, value: string | boolean | undefined) => {
+    if (value !== undefined) params.set(key, String(value));
+  };
+  set('status', query.status);
+  set('action', query.action);
+  set('rule', query.rule);
+  set('violation', query.violation);
+  set('sender', query.sender);
+  set('q', query.text);
+  return params;
+}
 
-export function messagesPage(view: View, query: MessageQuery, page: { records: readonly MessageRecord[]; nextCursor: string | null }): Html {
-  const status = query.status;
-  const statusParam = status ? `status=${status}&` : '';
+function filterForm(view: View, query: MessageQuery): Html {
+  const option = (value: string, label: string, selected: boolean) => html`<option value="${value}" ${selected ? html` selected` : ''}>${label}</option>`;
+  const text = (name: string, label: StringKey, value: string | undefined, size: number) =>
+    html`<label for="f-${name}">${view.t(label)}</label> <input id="f-${name}" name="${name}" value="${value ?? ''}" maxlength="200" size="${size}" />`;
+  const violation = query.violation === undefined ? '' : String(query.violation);
+  return html`<form method="get" action="/ui/messages" class="filters">
+    <label for="status">${view.t('filterStatus')}</label>
+    <select id="status" name="status">
+      ${option('', view.t('filterAny'), query.status === undefined)} ${each(RECORD_STATUSES, (s) => option(s, view.t(`status.${s}`), s === query.status))}
+    </select>
+    <label for="f-action">${view.t('filterAction')}</label>
+    <select id="f-action" name="action">
+      ${option('', view.t('filterAny'), query.action === undefined)} ${each(ACTIONS, (a) => option(a, verdictLabel(view, a), a === query.action))}
+    </select>
+    ${text('rule', 'filterRule', query.rule, 12)}
+    <label for="f-violation">${view.t('filterViolation')}</label>
+    <select id="f-violation" name="violation">
+      ${option('', view.t('filterAny'), violation === '')}${option('true', view.t('filterYes'), violation === 'true')}${option('false', view.t('filterNo'), violation === 'false')}
+    </select>
+    ${text('sender', 'filterSender', query.sender, 20)} ${text('q', 'filterText', query.text, 20)}
+    <button type="submit">${view.t('filterShow')}</button>
+  </form>`;
+}
+
+export function messagesPage(view: View, query: MessageQuery, page: MessagesPage): Html {
+  const filters = filterParams(query);
+  const first = filters.toString();
+  filters.set('cursor', page.nextCursor ?? '');
+  // Fewer than a page with a cursor: the store stopped at its scan bound, not at the end.
+  const stoppedAtBound = page.nextCursor !== null && page.records.length < query.limit;
   return layout(
     view,
     view.t('messagesTitle'),
     html`<h1>${view.t('messagesTitle')}</h1>
-      <form method="get" action="/ui/messages" class="filters">
-        <label for="status">${view.t('filterStatus')}</label>
-        <select id="status" name="status">
-          <option value="">${view.t('filterAny')}</option>
-          ${each(RECORD_STATUSES, (s) => html`<option value="${s}" ${s === status ? html` selected` : ''}>${view.t(`status.${s}`)}</option>`)}
-        </select>
-        ${each(LATER_FILTERS, ([name, label]) => html`<label for="f-${name}">${view.t(label)}</label> <input id="f-${name}" name="${name}" disabled title="${view.t('filterLater')}" />`)}
-        <button type="submit">${view.t('filterShow')}</button>
-      </form>
+      ${filterForm(view, query)}
       ${
         page.records.length === 0
           ? html`<p>${view.t('noMessages')}</p>`
@@ -62,9 +88,10 @@ export function messagesPage(view: View, query: MessageQuery, page: { records: r
             </table>`
       }
       <p class="paging">
-        ${query.cursor ? html`<a href="/ui/messages?${statusParam}">${view.t('firstPage')}</a> ` : ''}${
-          page.nextCursor ? html`<a rel="next" href="/ui/messages?${statusParam}cursor=${encodeURIComponent(page.nextCursor)}">${view.t('olderPage')}</a>` : ''
+        ${query.cursor ? html`<a href="/ui/messages?${first}">${view.t('firstPage')}</a> ` : ''}${
+          page.nextCursor ? html`<a rel="next" href="/ui/messages?${filters.toString()}">${view.t('olderPage')}</a>` : ''
         }
-      </p>`,
+      </p>
+      ${stoppedAtBound ? html`<p class="hint scan-bound">${view.t('searchedRecords', { n: page.scanned })}</p>` : ''}`,
   );
 }

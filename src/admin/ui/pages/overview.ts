@@ -3,32 +3,71 @@ import { RECORD_STATUSES } from '../../../store/record.js';
 import { each, html, type Html } from '../html.js';
 import type { OverviewData } from '../page-data.js';
 import { layout } from './layout.js';
-import { statusBadge, statusCounts, when } from './parts.js';
+import { approverList, statusBadge, statusCounts, verdictCounts, verdictKeys, verdictLabel, when } from './parts.js';
 import type { View } from './view.js';
 
 /** The part that refreshes itself: console.js fetches /ui/overview/live and swaps it in. */
 export function overviewLive(view: View, data: OverviewData): Html {
+  const oldest = data.oldestHeld;
   return html`<section class="counts">
       <h2>${view.t('countsByStatus')}</h2>
       <ul class="tiles">
         ${each(
-          RECORD_STATUSES.filter((s) => s !== 'released' || data.counts.released > 0),
+          RECORD_STATUSES.filter((s) => s !== 'released' || data.statuses.released > 0),
           (s) =>
             html`<li class="tile tile-${s}">
-              <a href="/ui/messages?status=${s}">${statusBadge(view, s)}<span class="big" data-status="${s}">${data.counts[s]}</span></a>
+              <a href="/ui/messages?status=${s}">${statusBadge(view, s)}<span class="big" data-status="${s}">${data.statuses[s]}</span></a>
             </li>`,
         )}
       </ul>
     </section>
+    ${verdictSection(view, data.verdicts)}
     <section>
       <h2>${view.t('oldestHeld')}</h2>
-      <p class="oldest">${data.oldestHeld ? when(view, data.oldestHeld) : view.t('noneHeld')}</p>
+      <p class="oldest">
+        ${oldest ? html`<a href="/ui/messages/${oldest.id}">${when(view, oldest.receivedAt)}</a> · ${oldest.sender} · ${oldest.subject ?? view.t('noSubject')}` : view.t('noneHeld')}
+      </p>
     </section>
     <section>
       <h2>${view.t('latestCampaigns')}</h2>
-      ${data.latestCampaigns.length === 0 ? html`<p>${view.t('noCampaigns')}</p>` : campaignTable(view, data.latestCampaigns)}
-      ${data.truncated ? html`<p class="hint">${view.t('truncated')}</p>` : ''}
+      ${data.latestHeldCampaigns.length === 0 ? html`<p>${view.t('noCampaigns')}</p>` : campaignTable(view, data.latestHeldCampaigns)}
     </section>`;
+}
+
+/** Verdict counts today and over the last 7 days (UTC days), with what they cover. */
+function verdictSection(view: View, verdicts: OverviewData['verdicts']): Html {
+  const { today, last7Days } = verdicts;
+  return html`<section class="verdicts">
+    <h2>${view.t('countsByVerdict')}</h2>
+    <table class="verdicts">
+      <thead>
+        <tr>
+          <th>${view.t('colVerdict')}</th>
+          <th class="num">${view.t('today')}</th>
+          <th class="num">${view.t('last7Days')}</th>
+        </tr>
+      </thead>
+      <tbody>
+        ${each(
+          verdictKeys(today.verdicts, last7Days.verdicts),
+          (k) =>
+            html`<tr data-verdict="${k}">
+              <th>${verdictLabel(view, k)}</th>
+              <td class="num today">${today.verdicts[k] ?? 0}</td>
+              <td class="num week">${last7Days.verdicts[k] ?? 0}</td>
+            </tr>`,
+        )}
+        <tr class="total">
+          <th>${view.t('totalMessages')}</th>
+          <td class="num today">${today.messages}</td>
+          <td class="num week">${last7Days.messages}</td>
+        </tr>
+      </tbody>
+    </table>
+    <p class="hint">${view.t('utcDays', { since: last7Days.since.slice(0, 10) })}</p>
+    ${verdicts.complete ? '' : html`<p class="hint incomplete">${view.t('verdictsIncomplete')}</p>`}
+    ${verdicts.truncated ? html`<p class="hint">${view.t('verdictsTruncated')}</p>` : ''}
+  </section>`;
 }
 
 export function overviewPage(view: View, data: OverviewData): Html {
@@ -50,6 +89,8 @@ export function campaignTable(view: View, campaigns: readonly CampaignSummary[])
         <th class="num">${view.t('colCount')}</th>
         <th class="num" title="${view.t('worstHelp')}">${view.t('colWorst')}</th>
         <th>${view.t('colStatuses')}</th>
+        <th>${view.t('colVerdicts')}</th>
+        <th>${view.t('approvedBy')}</th>
         <th>${view.t('colLast')}</th>
       </tr>
     </thead>
@@ -63,6 +104,8 @@ export function campaignTable(view: View, campaigns: readonly CampaignSummary[])
             <td class="num">${c.count}</td>
             <td class="num exposure">${c.worstExposure}</td>
             <td>${statusCounts(view, c.statuses)}</td>
+            <td class="verdicts">${verdictCounts(view, c.verdicts)}</td>
+            <td class="approvers">${approverList(view, c.approvers)}</td>
             <td>${when(view, c.lastReceivedAt)}</td>
           </tr>`,
       )}

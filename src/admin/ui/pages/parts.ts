@@ -1,3 +1,4 @@
+import { ACTIONS } from '../../../config/schema.js';
 import type { RecordStatus } from '../../../store/record.js';
 import { each, html, type Html } from '../html.js';
 import type { StringKey } from '../strings.js';
@@ -38,4 +39,32 @@ export function postForm(view: View, action: string, body: Html, options: { conf
   >
     <input type="hidden" name="csrf" value="${view.csrf ?? ''}" />${body}
   </form>`;
+}
+
+/** The verdict actions in the order the policy escalates; "none" (a record kept without a verdict) only when some have it. */
+export function verdictKeys(...counts: readonly Readonly<Record<string, number>>[]): string[] {
+  const keys = [...ACTIONS] as string[];
+  for (const c of counts) for (const k of Object.keys(c)) if (!keys.includes(k) && (c[k] ?? 0) > 0) keys.push(k);
+  return keys;
+}
+
+export function verdictLabel(view: View, action: string): string {
+  return (VERDICT_LABELS as readonly string[]).includes(action) ? view.t(`verdict.${action as (typeof VERDICT_LABELS)[number]}`) : action;
+}
+
+/** Compact "Held 3 · Split 2" of the non-zero verdict counts (campaign tables). */
+export function verdictCounts(view: View, counts: Readonly<Record<string, number>>): Html {
+  const entries = verdictKeys(counts).filter((k) => (counts[k] ?? 0) > 0);
+  return each(
+    entries,
+    (k) => html`<span class="verdict verdict-${k}" data-verdict="${k}">${verdictLabel(view, k)} <span class="count">${counts[k]}</span></span> `,
+  );
+}
+
+const VERDICT_LABELS = [...ACTIONS, 'none'] as const;
+
+/** "alice (12), bob (3)": who approved a campaign's approved records, or "not approved yet". */
+export function approverList(view: View, approvers: readonly { readonly name: string; readonly count: number }[]): Html {
+  if (approvers.length === 0) return html`<span class="none">${view.t('notApproved')}</span>`;
+  return each(approvers, (a, i) => html`${i > 0 ? ', ' : ''}<strong>${a.name}</strong> (${a.count})`);
 }
