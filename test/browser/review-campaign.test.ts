@@ -185,6 +185,11 @@ describe.skipIf(!browser)('reviewing the incident replay in the console', () => 
     await ja.page.click('nav.main a[href="/ui/audit"]');
     expect(await textOf(ja.page, 'h1')).toBe('監査ログ');
     expect(await textOf(ja.page, 'p.chain')).toContain('改ざんされていません');
+    const jaActions = await ja.page
+      .locator('table.audit tbody td.action')
+      .evaluateAll((cells) => cells.map((c) => `${c.getAttribute('data-action')} ${c.textContent}`));
+    expect(jaActions.filter((a) => a === 'approve 承認')).toHaveLength(12);
+    expect(jaActions.filter((a) => a === 'release 送信')).toHaveLength(12);
     await ja.page.screenshot({ path: 'docs/console-audit-ja.png', fullPage: true });
   });
 });

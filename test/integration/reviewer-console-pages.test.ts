@@ -214,7 +214,7 @@ describe('the console pages with an upstream (held mail, four-eyes)', () => {
     const rows = [...html.matchAll(/<tr data-seq="(\d+)">([\s\S]*?)<\/tr>/g)].map((m) => ({
       seq: Number(m[1]),
       actor: textOf(m[2]!, /<td class="actor">([\s\S]*?)<\/td>/),
-      action: textOf(m[2]!, /<td class="action">([\s\S]*?)<\/td>/),
+      action: textOf(m[2]!, /<td class="action"[^>]*>([\s\S]*?)<\/td>/),
     }));
     expect(rows.map((r) => r.seq)).toEqual([...rows.map((r) => r.seq)].sort((a, b) => b - a));
     // Oldest last: beforeAll's sign-in and its two approvals; newest first: the sign-in of this request (livePage signs in each time).

@@ -8,6 +8,15 @@ export const en = {
   navReport: 'Rehearsal report',
   navAudit: 'Audit log',
   auditTitle: 'Audit log',
+  // Audit actions: English shows the log's own names (as in the exports); Japanese translates them.
+  'audit.action.sign-in': 'sign-in',
+  'audit.action.sign-out': 'sign-out',
+  'audit.action.view-raw': 'view-raw',
+  'audit.action.reveal': 'reveal',
+  'audit.action.approve': 'approve',
+  'audit.action.release': 'release',
+  'audit.action.discard': 'discard',
+  'audit.action.breaker-reset': 'breaker-reset',
   auditIntro:
     'Every sign-in, sign-out, download of a raw message, reveal of addresses, approve, release, discard and breaker reset, newest first. Each entry holds the hash of the one before it, so none can be changed, removed or reordered unnoticed.',
   auditDownload: 'Download the whole log',

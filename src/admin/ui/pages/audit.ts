@@ -55,7 +55,7 @@ export function auditLogPage(view: View, page: AuditPage): Html {
                       <td class="num">${e.seq}</td>
                       <td>${when(view, e.at)}</td>
                       <td class="actor">${e.actor}</td>
-                      <td class="action">${e.action}</td>
+                      <td class="action" data-action="${e.action}">${view.t(`audit.action.${e.action}`)}</td>
                       <td class="target">
                         ${e.target && /^[0-9A-Z]{26}$/.test(e.target) ? html`<a href="/ui/messages/${e.target}">${e.target}</a>` : (e.target ?? '')}
                       </td>
