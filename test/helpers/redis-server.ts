@@ -138,6 +138,7 @@ async function launch(binary: string, port: number, dir: string): Promise<ChildP
       if (READY.test(output)) finish('ready');
     };
     const onExit = (): void => finish('exited');
+    // An upper bound, not the event: a redis-server that has not said it is ready within 15 s fails the start.
     const timer = setTimeout(() => finish('late'), 15_000);
     child.stdout?.on('data', onOutput);
     child.once('exit', onExit);
