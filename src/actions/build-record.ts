@@ -2,11 +2,14 @@ import { createHash } from 'node:crypto';
 import type { MessageAnalysis } from '../analysis/analyse.js';
 import { messageChunks, type MessageBytes } from '../message/message-bytes.js';
 import type { TransactionContext, Verdict } from '../policy/verdict.js';
+import { esmtpForRecord } from './stored-esmtp.js';
 import { historyEntry, type AddressMasker, type MessageRecord, type RecordStatus } from '../store/record.js';
 
 export interface RecordInput {
   readonly id: string;
-  readonly status: Extract<RecordStatus, 'held' | 'captured' | 'failed'>;
+  readonly status: Extract<RecordStatus, 'held' | 'captured' | 'failed' | 'delayed'>;
+  /** For status delayed. */
+  readonly releaseAt?: string;
   readonly receivedAt: number;
   readonly message: MessageBytes;
   readonly context: TransactionContext;
@@ -25,6 +28,7 @@ export function buildRecord(input: RecordInput): { record: MessageRecord; raw: B
   for (const chunk of raw) sha256.update(chunk);
   const at = new Date(input.receivedAt).toISOString();
   const exposure = analysis?.exposure;
+  const esmtp = esmtpForRecord(context.esmtp);
   const record: MessageRecord = {
     id: input.id,
     receivedAt: at,
@@ -48,6 +52,8 @@ export function buildRecord(input: RecordInput): { record: MessageRecord; raw: B
         }
       : null,
     verdict: verdict && { rule: verdict.rule, action: verdict.action, violation: verdict.violation, reason: verdict.reason },
+    ...(input.releaseAt !== undefined ? { releaseAt: input.releaseAt } : {}),
+    ...(esmtp ? { esmtp } : {}),
     ...(input.failure ? { failure: input.failure } : {}),
     history: [historyEntry('mail-guard', input.status, input.note ?? null, undefined, new Date(input.receivedAt))],
   };

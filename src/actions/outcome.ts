@@ -36,6 +36,10 @@ export type Outcome =
   | { readonly kind: 'refused'; readonly reply: SmtpReply }
   | { readonly kind: 'captured' }
   | { readonly kind: 'held' }
+  /** Stored durably with status delayed; leaves at releaseAt unless a person stops it. */
+  | { readonly kind: 'delayed'; readonly releaseAt: string }
+  /** The sender's breaker is open with action tempfail. */
+  | { readonly kind: 'paused' }
   | { readonly kind: 'store-failed' };
 
 /**
@@ -73,6 +77,10 @@ export function replyForOutcome(outcome: Outcome, id: string): SmtpReply {
       return replies.captured(id);
     case 'held':
       return replies.held(id);
+    case 'delayed':
+      return replies.delayed(id, outcome.releaseAt);
+    case 'paused':
+      return withId(replies.senderPaused(), id);
     case 'store-failed':
       return withId(replies.storeUnavailable(), id);
   }

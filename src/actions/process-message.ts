@@ -15,6 +15,10 @@ import { asDecided, type Analyse, type CopyForm } from './outgoing-copies.js';
 import { deliver } from './deliver.js';
 import type { Relay } from './relay.js';
 import { rewriteBreaksDkim } from './rewrite-recipients.js';
+import type { BreakerGate, OpenBreaker } from './breaker-gate.js';
+import { campaignKey } from './campaign-key.js';
+import { NO_EVENTS, type GuardEvents } from './guard-events.js';
+import type { NoticeCause, SenderNotices } from './sender-notices.js';
 
 export interface ReceivedMessage {
   readonly id: string;
@@ -25,7 +29,7 @@ export interface ReceivedMessage {
 }
 
 /** What happened to a message: the label values of mailguard_messages_total{action}. */
-export const OUTCOME_ACTIONS = ['pass', 'monitor', 'bcc', 'split', 'quarantine', 'reject', 'capture', 'tempfail'] as const;
+export const OUTCOME_ACTIONS = ['pass', 'monitor', 'bcc', 'split', 'quarantine', 'reject', 'capture', 'tempfail', 'delay'] as const;
 export type OutcomeAction = (typeof OUTCOME_ACTIONS)[number];
 
 export interface MessageResult {
@@ -60,6 +64,12 @@ export interface ProcessDeps {
   readonly maxHeaderBytes: number;
   /** Who reports refused copies to their sender, and in which language. */
   readonly notice: { readonly language: NoticeLanguage; readonly reportingMta: string; readonly remoteMta: string | null };
+  /** policy.breaker; null when not configured (then the clean path asks nothing more of the store). */
+  readonly breaker?: BreakerGate | null;
+  /** Webhooks to the people on duty. */
+  readonly events?: GuardEvents;
+  /** The notice to the sender of held or rejected mail; null when notify.sender is off. */
+  readonly senderNotices?: SenderNotices | null;
 }
 
 /**
@@ -72,41 +82,98 @@ export async function processMessage(deps: ProcessDeps, received: ReceivedMessag
   // Analyse exactly the bytes that will be forwarded.
   const message: MessageBytes = assembleMessage(received.chunks, deps.maxHeaderBytes);
   const { context } = received;
-  const judged = judgeMessage(deps.analyse, deps.decide, message, context);
-  const { analysis, verdict } = judged;
+  const judgement = judgeMessage(deps.analyse, deps.decide, message, context);
   const analyseMs = performance.now() - started;
+  let judged = judgement;
   const finish = (outcome: Outcome, action: OutcomeAction, dkimBroken = false): MessageResult => ({
     reply: replyForOutcome(outcome, received.id),
     action,
     outcome,
-    analysis,
-    verdict,
+    analysis: judged.analysis,
+    verdict: judged.verdict,
     analyseMs,
     deliverMs: performance.now() - started - analyseMs,
     dkimBroken,
     size: message.size,
   });
+  let paused: { breaker: OpenBreaker; action: 'quarantine' | 'tempfail' } | null;
+  try {
+    paused = await breakerCheck(deps.breaker ?? null, context.mailFrom, judgement.verdict, received.receivedAt);
+  } catch (err) {
+    // Fail closed: whether the sender is paused is unknown.
+    return { ...finish({ kind: 'store-failed' }, 'tempfail'), error: err };
+  }
+  if (paused) judged = pausedJudgement(judgement, paused.breaker);
+  const { analysis, verdict } = judged;
+  const events = deps.events ?? NO_EVENTS;
+  const campaign = campaignKey({ envelope: context, subject: analysis.subject });
+  const tellSender = (what: NoticeCause['what']) =>
+    deps.senderNotices?.consider({
+      id: received.id,
+      receivedAt: received.receivedAt,
+      context,
+      campaign,
+      subject: analysis.subject,
+      what,
+      exposedExternalCount: analysis.exposure.exposedExternal.length,
+      exposingHeaders: analysis.exposure.exposingHeaders,
+      head: message.head,
+    });
 
   const recordBase = { receivedAt: received.receivedAt, context, analysis, verdict, mask: deps.mask };
-  // Rehearsal mode keeps everything; quarantine keeps what it holds. 250 only once the store has it durably.
-  const keep = async (status: 'captured' | 'held', kept: Outcome, action: OutcomeAction): Promise<MessageResult> => {
+  // Rehearsal mode keeps everything; quarantine keeps what it holds; a delay keeps what will leave. 250 only once the store has it durably.
+  const keep = async (status: 'captured' | 'held' | 'delayed', kept: Outcome, action: OutcomeAction, releaseAt?: string): Promise<MessageResult> => {
     try {
-      const note = judged.withheld ? `held instead of sent as ${judged.withheld.form}: ${judged.withheld.reason}` : undefined;
-      const { record, raw } = buildRecord({ ...recordBase, id: received.id, status, message, ...(note ? { note } : {}) });
+      const note = judged.withheld
+        ? `held instead of sent as ${judged.withheld.form}: ${judged.withheld.reason}`
+        : releaseAt !== undefined
+          ? `leaves at ${releaseAt} as ${verdict.action}`
+          : paused && status === 'held'
+            ? verdict.reason
+            : undefined;
+      const { record, raw } = buildRecord({
+        ...recordBase,
+        id: received.id,
+        status,
+        message,
+        ...(note ? { note } : {}),
+        ...(releaseAt !== undefined ? { releaseAt } : {}),
+      });
       await deps.store.put(record, raw);
     } catch (err) {
       return { ...finish({ kind: 'store-failed' }, 'tempfail'), error: err };
+    }
+    if (status === 'held') {
+      events.emit({
+        kind: 'held',
+        at: new Date(received.receivedAt).toISOString(),
+        id: received.id,
+        campaign,
+        sender: context.mailFrom,
+        subject: analysis.subject,
+        rule: verdict.rule,
+        reason: verdict.reason,
+        exposedExternalCount: analysis.exposure.exposedExternal.length,
+        exposingHeaders: analysis.exposure.exposingHeaders,
+        cause: paused ? 'breaker' : judged.withheld ? 'withheld' : 'policy',
+      });
+      tellSender(paused ? 'paused' : 'held');
     }
     return finish(kept, action);
   };
   // A bcc or split copy that would still expose someone is not sent: the log and metrics say so.
   const withWithheld = (result: MessageResult): MessageResult => (judged.withheld ? { ...result, withheld: judged.withheld } : result);
   if (deps.relay === null) return withWithheld(await keep('captured', { kind: 'captured' }, 'capture'));
+  if (paused?.action === 'tempfail') {
+    tellSender('paused');
+    return finish({ kind: 'paused' }, 'tempfail');
+  }
 
   const relayDeps = { relay: deps.relay, ledger: deps.ledger, splitConcurrency: deps.splitConcurrency, signal };
   const keepDeps = { store: deps.store, ledger: deps.ledger };
   switch (verdict.action) {
     case 'reject':
+      tellSender('rejected');
       return finish({ kind: 'refused', reply: verdict.rejectReply! }, 'reject');
     case 'quarantine':
       return withWithheld(await keep('held', { kind: 'held' }, 'quarantine'));
@@ -115,6 +182,11 @@ export async function processMessage(deps: ProcessDeps, received: ReceivedMessag
     case 'bcc':
     case 'split': {
       const action = verdict.action;
+      if (verdict.delaySeconds) {
+        // Whole seconds: the reply and the record name the same instant.
+        const releaseAt = new Date(Math.ceil((received.receivedAt + verdict.delaySeconds * 1000) / 1000) * 1000).toISOString();
+        return keep('delayed', { kind: 'delayed', releaseAt }, 'delay', releaseAt);
+      }
       // bcc and split send only the copies judgeMessage checked; pass and monitor the message as decided.
       const copies = action === 'pass' || action === 'monitor' ? [asDecided(message, context, action)] : judged.copies!;
       const relayed = await deliver(relayDeps, action === 'split' ? 'split' : 'whole', copies, message);
@@ -127,6 +199,34 @@ export async function processMessage(deps: ProcessDeps, received: ReceivedMessag
       return report ? { ...result, report } : result;
     }
   }
+}
+
+/**
+ * The breaker (policy.breaker): an open one pauses the sender whatever the
+ * verdict; otherwise a violation is counted, and the violation that opens it
+ * is still decided by its own rule (the next message is the first one paused).
+ * The null sender is never paused: bounces must keep flowing.
+ */
+async function breakerCheck(
+  gate: BreakerGate | null,
+  sender: string,
+  verdict: Verdict,
+  receivedAt: number,
+): Promise<{ breaker: OpenBreaker; action: 'quarantine' | 'tempfail' } | null> {
+  if (gate === null || sender === '') return null;
+  const open = await gate.openFor(sender);
+  if (open) return { breaker: open, action: gate.action };
+  if (verdict.violation) await gate.recordViolation(sender, new Date(receivedAt));
+  return null;
+}
+
+/** A paused sender's message is held (or answered 451) under the verdict "breaker", whatever its own verdict was. */
+function pausedJudgement<J extends { readonly verdict: Verdict; readonly copies: unknown; readonly withheld: unknown }>(judged: J, breaker: OpenBreaker): J {
+  const own = judged.verdict;
+  const reason =
+    `sender paused: its breaker opened at ${breaker.openedAt} after ${breaker.violations} violations within ${breaker.windowSeconds} s; ` +
+    `this message's own verdict: ${own.action} by rule ${own.rule} (${own.reason})`;
+  return { ...judged, verdict: { action: 'quarantine', rule: 'breaker', violation: own.violation, reason }, copies: null, withheld: null };
 }
 
 /**

@@ -208,6 +208,15 @@ const upstream = z
     }
   });
 
+// Mail that would leave waits this long in the store (status delayed), so a
+// person can still stop a campaign nobody's rule describes. A week at most: a
+// longer hold is a quarantine, not a delay.
+const delaySeconds = z
+  .number()
+  .int()
+  .min(0)
+  .max(7 * 86_400);
+
 // RFC 5322 field name: printable ASCII except ':'.
 const headerName = z.string().regex(/^[\x21-\x39\x3b-\x7e]+$/, 'expected a header field name such as Disposition-Notification-To');
 
@@ -222,10 +231,21 @@ const rule = z
     maxVisibleExternal: z.number().int().min(0).optional(),
     maxVisibleExternalDomains: z.number().int().min(0).nullable().optional(),
     action: action.optional(),
+    // This rule's own delay window (policy.delaySeconds when absent).
+    delaySeconds: delaySeconds.optional(),
   })
-  .refine((r) => r.action !== undefined || r.maxVisibleExternal !== undefined || r.maxVisibleExternalDomains !== undefined, {
-    message: 'a rule needs an action or a threshold',
+  .refine((r) => r.action !== undefined || r.maxVisibleExternal !== undefined || r.maxVisibleExternalDomains !== undefined || r.delaySeconds !== undefined, {
+    message: 'a rule needs an action, a threshold or a delaySeconds',
   });
+
+// DESIGN.md "Stopping a campaign while it runs": a sender whose mail keeps
+// breaking the rules is paused as a whole, clean mail too, until a person resets it.
+const breaker = z.strictObject({
+  violations: positiveInt.max(100_000),
+  windowSeconds: positiveInt.max(7 * 86_400),
+  // quarantine: further mail from the sender is held; tempfail: answered 451 4.7.1 so the mailer keeps it queued.
+  action: z.enum(['quarantine', 'tempfail']).default('quarantine'),
+});
 
 const policy = z.strictObject({
   maxVisibleExternal: z.number().int().min(0).default(1),
@@ -241,6 +261,8 @@ const policy = z.strictObject({
   // counted like Reply-To, and kept on bcc/split copies only when harmless.
   extraHeaders: z.array(headerName).max(MAX_EXTRA_HEADERS).default([]),
   rules: z.array(rule).default([]),
+  delaySeconds: delaySeconds.default(0),
+  breaker: breaker.optional(),
 });
 
 const store = z.strictObject({
@@ -252,13 +274,51 @@ const store = z.strictObject({
   // How long the delivery ledger remembers which copies the upstream accepted
   // before a 451: a retry after that is sent whole.
   ledgerHours: positiveInt.default(120),
+  // A release claim (a person's release, or a delayed message leaving) is held
+  // for this long and renewed while the release runs; a claim whose holder died
+  // expires, is reported and waits for an operator: it is never re-sent by itself.
+  claimLeaseSeconds: positiveInt.min(30).max(86_400).default(300),
 });
 
-// Notices mail-guard itself sends: today the delivery status notification for
-// copies refused after a 250 (RFC 3464), in the sender's language.
-const notify = z.strictObject({
-  language: z.enum(['ja', 'en']).default('en'),
+export const WEBHOOK_EVENTS = ['held', 'breaker', 'released', 'discarded'] as const;
+export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
+
+const webhook = z.strictObject({
+  url: z
+    .string()
+    .url('expected an http:// or https:// URL')
+    .refine((u) => /^https?:\/\//i.test(u), 'expected an http:// or https:// URL'),
+  // json: mail-guard's own event object; slack: {"text": …} for Slack-style incoming webhooks.
+  format: z.enum(['json', 'slack']).default('json'),
+  events: z
+    .array(z.enum(WEBHOOK_EVENTS))
+    .min(1)
+    .default([...WEBHOOK_EVENTS]),
+  timeoutSeconds: positiveInt.max(60).default(5),
+  // Further attempts after a failed POST, with doubling backoff; then the event is dropped with a log line.
+  retries: z.number().int().min(0).max(10).default(3),
 });
+
+// Notices mail-guard itself sends: the delivery status notification for copies
+// refused after a 250 (RFC 3464), the notice to the sender of held or rejected
+// mail (one per campaign and hour), and webhooks to the people on duty.
+const notify = z
+  .strictObject({
+    language: z.enum(['ja', 'en']).default('en'),
+    sender: z.boolean().default(false),
+    // The From of sender notices (they go out with the null envelope sender, RFC 3834).
+    from: z
+      .string()
+      .regex(/^[^\s@<>]+@[^\s@<>]+$/, 'expected an address such as mail-guard@example.co.jp')
+      .optional(),
+    webhooks: z.array(webhook).max(20).default([]),
+  })
+  .superRefine((n, ctx) => {
+    if (n.sender && n.from === undefined) {
+      const message = 'sender notices need a From address; set notify.from (e.g. mail-guard@example.co.jp) or notify.sender: false';
+      ctx.addIssue({ code: 'custom', path: ['from'], message });
+    }
+  });
 
 const log = z.strictObject({
   level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

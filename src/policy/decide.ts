@@ -30,6 +30,7 @@ interface CompiledRule {
   readonly maxVisibleExternal: number;
   readonly maxVisibleExternalDomains: number | null;
   readonly action: PolicyAction;
+  readonly delaySeconds: number;
 }
 
 /**
@@ -45,6 +46,7 @@ export function createDecide(policy: PolicyConfig): Decide {
     maxVisibleExternal: rule.maxVisibleExternal ?? policy.maxVisibleExternal,
     maxVisibleExternalDomains: rule.maxVisibleExternalDomains === undefined ? policy.maxVisibleExternalDomains : rule.maxVisibleExternalDomains,
     action: rule.action ?? policy.action,
+    delaySeconds: rule.delaySeconds ?? policy.delaySeconds,
   }));
   const fallback: CompiledRule = {
     name: 'default',
@@ -52,11 +54,15 @@ export function createDecide(policy: PolicyConfig): Decide {
     maxVisibleExternal: policy.maxVisibleExternal,
     maxVisibleExternalDomains: policy.maxVisibleExternalDomains,
     action: policy.action,
+    delaySeconds: policy.delaySeconds,
   };
 
-  return ({ findings, exposure }, facts) => {
+  return (judged, facts) => {
     const rule = rules.find((r) => r.matches(facts)) ?? fallback;
+    return withDelay(verdictFor(rule, judged, facts), rule.delaySeconds);
+  };
 
+  function verdictFor(rule: CompiledRule, { findings, exposure }: Judged, facts: RuleFacts): Verdict {
     // A message readers may read differently from us is refused whatever the
     // rule says: its exposure cannot be known.
     for (const finding of findings) {
@@ -103,5 +109,19 @@ export function createDecide(policy: PolicyConfig): Decide {
       };
     }
     return { action, rule: rule.name, violation: true, reason, ...(action === 'reject' ? { rejectReply } : {}) };
-  };
+  }
+}
+
+/** Only mail that would leave waits; a hold or a reject is already stopped. */
+function withDelay(verdict: Verdict, delaySeconds: number): Verdict {
+  if (delaySeconds <= 0) return verdict;
+  switch (verdict.action) {
+    case 'pass':
+    case 'monitor':
+    case 'bcc':
+    case 'split':
+      return { ...verdict, delaySeconds };
+    default:
+      return verdict;
+  }
 }

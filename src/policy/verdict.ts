@@ -45,4 +45,9 @@ export interface Verdict {
   readonly reason: string;
   /** The reply a reject gives (policy text, no internals). */
   readonly rejectReply?: SmtpReply;
+  /**
+   * Set (> 0) when mail that would leave (pass, monitor, bcc, split) waits this
+   * many seconds in the store first: the rule's delaySeconds, else the policy's.
+   */
+  readonly delaySeconds?: number;
 }

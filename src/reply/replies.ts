@@ -56,6 +56,10 @@ export const replies = {
   partialDelivery: (accepted: number, total: number, unit: 'copies' | 'recipients') =>
     r(451, '4.4.0', `${accepted} of ${total} ${unit} were accepted upstream; try again later and only the rest will be sent`),
   held: (id: string) => r(250, '2.0.0', `held for review ${id}`),
+  delayed: (id: string, releaseAt: string) => r(250, '2.0.0', `queued, leaves at ${releaseAt} ${id}`),
+  // The mailer keeps the message queued and retries; the operator resets the breaker once the cause is fixed.
+  senderPaused: () =>
+    r(451, '4.7.1', 'Mail from this sender is paused after repeated policy violations; try again later, or ask the mail-guard operator to reset its breaker'),
   captured: (id: string) => r(250, '2.0.0', `captured in rehearsal mode, nothing was sent ${id}`),
   storeUnavailable: () => r(451, '4.3.0', 'Message could not be stored; try again later'),
 } as const;

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { campaignKey } from '../actions/campaign-key.js';
 import type { MessageStore } from '../store/message-store.js';
 import type { MessageRecord, RecordStatus } from '../store/record.js';
 import { approvedBy, CAMPAIGN_STATUSES } from './lifecycle.js';
@@ -6,6 +6,8 @@ import { approvedBy, CAMPAIGN_STATUSES } from './lifecycle.js';
 // A campaign is what one bulk send left in the quarantine: the records that
 // share an envelope sender and a subject (the seed incident was 832 of them).
 // Grouping them lets a reviewer decide once instead of 832 times.
+
+export { campaignKey };
 
 /** Bounds one scan: a larger backlog is reported as truncated rather than read without end. */
 const MAX_RECORDS_SCANNED = 50_000;
@@ -28,12 +30,6 @@ export interface CampaignSummary {
   readonly worstExposure: number;
   /** The newest record, to preview one message of the campaign. */
   readonly newestId: string;
-}
-
-export function campaignKey(record: Pick<MessageRecord, 'envelope' | 'subject'>): string {
-  // JSON keeps a null subject apart from an empty one; the sender is compared case-insensitively, like mailboxes mostly are.
-  const identity = JSON.stringify([record.envelope.mailFrom.toLowerCase(), record.subject]);
-  return createHash('sha256').update(identity).digest('hex').slice(0, 24);
 }
 
 /** Every undecided record (or of the statuses given), newest first per status, up to the scan bound. */

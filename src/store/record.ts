@@ -1,6 +1,6 @@
 /** DESIGN.md "Store records": what the store keeps about one message. */
 
-export const RECORD_STATUSES = ['held', 'approved', 'released', 'discarded', 'captured', 'failed'] as const;
+export const RECORD_STATUSES = ['held', 'approved', 'released', 'discarded', 'captured', 'failed', 'delayed'] as const;
 export type RecordStatus = (typeof RECORD_STATUSES)[number];
 
 export interface HistoryEntry {
@@ -34,6 +34,17 @@ export interface RecordAnalysis {
   readonly exposedExternal: readonly string[];
 }
 
+/** The transaction's ESMTP parameters as JSON (actions/stored-esmtp.ts converts). */
+export interface RecordEsmtp {
+  readonly eightBitMime: boolean;
+  readonly smtputf8: boolean;
+  readonly requireTLS: boolean;
+  readonly ret?: 'FULL' | 'HDRS';
+  readonly envid?: string;
+  /** [recipient as given in RCPT TO, its DSN parameters]. */
+  readonly recipients: readonly (readonly [string, { readonly notify?: readonly string[]; readonly orcpt?: string }])[];
+}
+
 export interface MessageRecord {
   /** ULID: sorts by time. */
   readonly id: string;
@@ -48,6 +59,10 @@ export interface MessageRecord {
   readonly sha256: string;
   readonly analysis: RecordAnalysis | null;
   readonly verdict: { readonly rule: string; readonly action: string; readonly violation: boolean; readonly reason: string } | null;
+  /** For `delayed` records: when it leaves (ISO time), as its verdict says. */
+  readonly releaseAt?: string;
+  /** The ESMTP parameters it came with, so what leaves later carries them (DESIGN.md "Envelope fidelity"). */
+  readonly esmtp?: RecordEsmtp;
   /** For `failed` copies of a split: who refused it and how. */
   readonly failure?: { readonly recipient: string; readonly code: number; readonly response: string };
   readonly history: readonly HistoryEntry[];

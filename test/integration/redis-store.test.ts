@@ -152,6 +152,7 @@ describe.skipIf(!shared)('redis store: faults', () => {
       path: 'unused',
       retentionDays: 30,
       ledgerHours: 120,
+      claimLeaseSeconds: 300,
       redisOptions: { connectionName: 'mail-guard-test' },
     });
     opened.push(store);

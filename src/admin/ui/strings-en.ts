@@ -55,6 +55,7 @@ export const en = {
   'status.discarded': 'Discarded',
   'status.captured': 'Captured (rehearsal)',
   'status.failed': 'Failed',
+  'status.delayed': 'Delayed (leaves later)',
   overviewTitle: 'Overview',
   countsByStatus: 'Messages by status',
   oldestHeld: 'Oldest held message',

@@ -56,7 +56,7 @@ describe('buildOverview', () => {
 
     const overview = await buildOverview(store, { rehearsal: true, now: NOW });
     expect(overview.generatedAt).toBe(NOW.toISOString());
-    expect(overview.statuses).toEqual({ held: 9, approved: 1, released: 0, discarded: 1, captured: 5, failed: 1 });
+    expect(overview.statuses).toEqual({ held: 9, approved: 1, released: 0, discarded: 1, captured: 5, failed: 1, delayed: 0 });
     expect(overview.verdicts.today).toEqual({
       since: '2026-11-29T00:00:00.000Z',
       messages: 4,

@@ -101,7 +101,7 @@ describe('startRetention', () => {
   it('never removes held or approved records, however old (real file store)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'mail-guard-retention-'));
     try {
-      const store = await openStore({ type: 'file', path: dir, url: 'redis://unused', retentionDays: 30, ledgerHours: 120 });
+      const store = await openStore({ type: 'file', path: dir, url: 'redis://unused', retentionDays: 30, ledgerHours: 120, claimLeaseSeconds: 300 });
       const old = Date.now() - 400 * DAY_MS;
       const held = makeRecord({ at: old, status: 'held' });
       const approved = makeRecord({ at: old, status: 'approved' });
