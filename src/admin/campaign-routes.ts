@@ -64,7 +64,7 @@ export function registerCampaignRoutes(api: FastifyInstance, { deps, actorOf }: 
   bulk('approve', (body, actor) => {
     const { reason } = approveBody(body);
     return async (record) => {
-      const approved = await approveMessage(store, actor, record.id, reason);
+      const approved = await approveMessage(deps, actor, record.id, reason);
       return { id: record.id, status: 200, recordStatus: approved.status };
     };
   });
@@ -72,7 +72,7 @@ export function registerCampaignRoutes(api: FastifyInstance, { deps, actorOf }: 
   bulk('discard', (body, actor) => {
     const { reason } = discardBody(body);
     return async (record) => {
-      const discarded = await discardMessage(store, actor, record.id, reason);
+      const discarded = await discardMessage(deps, actor, record.id, reason);
       return { id: record.id, status: 200, recordStatus: discarded.status };
     };
   });

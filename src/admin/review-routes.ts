@@ -14,7 +14,7 @@ export function registerReviewRoutes(api: FastifyInstance, { deps, actorOf }: Ad
     const id = messageId(request.params.id);
     const { reason } = approveBody(request.body);
     const actor = actorOf(request);
-    const record = await approveMessage(store, actor, id, reason);
+    const record = await approveMessage(deps, actor, id, reason);
     logger.info({ id, actor: actor.name, action: 'approve' }, 'message approved');
     return send(reply, 200, { id, status: record.status, record });
   });
@@ -23,7 +23,7 @@ export function registerReviewRoutes(api: FastifyInstance, { deps, actorOf }: Ad
     const id = messageId(request.params.id);
     const { reason } = discardBody(request.body);
     const actor = actorOf(request);
-    const record = await discardMessage(store, actor, id, reason);
+    const record = await discardMessage(deps, actor, id, reason);
     logger.info({ id, actor: actor.name, action: 'discard' }, 'message discarded');
     return send(reply, 200, { id, status: record.status, record });
   });

@@ -3,6 +3,8 @@ import { recordAudit, recordAuditAfter } from './audit.js';
 import { StoreConflictError, type MessageStore } from '../store/message-store.js';
 import { historyEntry, type MessageRecord } from '../store/record.js';
 import type { RefusedCopy } from '../actions/outcome.js';
+import { campaignKey } from '../actions/campaign-key.js';
+import { NO_EVENTS, type GuardEvents } from '../actions/guard-events.js';
 import { mayReleaseAs, notFrom, refusalFor, ReviewRefusedError, stepFor, type ReleaseForm, type Reviewer, type ReviewAction } from './lifecycle.js';
 
 // The review actions on one record, shared by the per-message routes and the
@@ -15,14 +17,29 @@ import { mayReleaseAs, notFrom, refusalFor, ReviewRefusedError, stepFor, type Re
 
 export interface ReviewDeps extends ReleaseDeps {
   readonly fourEyes: boolean;
+  /** Releases and discards are told to the people on duty (notify.webhooks). */
+  readonly events?: GuardEvents;
 }
 
-export async function approveMessage(store: MessageStore, reviewer: Reviewer, id: string, reason: string | null): Promise<MessageRecord> {
-  return decide(store, reviewer, id, 'approve', reason);
+/** What approve and discard need: the store, and who hears about a discard. */
+export type DecisionDeps = Pick<ReviewDeps, 'store' | 'events'>;
+
+export async function approveMessage(deps: DecisionDeps, reviewer: Reviewer, id: string, reason: string | null): Promise<MessageRecord> {
+  return decide(deps.store, reviewer, id, 'approve', reason);
 }
 
-export async function discardMessage(store: MessageStore, reviewer: Reviewer, id: string, reason: string): Promise<MessageRecord> {
-  return decide(store, reviewer, id, 'discard', reason);
+export async function discardMessage(deps: DecisionDeps, reviewer: Reviewer, id: string, reason: string): Promise<MessageRecord> {
+  const discarded = await decide(deps.store, reviewer, id, 'discard', reason);
+  (deps.events ?? NO_EVENTS).emit({
+    kind: 'discarded',
+    at: new Date().toISOString(),
+    id,
+    campaign: campaignKey(discarded),
+    actor: reviewer.name,
+    as: null,
+    reason,
+  });
+  return discarded;
 }
 
 export interface Released {
@@ -43,6 +60,15 @@ export async function releaseMessage(deps: ReviewDeps, reviewer: Reviewer, id: s
   switch (result.kind) {
     case 'released':
       await recordAuditAfter(deps.store, reviewer, 'release', id, releaseNote(result.record, as), `message ${id} was released`);
+      (deps.events ?? NO_EVENTS).emit({
+        kind: 'released',
+        at: new Date().toISOString(),
+        id,
+        campaign: campaignKey(result.record),
+        actor: reviewer.name,
+        as,
+        reason,
+      });
       return { record: result.record, upstreamReply: result.upstreamReply, refused: result.refused };
     case 'not-found':
       throw notFound();

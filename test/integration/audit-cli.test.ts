@@ -69,10 +69,10 @@ async function runOfActions(configPath: string): Promise<void> {
     const [a, b, c] = [makeRecord(), makeRecord(), makeRecord()];
     for (const r of [a, b, c]) await store.put(r, body());
     await rawForReviewer(store, alice, a.id);
-    await approveMessage(store, alice, a.id, 'looks fine');
+    await approveMessage({ store }, alice, a.id, 'looks fine');
     await recordAudit(store, carol, 'reveal', a.id, 'To');
-    await discardMessage(store, carol, b.id, 'test send, "ignore", =1+1');
-    await approveMessage(store, carol, c.id, null);
+    await discardMessage({ store }, carol, b.id, 'test send, "ignore", =1+1');
+    await approveMessage({ store }, carol, c.id, null);
     await recordAudit(store, carol, 'breaker-reset', 'ext-one.example', null);
     await recordAudit(store, alice, 'sign-out', null, null);
     await recordAudit(store, carol, 'sign-out', null, null);

@@ -41,8 +41,8 @@ export function registerActionRoutes(ui: FastifyInstance, context: UiContext): v
       return reply.redirect(`/ui/messages/${id}?${doneQuery(action, { succeeded: 1, count: 1 })}`, 303);
     });
   };
-  one('approve', (id, body, actor) => approveMessage(store, actor, id, approveBody(body).reason));
-  one('discard', (id, body, actor) => discardMessage(store, actor, id, discardBody(body).reason));
+  one('approve', (id, body, actor) => approveMessage(deps, actor, id, approveBody(body).reason));
+  one('discard', (id, body, actor) => discardMessage(deps, actor, id, discardBody(body).reason));
   one('release', (id, body, actor) => {
     const { as, reason } = releaseBody(body);
     return releaseMessage(deps, actor, id, as, reason);
@@ -86,11 +86,11 @@ export function registerActionRoutes(ui: FastifyInstance, context: UiContext): v
   };
   bulk('approve', (body, actor) => {
     const { reason } = approveBody(body);
-    return (r) => approveMessage(store, actor, r.id, reason);
+    return (r) => approveMessage(deps, actor, r.id, reason);
   });
   bulk('discard', (body, actor) => {
     const { reason } = discardBody(body);
-    return (r) => discardMessage(store, actor, r.id, reason);
+    return (r) => discardMessage(deps, actor, r.id, reason);
   });
   bulk('release', (body, actor) => {
     const { as, reason } = releaseBody(body);
