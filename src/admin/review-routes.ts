@@ -8,7 +8,7 @@ type IdParams = { Params: { id: string }; Body: unknown };
 
 /** Review decisions on one message; each lands in the record's history with the token's name. */
 export function registerReviewRoutes(api: FastifyInstance, { deps, actorOf }: AdminRouteContext): void {
-  const { store, logger } = deps;
+  const { logger } = deps;
 
   api.post<IdParams>('/messages/:id/approve', async (request, reply) => {
     const id = messageId(request.params.id);
