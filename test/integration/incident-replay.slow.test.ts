@@ -1,6 +1,7 @@
 // The seed incident, replayed: a newsletter to 832 members, one message per
 // member, each with every member's address in To. Three full replays of 832
 // messages with 832-address headers take ~20 s: the slow project (npm run test:slow).
+import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startRecordingUpstream, type RecordingUpstream } from '../helpers/recording-upstream.js';
 import { startMailGuard, type RunningMailGuard } from '../helpers/start-mail-guard.js';
@@ -65,6 +66,40 @@ describe('the 832-member incident, replayed', () => {
       policy: { action, maxVisibleExternal: 1 },
     });
   };
+
+  it('monitor with a 60 s delay window (a rule that would have missed it): a reviewer stops the campaign from the API and the upstream receives nothing', async () => {
+    const token = 'incident-reviewer-token-0123456789';
+    upstream = await startRecordingUpstream();
+    guard = await startMailGuard({
+      upstream: { host: '127.0.0.1', port: upstream.port, requireTLS: false, pool: 8 },
+      internalDomains: ['example.co.jp'],
+      policy: { action: 'monitor', maxVisibleExternal: 1, delaySeconds: 60 },
+      admin: { tokens: [{ name: 'duty', tokenSha256: createHash('sha256').update(token).digest('hex'), role: 'reviewer' }] },
+    });
+    const sentAt = Date.now();
+    const finals = await sendNewsletter(guard.smtpPort);
+    for (const final of finals) expect(final).toMatch(/^250 2\.0\.0 queued, leaves at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z [0-9A-Z]{26}$/);
+    const leavesAt = Math.min(...finals.map((f) => Date.parse(/leaves at (\S+)/.exec(f)![1]!)));
+    expect(leavesAt).toBeGreaterThanOrEqual(sentAt + 59_000);
+
+    const api = (method: string, path: string, body?: unknown) =>
+      fetch(`http://127.0.0.1:${guard.adminPort}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+        ...(body ? { body: JSON.stringify(body) } : {}),
+      });
+    const listing = (await (await api('GET', '/api/campaigns')).json()) as { campaigns: { key: string; count: number; statuses: Record<string, number> }[] };
+    expect(listing.campaigns).toHaveLength(1);
+    expect(listing.campaigns[0]!.statuses).toEqual({ delayed: MEMBERS.length });
+    const stopped = await api('POST', `/api/campaigns/${listing.campaigns[0]!.key}/discard`, { reason: 'wrong list: every member in To' });
+    expect(stopped.status).toBe(200);
+    expect(((await stopped.json()) as { succeeded: number }).succeeded).toBe(MEMBERS.length);
+    // Still inside the window, and nothing is left that could leave later.
+    expect(Date.now()).toBeLessThan(leavesAt);
+    expect(upstream.transactions).toBe(0);
+    const waiting = (await (await api('GET', '/api/messages?status=delayed&limit=10')).json()) as { records: unknown[] };
+    expect(waiting.records).toHaveLength(0);
+  });
 
   it('split: every member receives exactly one copy that shows only their own address', async () => {
     await start('split');
