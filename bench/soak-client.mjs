@@ -31,6 +31,11 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export const INTERNAL_DOMAIN = 'example.co.jp';
 export const HOLD_SENDER = 'hold@example.co.jp';
+// Issue 12: mail from DELAY_SENDER waits in the delay window (a rule with
+// delaySeconds) and then leaves; PAUSED_SENDER sends a mix of exposing and
+// clean mail until its breaker opens, after which all of it is held.
+export const DELAY_SENDER = 'delay@example.co.jp';
+export const PAUSED_SENDER = 'paused@example.co.jp';
 export const isExternal = (address) => !address.toLowerCase().endsWith('@' + INTERNAL_DOMAIN);
 
 /** Kind mix (weights). */
@@ -40,6 +45,8 @@ const MIX = [
   ['held', 10],
   ['malformed', 12],
   ['oversized', 3],
+  ['delayed', 5],
+  ['paused', 5],
 ];
 const MIX_TOTAL = MIX.reduce((a, [, w]) => a + w, 0);
 
@@ -60,11 +67,24 @@ export function buildMessage(n, rand, { oversizeBytes }) {
     for (let i = 0; i < count * 4 && set.size < count; i++) set.add(ext());
     return [...set];
   };
-  const sender = kind === 'held' ? HOLD_SENDER : `sender${Math.floor(rand() * 50)}@${INTERNAL_DOMAIN}`;
+  // paused: half of it exposes recipients (violations that open the sender's breaker), half is clean.
+  const pausedExposing = kind === 'paused' && rand() < 0.5;
+  // Each exposing message has a sender of its own, so that only PAUSED_SENDER (and
+  // HOLD_SENDER, whose mail is held anyway) collects enough violations to open a breaker.
+  const sender =
+    kind === 'held'
+      ? HOLD_SENDER
+      : kind === 'delayed'
+        ? DELAY_SENDER
+        : kind === 'paused'
+          ? PAUSED_SENDER
+          : kind === 'exposing'
+            ? `list${n}@${INTERNAL_DOMAIN}`
+            : `sender${Math.floor(rand() * 50)}@${INTERNAL_DOMAIN}`;
   let to;
   let cc = [];
   let rcpts;
-  if (kind === 'clean' || kind === 'malformed' || kind === 'oversized') {
+  if (kind === 'clean' || kind === 'malformed' || kind === 'oversized' || kind === 'delayed' || (kind === 'paused' && !pausedExposing)) {
     to = [ext()];
     // Sometimes an internal colleague in Cc: internal addresses expose no one, and a
     // two-recipient envelope exercises the upstream's per-recipient deferrals.
@@ -96,7 +116,10 @@ export function buildMessage(n, rand, { oversizeBytes }) {
   }
   bodyLines.push('. a line that starts with a dot (stuffed on the wire)');
   const text = headers.join('\r\n') + '\r\n\r\n' + bodyLines.join('\r\n') + '\r\n';
-  return { record: { id: n, kind, mailFrom: sender, rcpts, attempts: [], final: null }, text };
+  return {
+    record: { id: n, kind, mailFrom: sender, rcpts, exposing: kind === 'exposing' || kind === 'held' || pausedExposing, attempts: [], final: null },
+    text,
+  };
 }
 
 /** Wire form of a message's DATA section, dot-stuffed, with the terminator. */

@@ -44,7 +44,7 @@ const pathAddress = (arg) => {
 /**
  * Starts the upstream. `faults` = { rcpt, tempAfterDot, dropAfterDot } as
  * probabilities. Returns { port, records, stats, close() }; `records` gets
- * { key, mailFrom, rcpts, acked, visible } per transaction whose data ended.
+ * { key, mailFrom, rcpts, acked, visible, at (ms) } per transaction whose data ended.
  */
 export function startScriptedUpstream({ seed = 1, faults = { rcpt: 0.02, tempAfterDot: 0.05, dropAfterDot: 0.02 } } = {}) {
   const rand = prng(seed);
@@ -82,7 +82,7 @@ export function startScriptedUpstream({ seed = 1, faults = { rcpt: 0.02, tempAft
         .filter(([n]) => n === 'to' || n === 'cc')
         .map(([, v]) => v)
         .join(', ');
-      const record = { key, mailFrom: txn.mailFrom, rcpts: txn.rcpts.slice(), acked: true, visible };
+      const record = { key, mailFrom: txn.mailFrom, rcpts: txn.rcpts.slice(), acked: true, visible, at: Date.now() };
       const roll = rand();
       txn = null;
       if (roll < faults.dropAfterDot) {

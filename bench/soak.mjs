@@ -17,6 +17,13 @@
 // lockout) or a failed handshake shows up too. Each of those fails the soak:
 // with 3 wrong attempts and a cap above the session count, none may happen.
 //
+// Issue 12 adds two kinds to the mix: `delayed` (DELAY_SENDER, a rule with
+// delaySeconds: answered "queued, leaves at <time>", then at the upstream no
+// earlier than that time, exactly once) and `paused` (PAUSED_SENDER, half of it
+// exposing: its violations open the sender's breaker, after which its mail —
+// clean too — is held with rule "breaker"). Exposing mail of the other senders
+// comes from a sender per message, so no other breaker opens by accident.
+//
 // Loopback only; bounded in time and count; stops by itself; removes its
 // processes and temp dirs on exit, error and SIGINT/SIGTERM.
 //
@@ -27,7 +34,8 @@
 //   SOAK_RETRIES=2          retries of a message after a 4xx / lost connection (0 … 5)
 //   SOAK_SEED=20240505      seed of the message mix and the upstream's faults
 //
-// Exit 0 when LOST == 0, no session check failed (see above) and mail-guard is
+// Exit 0 when LOST == 0, nothing leaked or left early, the breaker held paused
+// mail, no session check failed (see above) and mail-guard is
 // still alive at the end; else 1.
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -36,7 +44,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { cleanupAll, freePort, installCleanupHandlers, registerTempDir, sleep, startChild, stopChild, tailFile, waitForGreeting } from './procs.mjs';
 import { rssBytes } from './procstat.mjs';
-import { runLoad, HOLD_SENDER, isExternal, SESSION_KINDS } from './soak-client.mjs';
+import { runLoad, HOLD_SENDER, DELAY_SENDER, isExternal, SESSION_KINDS } from './soak-client.mjs';
 import { startScriptedUpstream } from './soak-upstream.mjs';
 import { SOAK_TLS } from './soak-tls.mjs';
 
@@ -64,6 +72,11 @@ const MAX_PER_CLIENT = SESSIONS + 10;
 // out the correct logins as well. 3 leaves room and still exercises the 535 path.
 const BAD_AUTH_BUDGET = 3;
 const AUTH_USER = 'soak';
+// Issue 12: the delay window of DELAY_SENDER's mail, and the breaker that pauses PAUSED_SENDER.
+const DELAY_SECONDS = 3;
+const BREAKER = { violations: 5, windowSeconds: 600 };
+// After the load, delayed mail still has to leave: wait for it at most this long past the last releaseAt.
+const DELAY_GRACE_MS = 60_000;
 
 const log = (text = '') => process.stdout.write(text + '\n');
 const pad = (v, n) => String(v).padStart(n);
@@ -86,8 +99,11 @@ function configYaml({ smtpPort, adminPort, upstreamPort, storePath, keyFile, cer
     'internalDomains: [example.co.jp]',
     'policy:',
     '  action: split',
+    // Issue 12: a sender with BREAKER.violations violations inside the window is paused (its mail held).
+    `  breaker: { violations: ${BREAKER.violations}, windowSeconds: ${BREAKER.windowSeconds}, action: quarantine }`,
     '  rules:',
     `    - { name: hold, from: "${HOLD_SENDER}", action: quarantine }`,
+    `    - { name: delay, from: "${DELAY_SENDER}", delaySeconds: ${DELAY_SECONDS} }`,
     `store: { type: file, path: ${JSON.stringify(storePath)} }`,
     'log: { level: warn }',
     '',
@@ -151,10 +167,35 @@ function readStoreRecord(storePath, id) {
   }
 }
 
+/**
+ * Delayed mail answered 250 leaves at its releaseAt, after the load may have
+ * ended: wait until every one of its recipients is at the upstream, or until
+ * the bound past the last releaseAt (what is missing then is LOST).
+ */
+async function waitForDelayed(messages, upstreamRecords) {
+  const started = Date.now();
+  const delayed = messages.filter((m) => m.kind === 'delayed' && m.final?.code === 250);
+  const leaves = delayed.map((m) => Date.parse(/leaves at (\S+)/.exec(m.final.text)?.[1] ?? '')).filter((t) => !Number.isNaN(t));
+  const bound = (leaves.length ? Math.max(...leaves) : Date.now()) + DELAY_GRACE_MS;
+  const missing = () => {
+    const seen = new Set();
+    for (const rec of upstreamRecords) if (rec.key !== null) for (const rcpt of rec.rcpts) seen.add(`${rec.key}|${rcpt.toLowerCase()}`);
+    return delayed.filter((m) => m.rcpts.some((x) => !seen.has(`${m.id}|${x.toLowerCase()}`))).length;
+  };
+  let waiting = missing();
+  // A bounded poll of our own upstream's records (the bench's, not a test's wait for an event).
+  while (waiting > 0 && Date.now() < bound) {
+    await sleep(250);
+    waiting = missing();
+  }
+  return { waiting, ms: Date.now() - started };
+}
+
 /** Reconciles client records against the upstream's records and the store. */
 function reconcile(messages, upstreamRecords, storePath) {
   // key -> rcpt (lowercase) -> { acked, dropped }
   const atUpstream = new Map();
+  const firstArrival = new Map(); // key -> earliest upstream time (ms)
   let unknownKey = 0;
   let exposedAtUpstream = 0;
   for (const rec of upstreamRecords) {
@@ -162,6 +203,7 @@ function reconcile(messages, upstreamRecords, storePath) {
       unknownKey++;
       continue;
     }
+    firstArrival.set(rec.key, Math.min(firstArrival.get(rec.key) ?? Infinity, rec.at));
     let byRcpt = atUpstream.get(rec.key);
     if (!byRcpt) atUpstream.set(rec.key, (byRcpt = new Map()));
     for (const rcpt of rec.rcpts) {
@@ -176,7 +218,7 @@ function reconcile(messages, upstreamRecords, storePath) {
     if (visible.size > 1) exposedAtUpstream++;
   }
 
-  const kinds = ['clean', 'exposing', 'held', 'malformed', 'oversized'];
+  const kinds = ['clean', 'exposing', 'held', 'malformed', 'oversized', 'delayed', 'paused'];
   const row = () => ({
     sent: 0,
     ok250: 0,
@@ -191,6 +233,9 @@ function reconcile(messages, upstreamRecords, storePath) {
     leaked: 0,
     retried: 0,
     partialAtUpstream: 0,
+    // delayed: at the upstream before the releaseAt its 250 named; paused: held by the open breaker.
+    early: 0,
+    pausedHeld: 0,
   });
   const rows = Object.fromEntries(kinds.map((k) => [k, row()]));
   // The same messages by the kind of session that sent them (plain / STARTTLS+AUTH / STARTTLS, wrong AUTH).
@@ -220,7 +265,8 @@ function reconcile(messages, upstreamRecords, storePath) {
     r[field]++;
     sr[field]++;
 
-    const mustNotReachUpstream = m.kind === 'held' || m.kind === 'malformed' || m.kind === 'oversized';
+    const heldByBreaker = m.kind === 'paused' && code === 250 && /held for review/.test(m.final.text);
+    const mustNotReachUpstream = m.kind === 'held' || m.kind === 'malformed' || m.kind === 'oversized' || heldByBreaker;
     if (mustNotReachUpstream && byRcpt && byRcpt.size > 0) {
       r.leaked++;
       if (leakExamples.length < 5) leakExamples.push(`#${m.id} ${m.kind}: at the upstream for ${[...byRcpt.keys()].length} recipient(s)`);
@@ -228,7 +274,7 @@ function reconcile(messages, upstreamRecords, storePath) {
     if ((m.kind === 'malformed' || m.kind === 'oversized') && code === 250) {
       unexpected.set(`${m.kind} answered 250`, (unexpected.get(`${m.kind} answered 250`) ?? 0) + 1);
     }
-    if ((m.kind === 'clean' || m.kind === 'exposing' || m.kind === 'held') && code >= 500) {
+    if ((m.kind === 'clean' || m.kind === 'exposing' || m.kind === 'held' || m.kind === 'delayed' || m.kind === 'paused') && code >= 500) {
       const key = `${m.kind} answered ${code} ${enhanced}`;
       unexpected.set(key, (unexpected.get(key) ?? 0) + 1);
     }
@@ -237,13 +283,14 @@ function reconcile(messages, upstreamRecords, storePath) {
       continue;
     }
 
-    if (m.kind === 'held') {
+    if (m.kind === 'held' || heldByBreaker) {
       const heldId = /held for review (\S+)/.exec(m.final.text)?.[1] ?? null;
       const record = heldId ? readStoreRecord(storePath, heldId) : null;
-      if (record && record.status === 'held') {
+      if (record && record.status === 'held' && (!heldByBreaker || record.verdict?.rule === 'breaker')) {
         r.verified++;
         sr.verified++;
         r.exactlyOnce++;
+        if (heldByBreaker) r.pausedHeld++;
       } else {
         r.lost++;
         sr.lost++;
@@ -254,7 +301,13 @@ function reconcile(messages, upstreamRecords, storePath) {
       }
       continue;
     }
-    if (m.kind === 'clean' || m.kind === 'exposing') {
+    if (m.kind === 'clean' || m.kind === 'exposing' || m.kind === 'delayed' || m.kind === 'paused') {
+      // Delayed: the 250 named the time it leaves; the upstream must not have it earlier.
+      const leavesAt = m.kind === 'delayed' ? Date.parse(/leaves at (\S+)/.exec(m.final.text)?.[1] ?? '') : NaN;
+      if (m.kind === 'delayed' && Number.isNaN(leavesAt)) {
+        unexpected.set('delayed answered 250 without "leaves at"', (unexpected.get('delayed answered 250 without "leaves at"') ?? 0) + 1);
+      }
+      if (!Number.isNaN(leavesAt) && (firstArrival.get(String(m.id)) ?? Infinity) < leavesAt) r.early++;
       // Every envelope recipient has its copy (split: one transaction per recipient).
       const missing = m.rcpts.filter((x) => !byRcpt?.get(x.toLowerCase()));
       if (missing.length) {
@@ -301,6 +354,8 @@ function printTable({ rows, kinds }) {
     ['unexpl.dup', 11, (k, r) => r.unexplainedDup],
     ['LOST', 6, (k, r) => r.lost],
     ['leaked', 7, (k, r) => r.leaked],
+    ['early', 6, (k, r) => r.early],
+    ['paused', 7, (k, r) => r.pausedHeld],
   ];
   log(cols.map(([h, w], i) => (i === 0 ? padR(h, w) : pad(h, w))).join(' '));
   log(cols.map(([, w]) => '-'.repeat(w)).join(' '));
@@ -473,6 +528,10 @@ async function main() {
   });
   clearInterval(progress);
   const loadSeconds = (Date.now() - loadStart) / 1000;
+  const delayWait = await waitForDelayed(messages, upstream.records);
+  log(
+    `delayed mail: ${delayWait.waiting} still to leave after the load; waited ${(delayWait.ms / 1000).toFixed(1)} s for it (bound: last releaseAt + ${DELAY_GRACE_MS / 1000} s)`,
+  );
   await sleep(1000); // one more RSS sample after the load
   rss.stop();
   const alive = !proxy.entry.exited && rssBytes(proxy.pid) !== null;
@@ -506,7 +565,10 @@ async function main() {
     const [kind, label] = key.split('|');
     log(`  ${padR(kind, 10)} ${padR(label, 60)} ${pad(n, 6)}`);
   }
-  log(`\nexpected: clean/exposing 250 or 4xx (faults), held 250 "held for review <id>", malformed 554 5.6.0, oversized 552 5.3.4`);
+  log(
+    `\nexpected: clean/exposing 250 or 4xx (faults), held 250 "held for review <id>", malformed 554 5.6.0, oversized 552 5.3.4, ` +
+      `delayed 250 "queued, leaves at <time> <id>" and at the upstream no earlier, paused relayed until its breaker opened, then 250 "held for review <id>" (rule breaker)`,
+  );
   if (result.unexpected.size) for (const [k, n] of result.unexpected) log(`  UNEXPECTED: ${k}: ${n}`);
   else log('  no unexpected reply');
   log(`non-250 messages whose every recipient nevertheless reached the upstream (duplicates-in-waiting, allowed): ${kinds(result, 'partialAtUpstream')}`);
@@ -559,9 +621,17 @@ async function main() {
   for (const [key, n] of [...byMsg].sort((a, b) => b[1] - a[1]).slice(0, 8)) log(`  ${pad(n, 6)} × ${key.slice(0, 160)}`);
 
   const lost = total.lost;
-  log(`\nLOST = ${lost}; mail-guard ${alive ? 'alive' : 'NOT ALIVE'} at the end; total ${((Date.now() - startedAt) / 1000) | 0} s`);
+  const pausedSent = result.rows.paused.sent;
+  // Issue 12: the breaker must have opened (with this many paused messages the threshold is far behind), nothing left early, nothing leaked.
+  const stopFailures = [];
+  if (pausedSent >= BREAKER.violations * 4 && result.rows.paused.pausedHeld === 0)
+    stopFailures.push(`PAUSED_SENDER sent ${pausedSent} messages and its breaker never held one`);
+  if (total.early > 0) stopFailures.push(`${total.early} delayed message(s) reached the upstream before the time their 250 named`);
+  if (total.leaked > 0) stopFailures.push(`${total.leaked} message(s) that must not leave reached the upstream`);
+  log(`\nLOST = ${lost}, leaked = ${total.leaked}; mail-guard ${alive ? 'alive' : 'NOT ALIVE'} at the end; total ${((Date.now() - startedAt) / 1000) | 0} s`);
   for (const f of sessionFailures) log(`SESSION CHECK FAILED: ${f}`);
-  const pass = lost === 0 && alive && sessionFailures.length === 0;
+  for (const f of stopFailures) log(`STOP CHECK FAILED: ${f}`);
+  const pass = lost === 0 && alive && sessionFailures.length === 0 && stopFailures.length === 0;
   log(pass ? 'RESULT: PASS' : 'RESULT: FAIL');
 
   await stopChild(proxy.entry, 5000);
