@@ -16,6 +16,8 @@ import { replies, type SmtpReply } from './reply/replies.js';
 import type { MessageStore } from './store/message-store.js';
 import { openStore } from './store/open-store.js';
 import { startRetention } from './review/retention.js';
+import { createBreakerGate } from './review/breaker.js';
+import { NO_EVENTS, type GuardEvents } from './actions/guard-events.js';
 import { instrumentRelay, UpstreamHealth } from './observability/instrumented-relay.js';
 import { UpstreamPool } from './upstream/pool.js';
 
@@ -29,7 +31,10 @@ export interface App {
 /** Builds every part from a validated config; nothing listens until start(). */
 export function createApp(config: MailGuardConfig, logger: Logger): App {
   const pool = config.upstream ? new UpstreamPool(config.upstream, { logger }) : null;
-  const metrics = createMetrics(config.policy.rules.map((r) => r.name));
+  // A paused sender's violations count under the rule "breaker": its series exists from the start when a breaker is configured.
+  const metrics = createMetrics([...config.policy.rules.map((r) => r.name), ...(config.policy.breaker ? ['breaker'] : [])]);
+  // The people on duty (notify.webhooks); until the dispatcher is built, nobody.
+  const events: GuardEvents = NO_EVENTS;
   const health = new UpstreamHealth();
   const relay = pool ? instrumentRelay(pool, metrics, health) : null;
   const mask = makeAddressMasker(config.log.showAddresses);
@@ -124,8 +129,10 @@ export function createApp(config: MailGuardConfig, logger: Logger): App {
         analyse,
       };
       const notice = { language: config.notify.language, reportingMta: hostname(), remoteMta: config.upstream?.host ?? null };
-      deps = { ...shared, decide, mask, notice };
-      const review = { ...shared, tokens: config.admin.tokens, fourEyes: config.policy.fourEyes, logger };
+      const breakerLimits = config.policy.breaker;
+      const breaker = breakerLimits ? createBreakerGate({ store: opened, limits: breakerLimits, events, logger, mask }) : null;
+      deps = { ...shared, decide, mask, notice, breaker, events };
+      const review = { ...shared, tokens: config.admin.tokens, fourEyes: config.policy.fourEyes, logger, events };
       admin = createAdminServer(config.admin, {
         api: createAdminApi(review),
         ui: createReviewerUi({ ...review, sessionSecret: config.admin.sessionSecret }),

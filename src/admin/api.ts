@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { bearerChallenge, createTokenVerifier, type AdminActor } from './auth.js';
 import { registerAuditRoutes } from './audit-routes.js';
+import { registerBreakerRoutes } from './breaker-routes.js';
 import { registerCampaignRoutes } from './campaign-routes.js';
 import { ADMIN_BODY_LIMIT } from './admin-server.js';
 import { answerForError, HttpError } from './http-answers.js';
@@ -104,4 +105,5 @@ async function apiScope(api: FastifyInstance, deps: AdminApiDeps): Promise<void>
   registerCampaignRoutes(api, context);
   registerAuditRoutes(api, context);
   registerReportRoutes(api, context);
+  registerBreakerRoutes(api, context);
 }

@@ -2,6 +2,7 @@
 import { Command, Option } from 'commander';
 import { ConfigError, loadConfigFile, resolveConfigPath } from '../config/load.js';
 import { registerAuditCommands } from './audit-command.js';
+import { registerBreakerCommands } from './breaker-command.js';
 import { registerHashPasswordCommand } from './hash-password-command.js';
 import { registerQuarantineCommands } from './quarantine-command.js';
 import { registerReportCommand } from './report-command.js';
@@ -50,6 +51,7 @@ configCommand
   });
 
 registerQuarantineCommands(program);
+registerBreakerCommands(program);
 registerReportCommand(program);
 registerTokenCommands(program);
 registerHashPasswordCommand(program);

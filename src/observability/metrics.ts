@@ -99,6 +99,20 @@ export function createMetrics(ruleNames: readonly string[]) {
         }
       },
     }),
+    // Senders paused by policy.breaker, on every instance sharing the store (one number, not per instance).
+    breakersOpen: new Gauge({
+      name: 'mailguard_breakers_open',
+      help: 'Envelope senders whose breaker is open (their mail is held or answered 451 until an operator resets it)',
+      registers: [registry],
+      async collect() {
+        if (!store) return;
+        try {
+          this.set((await store.breakers.list()).length);
+        } catch {
+          // keep the previous value
+        }
+      },
+    }),
     sessions: new Counter({ name: 'mailguard_smtp_sessions_total', help: 'SMTP sessions by result', labelNames: ['result'] as const, registers: [registry] }),
     // One per client address reaching the failed-login limit; auth_failed above counts each failed login.
     authLockouts: new Counter({

@@ -6,6 +6,7 @@ import { indexAfter, StatusIndex } from './file-store-index.js';
 import { StoreConflictError, StoreUnavailableError, type ListPage, type ListQuery, type MessageStore, type Transition } from './message-store.js';
 import { FileLedger } from './file-ledger.js';
 import { FileAuditLog } from './file-audit-log.js';
+import { FileBreakers } from './file-breakers.js';
 import { type HistoryEntry, type MessageRecord, type RecordStatus } from './record.js';
 import { checkListQuery, checkStatus, emptyCounts, MAX_LIST_SCAN, recordMatcher } from './store-common.js';
 import { isMessageId } from '../message/message-id.js';
@@ -40,6 +41,7 @@ export async function openFileStore(path: string, options: { readonly ledgerHour
 class FileStore implements MessageStore {
   readonly #index: StatusIndex;
   #closed = false;
+  readonly breakers: FileBreakers;
 
   constructor(
     private readonly dirs: RecordDirectories,
@@ -47,6 +49,7 @@ class FileStore implements MessageStore {
     readonly audit: FileAuditLog,
   ) {
     this.#index = new StatusIndex(dirs.records);
+    this.breakers = new FileBreakers(dirs.root, () => this.#closed);
   }
 
   async put(record: MessageRecord, raw: readonly Buffer[]): Promise<void> {

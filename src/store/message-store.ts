@@ -97,6 +97,48 @@ export interface AuditLog {
   read(query: { readonly after?: number; readonly limit: number }): Promise<readonly AuditEntry[]>;
 }
 
+/** What opens a breaker (policy.breaker), handed to every recordViolation call. */
+export interface BreakerLimits {
+  readonly violations: number;
+  readonly windowSeconds: number;
+  readonly action: 'quarantine' | 'tempfail';
+}
+
+/** One open breaker: its sender is paused until a person resets it (DESIGN.md "Stopping a campaign while it runs"). */
+export interface BreakerRecord {
+  /** breakerId(sender): a hash, so URLs and logs carry no address. */
+  readonly id: string;
+  /** The envelope sender, lower case. */
+  readonly sender: string;
+  readonly openedAt: string;
+  /** Violations inside the window when it opened. */
+  readonly violations: number;
+  readonly windowSeconds: number;
+  /** The action configured when it opened. */
+  readonly action: 'quarantine' | 'tempfail';
+}
+
+/**
+ * Per-sender breakers, shared by every process on the store. Senders compare
+ * case-insensitively. Failures are StoreUnavailableError (the pipeline then
+ * answers 451: whether a sender is paused is unknown).
+ */
+export interface BreakerStore {
+  /**
+   * Counts one violation of `sender` at `at` in a sliding window of
+   * limits.windowSeconds and, atomically, opens the breaker when the count
+   * inside the window reaches limits.violations. Resolves the breaker only when
+   * this call opened it; null when it was already open or stays closed.
+   */
+  recordViolation(sender: string, at: Date, limits: BreakerLimits): Promise<BreakerRecord | null>;
+  /** The sender's open breaker, or null: the hot path, one cheap read. */
+  openFor(sender: string): Promise<BreakerRecord | null>;
+  /** Every open breaker, oldest first. */
+  list(): Promise<readonly BreakerRecord[]>;
+  /** Closes it and forgets the window's violations (one new violation does not reopen it); null for an unknown id. */
+  reset(id: string): Promise<BreakerRecord | null>;
+}
+
 /**
  * One interface, two implementations (file, redis), one shared test suite.
  * Every write resolves only once it is durable; every failure to reach the
@@ -137,6 +179,8 @@ export interface MessageStore {
   readonly ledger: DeliveryLedger;
   /** The hash-chained audit log of this store (AuditLog). */
   readonly audit: AuditLog;
+  /** Per-sender breakers of this store (BreakerStore). */
+  readonly breakers: BreakerStore;
   /** Cheap liveness check for /readyz and start-up. */
   ping(): Promise<void>;
   close(): Promise<void>;

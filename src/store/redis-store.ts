@@ -4,6 +4,7 @@ import {
   StoreConflictError,
   StoreUnavailableError,
   type AuditLog,
+  type BreakerStore,
   type DeliveryLedger,
   type ListPage,
   type ListQuery,
@@ -14,6 +15,7 @@ import { isMessageId, MESSAGE_ID_PATTERN } from '../message/message-id.js';
 import { RECORD_STATUSES, type HistoryEntry, type MessageRecord, type RecordStatus } from './record.js';
 import { SCRIPTS, type ScriptName } from './redis-store-scripts.js';
 import { RedisAuditLog } from './redis-audit-log.js';
+import { RedisBreakers } from './redis-breakers.js';
 import { checkListQuery, checkStatus, emptyCounts, MAX_LIST_SCAN, recordMatcher } from './store-common.js';
 
 export interface RedisStoreOptions {
@@ -91,6 +93,7 @@ class RedisStore implements MessageStore {
   #closed = false;
   readonly ledger: DeliveryLedger;
   readonly audit: AuditLog;
+  readonly breakers: BreakerStore;
 
   constructor(
     private readonly client: ScriptedClient,
@@ -98,6 +101,7 @@ class RedisStore implements MessageStore {
     ledgerTtlMs: number,
   ) {
     this.ledger = new RedisLedger(client, `${tag}:ledger:`, ledgerTtlMs, (fn) => this.#guard(fn));
+    this.breakers = new RedisBreakers(client, tag, (fn) => this.#guard(fn));
     const auditKey = auditLogKey(tag);
     this.audit = new RedisAuditLog(
       client,

@@ -15,6 +15,7 @@ import { openRedisStore } from '../../src/store/redis-store.js';
 import { UNDECIDED } from '../../src/review/lifecycle.js';
 import { startRedisServer } from '../helpers/redis-server.js';
 import { verifyChain, type AuditEntry } from '../../src/store/audit-chain.js';
+import { breakerContract } from '../helpers/breaker-contract.js';
 import { binaryChunks, body, DAY_MS, entry, expectConflict, makeRecord } from '../helpers/store-records.js';
 
 interface StoreUnderTest {
@@ -450,6 +451,8 @@ function storeContract(name: string, openStoreUnderTest: () => Promise<StoreUnde
       for (const entry of appended) expect(log[entry.seq - 1]).toEqual(entry);
       expect(new Set(log.map((e) => e.target)).size).toBe(60);
     });
+
+    breakerContract(() => store, sibling);
 
     it('counts records by status', async () => {
       expect(await store.countByStatus()).toEqual({ held: 0, approved: 0, released: 0, discarded: 0, captured: 0, failed: 0 });

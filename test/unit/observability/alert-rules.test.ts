@@ -34,6 +34,7 @@ const CONTRACT: Readonly<Record<string, { type: MetricType; labels: Readonly<Rec
   mailguard_quarantine_oldest_held_seconds: { type: 'gauge', labels: {} },
   mailguard_copies_withheld_total: { type: 'counter', labels: { form: ['bcc', 'split'] } },
   mailguard_auth_lockouts_total: { type: 'counter', labels: {} },
+  mailguard_breakers_open: { type: 'gauge', labels: {} },
 };
 /** Labels Prometheus adds to every scraped series. */
 const TARGET_LABELS = ['job', 'instance'];
@@ -173,6 +174,7 @@ describe('alert rules', () => {
         'MailGuardDown',
         'MailGuardNotReady',
         'MailGuardNoTraffic',
+        'MailGuardBreakerOpen',
       ]),
     );
   });
@@ -196,6 +198,7 @@ describe('alert rules', () => {
       'EXPOSING CAMPAIGN',
       'CAMPAIGN LEAKED',
       'COPY HELD',
+      'SENDER PAUSED',
       'REVIEW BACKLOG',
       'MAIL-GUARD DOWN',
       'MAIL-GUARD NOT READY',
