@@ -8,12 +8,14 @@ import {
   type ListPage,
   type ListQuery,
   type MessageStore,
+  type NoticeMarks,
   type Transition,
 } from './message-store.js';
 import { isMessageId, MESSAGE_ID_PATTERN } from '../message/message-id.js';
 import { RECORD_STATUSES, type HistoryEntry, type MessageRecord, type RecordStatus } from './record.js';
 import { SCRIPTS, type ScriptName } from './redis-store-scripts.js';
 import { RedisAuditLog } from './redis-audit-log.js';
+import { RedisMarks } from './redis-marks.js';
 import { checkListQuery, checkStatus, emptyCounts, MAX_LIST_SCAN, recordMatcher } from './store-common.js';
 
 export interface RedisStoreOptions {
@@ -91,6 +93,7 @@ class RedisStore implements MessageStore {
   #closed = false;
   readonly ledger: DeliveryLedger;
   readonly audit: AuditLog;
+  readonly marks: NoticeMarks;
 
   constructor(
     private readonly client: ScriptedClient,
@@ -98,6 +101,7 @@ class RedisStore implements MessageStore {
     ledgerTtlMs: number,
   ) {
     this.ledger = new RedisLedger(client, `${tag}:ledger:`, ledgerTtlMs, (fn) => this.#guard(fn));
+    this.marks = new RedisMarks(client, `${tag}:mark:`, (fn) => this.#guard(fn));
     const auditKey = auditLogKey(tag);
     this.audit = new RedisAuditLog(
       client,
