@@ -18,6 +18,9 @@ import { openStore } from './store/open-store.js';
 import { startRetention } from './review/retention.js';
 import { instrumentRelay, UpstreamHealth } from './observability/instrumented-relay.js';
 import { UpstreamPool } from './upstream/pool.js';
+import { NO_EVENTS } from './actions/guard-events.js';
+import { SenderNotifier, type NoticeResult } from './actions/sender-notifier.js';
+import { WebhookDispatcher } from './observability/webhooks.js';
 
 export interface App {
   start(): Promise<{ smtpPort: number; adminPort: number }>;
@@ -93,6 +96,9 @@ export function createApp(config: MailGuardConfig, logger: Logger): App {
   let admin: AdminServer | null = null;
   let store: MessageStore | null = null;
   let retention: { stop(): void } | null = null;
+  // notify: webhooks to the people on duty, notices to the sender; both off the SMTP path, drained a bounded time on stop.
+  let webhooks: WebhookDispatcher | null = null;
+  let senderNotices: SenderNotifier | null = null;
 
   const upstreamReadiness = pool && {
     get lastSuccessAt() {
@@ -124,8 +130,18 @@ export function createApp(config: MailGuardConfig, logger: Logger): App {
         analyse,
       };
       const notice = { language: config.notify.language, reportingMta: hostname(), remoteMta: config.upstream?.host ?? null };
-      deps = { ...shared, decide, mask, notice };
-      const review = { ...shared, tokens: config.admin.tokens, fourEyes: config.policy.fourEyes, logger };
+      const { notify } = config;
+      if (notify.webhooks.length > 0) {
+        const onResult = (result: NoticeResult) => metrics.notices.inc({ kind: 'webhook', result });
+        webhooks = new WebhookDispatcher({ webhooks: notify.webhooks, marks: opened.marks, mask, logger, onResult });
+      }
+      if (notify.sender && notify.from !== undefined) {
+        const onResult = (result: NoticeResult) => metrics.notices.inc({ kind: 'sender', result });
+        senderNotices = new SenderNotifier({ relay, marks: opened.marks, language: notify.language, from: notify.from, logger, onResult });
+      }
+      const events = webhooks ?? NO_EVENTS;
+      deps = { ...shared, decide, mask, notice, events, senderNotices };
+      const review = { ...shared, tokens: config.admin.tokens, fourEyes: config.policy.fourEyes, logger, events };
       admin = createAdminServer(config.admin, {
         api: createAdminApi(review),
         ui: createReviewerUi({ ...review, sessionSecret: config.admin.sessionSecret }),
@@ -140,7 +156,9 @@ export function createApp(config: MailGuardConfig, logger: Logger): App {
       draining = true;
       await ingress.close();
       deps = null;
-      await Promise.all([admin?.close(), pool?.close()]);
+      // Notices and webhook events already taken get a bounded moment to leave, before the upstream pool closes.
+      await Promise.all([admin?.close(), webhooks?.close(), senderNotices?.close()]);
+      await pool?.close();
       retention?.stop();
       await store?.close();
     },
