@@ -17,9 +17,11 @@ import type { MessageStore } from './store/message-store.js';
 import { openStore } from './store/open-store.js';
 import { startRetention } from './review/retention.js';
 import { createBreakerGate } from './review/breaker.js';
-import { NO_EVENTS, type GuardEvents } from './actions/guard-events.js';
 import { instrumentRelay, UpstreamHealth } from './observability/instrumented-relay.js';
 import { UpstreamPool } from './upstream/pool.js';
+import { NO_EVENTS } from './actions/guard-events.js';
+import { SenderNotifier, type NoticeResult } from './actions/sender-notifier.js';
+import { WebhookDispatcher } from './observability/webhooks.js';
 
 export interface App {
   start(): Promise<{ smtpPort: number; adminPort: number }>;
@@ -33,8 +35,6 @@ export function createApp(config: MailGuardConfig, logger: Logger): App {
   const pool = config.upstream ? new UpstreamPool(config.upstream, { logger }) : null;
   // A paused sender's violations count under the rule "breaker": its series exists from the start when a breaker is configured.
   const metrics = createMetrics([...config.policy.rules.map((r) => r.name), ...(config.policy.breaker ? ['breaker'] : [])]);
-  // The people on duty (notify.webhooks); until the dispatcher is built, nobody.
-  const events: GuardEvents = NO_EVENTS;
   const health = new UpstreamHealth();
   const relay = pool ? instrumentRelay(pool, metrics, health) : null;
   const mask = makeAddressMasker(config.log.showAddresses);
@@ -98,6 +98,9 @@ export function createApp(config: MailGuardConfig, logger: Logger): App {
   let admin: AdminServer | null = null;
   let store: MessageStore | null = null;
   let retention: { stop(): void } | null = null;
+  // notify: webhooks to the people on duty, notices to the sender; both off the SMTP path, drained a bounded time on stop.
+  let webhooks: WebhookDispatcher | null = null;
+  let senderNotices: SenderNotifier | null = null;
 
   const upstreamReadiness = pool && {
     get lastSuccessAt() {
@@ -129,9 +132,19 @@ export function createApp(config: MailGuardConfig, logger: Logger): App {
         analyse,
       };
       const notice = { language: config.notify.language, reportingMta: hostname(), remoteMta: config.upstream?.host ?? null };
+      const { notify } = config;
+      if (notify.webhooks.length > 0) {
+        const onResult = (result: NoticeResult) => metrics.notices.inc({ kind: 'webhook', result });
+        webhooks = new WebhookDispatcher({ webhooks: notify.webhooks, marks: opened.marks, mask, logger, onResult });
+      }
+      if (notify.sender && notify.from !== undefined) {
+        const onResult = (result: NoticeResult) => metrics.notices.inc({ kind: 'sender', result });
+        senderNotices = new SenderNotifier({ relay, marks: opened.marks, language: notify.language, from: notify.from, logger, onResult });
+      }
+      const events = webhooks ?? NO_EVENTS;
       const breakerLimits = config.policy.breaker;
       const breaker = breakerLimits ? createBreakerGate({ store: opened, limits: breakerLimits, events, logger, mask }) : null;
-      deps = { ...shared, decide, mask, notice, breaker, events };
+      deps = { ...shared, decide, mask, notice, breaker, events, senderNotices };
       const review = { ...shared, tokens: config.admin.tokens, fourEyes: config.policy.fourEyes, logger, events };
       admin = createAdminServer(config.admin, {
         api: createAdminApi(review),
@@ -147,7 +160,9 @@ export function createApp(config: MailGuardConfig, logger: Logger): App {
       draining = true;
       await ingress.close();
       deps = null;
-      await Promise.all([admin?.close(), pool?.close()]);
+      // Notices and webhook events already taken get a bounded moment to leave, before the upstream pool closes.
+      await Promise.all([admin?.close(), webhooks?.close(), senderNotices?.close()]);
+      await pool?.close();
       retention?.stop();
       await store?.close();
     },

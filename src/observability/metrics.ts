@@ -3,11 +3,14 @@ import { OUTCOME_ACTIONS } from '../actions/process-message.js';
 import type { MessageStore } from '../store/message-store.js';
 import { UPSTREAM_ERROR_CLASSES } from '../upstream/upstream-error.js';
 import { RECORD_STATUSES } from '../store/record.js';
+import { NOTICE_RESULTS } from '../actions/sender-notifier.js';
 import type { ReadinessReport } from './readiness.js';
 
 export const SESSION_RESULTS = ['accepted', 'denied', 'auth_failed'] as const;
 /** The rewrites whose copies are checked before they leave. */
 export const COPY_FORMS = ['bcc', 'split'] as const;
+/** Who a notice went to: the envelope sender of held mail, or a webhook of the people on duty. */
+export const NOTICE_KINDS = ['sender', 'webhook'] as const;
 
 /**
  * The metrics of DESIGN.md, on a registry of our own (never prom-client's
@@ -133,6 +136,13 @@ export function createMetrics(ruleNames: readonly string[]) {
       labelNames: ['form'] as const,
       registers: [registry],
     }),
+    // sent, failed (gave up), dropped (queue full), skipped (not due: once per campaign and hour, <>, Auto-Submitted, rehearsal).
+    notices: new Counter({
+      name: 'mailguard_notices_total',
+      help: 'Sender notices and webhook events by kind and how they ended',
+      labelNames: ['kind', 'result'] as const,
+      registers: [registry],
+    }),
     ready: new Gauge({
       name: 'mailguard_ready',
       help: '1 when the store and upstream answer and mail-guard is not draining',
@@ -150,6 +160,7 @@ export function createMetrics(ruleNames: readonly string[]) {
   metrics.authLockouts.inc(0);
   for (const c of UPSTREAM_ERROR_CLASSES) metrics.upstreamErrors.inc({ class: c }, 0);
   for (const form of COPY_FORMS) metrics.copiesWithheld.inc({ form }, 0);
+  for (const kind of NOTICE_KINDS) for (const result of NOTICE_RESULTS) metrics.notices.inc({ kind, result }, 0);
   for (const rule of new Set([...ruleNames, 'default'])) metrics.violations.inc({ rule }, 0);
   return {
     ...metrics,

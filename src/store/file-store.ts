@@ -7,6 +7,7 @@ import { StoreConflictError, StoreUnavailableError, type ListPage, type ListQuer
 import { FileLedger } from './file-ledger.js';
 import { FileAuditLog } from './file-audit-log.js';
 import { FileBreakers } from './file-breakers.js';
+import { FileMarks } from './file-marks.js';
 import { type HistoryEntry, type MessageRecord, type RecordStatus } from './record.js';
 import { checkListQuery, checkStatus, emptyCounts, MAX_LIST_SCAN, recordMatcher } from './store-common.js';
 import { isMessageId } from '../message/message-id.js';
@@ -17,7 +18,11 @@ import { isMessageId } from '../message/message-id.js';
  * release.claim. See DESIGN.md "Store records". The audit log lives beside
  * them in `<path>/audit/` (file-audit-log.ts).
  */
-export async function openFileStore(path: string, options: { readonly ledgerHours?: number } = {}): Promise<MessageStore> {
+export async function openFileStore(
+  path: string,
+  // marksClock: for tests, the clock the notice marks expire by.
+  options: { readonly ledgerHours?: number; readonly marksClock?: () => number } = {},
+): Promise<MessageStore> {
   const root = resolve(path);
   try {
     await mkdir(join(root, 'records'), { recursive: true });
@@ -31,7 +36,7 @@ export async function openFileStore(path: string, options: { readonly ledgerHour
   } catch (err) {
     throw unavailable(`cannot open the delivery ledger in ${root}`, err);
   }
-  const store = new FileStore(new RecordDirectories(root), ledger, new FileAuditLog(root));
+  const store = new FileStore(new RecordDirectories(root), ledger, new FileAuditLog(root), new FileMarks(root, options.marksClock));
   await store.ping();
   await store.sweep();
   store.warmIndex();
@@ -47,6 +52,7 @@ class FileStore implements MessageStore {
     private readonly dirs: RecordDirectories,
     readonly ledger: FileLedger,
     readonly audit: FileAuditLog,
+    readonly marks: FileMarks,
   ) {
     this.#index = new StatusIndex(dirs.records);
     this.breakers = new FileBreakers(dirs.root, () => this.#closed);

@@ -140,6 +140,21 @@ export interface BreakerStore {
 }
 
 /**
+ * "At most once per key and period", shared by every instance on the store:
+ * one sender notice per campaign and hour, one page per campaign and hour per
+ * webhook. A mark only ever expires; nothing takes one back early.
+ */
+export interface NoticeMarks {
+  /**
+   * True for exactly one caller per key within `ttlSeconds` (fractions allowed),
+   * across every process sharing the store; false for the rest until the mark
+   * expires. Keys: letters, digits and : _ . - (RangeError otherwise).
+   * StoreUnavailableError when the store cannot say.
+   */
+  firstWithin(key: string, ttlSeconds: number): Promise<boolean>;
+}
+
+/**
  * One interface, two implementations (file, redis), one shared test suite.
  * Every write resolves only once it is durable; every failure to reach the
  * backend is a StoreUnavailableError, never a hang.
@@ -181,6 +196,8 @@ export interface MessageStore {
   readonly audit: AuditLog;
   /** Per-sender breakers of this store (BreakerStore). */
   readonly breakers: BreakerStore;
+  /** The once-per-period marks of this store (NoticeMarks). */
+  readonly marks: NoticeMarks;
   /** Cheap liveness check for /readyz and start-up. */
   ping(): Promise<void>;
   close(): Promise<void>;

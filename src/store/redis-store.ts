@@ -9,6 +9,7 @@ import {
   type ListPage,
   type ListQuery,
   type MessageStore,
+  type NoticeMarks,
   type Transition,
 } from './message-store.js';
 import { isMessageId, MESSAGE_ID_PATTERN } from '../message/message-id.js';
@@ -16,6 +17,7 @@ import { RECORD_STATUSES, type HistoryEntry, type MessageRecord, type RecordStat
 import { SCRIPTS, type ScriptName } from './redis-store-scripts.js';
 import { RedisAuditLog } from './redis-audit-log.js';
 import { RedisBreakers } from './redis-breakers.js';
+import { RedisMarks } from './redis-marks.js';
 import { checkListQuery, checkStatus, emptyCounts, MAX_LIST_SCAN, recordMatcher } from './store-common.js';
 
 export interface RedisStoreOptions {
@@ -94,6 +96,7 @@ class RedisStore implements MessageStore {
   readonly ledger: DeliveryLedger;
   readonly audit: AuditLog;
   readonly breakers: BreakerStore;
+  readonly marks: NoticeMarks;
 
   constructor(
     private readonly client: ScriptedClient,
@@ -102,6 +105,7 @@ class RedisStore implements MessageStore {
   ) {
     this.ledger = new RedisLedger(client, `${tag}:ledger:`, ledgerTtlMs, (fn) => this.#guard(fn));
     this.breakers = new RedisBreakers(client, tag, (fn) => this.#guard(fn));
+    this.marks = new RedisMarks(client, `${tag}:mark:`, (fn) => this.#guard(fn));
     const auditKey = auditLogKey(tag);
     this.audit = new RedisAuditLog(
       client,

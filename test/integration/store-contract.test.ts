@@ -14,6 +14,8 @@ import { RECORD_STATUSES, type MessageRecord, type RecordStatus } from '../../sr
 import { openRedisStore } from '../../src/store/redis-store.js';
 import { UNDECIDED } from '../../src/review/lifecycle.js';
 import { startRedisServer } from '../helpers/redis-server.js';
+import { within } from '../helpers/within.js';
+import { Redis } from 'ioredis';
 import { verifyChain, type AuditEntry } from '../../src/store/audit-chain.js';
 import { breakerContract } from '../helpers/breaker-contract.js';
 import { binaryChunks, body, DAY_MS, entry, expectConflict, makeRecord } from '../helpers/store-records.js';
@@ -23,6 +25,10 @@ interface StoreUnderTest {
   /** Another instance on the same backend (directory, Redis prefix), as a second proxy would open it. */
   sibling(): Promise<MessageStore>;
   cleanup(): Promise<void>;
+  /** A period for the notice marks that passMarkPeriod can see out. */
+  readonly markPeriodSeconds: number;
+  /** Resolves once the mark on `key` (set with markPeriodSeconds) has expired. */
+  passMarkPeriod(key: string): Promise<void>;
 }
 
 const redis = await startRedisServer();
@@ -32,8 +38,19 @@ afterAll(async () => {
 
 storeContract('file', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'mail-guard-store-'));
-  const store = await openFileStore(dir);
-  return { store, sibling: () => openFileStore(dir), cleanup: () => rm(dir, { recursive: true, force: true }) };
+  // The marks expire by an injected clock: an hour passes when the test says so.
+  let skipped = 0;
+  const marksClock = () => Date.now() + skipped;
+  const store = await openFileStore(dir, { marksClock });
+  return {
+    store,
+    sibling: () => openFileStore(dir, { marksClock }),
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+    markPeriodSeconds: 3600,
+    passMarkPeriod: async () => {
+      skipped += 3600_000 + 1;
+    },
+  };
 });
 
 storeContract(
@@ -41,10 +58,34 @@ storeContract(
   async () => {
     const keyPrefix = `t-${randomBytes(6).toString('hex')}`;
     const store = await openRedisStore({ url: redis!.url, keyPrefix });
-    return { store, sibling: () => openRedisStore({ url: redis!.url, keyPrefix }), cleanup: async () => undefined };
+    return {
+      store,
+      sibling: () => openRedisStore({ url: redis!.url, keyPrefix }),
+      cleanup: async () => undefined,
+      // Redis expires the mark itself (PX): a short period, and its keyspace event says when.
+      markPeriodSeconds: 0.3,
+      passMarkPeriod: (key) => redisKeyExpired(`{${keyPrefix}}:mark:${key}`),
+    };
   },
   !redis,
 );
+
+/** Resolves when Redis reports the key expired (keyspace notifications, "Ex"). */
+async function redisKeyExpired(key: string): Promise<void> {
+  const admin = new Redis(redis!.url);
+  const listener = new Redis(redis!.url);
+  try {
+    await admin.config('SET', 'notify-keyspace-events', 'Ex');
+    const expired = new Promise<void>((resolve) => listener.on('message', (_channel: string, name: string) => name === key && resolve()));
+    await listener.subscribe('__keyevent@0__:expired');
+    // Already gone before the subscription: nothing more to wait for.
+    if ((await admin.exists(key)) === 0) return;
+    await within(expired, 5000, `expiry of ${key}`);
+  } finally {
+    admin.disconnect();
+    listener.disconnect();
+  }
+}
 
 async function listAll(store: MessageStore, status: RecordStatus | undefined, limit: number): Promise<{ ids: string[]; pageSizes: number[] }> {
   const ids: string[] = [];
@@ -453,6 +494,30 @@ function storeContract(name: string, openStoreUnderTest: () => Promise<StoreUnde
     });
 
     breakerContract(() => store, sibling);
+    it('marks: the first caller per key and period is told true, every other false, on every instance, until it expires', async () => {
+      const period = under.markPeriodSeconds;
+      const other = await sibling();
+      expect(await store.marks.firstWithin('notice:campaign-a', period)).toBe(true);
+      expect(await store.marks.firstWithin('notice:campaign-a', period)).toBe(false);
+      expect(await other.marks.firstWithin('notice:campaign-a', period)).toBe(false);
+      // Another key is its own period.
+      expect(await other.marks.firstWithin('notice:campaign-b', period)).toBe(true);
+      await under.passMarkPeriod('notice:campaign-a');
+      expect(await other.marks.firstWithin('notice:campaign-a', period)).toBe(true);
+      expect(await store.marks.firstWithin('notice:campaign-a', period)).toBe(false);
+    });
+
+    it('marks: of 40 concurrent callers on two instances exactly one is first', async () => {
+      const other = await sibling();
+      const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? other : store).marks.firstWithin('webhook:x:held:c1', 3600)));
+      expect(answers.filter(Boolean)).toHaveLength(1);
+    });
+
+    it('marks: refuses a key with other characters and a period out of range', async () => {
+      for (const key of ['', 'a b', 'notice:<x@y>', 'k'.repeat(201)]) await expect(store.marks.firstWithin(key, 60), key).rejects.toThrow(RangeError);
+      for (const ttl of [0, -1, Number.NaN, 86_401]) await expect(store.marks.firstWithin('notice:ok', ttl), String(ttl)).rejects.toThrow(RangeError);
+      expect(await store.marks.firstWithin('notice:ok', 60)).toBe(true);
+    });
 
     it('counts records by status', async () => {
       expect(await store.countByStatus()).toEqual({ held: 0, approved: 0, released: 0, discarded: 0, captured: 0, failed: 0 });
