@@ -122,6 +122,7 @@ export function createApp(config: MailGuardConfig, logger: Logger): App {
         splitConcurrency: config.upstream?.pool ?? 1,
         maxHeaderBytes: config.smtp.maxHeaderBytes,
         analyse,
+        claimLeaseSeconds: config.store.claimLeaseSeconds,
       };
       const notice = { language: config.notify.language, reportingMta: hostname(), remoteMta: config.upstream?.host ?? null };
       deps = { ...shared, decide, mask, notice };
