@@ -16,6 +16,7 @@ import { replies, type SmtpReply } from './reply/replies.js';
 import type { MessageStore } from './store/message-store.js';
 import { openStore } from './store/open-store.js';
 import { startRetention } from './review/retention.js';
+import { startDelayScheduler, type DelayScheduler } from './review/delay-scheduler.js';
 import { instrumentRelay, UpstreamHealth } from './observability/instrumented-relay.js';
 import { UpstreamPool } from './upstream/pool.js';
 
@@ -93,6 +94,7 @@ export function createApp(config: MailGuardConfig, logger: Logger): App {
   let admin: AdminServer | null = null;
   let store: MessageStore | null = null;
   let retention: { stop(): void } | null = null;
+  let scheduler: DelayScheduler | null = null;
 
   const upstreamReadiness = pool && {
     get lastSuccessAt() {
@@ -126,6 +128,16 @@ export function createApp(config: MailGuardConfig, logger: Logger): App {
       };
       const notice = { language: config.notify.language, reportingMta: hostname(), remoteMta: config.upstream?.host ?? null };
       deps = { ...shared, decide, mask, notice };
+      // Delayed mail leaves from here (policy.delaySeconds); in rehearsal mode nothing leaves at all.
+      if (relay) {
+        scheduler = startDelayScheduler({
+          ...shared,
+          relay,
+          notice,
+          logger,
+          onDeparture: (result) => metrics.delayedDepartures.inc({ result }),
+        });
+      }
       const review = { ...shared, tokens: config.admin.tokens, fourEyes: config.policy.fourEyes, logger };
       admin = createAdminServer(config.admin, {
         api: createAdminApi(review),
@@ -141,6 +153,8 @@ export function createApp(config: MailGuardConfig, logger: Logger): App {
       draining = true;
       await ingress.close();
       deps = null;
+      // Before the pool closes: a departure under way finishes, no new one starts.
+      await scheduler?.stop();
       await Promise.all([admin?.close(), pool?.close()]);
       retention?.stop();
       await store?.close();
