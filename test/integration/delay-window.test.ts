@@ -165,6 +165,28 @@ describe('delay window on the file store', () => {
     }
   });
 
+  it('console: a delayed message shows when it leaves and a Discard button, in English and Japanese', async () => {
+    const upstream = await relay();
+    const guard = await guardWith(upstream.port, { delaySeconds: 600 });
+    const { id, releaseAt } = await queue(guard, 'Console news');
+    const base = `http://127.0.0.1:${guard.adminPort}`;
+    const login = await fetch(`${base}/ui/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `token=${TOKENS.alice}`,
+      redirect: 'manual',
+    });
+    const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0]!;
+    const page = async (path: string, lang: string) => (await fetch(base + path, { headers: { cookie: `${cookie}; mg_lang=${lang}` } })).text();
+    const en = await page(`/ui/messages/${id}`, 'en');
+    expect(en).toMatch(new RegExp(`<span class="leaves-at">leaves at <time[^>]*${releaseAt.slice(0, 19)}`));
+    expect(en).toContain(`action="/ui/messages/${id}/discard"`);
+    expect(en).not.toContain(`action="/ui/messages/${id}/approve"`);
+    expect(await page(`/ui/messages/${id}`, 'ja')).toContain('<span class="leaves-at">送信予定');
+    expect(await page('/ui/messages?status=delayed', 'en')).toMatch(/<span class="leaves-at">leaves at /);
+    expect(upstream.transactions).toBe(0);
+  });
+
   it('still sends it once after a restart inside the window', async () => {
     const upstream = await relay();
     const first = await guardWith(upstream.port, { delaySeconds: 2 });

@@ -56,6 +56,7 @@ export const en = {
   'status.discarded': 'Discarded',
   'status.captured': 'Captured (rehearsal)',
   'status.failed': 'Failed',
+  leavesAt: 'leaves at',
   'status.delayed': 'Delayed (leaves later)',
   overviewTitle: 'Overview',
   countsByStatus: 'Messages by status',

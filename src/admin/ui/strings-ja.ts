@@ -57,6 +57,7 @@ export const ja: Record<StringKey, string> = {
   'status.discarded': '破棄済み',
   'status.captured': '記録のみ(リハーサル)',
   'status.failed': '送信失敗',
+  leavesAt: '送信予定',
   'status.delayed': '送信待ち(ディレイ中)',
   overviewTitle: '概要',
   countsByStatus: 'ステータス別の件数',
