@@ -87,7 +87,9 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Messag
   if (options.onWarning) for (const warning of await durabilityWarnings(client)) options.onWarning(warning);
   // Attached after the first connection is up: every later 'ready' is a reconnect.
   if (options.onReconnect) client.on('ready', options.onReconnect);
-  return new RedisStore(client, `{${prefix}}`, (options.ledgerHours ?? 120) * 3_600_000);
+  const store = new RedisStore(client, `{${prefix}}`, (options.ledgerHours ?? 120) * 3_600_000);
+  await store.indexLeaselessClaims();
+  return store;
 }
 
 class RedisStore implements MessageStore {
@@ -336,6 +338,31 @@ class RedisStore implements MessageStore {
 
   async ping(): Promise<void> {
     await this.#guard(() => this.client.ping());
+  }
+
+  /**
+   * Claims written before leases existed are in no claims index: put them
+   * there with score 0 (expired), so expiredClaims shows them. Reads every
+   * record that could hold a claim in flight, once per open.
+   */
+  async indexLeaselessClaims(): Promise<void> {
+    await this.#guard(async () => {
+      for (const status of RECORD_STATUSES.filter((s) => s !== 'released' && s !== 'discarded')) {
+        for (let offset = 0; ; offset += PURGE_BATCH) {
+          const ids = await this.client.zrange(this.#key('idx', status), String(offset), String(offset + PURGE_BATCH - 1));
+          if (ids.length === 0) break;
+          const multi = this.client.multi();
+          for (const id of ids) multi.hmget(this.#key('rec', id), 'claim', 'lease');
+          const replies = (await multi.exec()) ?? [];
+          const leaseless = ids.filter((_, i) => {
+            const [claim, lease] = (replies[i]?.[1] ?? []) as (string | null)[];
+            return typeof claim === 'string' && lease === null;
+          });
+          if (leaseless.length) await this.client.zadd(this.#claimsKey(), 'NX', ...leaseless.flatMap((id) => ['0', id]));
+          if (ids.length < PURGE_BATCH) break;
+        }
+      }
+    });
   }
 
   async close(): Promise<void> {

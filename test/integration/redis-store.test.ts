@@ -54,6 +54,28 @@ describe.skipIf(!shared)('redis store: faults', () => {
     await expectConflict(a.claimRelease(record.id, ['approved', 'released'], lease()), 'released');
   });
 
+  it('lists a claim written before leases (no lease) as expired once a store opens, and gives it back', async () => {
+    const prefix = `old-${randomBytes(4).toString('hex')}`;
+    const store = await open(redis.url, prefix);
+    const record = makeRecord({ status: 'delayed', releaseAt: new Date(Date.now() - 1000).toISOString() });
+    await store.put(record, body());
+    // What an older mail-guard left: the claim JSON alone, no lease, in no claims index.
+    const admin = new Redis(redis.url);
+    try {
+      await admin.hset(`{${prefix}}:rec:${record.id}`, 'claim', JSON.stringify({ at: '2026-01-01T00:00:00.000Z', host: 'old-host', pid: 4242 }));
+      await admin.zrem(`{${prefix}}:due`, record.id);
+    } finally {
+      admin.disconnect();
+    }
+    expect(await store.expiredClaims(new Date(), 10)).toEqual([]);
+    const reopened = await open(redis.url, prefix);
+    const [stuck] = await reopened.expiredClaims(new Date(), 10);
+    expect(stuck).toMatchObject({ record: { id: record.id }, claim: { host: 'old-host', pid: 4242, leaseUntil: null } });
+    expect(await reopened.dueForRelease(new Date(), 10)).toEqual([]);
+    await reopened.retryExpiredClaim(record.id, entry('retry-claim'), new Date());
+    expect((await reopened.dueForRelease(new Date(), 10)).map((r) => r.id)).toEqual([record.id]);
+  });
+
   it('runs its scripts again after SCRIPT FLUSH: EVALSHA meets NOSCRIPT, ioredis sends EVAL', async () => {
     const store = await open(redis.url);
     const admin = new Redis(redis.url);
