@@ -17,6 +17,7 @@ import type { MessageStore } from './store/message-store.js';
 import { openStore } from './store/open-store.js';
 import { startRetention } from './review/retention.js';
 import { createBreakerGate } from './review/breaker.js';
+import { startDelayScheduler, type DelayScheduler } from './review/delay-scheduler.js';
 import { instrumentRelay, UpstreamHealth } from './observability/instrumented-relay.js';
 import { UpstreamPool } from './upstream/pool.js';
 import { NO_EVENTS } from './actions/guard-events.js';
@@ -101,6 +102,7 @@ export function createApp(config: MailGuardConfig, logger: Logger): App {
   // notify: webhooks to the people on duty, notices to the sender; both off the SMTP path, drained a bounded time on stop.
   let webhooks: WebhookDispatcher | null = null;
   let senderNotices: SenderNotifier | null = null;
+  let scheduler: DelayScheduler | null = null;
 
   const upstreamReadiness = pool && {
     get lastSuccessAt() {
@@ -130,6 +132,7 @@ export function createApp(config: MailGuardConfig, logger: Logger): App {
         splitConcurrency: config.upstream?.pool ?? 1,
         maxHeaderBytes: config.smtp.maxHeaderBytes,
         analyse,
+        claimLeaseSeconds: config.store.claimLeaseSeconds,
       };
       const notice = { language: config.notify.language, reportingMta: hostname(), remoteMta: config.upstream?.host ?? null };
       const { notify } = config;
@@ -145,6 +148,16 @@ export function createApp(config: MailGuardConfig, logger: Logger): App {
       const breakerLimits = config.policy.breaker;
       const breaker = breakerLimits ? createBreakerGate({ store: opened, limits: breakerLimits, events, logger, mask }) : null;
       deps = { ...shared, decide, mask, notice, breaker, events, senderNotices };
+      // Delayed mail leaves from here (policy.delaySeconds); in rehearsal mode nothing leaves at all.
+      if (relay) {
+        scheduler = startDelayScheduler({
+          ...shared,
+          relay,
+          notice,
+          logger,
+          onDeparture: (result) => metrics.delayedDepartures.inc({ result }),
+        });
+      }
       const review = { ...shared, tokens: config.admin.tokens, fourEyes: config.policy.fourEyes, logger, events };
       admin = createAdminServer(config.admin, {
         api: createAdminApi(review),
@@ -160,6 +173,8 @@ export function createApp(config: MailGuardConfig, logger: Logger): App {
       draining = true;
       await ingress.close();
       deps = null;
+      // Before the pool closes: a departure under way finishes, no new one starts.
+      await scheduler?.stop();
       // Notices and webhook events already taken get a bounded moment to leave, before the upstream pool closes.
       await Promise.all([admin?.close(), webhooks?.close(), senderNotices?.close()]);
       await pool?.close();

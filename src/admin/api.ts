@@ -8,6 +8,8 @@ import { answerForError, HttpError } from './http-answers.js';
 import { registerMessageRoutes } from './message-routes.js';
 import { registerReportRoutes } from './report-routes.js';
 import { registerReviewRoutes } from './review-routes.js';
+import { registerClaimRoutes } from './claim-routes.js';
+import { registerSenderRoutes } from './sender-routes.js';
 import type { AdminApiDeps, AdminRouteContext } from './route-context.js';
 
 export type { AdminApiDeps, AdminLogger } from './route-context.js';
@@ -106,4 +108,6 @@ async function apiScope(api: FastifyInstance, deps: AdminApiDeps): Promise<void>
   registerAuditRoutes(api, context);
   registerReportRoutes(api, context);
   registerBreakerRoutes(api, context);
+  registerClaimRoutes(api, context);
+  registerSenderRoutes(api, context);
 }

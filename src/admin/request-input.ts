@@ -151,10 +151,35 @@ export function approveBody(body: unknown): ApproveBody {
   return parsed(REVIEW_BODIES.approve, objectBody(body));
 }
 
-/** The body of POST …/discard: the reason is required, it goes into the history. */
-export function discardBody(body: unknown): DiscardBody {
-  const { reason } = parsed(REVIEW_BODIES.discard, objectBody(body));
-  return { reason };
+/** The body of POST …/discard (and …/retry-claim): the reason is required, it goes into the history. */
+export function discardBody(body: unknown, what = 'a discard'): DiscardBody {
+  const result = REVIEW_BODIES.discard.safeParse(objectBody(body));
+  if (!result.success) {
+    const message = result.error.issues[0]?.message ?? 'the request is not valid';
+    throw new HttpError(400, what === 'a discard' ? message : message.replace('a discard needs', `${what} needs`));
+  }
+  return { reason: result.data.reason };
+}
+
+const SENDER_CHARS = 320;
+const senderDiscard = z.strictObject(
+  {
+    sender: z
+      .string({ error: 'say whose mail to discard: {"sender": "news@example.co.jp", "reason": "…"} (the envelope sender, whole address)' })
+      .trim()
+      .min(1, { error: '"sender" is empty: give the envelope sender, whole address' })
+      .max(SENDER_CHARS, { error: `"sender" is longer than ${SENDER_CHARS} characters` })
+      // eslint-disable-next-line no-control-regex
+      .regex(/^[^\x00-\x1f\x7f\s]+$/, { error: '"sender" must be one address without spaces or control characters' }),
+    reason: requiredReason,
+  },
+  { error: knownFields('"sender", "reason"') },
+);
+
+/** The body of POST /api/senders/discard: the envelope sender and a reason. */
+export function senderDiscardBody(body: unknown): { readonly sender: string; readonly reason: string } {
+  const { sender, reason } = parsed(senderDiscard, objectBody(body));
+  return { sender, reason };
 }
 
 /** The body of POST …/release: the form (required) and an optional reason. */

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { callAdminApi as call, cell, runApiAction as run, table, type ApiOptions } from './admin-client.js';
+import { ApiError, callAdminApi as call, cell, QUARANTINE_EXIT, runApiAction as run, table, type ApiOptions } from './admin-client.js';
 
 // `mail-guard quarantine …` talks to a running mail-guard through its admin
 // API, so the CLI needs no store credentials and every action is audited
@@ -64,7 +64,7 @@ export function registerQuarantineCommands(program: Command): void {
   quarantine
     .command('list')
     .description("records, newest first; the next page's --cursor goes to stderr, so stdout stays a table")
-    .option('--status <status>', 'held | approved | released | discarded | captured | failed')
+    .option('--status <status>', 'held | approved | released | discarded | captured | failed | delayed')
     .option('--action <action>', "the verdict's action: pass | monitor | bcc | split | quarantine | reject")
     .option('--rule <name>', 'the rule that decided ("default" when no rule matched)')
     .option('--sender <address>', 'envelope sender, whole address, any case')
@@ -115,11 +115,48 @@ export function registerQuarantineCommands(program: Command): void {
       run(async (id: string, opts: { as: string }) => print(await call(api(), 'POST', `/api/messages/${encodeURIComponent(id)}/release`, { as: opts.as }))),
     );
   quarantine
-    .command('discard <id>')
+    .command('discard [id]')
+    .description('discard one message (ID), or with --sender everything still waiting from that envelope sender (delayed, held, approved, captured)')
     .requiredOption('--reason <text>', 'why (kept in the history)')
+    .option('--sender <address>', 'the envelope sender, whole address, any case')
+    .action(
+      run(async (id: string | undefined, opts: { reason: string; sender?: string }) => {
+        if ((id === undefined) === (opts.sender === undefined))
+          throw new ApiError('give either a message ID or --sender ADDRESS, not both', QUARANTINE_EXIT.usage);
+        if (opts.sender !== undefined) print(await call(api(), 'POST', '/api/senders/discard', { sender: opts.sender, reason: opts.reason }));
+        else print(await call(api(), 'POST', `/api/messages/${encodeURIComponent(id!)}/discard`, { reason: opts.reason }));
+      }),
+    );
+  quarantine
+    .command('claims')
+    .description('release claims whose lease expired: releases that stopped half-way, waiting for an operator')
+    .option('--json', 'print them as JSON')
+    .action(
+      run(async (opts: { json?: boolean }) => {
+        const { claims } = (await call(api(), 'GET', '/api/claims/expired')) as { claims: ExpiredClaimRow[] };
+        if (opts.json) {
+          print({ claims });
+          return;
+        }
+        const rows = claims.map((c) => [c.id, c.status, cell(`${c.holder.host}:${c.holder.pid}`), c.since, c.leaseUntil ?? '-']);
+        process.stdout.write(table(['ID', 'STATUS', 'HOLDER', 'SINCE', 'LEASE UNTIL'], rows));
+      }),
+    );
+  quarantine
+    .command('retry-claim <id>')
+    .description('give an expired claim back (approver role) once you know the message did not leave; it is then sent as usual, never by this command')
+    .requiredOption('--reason <text>', 'why (kept in the history and the audit log)')
     .action(
       run(async (id: string, opts: { reason: string }) =>
-        print(await call(api(), 'POST', `/api/messages/${encodeURIComponent(id)}/discard`, { reason: opts.reason })),
+        print(await call(api(), 'POST', `/api/messages/${encodeURIComponent(id)}/retry-claim`, { reason: opts.reason })),
       ),
     );
+}
+
+interface ExpiredClaimRow {
+  id: string;
+  status: string;
+  holder: { host: string; pid: number };
+  since: string;
+  leaseUntil: string | null;
 }

@@ -5,6 +5,7 @@ import { UPSTREAM_ERROR_CLASSES } from '../upstream/upstream-error.js';
 import { RECORD_STATUSES } from '../store/record.js';
 import { NOTICE_RESULTS } from '../actions/sender-notifier.js';
 import type { ReadinessReport } from './readiness.js';
+import { DEPARTURE_RESULTS } from '../review/delay-scheduler.js';
 
 export const SESSION_RESULTS = ['accepted', 'denied', 'auth_failed'] as const;
 /** The rewrites whose copies are checked before they leave. */
@@ -143,6 +144,38 @@ export function createMetrics(ruleNames: readonly string[]) {
       labelNames: ['kind', 'result'] as const,
       registers: [registry],
     }),
+    delayed: new Gauge({
+      name: 'mailguard_delayed_messages',
+      help: 'Messages waiting out their delay window (status delayed)',
+      registers: [registry],
+      async collect() {
+        if (!store) return;
+        try {
+          this.set((await store.countByStatus()).delayed);
+        } catch {
+          // keep the previous value
+        }
+      },
+    }),
+    claimsExpired: new Gauge({
+      name: 'mailguard_release_claims_expired',
+      help: 'Release claims whose lease expired before the release finished: each waits for an operator (GET /api/claims/expired)',
+      registers: [registry],
+      async collect() {
+        if (!store) return;
+        try {
+          this.set((await store.expiredClaims(new Date(), 1000)).length);
+        } catch {
+          // keep the previous value
+        }
+      },
+    }),
+    delayedDepartures: new Counter({
+      name: 'mailguard_delayed_departures_total',
+      help: 'Delayed messages at their release time, by result: released, retry (temporary failure), failed (refused for good), held',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
     ready: new Gauge({
       name: 'mailguard_ready',
       help: '1 when the store and upstream answer and mail-guard is not draining',
@@ -161,6 +194,7 @@ export function createMetrics(ruleNames: readonly string[]) {
   for (const c of UPSTREAM_ERROR_CLASSES) metrics.upstreamErrors.inc({ class: c }, 0);
   for (const form of COPY_FORMS) metrics.copiesWithheld.inc({ form }, 0);
   for (const kind of NOTICE_KINDS) for (const result of NOTICE_RESULTS) metrics.notices.inc({ kind, result }, 0);
+  for (const result of DEPARTURE_RESULTS) metrics.delayedDepartures.inc({ result }, 0);
   for (const rule of new Set([...ruleNames, 'default'])) metrics.violations.inc({ rule }, 0);
   return {
     ...metrics,

@@ -13,6 +13,11 @@ import type { MessageRecord, RecordStatus } from '../store/record.js';
 //   discarded ◀──discard── (held, approved, captured, failed)
 //   failed: a copy the upstream refused after the mailer got 250: approve, release or discard it
 //   captured: rehearsal mode: view or discard only
+//   delayed: waits for its releaseAt (policy.delaySeconds), then the delay scheduler
+//     (delay-scheduler.ts, actor "mail-guard") releases it as its verdict says;
+//     a person may only discard it. Approving or releasing it early is refused on
+//     purpose: the window exists so someone can stop a mistake, not to hurry mail
+//     out, and "release now" would be a second way out to keep at-most-once.
 
 export type ReviewerRole = MailGuardConfig['admin']['tokens'][number]['role'];
 
@@ -35,7 +40,7 @@ export interface LifecycleStep {
 }
 
 const APPROVE: LifecycleStep = { from: ['held', 'failed'], to: 'approved' };
-const DISCARD: LifecycleStep = { from: ['held', 'approved', 'captured', 'failed'], to: 'discarded' };
+const DISCARD: LifecycleStep = { from: ['held', 'approved', 'captured', 'failed', 'delayed'], to: 'discarded' };
 /** Four-eyes: only from `approved`, and only by someone other than the approver. */
 const RELEASE_FOUR_EYES: LifecycleStep = { from: ['approved'], to: 'released' };
 /** Without four-eyes a reviewer may release straight from review. */
@@ -57,10 +62,14 @@ export function stepFor(action: ReviewAction, fourEyes: boolean): LifecycleStep 
  * `failed` copy was accepted with 250 and then refused by the upstream: until
  * someone approves and resends it or discards it, it is the only copy there is.
  */
-export const UNDECIDED: ReadonlySet<RecordStatus> = new Set(['held', 'approved', 'failed']);
+export const UNDECIDED: ReadonlySet<RecordStatus> = new Set(['held', 'approved', 'failed', 'delayed']);
 
-/** What a campaign groups: records still waiting, plus captured ones (a rehearsal's campaigns); approved stay in so a four-eyes release can find them. */
-export const CAMPAIGN_STATUSES: readonly RecordStatus[] = ['held', 'approved', 'captured'];
+/**
+ * What a campaign groups: records still waiting, plus captured ones (a
+ * rehearsal's campaigns); approved stay in so a four-eyes release can find
+ * them; delayed ones so a campaign can be stopped inside its delay window.
+ */
+export const CAMPAIGN_STATUSES: readonly RecordStatus[] = ['held', 'approved', 'captured', 'delayed'];
 
 /** Why a review action was not carried out. Nothing was sent unless the kind says so. */
 export type Refusal =
@@ -145,6 +154,8 @@ export function notFrom(status: RecordStatus | 'releasing', action: string): str
       return `the message was discarded; nothing to ${action}`;
     case 'captured':
       return `the message was captured in rehearsal mode; it can be viewed or discarded, not ${action}d`;
+    case 'delayed':
+      return `the message is in its delay window and leaves on its own at its release time; it can be discarded, not ${action === 'approve' ? 'approved' : `${action}d`}`;
     default:
       return `the message is ${status}; it cannot be ${action === 'approve' ? 'approved' : `${action}d`} from that status`;
   }

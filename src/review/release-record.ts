@@ -8,6 +8,7 @@ import { StoreConflictError, type MessageStore } from '../store/message-store.js
 import { historyEntry as entry, type MessageRecord, type RecordStatus } from '../store/record.js';
 import type { ReleaseForm } from './lifecycle.js';
 import { UpstreamError } from '../upstream/upstream-error.js';
+import { esmtpFromRecord } from '../actions/stored-esmtp.js';
 
 export interface ReleaseDeps {
   readonly store: MessageStore;
@@ -18,7 +19,11 @@ export interface ReleaseDeps {
   readonly splitConcurrency: number;
   /** The proxy's analyser: every bcc and split copy of a release is checked as it leaves. */
   readonly analyse: Analyse;
+  /** store.claimLeaseSeconds: the claim's lease, renewed every third of it while the release runs (default 300). */
+  readonly claimLeaseSeconds?: number;
 }
+
+const DEFAULT_LEASE_SECONDS = 300;
 
 /** A bcc or split copy of the stored message would still expose a recipient: nothing was sent. */
 class UnsafeCopyError extends Error {
@@ -30,7 +35,13 @@ export type ReleaseResult =
   | { readonly kind: 'released'; readonly record: MessageRecord; readonly upstreamReply: string; readonly refused: readonly RefusedCopy[] }
   | { readonly kind: 'not-found' }
   /** Not releasable now: wrong status, claimed by a concurrent release, rehearsal mode. Nothing was sent. */
-  | { readonly kind: 'conflict'; readonly message: string; readonly current: RecordStatus | 'releasing' | null }
+  | {
+      readonly kind: 'conflict';
+      readonly message: string;
+      readonly current: RecordStatus | 'releasing' | null;
+      /** A bcc or split copy would still expose a recipient; the stored message needs a person. */
+      readonly unsafe?: true;
+    }
   /**
    * Nothing, or only part, went out; the claim was given back so the record can be
    * released again (the delivery ledger makes that send only what was not accepted).
@@ -43,6 +54,10 @@ export type ReleaseResult =
       readonly possiblyDelivered: boolean;
       /** False when the store could not take the claim back: the record stays locked until an operator looks. */
       readonly releasable: boolean;
+      /** The upstream refused every copy for good: sending again will not help. */
+      readonly permanent: boolean;
+      /** When permanent: each refused recipient with the upstream's reply. */
+      readonly refused: readonly RefusedCopy[];
     }
   /** The upstream accepted it but the store could not record that: the claim is kept so it cannot go out twice. */
   | { readonly kind: 'unrecorded'; readonly message: string; readonly upstreamReply: string };
@@ -78,17 +93,38 @@ export async function releaseRecord(
     };
   }
 
+  const leaseMs = (deps.claimLeaseSeconds ?? DEFAULT_LEASE_SECONDS) * 1000;
   let claimed: MessageRecord;
   try {
-    claimed = await store.claimRelease(id, allowedFrom);
+    claimed = await store.claimRelease(id, allowedFrom, new Date(Date.now() + leaseMs));
   } catch (err) {
     if (!(err instanceof StoreConflictError)) throw err;
     if (err.current === null) return { kind: 'not-found' };
     return { kind: 'conflict', message: conflictMessage(err.current), current: err.current };
   }
+  // The lease says "a release is running": renewed while it does, it runs out
+  // only when this process died or stalled, and the claim then shows as expired.
+  const renewal = setInterval(() => void store.renewRelease(id, new Date(Date.now() + leaseMs)).catch(() => undefined), leaseMs / 3);
+  renewal.unref();
+  try {
+    return await releaseClaimed(deps, deps.relay, claimed, as, actor, reason);
+  } finally {
+    clearInterval(renewal);
+  }
+}
 
+async function releaseClaimed(
+  deps: ReleaseDeps,
+  upstream: Relay,
+  claimed: MessageRecord,
+  as: ReleaseForm,
+  actor: string,
+  reason: string | null,
+): Promise<ReleaseResult> {
+  const { store } = deps;
+  const id = claimed.id;
   const replies: string[] = [];
-  const relay = recordingReplies(deps.relay, replies);
+  const relay = recordingReplies(upstream, replies);
   const note = (what: string): string => (reason ? `as ${as}: ${what}; ${reason}` : `as ${as}: ${what}`);
   let outcome: Outcome;
   try {
@@ -103,6 +139,7 @@ export async function releaseRecord(
         kind: 'conflict',
         message: `not sent as ${as}: ${err.message}; an approver may release it as original, or discard it`,
         current: claimed.status,
+        unsafe: true,
       };
     }
     throw err;
@@ -133,6 +170,7 @@ export async function releaseRecord(
       upstreamReply,
       possiblyDelivered,
       releasable,
+      ...refusedForGood(outcome, claimed),
     };
   }
 
@@ -156,8 +194,10 @@ async function relayAs(deps: ReleaseDeps, relay: Relay, record: MessageRecord, a
   if (raw === null) throw new Error('the stored message bytes are missing');
   const message = assembleMessage([raw], deps.maxHeaderBytes);
   const relayDeps = { relay, ledger: deps.ledger, splitConcurrency: deps.splitConcurrency };
-  if (as === 'original') return deliver(relayDeps, 'whole', [asApprovedOriginal(message, record.envelope)], message);
-  const prepared = prepareCopies(deps.analyse, message, deps.analyse(message, record.envelope), record.envelope, as);
+  // With the ESMTP parameters it came with (DSN, 8BITMIME, SMTPUTF8, REQUIRETLS): a faithful hop, later.
+  const envelope = { ...record.envelope, esmtp: esmtpFromRecord(record.esmtp) };
+  if (as === 'original') return deliver(relayDeps, 'whole', [asApprovedOriginal(message, envelope)], message);
+  const prepared = prepareCopies(deps.analyse, message, deps.analyse(message, envelope), envelope, as);
   if (!prepared.ok) throw new UnsafeCopyError(prepared.reason);
   return deliver(relayDeps, as === 'bcc' ? 'whole' : 'split', prepared.copies, message);
 }
@@ -184,6 +224,20 @@ function whatWentOut(outcome: Outcome): { what: string; refused: readonly Refuse
     default:
       return null;
   }
+}
+
+/** Whether the upstream refused everything for good, and whom with what. */
+function refusedForGood(outcome: Outcome, record: MessageRecord): { permanent: boolean; refused: readonly RefusedCopy[] } {
+  if (outcome.kind === 'all-refused') return { permanent: true, refused: outcome.refused };
+  if (outcome.kind === 'upstream-failed' && outcome.error.kind === 'permanent') {
+    const { error } = outcome;
+    const rejected = error.rejected?.filter((r) => r.permanent).map((r) => ({ recipient: r.recipient, code: r.code, response: r.response }));
+    const refused = rejected?.length
+      ? rejected
+      : record.envelope.rcptTo.map((recipient) => ({ recipient, code: error.responseCode ?? 550, response: error.response ?? error.message }));
+    return { permanent: true, refused };
+  }
+  return { permanent: false, refused: [] };
 }
 
 /** The relay as the release sees it: every reply line is kept for the history entry. */

@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 // 40 is a valid chain of 40. Only an anchor kept elsewhere catches that: the
 // last hash that `audit verify` prints, given back later as `--expect-last`.
 
-export const AUDIT_ACTIONS = ['sign-in', 'sign-out', 'view-raw', 'reveal', 'approve', 'release', 'discard', 'breaker-reset'] as const;
+export const AUDIT_ACTIONS = ['sign-in', 'sign-out', 'view-raw', 'reveal', 'approve', 'release', 'discard', 'breaker-reset', 'retry-claim'] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
 export interface AuditEntryInput {

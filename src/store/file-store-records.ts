@@ -4,6 +4,8 @@ import { replaceFileAtomically, syncDirectory, tempName, tempOwner, THIS_HOST, w
 import { KeyedMutex, withDirLock } from './file-lock.js';
 import { StoreConflictError } from './message-store.js';
 import { RECORD_STATUSES, type MessageRecord } from './record.js';
+import type { ReleaseClaim } from './message-store.js';
+import { parseClaim } from './release-claim.js';
 
 const RECORD_FILE = 'record.json';
 const MESSAGE_FILE = 'message.eml';
@@ -21,8 +23,12 @@ export interface LockedRecord {
   readonly record: MessageRecord;
   /** A release.claim file exists: a release is under way, or done. */
   readonly claimed: boolean;
-  /** Creates release.claim with O_EXCL; false if it already exists. */
-  readonly claim: () => Promise<boolean>;
+  /** Creates release.claim with O_EXCL holding `content`; false if it already exists. */
+  readonly claim: (content: ReleaseClaim) => Promise<boolean>;
+  /** The claim as written (null: none, or not readable as one). */
+  readonly readClaim: () => Promise<ReleaseClaim | null>;
+  /** Replaces the claim's content (a renewed lease), atomically. */
+  readonly rewriteClaim: (content: ReleaseClaim) => Promise<void>;
   /** Removes release.claim. */
   readonly unclaim: () => Promise<void>;
 }
@@ -102,6 +108,11 @@ export class RecordDirectories {
     });
   }
 
+  /** The record's claim without taking its lock (a listing; the lock decides any change). */
+  async readClaim(id: string): Promise<ReleaseClaim | null> {
+    return readClaimFile(join(this.records, id, CLAIM_FILE));
+  }
+
   /** Removes the record when `keep` says no, under its lock. */
   async removeUnless(id: string, keep: (locked: LockedRecord) => boolean): Promise<boolean> {
     let removed = false;
@@ -152,17 +163,21 @@ export class RecordDirectories {
     return {
       record,
       claimed,
-      async claim() {
+      async claim(content) {
         try {
           // O_EXCL create is what makes the claim at-most-once, across
           // processes, and even if the directory lock was broken as stale.
-          await writeFileSynced(claimFile, JSON.stringify({ at: new Date().toISOString(), host: THIS_HOST, pid: process.pid }));
+          await writeFileSynced(claimFile, JSON.stringify(content));
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
           throw err;
         }
         await syncDirectory(dir);
         return true;
+      },
+      readClaim: () => readClaimFile(claimFile),
+      async rewriteClaim(content) {
+        await replaceFileAtomically(dir, CLAIM_FILE, JSON.stringify(content));
       },
       async unclaim() {
         await unlink(claimFile);
@@ -176,6 +191,15 @@ export class RecordDirectories {
 function serialise(record: MessageRecord): string {
   const { id, receivedAt, status, ...rest } = record;
   return JSON.stringify({ id, receivedAt, status, ...rest }, null, 2);
+}
+
+async function readClaimFile(path: string): Promise<ReleaseClaim | null> {
+  try {
+    return parseClaim(await readFile(path, 'utf8'));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
 }
 
 async function exists(path: string): Promise<boolean> {

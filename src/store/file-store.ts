@@ -3,13 +3,23 @@ import { join, resolve } from 'node:path';
 import { LockTimeoutError } from './file-lock.js';
 import { RecordDirectories, RecordMismatchError } from './file-store-records.js';
 import { indexAfter, StatusIndex } from './file-store-index.js';
-import { StoreConflictError, StoreUnavailableError, type ListPage, type ListQuery, type MessageStore, type Transition } from './message-store.js';
+import {
+  StoreConflictError,
+  StoreUnavailableError,
+  type ListPage,
+  type ExpiredClaim,
+  type ListQuery,
+  type MessageStore,
+  type Transition,
+} from './message-store.js';
 import { FileLedger } from './file-ledger.js';
 import { FileAuditLog } from './file-audit-log.js';
 import { FileBreakers } from './file-breakers.js';
 import { FileMarks } from './file-marks.js';
 import { type HistoryEntry, type MessageRecord, type RecordStatus } from './record.js';
 import { checkListQuery, checkStatus, emptyCounts, MAX_LIST_SCAN, recordMatcher } from './store-common.js';
+import { checkDueQuery, checkLease, claimExpired } from './release-claim.js';
+import { THIS_HOST } from './durable-write.js';
 import { isMessageId } from '../message/message-id.js';
 
 /**
@@ -150,16 +160,85 @@ class FileStore implements MessageStore {
     await this.#update(id, ({ record }) => ({ ...record, history: [...record.history, entry] }));
   }
 
-  claimRelease(id: string, from: readonly RecordStatus[]): Promise<MessageRecord> {
+  async claimRelease(id: string, from: readonly RecordStatus[], leaseUntil: Date): Promise<MessageRecord> {
+    const lease = checkLease(leaseUntil);
     return this.#update(id, async ({ record, claimed, claim }) => {
       if (record.status === 'released' || record.status === 'discarded') {
         throw new StoreConflictError(`record ${id} is already ${record.status}`, record.status);
       }
       if (claimed) throw new StoreConflictError(`record ${id} is being released`, 'releasing');
       if (!from.includes(record.status)) throw new StoreConflictError(`record ${id} is ${record.status}, not ${from.join('/')}`, record.status);
-      if (!(await claim())) throw new StoreConflictError(`record ${id} is being released`, 'releasing');
+      if (!(await claim({ at: new Date().toISOString(), host: THIS_HOST, pid: process.pid, leaseUntil: lease }))) {
+        throw new StoreConflictError(`record ${id} is being released`, 'releasing');
+      }
       return record;
     });
+  }
+
+  async renewRelease(id: string, leaseUntil: Date): Promise<void> {
+    const lease = checkLease(leaseUntil);
+    await this.#update(id, async ({ record, claimed, readClaim, rewriteClaim }) => {
+      const claim = claimed && record.status !== 'released' ? await readClaim() : null;
+      // Only the holder renews: a claim given back and taken again belongs to someone else.
+      if (!claim || claim.host !== THIS_HOST || claim.pid !== process.pid) {
+        throw new StoreConflictError(`record ${id}: this process holds no release claim on it`, record.status);
+      }
+      await rewriteClaim({ ...claim, leaseUntil: lease });
+      return record;
+    });
+  }
+
+  async dueForRelease(now: Date, limit: number): Promise<MessageRecord[]> {
+    this.#open();
+    checkDueQuery(now, limit);
+    return this.#guard('cannot list delayed records', async () => {
+      // From the status index; the few delayed records are then read whole. Fine for thousands.
+      const due: MessageRecord[] = [];
+      for await (const entry of this.#index.entries(await this.#index.ids())) {
+        if (entry.status !== 'delayed') continue;
+        const record = await this.#readListed(entry.id);
+        if (record?.status !== 'delayed' || record.releaseAt === undefined || !(Date.parse(record.releaseAt) <= now.getTime())) continue;
+        if (await this.dirs.readClaim(entry.id)) continue;
+        due.push(record);
+      }
+      return due.sort((a, b) => Date.parse(a.releaseAt!) - Date.parse(b.releaseAt!) || (a.id < b.id ? -1 : 1)).slice(0, limit);
+    });
+  }
+
+  async expiredClaims(now: Date, limit: number): Promise<ExpiredClaim[]> {
+    this.#open();
+    checkDueQuery(now, limit);
+    return this.#guard('cannot list release claims', async () => {
+      const expired: ExpiredClaim[] = [];
+      for await (const entry of this.#index.entries(await this.#index.ids())) {
+        // A released record keeps its claim file for good; a discarded one never had one.
+        if (entry.status === 'released' || entry.status === 'discarded') continue;
+        const claim = await this.dirs.readClaim(entry.id);
+        if (!claim || !claimExpired(claim, now)) continue;
+        const record = await this.#readListed(entry.id);
+        if (record && record.status !== 'released') expired.push({ record, claim });
+      }
+      const leaseOf = (c: ExpiredClaim): number => (c.claim.leaseUntil === null ? 0 : Date.parse(c.claim.leaseUntil));
+      return expired.sort((a, b) => leaseOf(a) - leaseOf(b)).slice(0, limit);
+    });
+  }
+
+  async retryExpiredClaim(id: string, entry: HistoryEntry, now: Date): Promise<MessageRecord> {
+    if (!Number.isFinite(now.getTime())) throw new RangeError('invalid date');
+    let next: MessageRecord | null = null;
+    await this.#update(
+      id,
+      async ({ record, claimed, readClaim }) => {
+        const claim = claimed && record.status !== 'released' ? await readClaim() : null;
+        if (!claim) throw new StoreConflictError(`record ${id} has no release claim to give back`, record.status);
+        if (!claimExpired(claim, now)) throw new StoreConflictError(`record ${id}: its release claim has not expired`, 'releasing');
+        next = { ...record, history: [...record.history, entry] };
+        return next;
+      },
+      // As abandonRelease: the history line first, so a crash in between keeps the claim.
+      ({ unclaim }) => unclaim(),
+    );
+    return next!;
   }
 
   async abandonRelease(id: string, entry: HistoryEntry): Promise<void> {

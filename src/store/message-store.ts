@@ -51,6 +51,20 @@ export interface ListPage {
   readonly scanned: number;
 }
 
+/** Who holds a release claim and until when (JSON in the store). */
+export interface ReleaseClaim {
+  readonly at: string;
+  readonly host: string;
+  readonly pid: number;
+  /** null: taken by a version before leases; counts as expired. */
+  readonly leaseUntil: string | null;
+}
+
+export interface ExpiredClaim {
+  readonly record: MessageRecord;
+  readonly claim: ReleaseClaim;
+}
+
 export interface Transition {
   /** The transition happens only from one of these statuses. */
   readonly from: readonly RecordStatus[];
@@ -171,10 +185,32 @@ export interface MessageStore {
   appendHistory(id: string, entry: HistoryEntry): Promise<void>;
   /**
    * Claims the right to release: atomic across processes sharing the store, at
-   * most one claim per record ever succeeds until it is given back. Resolves
-   * the record as it was; StoreConflictError if released, discarded, or claimed.
+   * most one claim per record ever succeeds until it is given back. The claim
+   * holds a lease until `leaseUntil`: the holder renews it while it works, and
+   * a claim whose lease ran out is a release that died half-way (expiredClaims).
+   * Resolves the record as it was; StoreConflictError if released, discarded, or claimed.
    */
-  claimRelease(id: string, from: readonly RecordStatus[]): Promise<MessageRecord>;
+  claimRelease(id: string, from: readonly RecordStatus[], leaseUntil: Date): Promise<MessageRecord>;
+  /** Extends the lease of this process's claim; StoreConflictError when it holds none on the record. */
+  renewRelease(id: string, leaseUntil: Date): Promise<void>;
+  /**
+   * Delayed records whose releaseAt is at or before `now` and that nobody
+   * claimed, oldest releaseAt first, at most `limit` (1..MAX_DUE_LIMIT, release-claim.ts).
+   */
+  dueForRelease(now: Date, limit: number): Promise<MessageRecord[]>;
+  /**
+   * Claimed records that are not released and whose lease ended before `now`,
+   * at most `limit` (1..MAX_DUE_LIMIT), oldest lease first. A claim without a
+   * lease (taken by a version before leases) counts as expired.
+   */
+  expiredClaims(now: Date, limit: number): Promise<ExpiredClaim[]>;
+  /**
+   * Gives back a claim whose lease expired (a person decided the holder is
+   * gone): the record keeps its status, `entry` goes into its history, and it
+   * can be claimed again. StoreConflictError when there is no claim ('current'
+   * is the status) or its lease has not expired ('releasing').
+   */
+  retryExpiredClaim(id: string, entry: HistoryEntry, now: Date): Promise<MessageRecord>;
   /** Gives a claim back after a release that did not reach the upstream. */
   abandonRelease(id: string, entry: HistoryEntry): Promise<void>;
   /** Finishes a claimed release: status released, history entry with the upstream reply. */

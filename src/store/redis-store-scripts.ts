@@ -11,8 +11,10 @@
  *   {p}:idx:all      sorted set: every id, scored by receivedAt ms
  *   {p}:idx:<status> sorted set per status, same scores
  *   {p}:audit:log    list: the audit log, one JSON entry per element, oldest first (redis-audit-log.ts)
+ *   {p}:due          sorted set: delayed records nobody has claimed, scored by releaseAt ms (the hash keeps it as `due`)
+ *   {p}:claims       sorted set: records with a claim that is not released, scored by leaseUntil ms (0: no lease)
  *
- * Scripts declare every key they touch (the six status indexes are passed in
+ * Scripts declare every key they touch (the status indexes are passed in
  * RECORD_STATUSES order), and report outcomes as a first element:
  * 'ok' | 'missing' | 'conflict' (+ current status, or 'releasing').
  * Redis refuses a script at its first write when it is out of memory, and
@@ -30,10 +32,12 @@ import { RECORD_STATUSES } from './record.js';
 /**
  * Helpers shared by the scripts: KEYS[1] is the record hash, KEYS[2] its
  * history (in the scripts that use them), and `base` the number of KEYS
- * before the six status indexes.
+ * before the status indexes; `dueKey` the index in KEYS of the due set
+ * for the scripts that keep it (refresh_due).
  */
-function prelude(base: number): string {
+function prelude(base: number, dueKey = 0): string {
   return `
+local DUE_KEY = ${dueKey}
 local STATUSES = {${RECORD_STATUSES.map((s) => `'${s}'`).join(', ')}}
 local function index_of(status)
   for i, s in ipairs(STATUSES) do
@@ -58,30 +62,44 @@ local function move(id, from, to)
   redis.call('ZADD', index_of(to), score, id)
   redis.call('HSET', KEYS[1], 'status', to)
 end
+-- The due set holds delayed records nobody has claimed (DUE_KEY: its index in KEYS).
+local function refresh_due(id, status)
+  local due = redis.call('HGET', KEYS[1], 'due')
+  if status == 'delayed' and due and redis.call('HEXISTS', KEYS[1], 'claim') == 0 then
+    redis.call('ZADD', KEYS[DUE_KEY], due, id)
+  else
+    redis.call('ZREM', KEYS[DUE_KEY], id)
+  end
+end
 `;
 }
 
-/** KEYS: rec, raw, hist, idx:all, idx:<status>. ARGV: id, meta, status, score, body, history entries… */
+/** KEYS: rec, raw, hist, idx:all, idx:<status>, due. ARGV: id, meta, status, score, body, releaseAt ms ('' for none), history entries… */
 export const PUT = `
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return {'conflict', redis.call('HGET', KEYS[1], 'status')}
 end
 redis.call('HSET', KEYS[1], 'meta', ARGV[2], 'status', ARGV[3], 'score', ARGV[4])
 redis.call('SET', KEYS[2], ARGV[5])
-for i = 6, #ARGV do redis.call('RPUSH', KEYS[3], ARGV[i]) end
+for i = 7, #ARGV do redis.call('RPUSH', KEYS[3], ARGV[i]) end
 redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1])
 redis.call('ZADD', KEYS[5], ARGV[4], ARGV[1])
+if ARGV[6] ~= '' then
+  redis.call('HSET', KEYS[1], 'due', ARGV[6])
+  if ARGV[3] == 'delayed' then redis.call('ZADD', KEYS[6], ARGV[6], ARGV[1]) end
+end
 return {'ok'}
 `;
 
-/** KEYS: rec, hist, <6 status indexes>. ARGV: id, to, from (comma list), entry. */
-export const TRANSITION = `${prelude(2)}
+/** KEYS: rec, hist, <7 status indexes>, due. ARGV: id, to, from (comma list), entry. */
+export const TRANSITION = `${prelude(2, 3 + RECORD_STATUSES.length)}
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return {'missing'} end
 if redis.call('HEXISTS', KEYS[1], 'claim') == 1 and status ~= 'released' then return {'conflict', 'releasing'} end
 if not member(status, ARGV[3]) then return {'conflict', status} end
 if not index_of(ARGV[2]) then return redis.error_reply('unknown status ' .. ARGV[2]) end
 move(ARGV[1], status, ARGV[2])
+refresh_due(ARGV[1], ARGV[2])
 redis.call('RPUSH', KEYS[2], ARGV[4])
 return snapshot(ARGV[2])
 `;
@@ -93,38 +111,71 @@ redis.call('RPUSH', KEYS[2], ARGV[1])
 return {'ok'}
 `;
 
-/** KEYS: rec, hist. ARGV: from (comma list), claim JSON. */
-export const CLAIM = `${prelude(2)}
+/** KEYS: rec, hist, due, claims. ARGV: from (comma list), claim JSON, id, leaseUntil ms. */
+export const CLAIM = `${prelude(2, 3)}
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return {'missing'} end
 if status == 'released' or status == 'discarded' then return {'conflict', status} end
 if redis.call('HEXISTS', KEYS[1], 'claim') == 1 then return {'conflict', 'releasing'} end
 if not member(status, ARGV[1]) then return {'conflict', status} end
-redis.call('HSET', KEYS[1], 'claim', ARGV[2])
+redis.call('HSET', KEYS[1], 'claim', ARGV[2], 'lease', ARGV[4])
+redis.call('ZADD', KEYS[4], ARGV[4], ARGV[3])
+refresh_due(ARGV[3], status)
 return snapshot(status)
 `;
 
-/** KEYS: rec, hist. ARGV: entry. */
-export const ABANDON = `
+/** KEYS: rec, claims. ARGV: id, leaseUntil ms, claim JSON with the new lease, holder (host:pid). */
+export const RENEW = `
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return {'missing'} end
+local claim = redis.call('HGET', KEYS[1], 'claim')
+if status == 'released' or not claim then return {'conflict', status} end
+-- Only the holder renews: a claim given back and taken again belongs to someone else.
+local held = cjson.decode(claim)
+if tostring(held['host']) .. ':' .. tostring(held['pid']) ~= ARGV[4] then return {'conflict', status} end
+redis.call('HSET', KEYS[1], 'claim', ARGV[3], 'lease', ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+return {'ok'}
+`;
+
+/** KEYS: rec, hist, due, claims. ARGV: entry, id. */
+export const ABANDON = `${prelude(2, 3)}
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return {'missing'} end
 if status == 'released' or redis.call('HEXISTS', KEYS[1], 'claim') == 0 then return {'conflict', status} end
 redis.call('RPUSH', KEYS[2], ARGV[1])
-redis.call('HDEL', KEYS[1], 'claim')
+redis.call('HDEL', KEYS[1], 'claim', 'lease')
+redis.call('ZREM', KEYS[4], ARGV[2])
+refresh_due(ARGV[2], status)
 return {'ok'}
 `;
 
-/** KEYS: rec, hist, <6 status indexes>. ARGV: id, entry. The claim field stays: status released blocks any later claim. */
+/** KEYS: rec, hist, due, claims. ARGV: entry, id, now ms. Gives back only a claim whose lease ended (no lease: ended). */
+export const RETRY_EXPIRED = `${prelude(2, 3)}
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return {'missing'} end
+if status == 'released' or redis.call('HEXISTS', KEYS[1], 'claim') == 0 then return {'conflict', status} end
+local lease = tonumber(redis.call('HGET', KEYS[1], 'lease') or '0')
+if lease >= tonumber(ARGV[3]) then return {'conflict', 'releasing'} end
+redis.call('RPUSH', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[1], 'claim', 'lease')
+redis.call('ZREM', KEYS[4], ARGV[2])
+refresh_due(ARGV[2], status)
+return snapshot(status)
+`;
+
+/** KEYS: rec, hist, <7 status indexes>, claims. ARGV: id, entry. The claim field stays: status released blocks any later claim. */
 export const COMPLETE = `${prelude(2)}
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return {'missing'} end
 if status == 'released' or redis.call('HEXISTS', KEYS[1], 'claim') == 0 then return {'conflict', status} end
 move(ARGV[1], status, 'released')
+redis.call('ZREM', KEYS[3 + #STATUSES], ARGV[1])
 redis.call('RPUSH', KEYS[2], ARGV[2])
 return snapshot('released')
 `;
 
-/** KEYS: rec, raw, hist, idx:all, <6 status indexes>. ARGV: id, cutoff score, undecided statuses (comma list). */
+/** KEYS: rec, raw, hist, idx:all, <7 status indexes>, due, claims. ARGV: id, cutoff score, undecided statuses (comma list). */
 export const PURGE_ONE = `${prelude(4)}
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then
@@ -139,6 +190,8 @@ if status ~= 'released' and redis.call('HEXISTS', KEYS[1], 'claim') == 1 then re
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
 redis.call('ZREM', KEYS[4], ARGV[1])
 redis.call('ZREM', index_of(status), ARGV[1])
+redis.call('ZREM', KEYS[5 + #STATUSES], ARGV[1])
+redis.call('ZREM', KEYS[6 + #STATUSES], ARGV[1])
 return 1
 `;
 
@@ -196,15 +249,17 @@ return redis.call('LLEN', KEYS[1])
 
 const STATUS_INDEXES = RECORD_STATUSES.length;
 
-/** Every script with its key count, which is fixed per script (the six status indexes are always all passed). */
+/** Every script with its key count, which is fixed per script (the status indexes are always all passed). */
 export const SCRIPTS = {
-  put: { lua: PUT, numberOfKeys: 5 },
-  transition: { lua: TRANSITION, numberOfKeys: 2 + STATUS_INDEXES },
+  put: { lua: PUT, numberOfKeys: 6 },
+  transition: { lua: TRANSITION, numberOfKeys: 3 + STATUS_INDEXES },
   appendHistory: { lua: APPEND_HISTORY, numberOfKeys: 2 },
-  claim: { lua: CLAIM, numberOfKeys: 2 },
-  abandon: { lua: ABANDON, numberOfKeys: 2 },
-  complete: { lua: COMPLETE, numberOfKeys: 2 + STATUS_INDEXES },
-  purgeOne: { lua: PURGE_ONE, numberOfKeys: 4 + STATUS_INDEXES },
+  claim: { lua: CLAIM, numberOfKeys: 4 },
+  renew: { lua: RENEW, numberOfKeys: 2 },
+  abandon: { lua: ABANDON, numberOfKeys: 4 },
+  retryExpired: { lua: RETRY_EXPIRED, numberOfKeys: 4 },
+  complete: { lua: COMPLETE, numberOfKeys: 3 + STATUS_INDEXES },
+  purgeOne: { lua: PURGE_ONE, numberOfKeys: 6 + STATUS_INDEXES },
   page: { lua: PAGE, numberOfKeys: 1 },
   auditAppend: { lua: AUDIT_APPEND, numberOfKeys: 1 },
 } as const satisfies Record<string, { readonly lua: string; readonly numberOfKeys: number }>;

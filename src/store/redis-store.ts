@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { checkDueQuery, checkLease, parseClaim } from './release-claim.js';
 import { createRedisClient, durabilityWarnings, type RedisClient } from './redis-client.js';
 import {
   StoreConflictError,
@@ -6,6 +7,7 @@ import {
   type AuditLog,
   type BreakerStore,
   type DeliveryLedger,
+  type ExpiredClaim,
   type ListPage,
   type ListQuery,
   type MessageStore,
@@ -64,6 +66,7 @@ const PURGE_BATCH = 500;
 /** Records a filtered listing fetches per round trip. */
 const SCAN_BATCH = 200;
 const OLDEST_BATCH = 10;
+const HOST = hostname();
 
 /**
  * The shared store: several mail-guard processes may use one Redis, and a
@@ -88,7 +91,9 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Messag
   if (options.onWarning) for (const warning of await durabilityWarnings(client)) options.onWarning(warning);
   // Attached after the first connection is up: every later 'ready' is a reconnect.
   if (options.onReconnect) client.on('ready', options.onReconnect);
-  return new RedisStore(client, `{${prefix}}`, (options.ledgerHours ?? 120) * 3_600_000);
+  const store = new RedisStore(client, `{${prefix}}`, (options.ledgerHours ?? 120) * 3_600_000);
+  await store.indexLeaselessClaims();
+  return store;
 }
 
 class RedisStore implements MessageStore {
@@ -125,8 +130,8 @@ class RedisStore implements MessageStore {
     const reply = await this.#guard(() =>
       this.#run(
         'put',
-        [this.#key('rec', id), this.#key('raw', id), this.#key('hist', id), this.#key('idx', 'all'), this.#key('idx', status)],
-        [id, JSON.stringify(meta), status, String(score), Buffer.concat(raw), ...history.map((e) => JSON.stringify(e))],
+        [this.#key('rec', id), this.#key('raw', id), this.#key('hist', id), this.#key('idx', 'all'), this.#key('idx', status), this.#dueKey()],
+        [id, JSON.stringify(meta), status, String(score), Buffer.concat(raw), dueScore(record), ...history.map((e) => JSON.stringify(e))],
       ),
     );
     outcome(id, reply);
@@ -186,7 +191,11 @@ class RedisStore implements MessageStore {
     this.#checkId(id);
     checkStatus(transition.to);
     const reply = await this.#guard(() =>
-      this.#run('transition', this.#recordKeys(id, true), [id, transition.to, transition.from.join(','), JSON.stringify(transition.entry)]),
+      this.#run(
+        'transition',
+        [...this.#recordKeys(id, true), this.#dueKey()],
+        [id, transition.to, transition.from.join(','), JSON.stringify(transition.entry)],
+      ),
     );
     return decodeSnapshot(outcome(id, reply));
   }
@@ -196,21 +205,71 @@ class RedisStore implements MessageStore {
     outcome(id, await this.#guard(() => this.#run('appendHistory', this.#recordKeys(id, false), [JSON.stringify(entry)])));
   }
 
-  async claimRelease(id: string, from: readonly RecordStatus[]): Promise<MessageRecord> {
+  async claimRelease(id: string, from: readonly RecordStatus[], leaseUntil: Date): Promise<MessageRecord> {
     this.#checkId(id);
-    const claim = JSON.stringify({ at: new Date().toISOString(), host: hostname(), pid: process.pid });
-    const reply = await this.#guard(() => this.#run('claim', this.#recordKeys(id, false), [from.join(','), claim]));
+    const lease = checkLease(leaseUntil);
+    const claim = JSON.stringify({ at: new Date().toISOString(), host: HOST, pid: process.pid, leaseUntil: lease });
+    const reply = await this.#guard(() => this.#run('claim', this.#claimKeys(id), [from.join(','), claim, id, String(leaseUntil.getTime())]));
+    return decodeSnapshot(outcome(id, reply));
+  }
+
+  async renewRelease(id: string, leaseUntil: Date): Promise<void> {
+    this.#checkId(id);
+    const lease = checkLease(leaseUntil);
+    await this.#guard(async () => {
+      const current = parseClaim((await this.client.hget(this.#key('rec', id), 'claim')) ?? 'null');
+      // The script checks the holder again, atomically; this read only builds the new JSON.
+      const claim = JSON.stringify({ ...(current ?? { at: new Date().toISOString(), host: HOST, pid: process.pid }), leaseUntil: lease });
+      outcome(id, await this.#run('renew', [this.#key('rec', id), this.#claimsKey()], [id, String(leaseUntil.getTime()), claim, `${HOST}:${process.pid}`]));
+    });
+  }
+
+  async dueForRelease(now: Date, limit: number): Promise<MessageRecord[]> {
+    checkDueQuery(now, limit);
+    return this.#guard(async () => {
+      const ids = await this.client.zrangebyscore(this.#dueKey(), '-inf', String(now.getTime()), 'LIMIT', 0, limit);
+      // The set holds delayed records nobody claimed; one may move on between the read and the fetch.
+      return (await this.#fetch(ids)).filter((r): r is MessageRecord => r?.status === 'delayed');
+    });
+  }
+
+  async expiredClaims(now: Date, limit: number): Promise<ExpiredClaim[]> {
+    checkDueQuery(now, limit);
+    return this.#guard(async () => {
+      const ids = await this.client.zrangebyscore(this.#claimsKey(), '-inf', `(${now.getTime()}`, 'LIMIT', 0, limit);
+      if (ids.length === 0) return [];
+      const multi = this.client.multi();
+      for (const id of ids) multi.hget(this.#key('rec', id), 'claim');
+      const claims = ((await multi.exec()) ?? []).map(([err, value]) => {
+        if (err) throw err;
+        return typeof value === 'string' ? parseClaim(value) : null;
+      });
+      const records = await this.#fetch(ids);
+      const expired: ExpiredClaim[] = [];
+      ids.forEach((_, i) => {
+        const record = records[i];
+        const claim = claims[i];
+        if (record && claim && record.status !== 'released') expired.push({ record, claim });
+      });
+      return expired;
+    });
+  }
+
+  async retryExpiredClaim(id: string, entry: HistoryEntry, now: Date): Promise<MessageRecord> {
+    this.#checkId(id);
+    if (!Number.isFinite(now.getTime())) throw new RangeError('invalid date');
+    const reply = await this.#guard(() => this.#run('retryExpired', this.#claimKeys(id), [JSON.stringify(entry), id, String(now.getTime())]));
     return decodeSnapshot(outcome(id, reply));
   }
 
   async abandonRelease(id: string, entry: HistoryEntry): Promise<void> {
     this.#checkId(id);
-    outcome(id, await this.#guard(() => this.#run('abandon', this.#recordKeys(id, false), [JSON.stringify(entry)])));
+    outcome(id, await this.#guard(() => this.#run('abandon', this.#claimKeys(id), [JSON.stringify(entry), id])));
   }
 
   async completeRelease(id: string, entry: HistoryEntry): Promise<MessageRecord> {
     this.#checkId(id);
-    const reply = await this.#guard(() => this.#run('complete', this.#recordKeys(id, true), [id, JSON.stringify(entry)]));
+    const reply = await this.#guard(() => this.#run('complete', [...this.#recordKeys(id, true), this.#claimsKey()], [id, JSON.stringify(entry)]));
     return decodeSnapshot(outcome(id, reply));
   }
 
@@ -227,7 +286,15 @@ class RedisStore implements MessageStore {
             ids.map((id) =>
               this.#run(
                 'purgeOne',
-                [this.#key('rec', id), this.#key('raw', id), this.#key('hist', id), this.#key('idx', 'all'), ...this.#statusKeys()],
+                [
+                  this.#key('rec', id),
+                  this.#key('raw', id),
+                  this.#key('hist', id),
+                  this.#key('idx', 'all'),
+                  ...this.#statusKeys(),
+                  this.#dueKey(),
+                  this.#claimsKey(),
+                ],
                 [id, String(cutoff), [...keep].join(',')],
               ),
             ),
@@ -281,6 +348,31 @@ class RedisStore implements MessageStore {
     await this.#guard(() => this.client.ping());
   }
 
+  /**
+   * Claims written before leases existed are in no claims index: put them
+   * there with score 0 (expired), so expiredClaims shows them. Reads every
+   * record that could hold a claim in flight, once per open.
+   */
+  async indexLeaselessClaims(): Promise<void> {
+    await this.#guard(async () => {
+      for (const status of RECORD_STATUSES.filter((s) => s !== 'released' && s !== 'discarded')) {
+        for (let offset = 0; ; offset += PURGE_BATCH) {
+          const ids = await this.client.zrange(this.#key('idx', status), String(offset), String(offset + PURGE_BATCH - 1));
+          if (ids.length === 0) break;
+          const multi = this.client.multi();
+          for (const id of ids) multi.hmget(this.#key('rec', id), 'claim', 'lease');
+          const replies = (await multi.exec()) ?? [];
+          const leaseless = ids.filter((_, i) => {
+            const [claim, lease] = (replies[i]?.[1] ?? []) as (string | null)[];
+            return typeof claim === 'string' && lease === null;
+          });
+          if (leaseless.length) await this.client.zadd(this.#claimsKey(), 'NX', ...leaseless.flatMap((id) => ['0', id]));
+          if (ids.length < PURGE_BATCH) break;
+        }
+      }
+    });
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -317,6 +409,19 @@ class RedisStore implements MessageStore {
     return withIndexes ? [...keys, ...this.#statusKeys()] : keys;
   }
 
+  /** rec, hist, due, claims: what the claim scripts keep in step. */
+  #claimKeys(id: string): string[] {
+    return [this.#key('rec', id), this.#key('hist', id), this.#dueKey(), this.#claimsKey()];
+  }
+
+  #dueKey(): string {
+    return `${this.tag}:due`;
+  }
+
+  #claimsKey(): string {
+    return `${this.tag}:claims`;
+  }
+
   #statusKeys(): string[] {
     return RECORD_STATUSES.map((s) => this.#key('idx', s));
   }
@@ -344,6 +449,14 @@ class RedisStore implements MessageStore {
 /** The audit log's list; `tag` is the store's `{prefix}`. */
 export function auditLogKey(tag: string): string {
   return `${tag}:audit:log`;
+}
+
+/** The due set's score: releaseAt in ms, '' when the record has none. */
+function dueScore(record: MessageRecord): string {
+  if (record.releaseAt === undefined) return '';
+  const at = Date.parse(record.releaseAt);
+  if (!Number.isFinite(at)) throw new RangeError(`record ${record.id}: releaseAt is not a date`);
+  return String(at);
 }
 
 function outcome(id: string, reply: unknown): unknown[] {

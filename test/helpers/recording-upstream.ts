@@ -37,6 +37,8 @@ export interface RecordedTransaction {
 export interface RecordedMessage extends RecordedTransaction {
   /** What the upstream answered to the final dot. */
   readonly reply: UpstreamReplyOverride;
+  /** When its final dot arrived (ms since the epoch). */
+  readonly arrivedAt: number;
 }
 
 export interface RecordingUpstreamOptions {
@@ -80,6 +82,8 @@ export interface RecordingUpstream {
   readonly transactions: number;
   /** TCP connections accepted so far. */
   readonly connections: number;
+  /** Resolves with `messages` once at least `count` were accepted (already, or later): the arrival event. */
+  waitForMessages(count: number): Promise<RecordedMessage[]>;
   /** Stops listening and drops every open connection. */
   close(): Promise<void>;
 }
@@ -95,6 +99,7 @@ export async function startRecordingUpstream(options: RecordingUpstreamOptions =
   let connections = 0;
   let queued = 0;
   const connectionOf = new Map<string, number>();
+  const arrivalWaiters: Array<() => void> = [];
 
   const disabledCommands: string[] = [];
   if (!options.auth) disabledCommands.push('AUTH');
@@ -154,9 +159,11 @@ export async function startRecordingUpstream(options: RecordingUpstreamOptions =
         };
         const override = options.reply?.(tx);
         const reply = override ?? { code: 250, message: `2.0.0 Ok: queued as R${++queued}` };
-        received.push({ ...tx, reply });
+        const arrivedAt = Date.now();
+        received.push({ ...tx, reply, arrivedAt });
         if (reply.code < 400) {
-          messages.push({ ...tx, reply });
+          messages.push({ ...tx, reply, arrivedAt });
+          for (const check of arrivalWaiters.splice(0)) check();
           callback(null, reply.message);
         } else {
           callback(smtpError(reply));
@@ -186,6 +193,14 @@ export async function startRecordingUpstream(options: RecordingUpstreamOptions =
     get connections() {
       return connections;
     },
+    waitForMessages: (count) =>
+      new Promise<RecordedMessage[]>((resolve) => {
+        const check = (): void => {
+          if (messages.length >= count) resolve(messages);
+          else arrivalWaiters.push(check);
+        };
+        check();
+      }),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

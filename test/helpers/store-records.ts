@@ -69,3 +69,8 @@ export async function expectConflict(promise: Promise<unknown>, current: RecordS
   expect(err, 'expected a StoreConflictError').toBeInstanceOf(StoreConflictError);
   expect((err as StoreConflictError).current).toBe(current);
 }
+
+/** A release claim's lease end, `seconds` from now (negative: already expired). */
+export function lease(seconds = 300): Date {
+  return new Date(Date.now() + seconds * 1000);
+}

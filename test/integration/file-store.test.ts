@@ -11,7 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { THIS_HOST } from '../../src/store/durable-write.js';
 import { openFileStore } from '../../src/store/file-store.js';
 import { StoreUnavailableError, type MessageStore } from '../../src/store/message-store.js';
-import { body, entry, expectConflict, makeRecord } from '../helpers/store-records.js';
+import { body, entry, expectConflict, lease, makeRecord } from '../helpers/store-records.js';
 
 let dir: string;
 const opened: MessageStore[] = [];
@@ -89,12 +89,12 @@ describe('file store: several processes on one directory', () => {
     expect((await b.list({ status: 'approved', limit: 5 })).records.map((r) => r.id).sort()).toEqual([record.id, other.id].sort());
     expect((await b.list({ status: 'held', limit: 5 })).records).toEqual([]);
 
-    const claims = Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).claimRelease(record.id, ['approved']));
+    const claims = Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).claimRelease(record.id, ['approved'], lease()));
     const results = await Promise.allSettled(claims);
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
-    await expectConflict(b.claimRelease(record.id, ['approved']), 'releasing');
+    await expectConflict(b.claimRelease(record.id, ['approved'], lease()), 'releasing');
     await b.completeRelease(record.id, entry('release'));
-    await expectConflict(a.claimRelease(record.id, ['approved']), 'released');
+    await expectConflict(a.claimRelease(record.id, ['approved'], lease()), 'released');
   });
 
   it('real processes racing on 20 records: exactly one claim per record wins', async () => {
@@ -215,7 +215,7 @@ const [dir, ids] = [process.argv[2], JSON.parse(process.argv[3])];
 const store = await openFileStore(dir);
 process.stdout.write('ready\\n');
 await new Promise((resolve) => process.stdin.once('data', resolve));
-const claim = (id) => store.claimRelease(id, ['approved']).then(() => 'won', (e) => (e.name === 'StoreConflictError' ? 'lost' : 'error: ' + e.message));
+const claim = (id) => store.claimRelease(id, ['approved'], new Date(Date.now() + 300_000)).then(() => 'won', (e) => (e.name === 'StoreConflictError' ? 'lost' : 'error: ' + e.message));
 const results = await Promise.all(ids.flatMap((id) => [0, 1, 2, 3, 4].map(() => claim(id))));
 process.stdout.write(JSON.stringify(results) + '\\n');
 process.exit(0);

@@ -11,7 +11,7 @@ import { openRedisStore, type RedisStoreOptions } from '../../src/store/redis-st
 import { SCRIPTS } from '../../src/store/redis-store-scripts.js';
 import { freePort } from '../helpers/free-port.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
-import { body, entry, expectConflict, makeRecord } from '../helpers/store-records.js';
+import { body, entry, expectConflict, lease, makeRecord } from '../helpers/store-records.js';
 import { within } from '../helpers/within.js';
 
 const shared = await startRedisServer();
@@ -48,10 +48,32 @@ describe.skipIf(!shared)('redis store: faults', () => {
     const record = makeRecord({ status: 'approved' });
     await a.put(record, body());
     expect(await b.get(record.id)).toEqual(record);
-    const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).claimRelease(record.id, ['approved'])));
+    const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).claimRelease(record.id, ['approved'], lease())));
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
     await b.completeRelease(record.id, entry('release'));
-    await expectConflict(a.claimRelease(record.id, ['approved', 'released']), 'released');
+    await expectConflict(a.claimRelease(record.id, ['approved', 'released'], lease()), 'released');
+  });
+
+  it('lists a claim written before leases (no lease) as expired once a store opens, and gives it back', async () => {
+    const prefix = `old-${randomBytes(4).toString('hex')}`;
+    const store = await open(redis.url, prefix);
+    const record = makeRecord({ status: 'delayed', releaseAt: new Date(Date.now() - 1000).toISOString() });
+    await store.put(record, body());
+    // What an older mail-guard left: the claim JSON alone, no lease, in no claims index.
+    const admin = new Redis(redis.url);
+    try {
+      await admin.hset(`{${prefix}}:rec:${record.id}`, 'claim', JSON.stringify({ at: '2026-01-01T00:00:00.000Z', host: 'old-host', pid: 4242 }));
+      await admin.zrem(`{${prefix}}:due`, record.id);
+    } finally {
+      admin.disconnect();
+    }
+    expect(await store.expiredClaims(new Date(), 10)).toEqual([]);
+    const reopened = await open(redis.url, prefix);
+    const [stuck] = await reopened.expiredClaims(new Date(), 10);
+    expect(stuck).toMatchObject({ record: { id: record.id }, claim: { host: 'old-host', pid: 4242, leaseUntil: null } });
+    expect(await reopened.dueForRelease(new Date(), 10)).toEqual([]);
+    await reopened.retryExpiredClaim(record.id, entry('retry-claim'), new Date());
+    expect((await reopened.dueForRelease(new Date(), 10)).map((r) => r.id)).toEqual([record.id]);
   });
 
   it('runs its scripts again after SCRIPT FLUSH: EVALSHA meets NOSCRIPT, ioredis sends EVAL', async () => {
@@ -63,7 +85,7 @@ describe.skipIf(!shared)('redis store: faults', () => {
       // First calls on this connection: the scripts are loaded.
       const first = makeRecord();
       await store.put(first, body());
-      await store.claimRelease(first.id, ['held']);
+      await store.claimRelease(first.id, ['held'], lease());
       expect(await admin.script('EXISTS', sha(SCRIPTS.put.lua), sha(SCRIPTS.claim.lua))).toEqual([1, 1]);
 
       await admin.script('FLUSH');
@@ -79,9 +101,9 @@ describe.skipIf(!shared)('redis store: faults', () => {
       const many = Array.from({ length: 10 }, () => makeRecord());
       await Promise.all(many.map((r) => store.put(r, body())));
       expect(await noscripts()).toBeGreaterThan(before + 1);
-      const claims = await Promise.allSettled([second, ...many].map((r) => store.claimRelease(r.id, ['held'])));
+      const claims = await Promise.allSettled([second, ...many].map((r) => store.claimRelease(r.id, ['held'], lease())));
       expect(claims.filter((c) => c.status === 'rejected')).toEqual([]);
-      await expectConflict(store.claimRelease(first.id, ['held']), 'releasing');
+      await expectConflict(store.claimRelease(first.id, ['held'], lease()), 'releasing');
       expect(await admin.script('EXISTS', sha(SCRIPTS.put.lua), sha(SCRIPTS.claim.lua))).toEqual([1, 1]);
     } finally {
       admin.disconnect();
@@ -108,7 +130,7 @@ describe.skipIf(!shared)('redis store: faults', () => {
     const during = makeRecord();
     const put = await settle(store.put(during, body()));
     const get = await settle(store.get(before.id));
-    const claim = await settle(store.claimRelease(before.id, ['held']));
+    const claim = await settle(store.claimRelease(before.id, ['held'], lease()));
     const ping = await settle(store.ping());
     process.stderr.write(`redis killed: put ${put.ms} ms, get ${get.ms} ms, claim ${claim.ms} ms, ping ${ping.ms} ms to fail\n`);
     for (const { error } of [put, get, claim, ping]) expect(error).toBeInstanceOf(StoreUnavailableError);

@@ -18,7 +18,7 @@ import { within } from '../helpers/within.js';
 import { Redis } from 'ioredis';
 import { verifyChain, type AuditEntry } from '../../src/store/audit-chain.js';
 import { breakerContract } from '../helpers/breaker-contract.js';
-import { binaryChunks, body, DAY_MS, entry, expectConflict, makeRecord } from '../helpers/store-records.js';
+import { binaryChunks, body, DAY_MS, entry, expectConflict, lease, makeRecord } from '../helpers/store-records.js';
 
 interface StoreUnderTest {
   readonly store: MessageStore;
@@ -343,7 +343,7 @@ function storeContract(name: string, openStoreUnderTest: () => Promise<StoreUnde
 
     it('lets exactly one of 20 concurrent claims win', async () => {
       const record = await putHeld({ status: 'approved' });
-      const results = await Promise.allSettled(Array.from({ length: 20 }, () => store.claimRelease(record.id, ['approved'])));
+      const results = await Promise.allSettled(Array.from({ length: 20 }, () => store.claimRelease(record.id, ['approved'], lease())));
       const won = results.filter((r) => r.status === 'fulfilled');
       expect(won).toHaveLength(1);
       expect((won[0] as PromiseFulfilledResult<MessageRecord>).value).toEqual(record);
@@ -357,57 +357,148 @@ function storeContract(name: string, openStoreUnderTest: () => Promise<StoreUnde
 
     it('refuses claims on released or discarded records and from statuses not allowed', async () => {
       const discarded = await putHeld({ status: 'discarded' });
-      await expectConflict(store.claimRelease(discarded.id, ['held', 'approved', 'discarded']), 'discarded');
+      await expectConflict(store.claimRelease(discarded.id, ['held', 'approved', 'discarded'], lease()), 'discarded');
       const held = await putHeld();
-      await expectConflict(store.claimRelease(held.id, ['approved']), 'held');
-      await expectConflict(store.claimRelease(makeRecord().id, ['held']), null);
+      await expectConflict(store.claimRelease(held.id, ['approved'], lease()), 'held');
+      await expectConflict(store.claimRelease(makeRecord().id, ['held'], lease()), null);
       // A refused claim left nothing behind.
-      await store.claimRelease(held.id, ['held']);
+      await store.claimRelease(held.id, ['held'], lease());
     });
 
     it('gives a claim back with abandonRelease, after which a new claim works', async () => {
       const record = await putHeld({ status: 'approved' });
       await expectConflict(store.abandonRelease(record.id, entry('release-failed')), 'approved');
-      await store.claimRelease(record.id, ['approved']);
+      await store.claimRelease(record.id, ['approved'], lease());
       await store.abandonRelease(record.id, entry('release-failed', 'ops-bob', Date.now(), { upstreamReply: '451 4.4.1 try later' }));
       const after = await store.get(record.id);
       expect(after?.status).toBe('approved');
       expect(after?.history.at(-1)).toMatchObject({ action: 'release-failed', upstreamReply: '451 4.4.1 try later' });
-      expect((await store.claimRelease(record.id, ['approved'])).id).toBe(record.id);
+      expect((await store.claimRelease(record.id, ['approved'], lease())).id).toBe(record.id);
     });
 
     it('completes a release once: status released, history with the upstream reply, no later claim', async () => {
       const record = await putHeld({ status: 'approved' });
       await expectConflict(store.completeRelease(record.id, entry('release')), 'approved');
-      await store.claimRelease(record.id, ['approved']);
+      await store.claimRelease(record.id, ['approved'], lease());
       const released = await store.completeRelease(record.id, entry('release', 'ops-bob', Date.now(), { upstreamReply: '250 2.0.0 queued' }));
       expect(released.status).toBe('released');
       expect(released.history.at(-1)).toMatchObject({ action: 'release', upstreamReply: '250 2.0.0 queued' });
       expect(await store.get(record.id)).toEqual(released);
-      await expectConflict(store.claimRelease(record.id, ['approved', 'released']), 'released');
+      await expectConflict(store.claimRelease(record.id, ['approved', 'released'], lease()), 'released');
       await expectConflict(store.completeRelease(record.id, entry('release')), 'released');
       await expectConflict(store.abandonRelease(record.id, entry('release-failed')), 'released');
       expect((await store.list({ status: 'released', limit: 5 })).records.map((r) => r.id)).toEqual([record.id]);
     });
 
-    it('purges old decided records only: never held, approved, failed (refused after a 250, nobody decided yet), or a release in flight', async () => {
+    it('delay: answers due delayed records oldest releaseAt first, without claimed, undue or discarded ones, and refuses bad queries', async () => {
+      const now = Date.now();
+      const at = (s: number) => new Date(now + s * 1000).toISOString();
+      const late = await putHeld({ status: 'delayed', releaseAt: at(-1) });
+      const early = await putHeld({ status: 'delayed', releaseAt: at(-30) });
+      const notYet = await putHeld({ status: 'delayed', releaseAt: at(60) });
+      const claimed = await putHeld({ status: 'delayed', releaseAt: at(-20) });
+      const discarded = await putHeld({ status: 'delayed', releaseAt: at(-10) });
+      await putHeld({ status: 'held', releaseAt: at(-40) });
+      await store.claimRelease(claimed.id, ['delayed'], lease());
+      await store.transition(discarded.id, { from: ['delayed'], to: 'discarded', entry: entry('discard') });
+
+      const due = await store.dueForRelease(new Date(now), 10);
+      expect(due.map((r) => r.id)).toEqual([early.id, late.id]);
+      expect(due[0]).toEqual(early);
+      expect((await store.dueForRelease(new Date(now), 1)).map((r) => r.id)).toEqual([early.id]);
+      expect((await store.dueForRelease(new Date(now + 61_000), 10)).map((r) => r.id)).toEqual([early.id, late.id, notYet.id]);
+      // Another instance on the same backend sees the same.
+      expect((await (await sibling()).dueForRelease(new Date(now), 10)).map((r) => r.id)).toEqual([early.id, late.id]);
+
+      // A claim given back puts the record back among the due ones.
+      await store.abandonRelease(claimed.id, entry('release-failed', 'mail-guard'));
+      expect((await store.dueForRelease(new Date(now), 10)).map((r) => r.id)).toEqual([early.id, claimed.id, late.id]);
+      // Released: gone for good.
+      await store.claimRelease(early.id, ['delayed'], lease());
+      await store.completeRelease(early.id, entry('release', 'mail-guard'));
+      expect((await store.dueForRelease(new Date(now), 10)).map((r) => r.id)).toEqual([claimed.id, late.id]);
+
+      for (const [when, limit] of [
+        [new Date(NaN), 10],
+        [new Date(now), 0],
+        [new Date(now), 1001],
+        [new Date(now), 1.5],
+      ] as const) {
+        await expect(store.dueForRelease(when, limit)).rejects.toBeInstanceOf(RangeError);
+        await expect(store.expiredClaims(when, limit)).rejects.toBeInstanceOf(RangeError);
+      }
+      await expect(store.claimRelease(late.id, ['delayed'], new Date(NaN))).rejects.toBeInstanceOf(RangeError);
+    });
+
+    it('claim lease: renewed by its holder, listed once expired (never when released), given back only when expired', async () => {
+      const now = Date.now();
+      const running = await putHeld({ status: 'approved' });
+      const dead = await putHeld({ status: 'delayed', releaseAt: new Date(now - 5000).toISOString() });
+      const done = await putHeld({ status: 'approved' });
+      await store.claimRelease(running.id, ['approved'], lease(-10));
+      await store.claimRelease(dead.id, ['delayed'], lease(-60));
+      await store.claimRelease(done.id, ['approved'], lease(-60));
+      await store.completeRelease(done.id, entry('release', 'ops-bob'));
+
+      let expired = await store.expiredClaims(new Date(now), 10);
+      // Oldest lease first; the released one is not stuck.
+      expect(expired.map((c) => c.record.id)).toEqual([dead.id, running.id]);
+      expect(expired[0]!.record.status).toBe('delayed');
+      expect(expired[0]!.claim).toMatchObject({ pid: process.pid, host: expect.any(String) });
+      expect(Date.parse(expired[0]!.claim.leaseUntil!)).toBeLessThan(now - 50_000);
+      expect(Date.parse(expired[0]!.claim.at)).toBeGreaterThanOrEqual(now - 1000);
+      expect((await store.expiredClaims(new Date(now), 1)).map((c) => c.record.id)).toEqual([dead.id]);
+      // Claimed, even expired, it is not due: the scheduler never takes a claimed record.
+      expect(await store.dueForRelease(new Date(now), 10)).toEqual([]);
+
+      // The holder renews: no longer expired.
+      await store.renewRelease(running.id, lease(60));
+      expired = await store.expiredClaims(new Date(now), 10);
+      expect(expired.map((c) => c.record.id)).toEqual([dead.id]);
+      expect(Date.parse((await store.expiredClaims(new Date(now + 120_000), 10)).find((c) => c.record.id === running.id)!.claim.leaseUntil!)).toBeGreaterThan(
+        now + 50_000,
+      );
+      // A lease that has not run out is not given back; nor is a record without a claim, or a released one.
+      await expectConflict(store.retryExpiredClaim(running.id, entry('retry-claim'), new Date(now)), 'releasing');
+      await expectConflict(store.retryExpiredClaim(done.id, entry('retry-claim'), new Date(now)), 'released');
+      await expectConflict(store.renewRelease(done.id, lease(60)), 'released');
+      const free = await putHeld();
+      await expectConflict(store.retryExpiredClaim(free.id, entry('retry-claim'), new Date(now)), 'held');
+      await expectConflict(store.renewRelease(free.id, lease(60)), 'held');
+      await expectConflict(store.retryExpiredClaim(makeRecord().id, entry('retry-claim'), new Date(now)), null);
+
+      // Given back by a person (from a sibling instance): status kept, history says so, due again, claimable again.
+      const retried = await (await sibling()).retryExpiredClaim(dead.id, entry('retry-claim', 'ops-carol', now, { note: 'holder gone' }), new Date(now));
+      expect(retried.status).toBe('delayed');
+      expect(retried.history.at(-1)).toMatchObject({ action: 'retry-claim', actor: 'ops-carol', note: 'holder gone' });
+      expect(await store.get(dead.id)).toEqual(retried);
+      expect((await store.expiredClaims(new Date(now), 10)).map((c) => c.record.id)).toEqual([]);
+      expect((await store.dueForRelease(new Date(now), 10)).map((r) => r.id)).toEqual([dead.id]);
+      await expectConflict(store.retryExpiredClaim(dead.id, entry('retry-claim'), new Date(now)), 'delayed');
+      await store.claimRelease(dead.id, ['delayed'], lease());
+      expect(await store.dueForRelease(new Date(now), 10)).toEqual([]);
+    });
+
+    it('purges old decided records only: never held, approved, failed (refused after a 250, nobody decided yet), delayed (still to leave), or a release in flight', async () => {
       const old = Date.now() - 40 * DAY_MS;
       const oldOnes = new Map<RecordStatus, MessageRecord>();
       for (const status of RECORD_STATUSES) oldOnes.set(status, await putHeld({ at: old, status }));
       const inFlight = await putHeld({ at: old, status: 'captured' });
-      await store.claimRelease(inFlight.id, ['captured']);
+      await store.claimRelease(inFlight.id, ['captured'], lease());
       const recent = await putHeld({ status: 'discarded' });
 
       expect(await store.purge(new Date(Date.now() - 30 * DAY_MS), UNDECIDED)).toBe(3);
       for (const [status, record] of oldOnes) {
-        const kept = status === 'held' || status === 'approved' || status === 'failed';
+        const kept = status === 'held' || status === 'approved' || status === 'failed' || status === 'delayed';
         expect((await store.get(record.id))?.id ?? null, status).toBe(kept ? record.id : null);
         if (!kept) expect(await store.raw(record.id)).toBeNull();
       }
       expect(await store.get(inFlight.id)).not.toBeNull();
       expect(await store.get(recent.id)).not.toBeNull();
       const listed = (await store.list({ limit: 50 })).records.map((r) => r.id).sort();
-      expect(listed).toEqual([oldOnes.get('held')!.id, oldOnes.get('approved')!.id, oldOnes.get('failed')!.id, inFlight.id, recent.id].sort());
+      expect(listed).toEqual(
+        [oldOnes.get('held')!.id, oldOnes.get('approved')!.id, oldOnes.get('failed')!.id, oldOnes.get('delayed')!.id, inFlight.id, recent.id].sort(),
+      );
       expect((await store.list({ status: 'released', limit: 50 })).records).toEqual([]);
       expect(await store.purge(new Date(Date.now() - 30 * DAY_MS), UNDECIDED)).toBe(0);
     });
@@ -520,12 +611,13 @@ function storeContract(name: string, openStoreUnderTest: () => Promise<StoreUnde
     });
 
     it('counts records by status', async () => {
-      expect(await store.countByStatus()).toEqual({ held: 0, approved: 0, released: 0, discarded: 0, captured: 0, failed: 0 });
+      expect(await store.countByStatus()).toEqual({ held: 0, approved: 0, released: 0, discarded: 0, captured: 0, failed: 0, delayed: 0 });
       for (let i = 0; i < 3; i++) await putHeld();
       await putHeld({ status: 'captured' });
+      await putHeld({ status: 'delayed', releaseAt: new Date().toISOString() });
       const moved = await putHeld();
       await store.transition(moved.id, { from: ['held'], to: 'discarded', entry: entry('discard') });
-      expect(await store.countByStatus()).toEqual({ held: 3, approved: 0, released: 0, discarded: 1, captured: 1, failed: 0 });
+      expect(await store.countByStatus()).toEqual({ held: 3, approved: 0, released: 0, discarded: 1, captured: 1, failed: 0, delayed: 1 });
     });
   });
 }

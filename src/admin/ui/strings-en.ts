@@ -17,6 +17,7 @@ export const en = {
   'audit.action.release': 'release',
   'audit.action.discard': 'discard',
   'audit.action.breaker-reset': 'breaker-reset',
+  'audit.action.retry-claim': 'retry-claim',
   auditIntro:
     'Every sign-in, sign-out, download of a raw message, reveal of addresses, approve, release, discard and breaker reset, newest first. Each entry holds the hash of the one before it, so none can be changed, removed or reordered unnoticed.',
   auditDownload: 'Download the whole log',
@@ -55,6 +56,7 @@ export const en = {
   'status.discarded': 'Discarded',
   'status.captured': 'Captured (rehearsal)',
   'status.failed': 'Failed',
+  leavesAt: 'leaves at',
   'status.delayed': 'Delayed (leaves later)',
   overviewTitle: 'Overview',
   countsByStatus: 'Messages by status',

@@ -18,6 +18,7 @@ export const ja: Record<StringKey, string> = {
   'audit.action.release': '送信',
   'audit.action.discard': '破棄',
   'audit.action.breaker-reset': 'ブレーカー解除',
+  'audit.action.retry-claim': '送信権の返却',
   auditIntro:
     'ログイン・ログアウト、元メッセージのダウンロード、アドレスの表示、承認・送信・破棄、ブレーカーのリセットをすべて新しい順に記録しています。各エントリは直前のエントリのハッシュを持つため、変更・削除・並べ替えをすると必ず検出されます。',
   auditDownload: 'ログ全体をダウンロード',
@@ -56,6 +57,7 @@ export const ja: Record<StringKey, string> = {
   'status.discarded': '破棄済み',
   'status.captured': '記録のみ(リハーサル)',
   'status.failed': '送信失敗',
+  leavesAt: '送信予定',
   'status.delayed': '送信待ち(ディレイ中)',
   overviewTitle: '概要',
   countsByStatus: 'ステータス別の件数',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mayReleaseAs, refusalFor, stepFor, UNDECIDED, type ReviewAction, type Reviewer } from '../../../src/review/lifecycle.js';
+import { CAMPAIGN_STATUSES, mayReleaseAs, refusalFor, stepFor, UNDECIDED, type ReviewAction, type Reviewer } from '../../../src/review/lifecycle.js';
 import { historyEntry, RECORD_STATUSES, type RecordStatus } from '../../../src/store/record.js';
 import { makeRecord } from '../../helpers/store-records.js';
 
@@ -8,8 +8,8 @@ const bob: Reviewer = { name: 'bob', role: 'approver' };
 
 /** The whole table, written out: status × action → allowed, with and without four-eyes. */
 const ALLOWED: Record<'plain' | 'fourEyes', Record<ReviewAction, readonly RecordStatus[]>> = {
-  plain: { approve: ['held', 'failed'], discard: ['held', 'approved', 'captured', 'failed'], release: ['held', 'approved', 'failed'] },
-  fourEyes: { approve: ['held', 'failed'], discard: ['held', 'approved', 'captured', 'failed'], release: ['approved'] },
+  plain: { approve: ['held', 'failed'], discard: ['held', 'approved', 'captured', 'failed', 'delayed'], release: ['held', 'approved', 'failed'] },
+  fourEyes: { approve: ['held', 'failed'], discard: ['held', 'approved', 'captured', 'failed', 'delayed'], release: ['approved'] },
 };
 
 describe('the record lifecycle', () => {
@@ -59,10 +59,26 @@ describe('the record lifecycle', () => {
     expect(mayReleaseAs(alice, 'split')).toBeNull();
   });
 
-  it('keeps every status a person can still act on out of retention, and only those besides captured', () => {
+  it('keeps every status a person can still act on, and delayed mail still to leave, out of retention; and only those besides captured', () => {
     for (const status of RECORD_STATUSES) {
-      const actionable = (['approve', 'release'] as const).some((a) => ALLOWED.plain[a].includes(status));
+      const actionable = (['approve', 'release'] as const).some((a) => ALLOWED.plain[a].includes(status)) || status === 'delayed';
       expect(UNDECIDED.has(status), status).toBe(actionable);
     }
+  });
+
+  it('a delayed message leaves on its own: a person may discard it, and is told why approve and release are refused', () => {
+    const record = makeRecord({ status: 'delayed', releaseAt: new Date().toISOString() });
+    for (const action of ['approve', 'release'] as const) {
+      expect(refusalFor(record, action, bob, false)).toMatchObject({
+        kind: 'wrong-status',
+        status: 'delayed',
+        message: expect.stringMatching(/delay window and leaves on its own .* can be discarded/),
+      });
+    }
+    expect(refusalFor(record, 'discard', alice, true)).toBeNull();
+  });
+
+  it('campaigns cover delayed mail, so a campaign can be stopped inside its window', () => {
+    expect(CAMPAIGN_STATUSES).toEqual(['held', 'approved', 'captured', 'delayed']);
   });
 });

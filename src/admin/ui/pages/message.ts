@@ -31,6 +31,7 @@ export function messagePage(view: View, data: MessagePageData, notice: Html | nu
     html`<h1 class="subject">${record.subject ?? view.t('noSubject')}</h1>
       <p>
         ${statusBadge(view, status)} <span class="id">${record.id}</span> · ${when(view, record.receivedAt)} ·
+        ${status === 'delayed' && record.releaseAt ? html`<span class="leaves-at">${view.t('leavesAt')} ${when(view, record.releaseAt)}</span> ·` : ''}
         <a href="/ui/messages/${record.id}/raw">${view.t('downloadRaw')}</a>
       </p>
       ${decisions(view, {
@@ -38,7 +39,8 @@ export function messagePage(view: View, data: MessagePageData, notice: Html | nu
         count: 1,
         canApprove: status === 'held' || status === 'failed',
         canRelease: data.fourEyes ? status === 'approved' : status === 'held' || status === 'approved' || status === 'failed',
-        canDiscard: status === 'held' || status === 'approved' || status === 'captured' || status === 'failed',
+        // Delayed: leaves by itself at its time; until then it can only be stopped.
+        canDiscard: status === 'held' || status === 'approved' || status === 'captured' || status === 'failed' || status === 'delayed',
         approvers: data.approver && status === 'approved' ? [data.approver] : [],
         fourEyes: data.fourEyes,
       })}

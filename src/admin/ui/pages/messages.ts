@@ -77,7 +77,11 @@ export function messagesPage(view: View, query: MessageQuery, page: MessagesPage
                   (r) =>
                     html`<tr>
                       <td><a href="/ui/messages/${r.id}">${when(view, r.receivedAt)}</a></td>
-                      <td>${statusBadge(view, r.status)}</td>
+                      <td>
+                        ${statusBadge(view, r.status)}${
+                          r.status === 'delayed' && r.releaseAt ? html` <span class="leaves-at">${view.t('leavesAt')} ${when(view, r.releaseAt)}</span>` : ''
+                        }
+                      </td>
                       <td>${r.from ?? r.envelope.mailFrom}</td>
                       <td><a href="/ui/messages/${r.id}">${r.subject ?? view.t('noSubject')}</a></td>
                       <td>${r.verdict ? `${r.verdict.rule} → ${r.verdict.action}` : ''}</td>
