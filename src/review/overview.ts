@@ -1,4 +1,4 @@
-import type { MessageStore } from '../store/message-store.js';
+import type { BreakerRecord, MessageStore } from '../store/message-store.js';
 import type { RecordStatus } from '../store/record.js';
 import { listCampaigns, type CampaignSummary } from './campaigns.js';
 import { countVerdict, emptyVerdictCounts, recordsSince, utcDayStart, type VerdictCounts } from './record-scan.js';
@@ -46,6 +46,8 @@ export interface Overview {
   } | null;
   /** Campaigns with held mail, newest first; counts are of their held records only. */
   readonly latestHeldCampaigns: readonly CampaignSummary[];
+  /** Senders paused by policy.breaker, oldest first (empty when none, or no breaker configured). */
+  readonly openBreakers: readonly BreakerRecord[];
 }
 
 export interface OverviewOptions {
@@ -58,7 +60,12 @@ export async function buildOverview(store: MessageStore, options: OverviewOption
   const now = options.now ?? new Date();
   const todayStart = utcDayStart(now);
   const weekStart = utcDayStart(now, 6);
-  const [statuses, oldest, held] = await Promise.all([store.countByStatus(), store.oldest('held'), listCampaigns(store, { statuses: ['held'] })]);
+  const [statuses, oldest, held, openBreakers] = await Promise.all([
+    store.countByStatus(),
+    store.oldest('held'),
+    listCampaigns(store, { statuses: ['held'] }),
+    store.breakers.list(),
+  ]);
 
   const today = { messages: 0, verdicts: emptyVerdictCounts() };
   const week = { messages: 0, verdicts: emptyVerdictCounts() };
@@ -89,5 +96,6 @@ export async function buildOverview(store: MessageStore, options: OverviewOption
       subject: oldest.subject,
     },
     latestHeldCampaigns: held.campaigns.slice(0, LATEST_CAMPAIGNS),
+    openBreakers,
   };
 }

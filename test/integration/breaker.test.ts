@@ -3,8 +3,9 @@
 // built CLI. What left the machine is what the upstream recorded.
 
 import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { createHash } from 'node:crypto';
-import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { breakerId } from '../../src/store/breaker-common.js';
@@ -203,6 +204,19 @@ describe('breaker (file store)', () => {
     const down = await cli('list');
     expect(down.code).toBe(2);
     expect(down.stderr).toMatch(/cannot reach the admin API/);
+    // Seven runs of the built CLI: each starts a Node process, slow on a busy machine.
+  }, 90_000);
+});
+
+describe('breaker: a store that cannot say whether the sender is paused fails closed', () => {
+  it('an unreadable breaker file: every message from a sender is answered 451, none is relayed', async () => {
+    const up = await upstream();
+    const mg = await guard(up, breakerPolicy('quarantine'));
+    expect((await sendOnce(mg.smtpPort, 'news@example.co.jp', [MEMBERS[0]!], clean(MEMBERS[0]!, 1))).final).toMatch(/^250 /);
+    await writeFile(join(mg.storePath, 'breakers.json'), '{"open": [truncated');
+    expect((await sendOnce(mg.smtpPort, 'news@example.co.jp', [MEMBERS[0]!], clean(MEMBERS[0]!, 2))).final).toMatch(/^451 4\.3\.0 /);
+    expect((await api(mg, 'GET', '/api/breakers')).status).toBe(503);
+    expect(up.messages).toHaveLength(1);
   });
 });
 
@@ -228,5 +242,17 @@ describe.skipIf(!redis)('breaker shared by two instances on one redis-server', (
     expect((await api(a, 'GET', '/api/breakers')).body).toEqual({ breakers: [] });
     expect((await sendOnce(a.smtpPort, sender, [MEMBERS[2]!], clean(MEMBERS[2]!, 4))).final).toMatch(/^250 /);
     expect(up.messages.map((m) => m.rcptTo)).toEqual([[MEMBERS[1]], [MEMBERS[2]]]);
+  });
+
+  it('Redis down: a sender whose breaker cannot be read is answered 451, not relayed', async () => {
+    const up = await upstream();
+    const mg = await guard(up, { ...breakerPolicy('quarantine'), store: { type: 'redis', url: redis!.url } });
+    await redis!.kill();
+    try {
+      expect((await sendOnce(mg.smtpPort, 'down@example.co.jp', [MEMBERS[0]!], clean(MEMBERS[0]!, 1))).final).toMatch(/^451 4\.3\.0 /);
+      expect(up.messages).toHaveLength(0);
+    } finally {
+      await redis!.restart();
+    }
   });
 });

@@ -6,6 +6,7 @@ import { answerForError, HttpError } from '../http-answers.js';
 import { registerActionRoutes } from './action-routes.js';
 import { registerAssetRoutes } from './asset-routes.js';
 import { registerAuditPageRoutes } from './audit-page-routes.js';
+import { registerBreakerActionRoutes } from './breaker-action-routes.js';
 import { registerLoginRoutes } from './login-routes.js';
 import { errorPage } from './pages/login.js';
 import type { View } from './pages/view.js';
@@ -112,6 +113,7 @@ async function uiScope(ui: FastifyInstance, deps: ReviewerUiDeps): Promise<void>
   registerSummaryRoutes(ui, context);
   registerAuditPageRoutes(ui, context);
   registerActionRoutes(ui, context);
+  registerBreakerActionRoutes(ui, context);
 }
 
 /**

@@ -13,6 +13,12 @@ function live(element) {
   var url = element.getAttribute('data-live');
   var every = Number(element.getAttribute('data-interval')) || 5000;
   function refresh() {
+    // Someone is typing into a form in the live part (a breaker's reset reason): do not swap it away under them.
+    var active = document.activeElement;
+    if (active && element.contains(active) && /^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName)) {
+      setTimeout(refresh, every);
+      return;
+    }
     fetch(url, { credentials: 'same-origin', headers: { accept: 'text/html' }, redirect: 'error' })
       .then(function (response) {
         if (!response.ok) throw new Error(String(response.status));

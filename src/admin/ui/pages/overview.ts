@@ -3,13 +3,14 @@ import { RECORD_STATUSES } from '../../../store/record.js';
 import { each, html, type Html } from '../html.js';
 import type { OverviewData } from '../page-data.js';
 import { layout } from './layout.js';
-import { approverList, statusBadge, statusCounts, verdictCounts, verdictKeys, verdictLabel, when } from './parts.js';
+import { approverList, postForm, statusBadge, statusCounts, verdictCounts, verdictKeys, verdictLabel, when } from './parts.js';
 import type { View } from './view.js';
 
 /** The part that refreshes itself: console.js fetches /ui/overview/live and swaps it in. */
 export function overviewLive(view: View, data: OverviewData): Html {
   const oldest = data.oldestHeld;
-  return html`<section class="counts">
+  return html`${breakerSection(view, data.openBreakers)}
+    <section class="counts">
       <h2>${view.t('countsByStatus')}</h2>
       <ul class="tiles">
         ${each(
@@ -32,6 +33,47 @@ export function overviewLive(view: View, data: OverviewData): Html {
       <h2>${view.t('latestCampaigns')}</h2>
       ${data.latestHeldCampaigns.length === 0 ? html`<p>${view.t('noCampaigns')}</p>` : campaignTable(view, data.latestHeldCampaigns)}
     </section>`;
+}
+
+/** Senders paused by policy.breaker, first on the page: their mail stops until someone resets it. Nothing when none. */
+function breakerSection(view: View, breakers: OverviewData['openBreakers']): Html | string {
+  if (breakers.length === 0) return '';
+  return html`<section class="breakers" id="breakers">
+    <h2>${view.t('breakersTitle')}</h2>
+    <p class="hint">${view.t('breakersIntro')}</p>
+    <table class="breakers">
+      <thead>
+        <tr>
+          <th>${view.t('colSender')}</th>
+          <th>${view.t('colBreakerSince')}</th>
+          <th class="num">${view.t('colBreakerViolations')}</th>
+          <th>${view.t('colBreakerAction')}</th>
+          <th></th>
+        </tr>
+      </thead>
+      <tbody>
+        ${each(
+          breakers,
+          (b) =>
+            html`<tr data-breaker="${b.id}">
+              <td><a href="/ui/messages?sender=${encodeURIComponent(b.sender)}">${b.sender}</a></td>
+              <td>${when(view, b.openedAt)}</td>
+              <td class="num">${b.violations} <span class="hint">${view.t('breakerWindow', { seconds: b.windowSeconds })}</span></td>
+              <td>${view.t(`breakerAction.${b.action}`)}</td>
+              <td>
+                ${postForm(
+                  view,
+                  `/ui/breakers/${b.id}/reset`,
+                  html`<label>${view.t('breakerResetReason')} <input type="text" name="reason" maxlength="1000" /></label>
+                    <button type="submit">${view.t('breakerReset')}</button>`,
+                  { confirm: view.t('confirmBreakerReset', { sender: b.sender }) },
+                )}
+              </td>
+            </tr>`,
+        )}
+      </tbody>
+    </table>
+  </section>`;
 }
 
 /** Verdict counts today and over the last 7 days (UTC days), with what they cover. */
