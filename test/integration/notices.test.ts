@@ -123,6 +123,10 @@ describe('the notice to the sender', () => {
         10_000,
         'the other 59 considered',
       );
+      const metrics = await (await fetch(`http://127.0.0.1:${guard.adminPort}/metrics`)).text();
+      expect(metrics).toContain('mailguard_notices_total{kind="sender",result="sent"} 1\n');
+      expect(metrics).toContain(`mailguard_notices_total{kind="sender",result="skipped"} ${MEMBERS.length - 1}\n`);
+      expect(metrics).toContain('mailguard_notices_total{kind="webhook",result="dropped"} 0\n');
       await guard.stop();
 
       expect(upstream.messages).toHaveLength(1);
@@ -156,6 +160,19 @@ describe('the notice to the sender', () => {
     await Promise.all([one.stop(), two.stop()]);
     expect(upstream.messages).toHaveLength(1);
     expect(upstream.messages[0]!.mailFrom).toBe('');
+  });
+
+  it('rejected mail: the mailer gets its 550 and the sender one notice saying nothing was sent', async () => {
+    const upstream = await upstreamRelay();
+    const guard = await guardWith(upstream, { sender: true, from: 'mail-guard@example.co.jp' }, { policy: { action: 'reject', maxVisibleExternal: 1 } });
+    for (const final of await sendNewsletter(guard.smtpPort, MEMBERS.slice(0, 6))) expect(final).toMatch(/^550 5\.7\.1 /);
+    await within(guard.waitForLog(isLine('sender_notice', 'sent')), 10_000, 'the notice');
+    await guard.stop();
+    expect(upstream.messages).toHaveLength(1);
+    const { email, all } = await decoded(upstream.messages[0]!);
+    expect(email.subject).toBe('[mail-guard] Refused, not sent: "November newsletter"');
+    expect(email.text).toContain('refused and has not been sent');
+    expectNoMember(all);
   });
 
   it('a second campaign gets its own notice; mail from <> and Auto-Submitted mail get none', async () => {
