@@ -109,7 +109,10 @@ export class SenderNotifier implements SenderNotices {
       // Without the mark every held message of the campaign could send one: none is the safer wrong.
       return this.#failed(cause, 'store', err);
     }
-    if (!first) return this.#count('skipped');
+    if (!first) {
+      this.deps.logger.debug({ ...about, result: 'skipped', why: 'notified this hour' }, 'no sender notice');
+      return this.#count('skipped');
+    }
     const notice = await buildSenderNotice({
       id: cause.id,
       what: cause.what,
