@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { NoticeMarks } from '../store/message-store.js';
 import { upstreamEnvelope, type Relay } from './relay.js';
@@ -24,6 +25,16 @@ export interface SenderNotifierDeps {
   readonly logger: Pick<Logger, 'debug' | 'info' | 'warn'>;
   /** Told how each considered notice ended (the metric). */
   readonly onResult?: (result: NoticeResult) => void;
+}
+
+/**
+ * The mark a notice takes: its campaign for held and rejected mail; for a
+ * paused sender the sender itself (hashed: no address in a store key), since
+ * every subject it tries is paused alike and one "you are paused" an hour says it.
+ */
+function markFor(cause: NoticeCause): string {
+  if (cause.what !== 'paused') return `notice:${cause.campaign}`;
+  return `notice:paused:${createHash('sha256').update(cause.context.mailFrom.toLowerCase()).digest('hex').slice(0, 24)}`;
 }
 
 /** The relay answered, but accepted the notice for nobody. */
@@ -64,11 +75,13 @@ export function autoSubmittedValues(head: Buffer): string[] {
  */
 export class SenderNotifier implements SenderNotices {
   readonly #inFlight = new Set<Promise<void>>();
+  /** Marks this process has seen taken, until when: a burst of 832 asks the store once. */
+  readonly #recent = new Map<string, number>();
 
   constructor(private readonly deps: SenderNotifierDeps) {}
 
   consider(cause: NoticeCause): void {
-    const skip = this.#reasonToSkip(cause);
+    const skip = this.#reasonToSkip(cause) ?? (this.#recentlyHere(markFor(cause)) ? 'notified this hour' : null);
     if (skip) {
       this.deps.logger.debug({ event: 'sender_notice', id: cause.id, campaign: cause.campaign, result: 'skipped', why: skip }, 'no sender notice');
       return this.#count('skipped');
@@ -80,6 +93,8 @@ export class SenderNotifier implements SenderNotices {
       );
       return this.#count('dropped');
     }
+    // Until the shared mark answers, this job stands for its campaign here: the rest of a burst skips at once.
+    this.#remember(markFor(cause), 60_000);
     const job = this.#notify(cause).catch((err: unknown) => this.#failed(cause, 'unexpected', err));
     this.#inFlight.add(job);
     void job.finally(() => this.#inFlight.delete(job));
@@ -104,11 +119,13 @@ export class SenderNotifier implements SenderNotices {
     const about = { event: 'sender_notice', id: cause.id, campaign: cause.campaign, what: cause.what };
     let first: boolean;
     try {
-      first = await this.deps.marks.firstWithin(`notice:${cause.campaign}`, SENDER_NOTICE_PERIOD_SECONDS);
+      first = await this.deps.marks.firstWithin(markFor(cause), SENDER_NOTICE_PERIOD_SECONDS);
     } catch (err) {
       // Without the mark every held message of the campaign could send one: none is the safer wrong.
       return this.#failed(cause, 'store', err);
     }
+    // Notified (here or by another instance): quiet here for the period, or a minute when another instance's mark has an unknown age.
+    this.#remember(markFor(cause), first ? SENDER_NOTICE_PERIOD_SECONDS * 1000 : 60_000);
     if (!first) {
       this.deps.logger.debug({ ...about, result: 'skipped', why: 'notified this hour' }, 'no sender notice');
       return this.#count('skipped');
@@ -145,6 +162,17 @@ export class SenderNotifier implements SenderNotices {
     const error = { name: e.name, kind: e.kind, responseCode: e.responseCode, code: e.code };
     this.deps.logger.warn({ event: 'sender_notice', id: cause.id, campaign: cause.campaign, result: 'failed', stage, error }, 'sender notice failed');
     this.#count('failed');
+  }
+
+  #recentlyHere(key: string): boolean {
+    return (this.#recent.get(key) ?? 0) > Date.now();
+  }
+
+  #remember(key: string, forMs: number): void {
+    const now = Date.now();
+    if (this.#recent.size >= 10_000) for (const [k, until] of this.#recent) if (until <= now) this.#recent.delete(k);
+    if (this.#recent.size >= 10_000) this.#recent.clear();
+    this.#recent.set(key, now + forMs);
   }
 
   #count(result: NoticeResult): void {

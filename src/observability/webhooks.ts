@@ -98,7 +98,7 @@ class WebhookTarget {
     // Until the worker has asked the shared marks, a queued held event stands for its campaign here.
     if (event.kind === 'held') this.#remember(event.campaign, 60_000);
     this.#queue.push({ event });
-    this.#worker ??= this.#work().finally(() => (this.#worker = null));
+    this.#worker ??= this.#work();
   }
 
   async drained(): Promise<void> {
@@ -116,14 +116,21 @@ class WebhookTarget {
   }
 
   async #work(): Promise<void> {
-    for (let job = this.#queue.shift(); job && !this.stopping.aborted; job = this.#queue.shift()) {
-      if (this.#queue.length < (this.deps.queueLimit ?? WEBHOOK_QUEUE_LIMIT) / 2) this.#overflowing = false;
-      try {
-        await this.#deliver(job.event);
-      } catch (err) {
-        this.deps.logger.warn({ event: 'webhook_dropped', host: this.#host, kind: job.event.kind, err }, 'webhook event failed unexpectedly');
-        this.#count('dropped');
+    // Starts after offer() has stored this promise; ends (worker cleared) in the same step as the queue is found empty,
+    // so an event offered after that starts a new worker and none is left waiting.
+    await Promise.resolve();
+    try {
+      for (let job = this.#queue.shift(); job && !this.stopping.aborted; job = this.#queue.shift()) {
+        if (this.#queue.length < (this.deps.queueLimit ?? WEBHOOK_QUEUE_LIMIT) / 2) this.#overflowing = false;
+        try {
+          await this.#deliver(job.event);
+        } catch (err) {
+          this.deps.logger.warn({ event: 'webhook_dropped', host: this.#host, kind: job.event.kind, err: String(err) }, 'webhook event failed unexpectedly');
+          this.#count('dropped');
+        }
       }
+    } finally {
+      this.#worker = null;
     }
   }
 
