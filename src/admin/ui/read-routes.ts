@@ -45,7 +45,8 @@ export function registerReadRoutes(ui: FastifyInstance, context: UiContext): voi
     const page = await messagesData(store, query).catch((err: unknown) => {
       throw err instanceof RangeError ? new HttpError(400, 'the page link is out of date; start from the newest messages') : err;
     });
-    return context.page(reply, 200, messagesPage(context.view(request), query, page));
+    const view = context.view(request);
+    return context.page(reply, 200, messagesPage(view, query, page, noticeFromQuery(view, request.query)));
   });
 
   ui.get<{ Params: { id: string } } & Query>('/messages/:id', async (request, reply) => {
@@ -111,6 +112,7 @@ export async function renderMessage(context: UiContext, request: FastifyRequest,
  * console's own, so a `limit` in the address is dropped rather than obeyed.
  */
 function messageQuery(query: Record<string, unknown>): MessageQuery {
-  const { limit: _pageSize, ...filters } = query;
+  // done/ok/n: the notice after a decision (notices.ts), not a filter.
+  const { limit: _pageSize, done: _done, ok: _ok, n: _n, ...filters } = query;
   return listParams({ ...filters, limit: String(PAGE_SIZE) });
 }

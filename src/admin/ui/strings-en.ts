@@ -116,6 +116,8 @@ export const en = {
   discard: 'Discard',
   reason: 'Reason',
   reasonRequired: 'Reason (required)',
+  senderDiscard: 'Discard everything waiting from this sender',
+  confirmSenderDiscard: 'Discard every delayed, held, approved and captured message from this sender? This cannot be undone.',
   approvedBy: 'Approved by',
   notApproved: 'Not approved yet',
   fourEyesYou: 'You approved this. Four-eyes: another person must release it.',

@@ -117,6 +117,8 @@ export const ja: Record<StringKey, string> = {
   discard: '破棄',
   reason: '理由',
   reasonRequired: '理由(必須)',
+  senderDiscard: 'この送信者の送信待ち・保留中のメールをすべて破棄',
+  confirmSenderDiscard: 'この送信者の送信待ち・保留・承認済み・記録のみのメールをすべて破棄しますか?元に戻せません。',
   approvedBy: '承認者',
   notApproved: '未承認',
   fourEyesYou: 'あなたが承認したメッセージです。ダブルチェックのため、送信は別の担当者が行ってください。',

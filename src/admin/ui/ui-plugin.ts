@@ -7,6 +7,7 @@ import { registerActionRoutes } from './action-routes.js';
 import { registerAssetRoutes } from './asset-routes.js';
 import { registerAuditPageRoutes } from './audit-page-routes.js';
 import { registerBreakerActionRoutes } from './breaker-action-routes.js';
+import { registerSenderActionRoutes } from './sender-action-routes.js';
 import { registerLoginRoutes } from './login-routes.js';
 import { errorPage } from './pages/login.js';
 import type { View } from './pages/view.js';
@@ -114,6 +115,7 @@ async function uiScope(ui: FastifyInstance, deps: ReviewerUiDeps): Promise<void>
   registerAuditPageRoutes(ui, context);
   registerActionRoutes(ui, context);
   registerBreakerActionRoutes(ui, context);
+  registerSenderActionRoutes(ui, context);
 }
 
 /**

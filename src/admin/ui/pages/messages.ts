@@ -4,7 +4,7 @@ import { each, html, type Html } from '../html.js';
 import type { MessageQuery, MessagesPage } from '../page-data.js';
 import type { StringKey } from '../strings.js';
 import { layout } from './layout.js';
-import { statusBadge, verdictLabel, when } from './parts.js';
+import { postForm, statusBadge, verdictLabel, when } from './parts.js';
 import type { View } from './view.js';
 
 /** The query string of the filters in force (cursor aside): the paging links keep them. */
@@ -46,7 +46,23 @@ function filterForm(view: View, query: MessageQuery): Html {
   </form>`;
 }
 
-export function messagesPage(view: View, query: MessageQuery, page: MessagesPage): Html {
+/**
+ * Filtered by one sender: stop everything still waiting from it (delayed,
+ * held, approved, captured), e.g. a bulk send gone wrong under several subjects.
+ */
+function senderDiscardForm(view: View, sender: string): Html {
+  return postForm(
+    view,
+    '/ui/senders/discard',
+    html`<input type="hidden" name="sender" value="${sender}" />
+      <label for="sender-discard-reason">${view.t('reasonRequired')}</label>
+      <input id="sender-discard-reason" name="reason" maxlength="1000" required />
+      <button type="submit" class="discard">${view.t('senderDiscard')}</button>`,
+    { confirm: view.t('confirmSenderDiscard'), className: 'sender-discard' },
+  );
+}
+
+export function messagesPage(view: View, query: MessageQuery, page: MessagesPage, notice: Html | null = null): Html {
   const filters = filterParams(query);
   const first = filters.toString();
   filters.set('cursor', page.nextCursor ?? '');
@@ -56,7 +72,7 @@ export function messagesPage(view: View, query: MessageQuery, page: MessagesPage
     view,
     view.t('messagesTitle'),
     html`<h1>${view.t('messagesTitle')}</h1>
-      ${filterForm(view, query)}
+      ${notice ?? ''} ${filterForm(view, query)} ${query.sender ? senderDiscardForm(view, query.sender) : ''}
       ${
         page.records.length === 0
           ? html`<p>${view.t('noMessages')}</p>`
