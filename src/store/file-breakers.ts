@@ -1,37 +1,51 @@
-import { readFile, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { breakerId, checkViolation, isBreakerId, senderKey } from './breaker-common.js';
-import { replaceFileAtomically } from './durable-write.js';
+import { replaceFileAtomically, tempName } from './durable-write.js';
 import { KeyedMutex, LockTimeoutError, withDirLock } from './file-lock.js';
 import { StoreUnavailableError, type BreakerLimits, type BreakerRecord, type BreakerStore } from './message-store.js';
 
 const FILE = 'breakers.json';
 const LOCK = 'breakers.lock';
+const WINDOWS = 'breaker-windows';
+/** Window files untouched for longer than the window can no longer open anything; swept at most this often. */
+const SWEEP_EVERY_MS = 60_000;
 
 interface BreakerFile {
   /** Open breakers by id. */
   readonly open: Record<string, BreakerRecord>;
-  /** Violation times (ms) inside the window, per breaker id. */
-  readonly violations: Record<string, number[]>;
 }
 
-const EMPTY: BreakerFile = { open: {}, violations: {} };
+const EMPTY: BreakerFile = { open: {} };
 
 /**
- * The file store's breakers: one JSON file, `<store>/breakers.json`, changed
- * under a directory lock (file-lock.ts) so several processes on one store
- * path agree, and replaced durably (write, fsync, rename, fsync the directory).
+ * The file store's breakers, shared by every process on one store path, in
+ * two parts that change at very different rates:
  *
- * The hot path (openFor, once per message while a breaker is configured) reads
- * a cached copy and only stats the file: every write renames a new file into
- * place, so a changed inode, size or mtime means another process (or this
- * one) wrote it, and it is read again.
+ * - `<store>/breakers.json`: the open breakers only. It changes when one opens
+ *   or is reset, and is replaced durably (write, fsync, rename, fsync the
+ *   directory). The hot path (openFor, once per message while a breaker is
+ *   configured) reads a cached copy and only stats the file: every write
+ *   renames a new file into place, so a changed inode, size or mtime means
+ *   another process (or this one) wrote it, and it is read again.
+ * - `<store>/breaker-windows/<id>.json`: one sender's violation times inside
+ *   its window. Each violation rewrites only its sender's small file (renamed
+ *   into place, not fsynced: a crash may forget the last few violations, which
+ *   opens a breaker a little later; it can never open one wrongly or close one).
+ *   Keeping them out of breakers.json matters: one file for every sender's
+ *   window was rewritten on each violation and re-read on each message, which
+ *   halved the soak's throughput once many senders had violations.
+ *
+ * Both change under one directory lock (file-lock.ts), so counting and opening
+ * is one atomic step for every process on the store.
  */
 export class FileBreakers implements BreakerStore {
   readonly #path: string;
   readonly #lock: string;
+  readonly #windows: string;
   readonly #mutex = new KeyedMutex();
   #cache: { stamp: string; content: BreakerFile } | null = null;
+  #nextSweep = 0;
 
   constructor(
     private readonly root: string,
@@ -39,25 +53,22 @@ export class FileBreakers implements BreakerStore {
   ) {
     this.#path = join(root, FILE);
     this.#lock = join(root, LOCK);
+    this.#windows = join(root, WINDOWS);
   }
 
   async recordViolation(sender: string, at: Date, limits: BreakerLimits): Promise<BreakerRecord | null> {
     const atMs = checkViolation(sender, at, limits);
     const id = breakerId(sender);
-    return this.#update(`cannot count a violation`, (file) => {
+    return this.#locked('cannot count a violation', async () => {
+      const file = await this.#read();
       // Already open (another process opened it meanwhile): nothing to count.
-      if (file.open[id]) return { file, result: null };
+      if (file.open[id]) return null;
       const since = atMs - limits.windowSeconds * 1000;
-      const violations: Record<string, number[]> = {};
-      // Trim every sender's list to the window, so the file holds only what can still open a breaker.
-      for (const [key, times] of Object.entries(file.violations)) {
-        const kept = times.filter((t) => t > since);
-        if (kept.length > 0) violations[key] = kept;
-      }
-      const mine = [...(violations[id] ?? []), atMs];
+      const mine = [...(await this.#readWindow(id)).filter((t) => t > since), atMs];
       if (mine.length < limits.violations) {
-        violations[id] = mine;
-        return { file: { open: file.open, violations }, result: null };
+        await this.#writeWindow(id, mine);
+        await this.#sweep(atMs, limits.windowSeconds);
+        return null;
       }
       const opened: BreakerRecord = {
         id,
@@ -67,8 +78,9 @@ export class FileBreakers implements BreakerStore {
         windowSeconds: limits.windowSeconds,
         action: limits.action,
       };
-      delete violations[id];
-      return { file: { open: { ...file.open, [id]: opened }, violations }, result: opened };
+      await this.#writeOpen({ open: { ...file.open, [id]: opened } });
+      await rm(join(this.#windows, `${id}.json`), { force: true });
+      return opened;
     });
   }
 
@@ -84,30 +96,57 @@ export class FileBreakers implements BreakerStore {
 
   async reset(id: string): Promise<BreakerRecord | null> {
     if (!isBreakerId(id)) return null;
-    return this.#update('cannot reset a breaker', (file) => {
+    return this.#locked('cannot reset a breaker', async () => {
+      const file = await this.#read();
       const found = file.open[id] ?? null;
-      if (!found && !file.violations[id]) return { file, result: null };
-      const { [id]: _closed, ...open } = file.open;
-      const { [id]: _forgotten, ...violations } = file.violations;
-      return { file: { open, violations }, result: found };
+      if (found) {
+        const { [id]: _closed, ...open } = file.open;
+        await this.#writeOpen({ open });
+      }
+      // Forget the window too, so one new violation does not reopen it.
+      await rm(join(this.#windows, `${id}.json`), { force: true });
+      return found;
     });
   }
 
-  /** Read, change and write back under the lock; an unchanged file is not rewritten. */
-  async #update<T>(what: string, change: (file: BreakerFile) => { file: BreakerFile; result: T }): Promise<T> {
-    return this.#guard(what, () =>
-      this.#mutex.run(LOCK, () =>
-        withDirLock(this.#lock, async () => {
-          const before = await this.#read();
-          const { file, result } = change(before);
-          if (file !== before) {
-            await replaceFileAtomically(this.root, FILE, JSON.stringify(file));
-            this.#cache = null;
-          }
-          return result;
-        }),
-      ),
-    );
+  async #locked<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    return this.#guard(what, () => this.#mutex.run(LOCK, () => withDirLock(this.#lock, fn)));
+  }
+
+  async #writeOpen(file: BreakerFile): Promise<void> {
+    await replaceFileAtomically(this.root, FILE, JSON.stringify(file));
+    this.#cache = null;
+  }
+
+  async #readWindow(id: string): Promise<number[]> {
+    let text: string;
+    try {
+      text = await readFile(join(this.#windows, `${id}.json`), 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+    const times = JSON.parse(text) as unknown;
+    // A window file that is not a list of times was not written here: it counts nothing, and is replaced.
+    return Array.isArray(times) ? times.filter((t): t is number => typeof t === 'number' && Number.isFinite(t)) : [];
+  }
+
+  async #writeWindow(id: string, times: readonly number[]): Promise<void> {
+    await mkdir(this.#windows, { recursive: true });
+    const temp = join(this.#windows, `${tempName(id)}.tmp`);
+    await writeFile(temp, JSON.stringify(times));
+    await rename(temp, join(this.#windows, `${id}.json`));
+  }
+
+  /** Removes window files (and a crashed writer's temp files) nobody wrote to within the window. */
+  async #sweep(nowMs: number, windowSeconds: number): Promise<void> {
+    if (nowMs < this.#nextSweep) return;
+    this.#nextSweep = nowMs + SWEEP_EVERY_MS;
+    for (const name of await readdir(this.#windows)) {
+      const path = join(this.#windows, name);
+      const s = await stat(path).catch(() => null);
+      if (s && s.mtimeMs < nowMs - windowSeconds * 1000) await rm(path, { force: true });
+    }
   }
 
   async #read(): Promise<BreakerFile> {
@@ -141,8 +180,8 @@ export class FileBreakers implements BreakerStore {
 /** A file that is not a breaker file fails closed (StoreUnavailableError via #guard): whether a sender is paused is unknown. */
 function parse(text: string): BreakerFile {
   const value = JSON.parse(text) as Partial<BreakerFile> | null;
-  if (typeof value !== 'object' || value === null || typeof value.open !== 'object' || typeof value.violations !== 'object') {
+  if (typeof value !== 'object' || value === null || typeof value.open !== 'object' || value.open === null) {
     throw new SyntaxError(`${FILE} is not a breaker file`);
   }
-  return value as BreakerFile;
+  return { open: value.open };
 }
