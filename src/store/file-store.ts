@@ -1,8 +1,8 @@
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { LockTimeoutError } from './file-lock.js';
-import { RecordDirectories, RecordMismatchError } from './file-store-records.js';
-import { indexAfter, StatusIndex } from './file-store-index.js';
+import { RecordDirectories } from './file-store-records.js';
+import { StatusIndex } from './file-store-index.js';
 import {
   StoreConflictError,
   StoreUnavailableError,
@@ -15,11 +15,12 @@ import {
 import { FileLedger } from './file-ledger.js';
 import { FileAuditLog } from './file-audit-log.js';
 import { FileBreakers } from './file-breakers.js';
+import { listRecords, READ_BATCH, readListed } from './file-listing.js';
 import { FileMarks } from './file-marks.js';
+import { FileReleaseClaims } from './file-release-claims.js';
+import { guarded, unavailable } from './file-store-guard.js';
 import { type HistoryEntry, type MessageRecord, type RecordStatus } from './record.js';
-import { checkListQuery, checkStatus, emptyCounts, MAX_LIST_SCAN, recordMatcher } from './store-common.js';
-import { checkDueQuery, checkLease, claimExpired } from './release-claim.js';
-import { THIS_HOST } from './durable-write.js';
+import { checkStatus, emptyCounts } from './store-common.js';
 import { isMessageId } from '../message/message-id.js';
 
 /**
@@ -57,6 +58,7 @@ class FileStore implements MessageStore {
   readonly #index: StatusIndex;
   #closed = false;
   readonly breakers: FileBreakers;
+  readonly #claims: FileReleaseClaims;
 
   constructor(
     private readonly dirs: RecordDirectories,
@@ -66,6 +68,12 @@ class FileStore implements MessageStore {
   ) {
     this.#index = new StatusIndex(dirs.records);
     this.breakers = new FileBreakers(dirs.root, () => this.#closed);
+    this.#claims = new FileReleaseClaims(
+      dirs,
+      this.#index,
+      () => this.#open(),
+      (...args) => this.#update(...args),
+    );
   }
 
   async put(record: MessageRecord, raw: readonly Buffer[]): Promise<void> {
@@ -87,62 +95,18 @@ class FileStore implements MessageStore {
   async get(id: string): Promise<MessageRecord | null> {
     this.#open();
     if (!isMessageId(id)) return null;
-    return this.#guard(`cannot read record ${id}`, () => this.dirs.read(id));
+    return guarded(`cannot read record ${id}`, () => this.dirs.read(id));
   }
 
   async raw(id: string): Promise<Buffer | null> {
     this.#open();
     if (!isMessageId(id)) return null;
-    return this.#guard(`cannot read message ${id}`, () => this.dirs.readRaw(id));
+    return guarded(`cannot read message ${id}`, () => this.dirs.readRaw(id));
   }
 
   async list(query: ListQuery): Promise<ListPage> {
     this.#open();
-    const { limit, cursor, status, maxScan = MAX_LIST_SCAN } = checkListQuery(query, isMessageId);
-    const matches = recordMatcher(query);
-    return this.#guard('cannot list records', async () => {
-      const all = await this.#index.ids();
-      const candidates = cursor === undefined ? all : all.slice(indexAfter(all, cursor));
-      // Without a status filter every id is a candidate; with one, the index
-      // finds the matching ids first. Other filters need the record itself.
-      const ids = (status === undefined ? each(candidates) : matching(this.#index.entries(candidates), status))[Symbol.asyncIterator]();
-      const records: MessageRecord[] = [];
-      let scanned = 0;
-      let last: string | null = null;
-      let more = false;
-      for (;;) {
-        // Unfiltered, every record read is one for the page: read no more than it needs.
-        const room = records.length === limit ? 0 : Math.min(READ_BATCH, maxScan - scanned, matches ? Infinity : limit - records.length);
-        const batch = room > 0 ? await take(ids, room) : [];
-        if (batch.length === 0) {
-          // Full, or out of scan budget: is there anything after the last record looked at?
-          more = room <= 0 && !(await ids.next()).done;
-          break;
-        }
-        const read = await Promise.all(batch.map((id) => this.#readListed(id)));
-        for (let i = 0; i < batch.length; i++) {
-          if (records.length === limit) {
-            more = true;
-            break;
-          }
-          scanned++;
-          last = batch[i]!;
-          const record = read[i];
-          // Re-checked against the file itself: another process may have moved it on.
-          if (record && (status === undefined || record.status === status) && (matches === null || matches(record))) records.push(record);
-        }
-        if (more) break;
-      }
-      return { records, nextCursor: more ? last : null, scanned };
-    });
-  }
-
-  /** A record for a listing; one unparsable record.json must not hide all the others (as in the index). */
-  async #readListed(id: string): Promise<MessageRecord | null> {
-    return this.dirs.read(id).catch((err: unknown) => {
-      if (err instanceof SyntaxError || err instanceof RecordMismatchError) return null;
-      throw err;
-    });
+    return listRecords(this.dirs, this.#index, query);
   }
 
   async transition(id: string, transition: Transition): Promise<MessageRecord> {
@@ -160,114 +124,39 @@ class FileStore implements MessageStore {
     await this.#update(id, ({ record }) => ({ ...record, history: [...record.history, entry] }));
   }
 
-  async claimRelease(id: string, from: readonly RecordStatus[], leaseUntil: Date): Promise<MessageRecord> {
-    const lease = checkLease(leaseUntil);
-    return this.#update(id, async ({ record, claimed, claim }) => {
-      if (record.status === 'released' || record.status === 'discarded') {
-        throw new StoreConflictError(`record ${id} is already ${record.status}`, record.status);
-      }
-      if (claimed) throw new StoreConflictError(`record ${id} is being released`, 'releasing');
-      if (!from.includes(record.status)) throw new StoreConflictError(`record ${id} is ${record.status}, not ${from.join('/')}`, record.status);
-      if (!(await claim({ at: new Date().toISOString(), host: THIS_HOST, pid: process.pid, leaseUntil: lease }))) {
-        throw new StoreConflictError(`record ${id} is being released`, 'releasing');
-      }
-      return record;
-    });
+  claimRelease(id: string, from: readonly RecordStatus[], leaseUntil: Date): Promise<MessageRecord> {
+    return this.#claims.claimRelease(id, from, leaseUntil);
   }
 
-  async renewRelease(id: string, leaseUntil: Date): Promise<void> {
-    const lease = checkLease(leaseUntil);
-    await this.#update(id, async ({ record, claimed, readClaim, rewriteClaim }) => {
-      const claim = claimed && record.status !== 'released' ? await readClaim() : null;
-      // Only the holder renews: a claim given back and taken again belongs to someone else.
-      if (!claim || claim.host !== THIS_HOST || claim.pid !== process.pid) {
-        throw new StoreConflictError(`record ${id}: this process holds no release claim on it`, record.status);
-      }
-      await rewriteClaim({ ...claim, leaseUntil: lease });
-      return record;
-    });
+  renewRelease(id: string, leaseUntil: Date): Promise<void> {
+    return this.#claims.renewRelease(id, leaseUntil);
   }
 
-  async dueForRelease(now: Date, limit: number): Promise<MessageRecord[]> {
-    this.#open();
-    checkDueQuery(now, limit);
-    return this.#guard('cannot list delayed records', async () => {
-      // From the status index; the few delayed records are then read whole. Fine for thousands.
-      const due: MessageRecord[] = [];
-      for await (const entry of this.#index.entries(await this.#index.ids())) {
-        if (entry.status !== 'delayed') continue;
-        const record = await this.#readListed(entry.id);
-        if (record?.status !== 'delayed' || record.releaseAt === undefined || !(Date.parse(record.releaseAt) <= now.getTime())) continue;
-        if (await this.dirs.readClaim(entry.id)) continue;
-        due.push(record);
-      }
-      return due.sort((a, b) => Date.parse(a.releaseAt!) - Date.parse(b.releaseAt!) || (a.id < b.id ? -1 : 1)).slice(0, limit);
-    });
+  dueForRelease(now: Date, limit: number): Promise<MessageRecord[]> {
+    return this.#claims.dueForRelease(now, limit);
   }
 
-  async expiredClaims(now: Date, limit: number): Promise<ExpiredClaim[]> {
-    this.#open();
-    checkDueQuery(now, limit);
-    return this.#guard('cannot list release claims', async () => {
-      const expired: ExpiredClaim[] = [];
-      for await (const entry of this.#index.entries(await this.#index.ids())) {
-        // A released record keeps its claim file for good; a discarded one never had one.
-        if (entry.status === 'released' || entry.status === 'discarded') continue;
-        const claim = await this.dirs.readClaim(entry.id);
-        if (!claim || !claimExpired(claim, now)) continue;
-        const record = await this.#readListed(entry.id);
-        if (record && record.status !== 'released') expired.push({ record, claim });
-      }
-      const leaseOf = (c: ExpiredClaim): number => (c.claim.leaseUntil === null ? 0 : Date.parse(c.claim.leaseUntil));
-      return expired.sort((a, b) => leaseOf(a) - leaseOf(b)).slice(0, limit);
-    });
+  expiredClaims(now: Date, limit: number): Promise<ExpiredClaim[]> {
+    return this.#claims.expiredClaims(now, limit);
   }
 
-  async retryExpiredClaim(id: string, entry: HistoryEntry, now: Date): Promise<MessageRecord> {
-    if (!Number.isFinite(now.getTime())) throw new RangeError('invalid date');
-    let next: MessageRecord | null = null;
-    await this.#update(
-      id,
-      async ({ record, claimed, readClaim }) => {
-        const claim = claimed && record.status !== 'released' ? await readClaim() : null;
-        if (!claim) throw new StoreConflictError(`record ${id} has no release claim to give back`, record.status);
-        if (!claimExpired(claim, now)) throw new StoreConflictError(`record ${id}: its release claim has not expired`, 'releasing');
-        next = { ...record, history: [...record.history, entry] };
-        return next;
-      },
-      // As abandonRelease: the history line first, so a crash in between keeps the claim.
-      ({ unclaim }) => unclaim(),
-    );
-    return next!;
+  retryExpiredClaim(id: string, entry: HistoryEntry, now: Date): Promise<MessageRecord> {
+    return this.#claims.retryExpiredClaim(id, entry, now);
   }
 
-  async abandonRelease(id: string, entry: HistoryEntry): Promise<void> {
-    await this.#update(
-      id,
-      ({ record, claimed }) => {
-        if (!claimed || record.status === 'released') throw new StoreConflictError(`record ${id} has no release under way`, record.status);
-        return { ...record, history: [...record.history, entry] };
-      },
-      // The history line is written first: a crash in between leaves the claim
-      // in place, which blocks a release rather than allowing a second one.
-      ({ unclaim }) => unclaim(),
-    );
+  abandonRelease(id: string, entry: HistoryEntry): Promise<void> {
+    return this.#claims.abandonRelease(id, entry);
   }
 
   completeRelease(id: string, entry: HistoryEntry): Promise<MessageRecord> {
-    // The claim file stays: with status released it blocks any later claim,
-    // and if this write fails the record still cannot be released twice.
-    return this.#update(id, ({ record, claimed }) => {
-      if (!claimed || record.status === 'released') throw new StoreConflictError(`record ${id} has no release under way`, record.status);
-      return { ...record, status: 'released', history: [...record.history, entry] };
-    });
+    return this.#claims.completeRelease(id, entry);
   }
 
   async purge(olderThan: Date, keep: ReadonlySet<RecordStatus>): Promise<number> {
     this.#open();
     const cutoff = olderThan.getTime();
     if (!Number.isFinite(cutoff)) throw new RangeError('purge: invalid date');
-    return this.#guard('cannot purge records', async () => {
+    return guarded('cannot purge records', async () => {
       const candidates: string[] = [];
       for await (const entry of this.#index.entries(await this.#index.ids())) {
         if (!keep.has(entry.status) && entry.receivedAtMs < cutoff) candidates.push(entry.id);
@@ -301,7 +190,7 @@ class FileStore implements MessageStore {
 
   async countByStatus(): Promise<Record<RecordStatus, number>> {
     this.#open();
-    return this.#guard('cannot count records', async () => {
+    return guarded('cannot count records', async () => {
       const counts = emptyCounts();
       for await (const entry of this.#index.entries(await this.#index.ids())) counts[entry.status]++;
       return counts;
@@ -310,7 +199,7 @@ class FileStore implements MessageStore {
 
   async oldestReceivedAt(status: RecordStatus): Promise<Date | null> {
     this.#open();
-    return this.#guard('cannot read the index', async () => {
+    return guarded('cannot read the index', async () => {
       // ids() is newest first; the oldest of a status is the last one seen.
       let oldest: number | null = null;
       for await (const entry of this.#index.entries(await this.#index.ids())) if (entry.status === status) oldest = entry.receivedAtMs;
@@ -321,14 +210,14 @@ class FileStore implements MessageStore {
   async oldest(status: RecordStatus): Promise<MessageRecord | null> {
     this.#open();
     checkStatus(status);
-    return this.#guard('cannot read the index', async () => {
+    return guarded('cannot read the index', async () => {
       const ids = await this.#index.ids();
       // Oldest first; the index may be behind a change another process made, so the file decides.
       for (let end = ids.length; end > 0; end -= READ_BATCH) {
         const older = ids.slice(Math.max(0, end - READ_BATCH), end).reverse();
         for await (const entry of this.#index.entries(older)) {
           if (entry.status !== status) continue;
-          const record = await this.#readListed(entry.id);
+          const record = await readListed(this.dirs, entry.id);
           if (record?.status === status) return record;
         }
       }
@@ -338,7 +227,7 @@ class FileStore implements MessageStore {
 
   async ping(): Promise<void> {
     this.#open();
-    await this.#guard(`store directory ${this.dirs.root} is not usable`, () => this.dirs.probe());
+    await guarded(`store directory ${this.dirs.root} is not usable`, () => this.dirs.probe());
   }
 
   async close(): Promise<void> {
@@ -349,7 +238,7 @@ class FileStore implements MessageStore {
   }
 
   async sweep(): Promise<void> {
-    await this.#guard(`cannot clean ${this.dirs.tmp}`, () => this.dirs.sweepTemp());
+    await guarded(`cannot clean ${this.dirs.tmp}`, () => this.dirs.sweepTemp());
   }
 
   /**
@@ -367,47 +256,10 @@ class FileStore implements MessageStore {
     this.#open();
     const id = args[0];
     if (!isMessageId(id)) throw new StoreConflictError(`no record ${JSON.stringify(id)}`, null);
-    return this.#guard(`cannot update record ${id}`, () => this.dirs.update(...args));
-  }
-
-  /** Conflicts and caller mistakes pass through; every other failure means the disk cannot answer. */
-  async #guard<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      if (err instanceof StoreConflictError || err instanceof StoreUnavailableError || err instanceof RangeError) throw err;
-      throw unavailable(what, err);
-    }
+    return guarded(`cannot update record ${id}`, () => this.dirs.update(...args));
   }
 
   #open(): void {
     if (this.#closed) throw new StoreUnavailableError('store is closed');
   }
-}
-
-/** Records a listing reads at once: enough to keep the disk busy, few enough that a full page wastes little. */
-const READ_BATCH = 64;
-
-async function* each(ids: readonly string[]): AsyncGenerator<string> {
-  yield* ids;
-}
-
-async function take(ids: AsyncIterator<string>, count: number): Promise<string[]> {
-  const out: string[] = [];
-  while (out.length < count) {
-    const step = await ids.next();
-    if (step.done) break;
-    out.push(step.value);
-  }
-  return out;
-}
-
-async function* matching(entries: AsyncIterable<{ id: string; status: RecordStatus }>, status: RecordStatus): AsyncGenerator<string> {
-  for await (const entry of entries) if (entry.status === status) yield entry.id;
-}
-
-function unavailable(what: string, err: unknown): StoreUnavailableError {
-  const e = err as NodeJS.ErrnoException;
-  const detail = err instanceof LockTimeoutError ? e.message : (e.code ?? e.message ?? String(err));
-  return new StoreUnavailableError(`${what}: ${detail}`, { cause: err });
 }

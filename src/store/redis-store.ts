@@ -1,6 +1,4 @@
-import { hostname } from 'node:os';
-import { checkDueQuery, checkLease, parseClaim } from './release-claim.js';
-import { createRedisClient, durabilityWarnings, type RedisClient } from './redis-client.js';
+import { createRedisClient, durabilityWarnings } from './redis-client.js';
 import {
   StoreConflictError,
   StoreUnavailableError,
@@ -14,13 +12,16 @@ import {
   type NoticeMarks,
   type Transition,
 } from './message-store.js';
-import { isMessageId, MESSAGE_ID_PATTERN } from '../message/message-id.js';
+import { isMessageId } from '../message/message-id.js';
 import { RECORD_STATUSES, type HistoryEntry, type MessageRecord, type RecordStatus } from './record.js';
-import { SCRIPTS, type ScriptName } from './redis-store-scripts.js';
 import { RedisAuditLog } from './redis-audit-log.js';
 import { RedisBreakers } from './redis-breakers.js';
+import { RedisLedger } from './redis-ledger.js';
+import { listRecords } from './redis-listing.js';
 import { RedisMarks } from './redis-marks.js';
-import { checkListQuery, checkStatus, emptyCounts, MAX_LIST_SCAN, recordMatcher } from './store-common.js';
+import { checkId, decodeSnapshot, defineScripts, outcome, RedisRecords, type ScriptedClient } from './redis-records.js';
+import { RedisReleaseClaims } from './redis-release-claims.js';
+import { checkStatus, emptyCounts } from './store-common.js';
 
 export interface RedisStoreOptions {
   readonly url: string;
@@ -42,31 +43,11 @@ export interface RedisStoreOptions {
   readonly onReconnect?: (() => void) | undefined;
 }
 
-/**
- * The methods `defineCommand` adds to the client, which ioredis cannot type:
- * one per script, taking its KEYS then its ARGV (the key count is the
- * script's fixed numberOfKeys, so ioredis supplies it).
- */
-type ScriptCommands = {
-  readonly [N in ScriptName as `mailGuard_${N}`]: (...keysThenArgs: (string | Buffer)[]) => Promise<unknown>;
-};
-type ScriptedClient = RedisClient & ScriptCommands;
-
-/** Defines every script on the client (before it connects; works alike for a node, Sentinel and a Cluster). */
-function defineScripts(client: RedisClient): ScriptedClient {
-  for (const [name, script] of Object.entries(SCRIPTS)) client.defineCommand(`mailGuard_${name}`, script);
-  return client as ScriptedClient;
-}
-
 /** The key prefix when none is given (openStore gives none). */
 export const DEFAULT_KEY_PREFIX = 'mail-guard';
 
-const CURSOR = new RegExp(`^(\\d{1,16})_(${MESSAGE_ID_PATTERN})$`);
 const PURGE_BATCH = 500;
-/** Records a filtered listing fetches per round trip. */
-const SCAN_BATCH = 200;
 const OLDEST_BATCH = 10;
-const HOST = hostname();
 
 /**
  * The shared store: several mail-guard processes may use one Redis, and a
@@ -102,12 +83,16 @@ class RedisStore implements MessageStore {
   readonly audit: AuditLog;
   readonly breakers: BreakerStore;
   readonly marks: NoticeMarks;
+  readonly #records: RedisRecords;
+  readonly #claims: RedisReleaseClaims;
 
   constructor(
     private readonly client: ScriptedClient,
-    private readonly tag: string,
+    tag: string,
     ledgerTtlMs: number,
   ) {
+    this.#records = new RedisRecords(client, tag);
+    this.#claims = new RedisReleaseClaims(this.#records, (fn) => this.#guard(fn));
     this.ledger = new RedisLedger(client, `${tag}:ledger:`, ledgerTtlMs, (fn) => this.#guard(fn));
     this.breakers = new RedisBreakers(client, tag, (fn) => this.#guard(fn));
     this.marks = new RedisMarks(client, `${tag}:mark:`, (fn) => this.#guard(fn));
@@ -115,7 +100,7 @@ class RedisStore implements MessageStore {
     this.audit = new RedisAuditLog(
       client,
       auditKey,
-      (last, entry) => this.#run('auditAppend', [auditKey], [last, entry]),
+      (last, entry) => this.#records.run('auditAppend', [auditKey], [last, entry]),
       (fn) => this.#guard(fn),
     );
   }
@@ -128,9 +113,16 @@ class RedisStore implements MessageStore {
     const { status, history, ...meta } = record;
     const id = record.id;
     const reply = await this.#guard(() =>
-      this.#run(
+      this.#records.run(
         'put',
-        [this.#key('rec', id), this.#key('raw', id), this.#key('hist', id), this.#key('idx', 'all'), this.#key('idx', status), this.#dueKey()],
+        [
+          this.#records.key('rec', id),
+          this.#records.key('raw', id),
+          this.#records.key('hist', id),
+          this.#records.key('idx', 'all'),
+          this.#records.key('idx', status),
+          this.#records.dueKey(),
+        ],
         [id, JSON.stringify(meta), status, String(score), Buffer.concat(raw), dueScore(record), ...history.map((e) => JSON.stringify(e))],
       ),
     );
@@ -139,61 +131,26 @@ class RedisStore implements MessageStore {
 
   async get(id: string): Promise<MessageRecord | null> {
     if (!isMessageId(id)) return null;
-    const [record] = await this.#guard(() => this.#fetch([id]));
+    const [record] = await this.#guard(() => this.#records.fetch([id]));
     return record ?? null;
   }
 
   async raw(id: string): Promise<Buffer | null> {
     if (!isMessageId(id)) return null;
-    return this.#guard(() => this.client.getBuffer(this.#key('raw', id)));
+    return this.#guard(() => this.client.getBuffer(this.#records.key('raw', id)));
   }
 
-  async list(query: ListQuery): Promise<ListPage> {
-    const { limit, cursor, status, maxScan = MAX_LIST_SCAN } = checkListQuery(query, (c) => CURSOR.test(c));
-    const matches = recordMatcher(query);
-    let [, afterScore = '', afterId = ''] = cursor === undefined ? [] : CURSOR.exec(cursor)!;
-    return this.#guard(async () => {
-      const records: MessageRecord[] = [];
-      let scanned = 0;
-      let more = false;
-      for (;;) {
-        // Unfiltered, every record fetched is one for the page: fetch no more than it needs.
-        const room = records.length === limit ? 0 : Math.min(SCAN_BATCH, maxScan - scanned, matches ? Infinity : limit - records.length);
-        // One more than there is room for: whether anything follows the last record looked at.
-        const flat = (await this.#run('page', [this.#key('idx', status ?? 'all')], [afterScore, afterId, String(room + 1)])) as string[];
-        const page: { id: string; score: string }[] = [];
-        for (let i = 0; i + 1 < flat.length; i += 2) page.push({ id: flat[i]!, score: flat[i + 1]! });
-        const end = page.length <= room;
-        if (!end) {
-          more = room === 0;
-          page.length = room;
-        }
-        if (page.length === 0) break;
-        const fetched = await this.#fetch(page.map((p) => p.id));
-        for (let i = 0; i < page.length; i++) {
-          if (records.length === limit) {
-            more = true;
-            break;
-          }
-          scanned++;
-          ({ score: afterScore, id: afterId } = page[i]!);
-          const record = fetched[i];
-          // A record can move on (or be purged) between the index read and the fetch.
-          if (record && (status === undefined || record.status === status) && (matches === null || matches(record))) records.push(record);
-        }
-        if (more || end) break;
-      }
-      return { records, nextCursor: more ? `${afterScore}_${afterId}` : null, scanned };
-    });
+  list(query: ListQuery): Promise<ListPage> {
+    return listRecords(this.#records, query, (fn) => this.#guard(fn));
   }
 
   async transition(id: string, transition: Transition): Promise<MessageRecord> {
-    this.#checkId(id);
+    checkId(id);
     checkStatus(transition.to);
     const reply = await this.#guard(() =>
-      this.#run(
+      this.#records.run(
         'transition',
-        [...this.#recordKeys(id, true), this.#dueKey()],
+        [...this.#records.recordKeys(id, true), this.#records.dueKey()],
         [id, transition.to, transition.from.join(','), JSON.stringify(transition.entry)],
       ),
     );
@@ -201,76 +158,36 @@ class RedisStore implements MessageStore {
   }
 
   async appendHistory(id: string, entry: HistoryEntry): Promise<void> {
-    this.#checkId(id);
-    outcome(id, await this.#guard(() => this.#run('appendHistory', this.#recordKeys(id, false), [JSON.stringify(entry)])));
+    checkId(id);
+    outcome(id, await this.#guard(() => this.#records.run('appendHistory', this.#records.recordKeys(id, false), [JSON.stringify(entry)])));
   }
 
-  async claimRelease(id: string, from: readonly RecordStatus[], leaseUntil: Date): Promise<MessageRecord> {
-    this.#checkId(id);
-    const lease = checkLease(leaseUntil);
-    const claim = JSON.stringify({ at: new Date().toISOString(), host: HOST, pid: process.pid, leaseUntil: lease });
-    const reply = await this.#guard(() => this.#run('claim', this.#claimKeys(id), [from.join(','), claim, id, String(leaseUntil.getTime())]));
-    return decodeSnapshot(outcome(id, reply));
+  claimRelease(id: string, from: readonly RecordStatus[], leaseUntil: Date): Promise<MessageRecord> {
+    return this.#claims.claimRelease(id, from, leaseUntil);
   }
 
-  async renewRelease(id: string, leaseUntil: Date): Promise<void> {
-    this.#checkId(id);
-    const lease = checkLease(leaseUntil);
-    await this.#guard(async () => {
-      const current = parseClaim((await this.client.hget(this.#key('rec', id), 'claim')) ?? 'null');
-      // The script checks the holder again, atomically; this read only builds the new JSON.
-      const claim = JSON.stringify({ ...(current ?? { at: new Date().toISOString(), host: HOST, pid: process.pid }), leaseUntil: lease });
-      outcome(id, await this.#run('renew', [this.#key('rec', id), this.#claimsKey()], [id, String(leaseUntil.getTime()), claim, `${HOST}:${process.pid}`]));
-    });
+  renewRelease(id: string, leaseUntil: Date): Promise<void> {
+    return this.#claims.renewRelease(id, leaseUntil);
   }
 
-  async dueForRelease(now: Date, limit: number): Promise<MessageRecord[]> {
-    checkDueQuery(now, limit);
-    return this.#guard(async () => {
-      const ids = await this.client.zrangebyscore(this.#dueKey(), '-inf', String(now.getTime()), 'LIMIT', 0, limit);
-      // The set holds delayed records nobody claimed; one may move on between the read and the fetch.
-      return (await this.#fetch(ids)).filter((r): r is MessageRecord => r?.status === 'delayed');
-    });
+  dueForRelease(now: Date, limit: number): Promise<MessageRecord[]> {
+    return this.#claims.dueForRelease(now, limit);
   }
 
-  async expiredClaims(now: Date, limit: number): Promise<ExpiredClaim[]> {
-    checkDueQuery(now, limit);
-    return this.#guard(async () => {
-      const ids = await this.client.zrangebyscore(this.#claimsKey(), '-inf', `(${now.getTime()}`, 'LIMIT', 0, limit);
-      if (ids.length === 0) return [];
-      const multi = this.client.multi();
-      for (const id of ids) multi.hget(this.#key('rec', id), 'claim');
-      const claims = ((await multi.exec()) ?? []).map(([err, value]) => {
-        if (err) throw err;
-        return typeof value === 'string' ? parseClaim(value) : null;
-      });
-      const records = await this.#fetch(ids);
-      const expired: ExpiredClaim[] = [];
-      ids.forEach((_, i) => {
-        const record = records[i];
-        const claim = claims[i];
-        if (record && claim && record.status !== 'released') expired.push({ record, claim });
-      });
-      return expired;
-    });
+  expiredClaims(now: Date, limit: number): Promise<ExpiredClaim[]> {
+    return this.#claims.expiredClaims(now, limit);
   }
 
-  async retryExpiredClaim(id: string, entry: HistoryEntry, now: Date): Promise<MessageRecord> {
-    this.#checkId(id);
-    if (!Number.isFinite(now.getTime())) throw new RangeError('invalid date');
-    const reply = await this.#guard(() => this.#run('retryExpired', this.#claimKeys(id), [JSON.stringify(entry), id, String(now.getTime())]));
-    return decodeSnapshot(outcome(id, reply));
+  retryExpiredClaim(id: string, entry: HistoryEntry, now: Date): Promise<MessageRecord> {
+    return this.#claims.retryExpiredClaim(id, entry, now);
   }
 
-  async abandonRelease(id: string, entry: HistoryEntry): Promise<void> {
-    this.#checkId(id);
-    outcome(id, await this.#guard(() => this.#run('abandon', this.#claimKeys(id), [JSON.stringify(entry), id])));
+  abandonRelease(id: string, entry: HistoryEntry): Promise<void> {
+    return this.#claims.abandonRelease(id, entry);
   }
 
-  async completeRelease(id: string, entry: HistoryEntry): Promise<MessageRecord> {
-    this.#checkId(id);
-    const reply = await this.#guard(() => this.#run('complete', [...this.#recordKeys(id, true), this.#claimsKey()], [id, JSON.stringify(entry)]));
-    return decodeSnapshot(outcome(id, reply));
+  completeRelease(id: string, entry: HistoryEntry): Promise<MessageRecord> {
+    return this.#claims.completeRelease(id, entry);
   }
 
   async purge(olderThan: Date, keep: ReadonlySet<RecordStatus>): Promise<number> {
@@ -281,19 +198,19 @@ class RedisStore implements MessageStore {
       for (const status of RECORD_STATUSES.filter((s) => !keep.has(s))) {
         // Records the script keeps (a claim in flight) stay in the index: step past them.
         for (let kept = 0; ;) {
-          const ids = await this.client.zrangebyscore(this.#key('idx', status), '-inf', `(${cutoff}`, 'LIMIT', kept, PURGE_BATCH);
+          const ids = await this.client.zrangebyscore(this.#records.key('idx', status), '-inf', `(${cutoff}`, 'LIMIT', kept, PURGE_BATCH);
           const results = await Promise.all(
             ids.map((id) =>
-              this.#run(
+              this.#records.run(
                 'purgeOne',
                 [
-                  this.#key('rec', id),
-                  this.#key('raw', id),
-                  this.#key('hist', id),
-                  this.#key('idx', 'all'),
-                  ...this.#statusKeys(),
-                  this.#dueKey(),
-                  this.#claimsKey(),
+                  this.#records.key('rec', id),
+                  this.#records.key('raw', id),
+                  this.#records.key('hist', id),
+                  this.#records.key('idx', 'all'),
+                  ...this.#records.statusKeys(),
+                  this.#records.dueKey(),
+                  this.#records.claimsKey(),
                 ],
                 [id, String(cutoff), [...keep].join(',')],
               ),
@@ -312,7 +229,7 @@ class RedisStore implements MessageStore {
   async countByStatus(): Promise<Record<RecordStatus, number>> {
     return this.#guard(async () => {
       const multi = this.client.multi();
-      for (const status of RECORD_STATUSES) multi.zcard(this.#key('idx', status));
+      for (const status of RECORD_STATUSES) multi.zcard(this.#records.key('idx', status));
       const replies = (await multi.exec()) ?? [];
       const counts = emptyCounts();
       RECORD_STATUSES.forEach((status, i) => {
@@ -326,7 +243,7 @@ class RedisStore implements MessageStore {
 
   async oldestReceivedAt(status: RecordStatus): Promise<Date | null> {
     return this.#guard(async () => {
-      const [, score] = await this.client.zrange(this.#key('idx', status), '0', '0', 'WITHSCORES');
+      const [, score] = await this.client.zrange(this.#records.key('idx', status), '0', '0', 'WITHSCORES');
       return score === undefined ? null : new Date(Number(score));
     });
   }
@@ -336,8 +253,8 @@ class RedisStore implements MessageStore {
     return this.#guard(async () => {
       // Oldest first; a record can move on between the index read and the fetch: take the next one then.
       for (let offset = 0; ; offset += OLDEST_BATCH) {
-        const ids = await this.client.zrange(this.#key('idx', status), String(offset), String(offset + OLDEST_BATCH - 1));
-        const found = (await this.#fetch(ids)).find((r) => r?.status === status);
+        const ids = await this.client.zrange(this.#records.key('idx', status), String(offset), String(offset + OLDEST_BATCH - 1));
+        const found = (await this.#records.fetch(ids)).find((r) => r?.status === status);
         if (found) return found;
         if (ids.length < OLDEST_BATCH) return null;
       }
@@ -348,90 +265,15 @@ class RedisStore implements MessageStore {
     await this.#guard(() => this.client.ping());
   }
 
-  /**
-   * Claims written before leases existed are in no claims index: put them
-   * there with score 0 (expired), so expiredClaims shows them. Reads every
-   * record that could hold a claim in flight, once per open.
-   */
-  async indexLeaselessClaims(): Promise<void> {
-    await this.#guard(async () => {
-      for (const status of RECORD_STATUSES.filter((s) => s !== 'released' && s !== 'discarded')) {
-        for (let offset = 0; ; offset += PURGE_BATCH) {
-          const ids = await this.client.zrange(this.#key('idx', status), String(offset), String(offset + PURGE_BATCH - 1));
-          if (ids.length === 0) break;
-          const multi = this.client.multi();
-          for (const id of ids) multi.hmget(this.#key('rec', id), 'claim', 'lease');
-          const replies = (await multi.exec()) ?? [];
-          const leaseless = ids.filter((_, i) => {
-            const [claim, lease] = (replies[i]?.[1] ?? []) as (string | null)[];
-            return typeof claim === 'string' && lease === null;
-          });
-          if (leaseless.length) await this.client.zadd(this.#claimsKey(), 'NX', ...leaseless.flatMap((id) => ['0', id]));
-          if (ids.length < PURGE_BATCH) break;
-        }
-      }
-    });
+  /** On open: see RedisReleaseClaims.indexLeaselessClaims. */
+  indexLeaselessClaims(): Promise<void> {
+    return this.#claims.indexLeaselessClaims();
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     await this.client.quit().catch(() => this.client.disconnect());
-  }
-
-  /** Record, raw and history of several ids in one MULTI: a consistent snapshot of each. */
-  async #fetch(ids: readonly string[]): Promise<(MessageRecord | null)[]> {
-    if (ids.length === 0) return [];
-    const multi = this.client.multi();
-    for (const id of ids) multi.hmget(this.#key('rec', id), 'meta', 'status').lrange(this.#key('hist', id), 0, -1);
-    const replies = (await multi.exec()) ?? [];
-    return ids.map((_, i) => {
-      const [metaErr, fields] = replies[2 * i] ?? [new Error('no reply'), null];
-      const [histErr, history] = replies[2 * i + 1] ?? [new Error('no reply'), null];
-      if (metaErr) throw metaErr;
-      if (histErr) throw histErr;
-      const [meta, status] = fields as (string | null)[];
-      if (typeof meta !== 'string' || typeof status !== 'string') return null;
-      return decode(meta, status, history as string[]);
-    });
-  }
-
-  /** Runs a script; ioredis falls back from EVALSHA to EVAL when the server does not know it (restart, SCRIPT FLUSH, new node). */
-  async #run(name: ScriptName, keys: readonly string[], args: readonly (string | Buffer)[]): Promise<unknown> {
-    // KEYS and ARGV travel as one list: a wrong key count would shift ARGV into KEYS.
-    const expected = SCRIPTS[name].numberOfKeys;
-    if (keys.length !== expected) throw new RangeError(`script ${name}: ${keys.length} keys, expected ${expected}`);
-    return this.client[`mailGuard_${name}`](...keys, ...args);
-  }
-
-  #recordKeys(id: string, withIndexes: boolean): string[] {
-    const keys = [this.#key('rec', id), this.#key('hist', id)];
-    return withIndexes ? [...keys, ...this.#statusKeys()] : keys;
-  }
-
-  /** rec, hist, due, claims: what the claim scripts keep in step. */
-  #claimKeys(id: string): string[] {
-    return [this.#key('rec', id), this.#key('hist', id), this.#dueKey(), this.#claimsKey()];
-  }
-
-  #dueKey(): string {
-    return `${this.tag}:due`;
-  }
-
-  #claimsKey(): string {
-    return `${this.tag}:claims`;
-  }
-
-  #statusKeys(): string[] {
-    return RECORD_STATUSES.map((s) => this.#key('idx', s));
-  }
-
-  #key(kind: 'rec' | 'raw' | 'hist' | 'idx', name: string): string {
-    return `${this.tag}:${kind}:${name}`;
-  }
-
-  #checkId(id: string): void {
-    if (!isMessageId(id)) throw new StoreConflictError(`no record ${JSON.stringify(id)}`, null);
   }
 
   /** Conflicts pass through; everything else (refused, timed out, OOM, closed) is an outage. */
@@ -457,72 +299,4 @@ function dueScore(record: MessageRecord): string {
   const at = Date.parse(record.releaseAt);
   if (!Number.isFinite(at)) throw new RangeError(`record ${record.id}: releaseAt is not a date`);
   return String(at);
-}
-
-function outcome(id: string, reply: unknown): unknown[] {
-  const parts = reply as unknown[];
-  switch (parts[0]) {
-    case 'ok':
-      return parts;
-    case 'missing':
-      throw new StoreConflictError(`no record ${id}`, null);
-    case 'conflict': {
-      const current = (parts[1] ?? null) as RecordStatus | 'releasing' | null;
-      throw new StoreConflictError(current === 'releasing' ? `record ${id} is being released` : `record ${id} is ${current}`, current);
-    }
-    default:
-      throw new StoreUnavailableError(`redis: unexpected script reply for ${id}`);
-  }
-}
-
-function decodeSnapshot(parts: readonly unknown[]): MessageRecord {
-  return decode(parts[1] as string, parts[2] as string, parts.slice(3) as string[]);
-}
-
-function decode(meta: string, status: string, history: readonly string[]): MessageRecord {
-  return {
-    ...(JSON.parse(meta) as Omit<MessageRecord, 'status' | 'history'>),
-    status: status as RecordStatus,
-    history: history.map((h) => JSON.parse(h) as HistoryEntry),
-  };
-}
-
-/**
- * The shared delivery ledger: one Redis set of accepted recipients per message
- * digest, expiring after store.ledgerHours, so a 451 on one instance and the
- * retry on another send each copy once. Its keys carry the store's hash tag,
- * so they live in the same Cluster slot as the records.
- */
-class RedisLedger implements DeliveryLedger {
-  // Another instance may have written an entry: always look.
-  readonly mayHoldEntries = true;
-
-  constructor(
-    private readonly client: RedisClient,
-    private readonly prefix: string,
-    private readonly ttlMs: number,
-    private readonly guard: <T>(fn: () => Promise<T>) => Promise<T>,
-  ) {}
-
-  async acceptedRecipients(digest: string): Promise<ReadonlySet<string>> {
-    return new Set(await this.guard(() => this.client.smembers(this.prefix + digest)));
-  }
-
-  async recordAccepted(digest: string, recipients: readonly string[]): Promise<void> {
-    if (recipients.length === 0) return;
-    const key = this.prefix + digest;
-    await this.guard(async () => {
-      const replies = await this.client
-        .multi()
-        .sadd(key, ...recipients.map((r) => r.toLowerCase()))
-        .pexpire(key, this.ttlMs)
-        .exec();
-      const failed = replies?.find(([err]) => err);
-      if (!replies || failed) throw failed?.[0] ?? new Error('ledger write was not executed');
-    });
-  }
-
-  async forget(digest: string): Promise<void> {
-    await this.guard(() => this.client.del(this.prefix + digest));
-  }
 }
