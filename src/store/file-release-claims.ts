@@ -6,6 +6,8 @@ import { StoreConflictError, type ExpiredClaim } from './message-store.js';
 import type { HistoryEntry, MessageRecord, RecordStatus } from './record.js';
 import { checkDueQuery, checkLease, claimExpired } from './release-claim.js';
 import { THIS_HOST } from './durable-write.js';
+import { dueMarker as dueMarkerName, parseDueMarker, type RecordMarkers } from './file-record-markers.js';
+import { isMessageId } from '../message/message-id.js';
 
 /**
  * The file store's release claims (MessageStore claimRelease … completeRelease):
@@ -20,6 +22,8 @@ export class FileReleaseClaims {
     private readonly index: StatusIndex,
     private readonly open: () => void,
     private readonly update: (...args: Parameters<RecordDirectories['update']>) => Promise<MessageRecord>,
+    /** `due/`: one marker per delayed record (put writes it); `claims/`: one per claim (written before the claim). */
+    private readonly markers: { readonly due: RecordMarkers; readonly claims: RecordMarkers },
   ) {}
 
   async claimRelease(id: string, from: readonly RecordStatus[], leaseUntil: Date): Promise<MessageRecord> {
@@ -30,6 +34,8 @@ export class FileReleaseClaims {
       }
       if (claimed) throw new StoreConflictError(`record ${id} is being released`, 'releasing');
       if (!from.includes(record.status)) throw new StoreConflictError(`record ${id} is ${record.status}, not ${from.join('/')}`, record.status);
+      // Before the claim: a claim whose holder dies must be findable by expiredClaims.
+      await this.markers.claims.add(id);
       if (!(await claim({ at: new Date().toISOString(), host: THIS_HOST, pid: process.pid, leaseUntil: lease }))) {
         throw new StoreConflictError(`record ${id} is being released`, 'releasing');
       }
@@ -54,16 +60,32 @@ export class FileReleaseClaims {
     this.open();
     checkDueQuery(now, limit);
     return guarded('cannot list delayed records', async () => {
-      // From the status index; the few delayed records are then read whole. Fine for thousands.
+      // The due markers sort by release time: read only records whose time has come.
       const due: MessageRecord[] = [];
-      for await (const entry of this.index.entries(await this.index.ids())) {
-        if (entry.status !== 'delayed') continue;
-        const record = await readListed(this.dirs, entry.id);
-        if (record?.status !== 'delayed' || record.releaseAt === undefined || !(Date.parse(record.releaseAt) <= now.getTime())) continue;
-        if (await this.dirs.readClaim(entry.id)) continue;
+      const nowMs = now.getTime();
+      for (const name of await this.markers.due.names()) {
+        const marker = parseDueMarker(name);
+        if (marker === null || !isMessageId(marker.id)) {
+          await this.markers.due.removeIfStale(name, nowMs);
+          continue;
+        }
+        if (marker.atMs > nowMs || due.length >= limit) break;
+        const record = await readListed(this.dirs, marker.id);
+        if (record === null) {
+          await this.markers.due.removeIfStale(name, nowMs);
+          continue;
+        }
+        // Left the delay (released, discarded, failed, held): the marker has done its job.
+        if (record.status !== 'delayed') {
+          await this.markers.due.remove(name);
+          continue;
+        }
+        if (record.releaseAt === undefined || !(Date.parse(record.releaseAt) <= nowMs)) continue;
+        // Claimed: a release is under way, or its holder died (expiredClaims shows it); never taken from here.
+        if (await this.dirs.readClaim(marker.id)) continue;
         due.push(record);
       }
-      return due.sort((a, b) => Date.parse(a.releaseAt!) - Date.parse(b.releaseAt!) || (a.id < b.id ? -1 : 1)).slice(0, limit);
+      return due;
     });
   }
 
@@ -72,17 +94,45 @@ export class FileReleaseClaims {
     checkDueQuery(now, limit);
     return guarded('cannot list release claims', async () => {
       const expired: ExpiredClaim[] = [];
-      for await (const entry of this.index.entries(await this.index.ids())) {
-        // A released record keeps its claim file for good; a discarded one never had one.
-        if (entry.status === 'released' || entry.status === 'discarded') continue;
-        const claim = await this.dirs.readClaim(entry.id);
-        if (!claim || !claimExpired(claim, now)) continue;
-        const record = await readListed(this.dirs, entry.id);
-        if (record && record.status !== 'released') expired.push({ record, claim });
+      const nowMs = now.getTime();
+      for (const id of await this.markers.claims.names()) {
+        if (!isMessageId(id)) {
+          await this.markers.claims.removeIfStale(id, nowMs);
+          continue;
+        }
+        const claim = await this.dirs.readClaim(id);
+        const record = claim ? await readListed(this.dirs, id) : null;
+        if (!claim || !record) {
+          await this.markers.claims.removeIfStale(id, nowMs);
+          continue;
+        }
+        // A released record keeps its claim file for good (it blocks a second release); it needs no marker.
+        if (record.status === 'released') {
+          await this.markers.claims.remove(id);
+          continue;
+        }
+        if (claimExpired(claim, now)) expired.push({ record, claim });
       }
       const leaseOf = (c: ExpiredClaim): number => (c.claim.leaseUntil === null ? 0 : Date.parse(c.claim.leaseUntil));
       return expired.sort((a, b) => leaseOf(a) - leaseOf(b)).slice(0, limit);
     });
+  }
+
+  /**
+   * For a store written before the markers existed (or by hand): one walk over
+   * every record, marking each delayed record and each claim of a record not
+   * yet released. Run once, when `markers/` does not exist yet.
+   */
+  async markExisting(): Promise<void> {
+    for await (const entry of this.index.entries(await this.index.ids())) {
+      if (entry.status === 'released' || entry.status === 'discarded') continue;
+      if (entry.status === 'delayed') {
+        const record = await readListed(this.dirs, entry.id);
+        const name = record?.releaseAt === undefined ? null : dueMarkerName(record.releaseAt, entry.id);
+        if (name) await this.markers.due.add(name);
+      }
+      if (await this.dirs.readClaim(entry.id)) await this.markers.claims.add(entry.id);
+    }
   }
 
   async retryExpiredClaim(id: string, entry: HistoryEntry, now: Date): Promise<MessageRecord> {

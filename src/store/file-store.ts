@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { LockTimeoutError } from './file-lock.js';
 import { RecordDirectories } from './file-store-records.js';
@@ -18,6 +18,7 @@ import { FileBreakers } from './file-breakers.js';
 import { listRecords, READ_BATCH, readListed } from './file-listing.js';
 import { FileMarks } from './file-marks.js';
 import { FileReleaseClaims } from './file-release-claims.js';
+import { dueMarker, RecordMarkers } from './file-record-markers.js';
 import { guarded, unavailable } from './file-store-guard.js';
 import { type HistoryEntry, type MessageRecord, type RecordStatus } from './record.js';
 import { checkStatus, emptyCounts } from './store-common.js';
@@ -50,6 +51,7 @@ export async function openFileStore(
   const store = new FileStore(new RecordDirectories(root), ledger, new FileAuditLog(root), new FileMarks(root, options.marksClock));
   await store.ping();
   await store.sweep();
+  await store.markExisting();
   store.warmIndex();
   return store;
 }
@@ -59,6 +61,7 @@ class FileStore implements MessageStore {
   #closed = false;
   readonly breakers: FileBreakers;
   readonly #claims: FileReleaseClaims;
+  readonly #markers: { readonly due: RecordMarkers; readonly claims: RecordMarkers };
 
   constructor(
     private readonly dirs: RecordDirectories,
@@ -68,11 +71,13 @@ class FileStore implements MessageStore {
   ) {
     this.#index = new StatusIndex(dirs.records);
     this.breakers = new FileBreakers(dirs.root, () => this.#closed);
+    this.#markers = { due: new RecordMarkers(join(dirs.root, 'markers', 'due')), claims: new RecordMarkers(join(dirs.root, 'markers', 'claims')) };
     this.#claims = new FileReleaseClaims(
       dirs,
       this.#index,
       () => this.#open(),
       (...args) => this.#update(...args),
+      this.#markers,
     );
   }
 
@@ -81,6 +86,9 @@ class FileStore implements MessageStore {
     if (!isMessageId(record.id)) throw new RangeError(`not a record id: ${JSON.stringify(record.id)}`);
     checkStatus(record.status);
     try {
+      // Before the record: a delayed record the scheduler cannot find would never leave.
+      const due = record.status === 'delayed' && record.releaseAt !== undefined ? dueMarker(record.releaseAt, record.id) : null;
+      if (due) await this.#markers.due.add(due);
       await this.dirs.create(record, raw);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
@@ -235,6 +243,16 @@ class FileStore implements MessageStore {
     this.#closed = true;
     this.audit.close();
     await this.ledger.close();
+  }
+
+  /** First open of a store without markers/ (file-record-markers.ts): mark what is already there, once. */
+  async markExisting(): Promise<void> {
+    const done = join(this.dirs.root, 'markers', 'complete');
+    if (await stat(done).catch(() => null)) return;
+    await guarded('cannot mark delayed records and claims', async () => {
+      await this.#claims.markExisting();
+      await mkdir(done, { recursive: true });
+    });
   }
 
   async sweep(): Promise<void> {

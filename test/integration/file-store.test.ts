@@ -243,3 +243,41 @@ function startRacer(modules: string, storeDir: string, ids: string[]): { ready: 
   });
   return { ready, go: () => child.stdin.write('go\n'), done };
 }
+
+describe('file store: the markers the delay scheduler reads (markers/due, markers/claims)', () => {
+  it('a store without markers (older, or copied by hand) is marked once on open: due mail and a dead holder’s claim are found again', async () => {
+    const first = await open();
+    const past = new Date(Date.now() - 1000).toISOString();
+    const due = makeRecord({ status: 'delayed', releaseAt: past });
+    const claimed = makeRecord({ status: 'delayed', releaseAt: past });
+    for (const r of [due, claimed]) await first.put(r, body());
+    // A holder whose lease ran out a minute ago.
+    await first.claimRelease(claimed.id, ['delayed'], new Date(Date.now() - 60_000));
+    expect((await first.dueForRelease(new Date(), 10)).map((r) => r.id)).toEqual([due.id]);
+    await first.close();
+    opened.splice(0);
+
+    await rm(join(dir, 'markers'), { recursive: true });
+    const second = await open();
+    expect((await second.dueForRelease(new Date(), 10)).map((r) => r.id)).toEqual([due.id]);
+    expect((await second.expiredClaims(new Date(), 10)).map((c) => c.record.id)).toEqual([claimed.id]);
+  });
+
+  it('drops a marker whose record left the delay, and one whose record is gone once it is old enough', async () => {
+    const store = await open();
+    const past = new Date(Date.now() - 1000).toISOString();
+    const discarded = makeRecord({ status: 'delayed', releaseAt: past });
+    await store.put(discarded, body());
+    await store.transition(discarded.id, { from: ['delayed'], to: 'discarded', entry: entry('discard') });
+    const orphan = `${String(Date.parse(past)).padStart(15, '0')}.${makeRecord().id}`;
+    await writeFile(join(dir, 'markers', 'due', orphan), '');
+    const fresh = `${String(Date.parse(past)).padStart(15, '0')}.${makeRecord().id}`;
+    await writeFile(join(dir, 'markers', 'due', fresh), '');
+    const old = new Date(Date.now() - 120_000);
+    await utimes(join(dir, 'markers', 'due', orphan), old, old);
+
+    expect(await store.dueForRelease(new Date(), 10)).toEqual([]);
+    // The discarded record's marker and the old orphan are gone; a fresh orphan may be a put still under way.
+    expect(await readdir(join(dir, 'markers', 'due'))).toEqual([fresh]);
+  });
+});
