@@ -106,13 +106,14 @@ export async function processMessage(deps: ProcessDeps, received: ReceivedMessag
   if (paused) judged = pausedJudgement(judgement, paused.breaker);
   const { analysis, verdict } = judged;
   const events = deps.events ?? NO_EVENTS;
-  const campaign = campaignKey({ envelope: context, subject: analysis.subject });
+  // Only held, rejected and paused mail needs its campaign: the clean path does not hash anything more.
+  const campaign = () => campaignKey({ envelope: context, subject: analysis.subject });
   const tellSender = (what: NoticeCause['what']) =>
     deps.senderNotices?.consider({
       id: received.id,
       receivedAt: received.receivedAt,
       context,
-      campaign,
+      campaign: campaign(),
       subject: analysis.subject,
       what,
       exposedExternalCount: analysis.exposure.exposedExternal.length,
@@ -148,7 +149,7 @@ export async function processMessage(deps: ProcessDeps, received: ReceivedMessag
         kind: 'held',
         at: new Date(received.receivedAt).toISOString(),
         id: received.id,
-        campaign,
+        campaign: campaign(),
         sender: context.mailFrom,
         subject: analysis.subject,
         rule: verdict.rule,
