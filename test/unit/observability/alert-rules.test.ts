@@ -18,7 +18,7 @@ type LabelValues = readonly string[] | null;
 const CONTRACT: Readonly<Record<string, { type: MetricType; labels: Readonly<Record<string, LabelValues>> }>> = {
   mailguard_messages_total: {
     type: 'counter',
-    labels: { action: ['pass', 'monitor', 'bcc', 'split', 'quarantine', 'reject', 'capture', 'tempfail'] },
+    labels: { action: ['pass', 'monitor', 'bcc', 'split', 'quarantine', 'reject', 'capture', 'tempfail', 'delay'] },
   },
   mailguard_violations_total: { type: 'counter', labels: { rule: null } },
   mailguard_visible_external_recipients: { type: 'histogram', labels: {} },
@@ -26,7 +26,7 @@ const CONTRACT: Readonly<Record<string, { type: MetricType; labels: Readonly<Rec
   mailguard_upstream_errors_total: { type: 'counter', labels: { class: ['connect', '4xx', '5xx'] } },
   mailguard_quarantine_messages: {
     type: 'gauge',
-    labels: { status: ['held', 'approved', 'released', 'discarded', 'captured', 'failed'] },
+    labels: { status: ['held', 'approved', 'released', 'discarded', 'captured', 'failed', 'delayed'] },
   },
   mailguard_smtp_sessions_total: { type: 'counter', labels: { result: ['accepted', 'denied', 'auth_failed'] } },
   mailguard_message_bytes: { type: 'histogram', labels: {} },
@@ -35,6 +35,8 @@ const CONTRACT: Readonly<Record<string, { type: MetricType; labels: Readonly<Rec
   mailguard_copies_withheld_total: { type: 'counter', labels: { form: ['bcc', 'split'] } },
   mailguard_auth_lockouts_total: { type: 'counter', labels: {} },
   mailguard_breakers_open: { type: 'gauge', labels: {} },
+  mailguard_release_claims_expired: { type: 'gauge', labels: {} },
+  mailguard_delayed_messages: { type: 'gauge', labels: {} },
 };
 /** Labels Prometheus adds to every scraped series. */
 const TARGET_LABELS = ['job', 'instance'];
@@ -199,6 +201,7 @@ describe('alert rules', () => {
       'CAMPAIGN LEAKED',
       'COPY HELD',
       'SENDER PAUSED',
+      'RELEASE STUCK',
       'REVIEW BACKLOG',
       'MAIL-GUARD DOWN',
       'MAIL-GUARD NOT READY',
