@@ -243,6 +243,7 @@ class FileStore implements MessageStore {
     this.#closed = true;
     this.audit.close();
     await this.ledger.close();
+    await this.breakers.close();
   }
 
   /** First open of a store without markers/ (file-record-markers.ts): mark what is already there, once. */
