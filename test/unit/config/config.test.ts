@@ -64,6 +64,19 @@ describe('config', () => {
     expect(printed).toContain('user: u');
     expect(printed).toContain('pool: 8');
   });
+
+  it("masks a webhook URL's path and query (a Slack-style webhook URL is its own secret), keeping the host", () => {
+    const config = parseConfigText(
+      'notify:\n  webhooks:\n    - { url: "https://hooks.slack.com/services/T000/B000/XXXXsecret", format: slack }\n    - { url: "http://127.0.0.1:9999/hook?key=k3y" }\n',
+    );
+    const printed = printableConfig(config);
+    expect(printed).not.toContain('XXXXsecret');
+    expect(printed).not.toContain('k3y');
+    expect(printed).toContain('url: https://hooks.slack.com/********');
+    expect(printed).toContain('url: http://127.0.0.1:9999/********');
+    // The Redis URL keeps its database number; only a password would go.
+    expect(printableConfig(parseConfigText('store: { url: "redis://:pw@127.0.0.1:6379/2" }\n'))).toContain('url: redis://:********@127.0.0.1:6379/2');
+  });
 });
 
 describe('config: upstream.tls', () => {
