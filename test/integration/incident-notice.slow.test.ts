@@ -6,28 +6,14 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import PostalMime from 'postal-mime';
 import { afterEach, describe, expect, it } from 'vitest';
+import { incidentMembers, incidentNewsletter } from '../helpers/incident.js';
 import { startRecordingUpstream, type RecordingUpstream } from '../helpers/recording-upstream.js';
 import { TestSmtpClient } from '../helpers/smtp-client.js';
 import { startMailGuard, type RunningMailGuard } from '../helpers/start-mail-guard.js';
 import { within } from '../helpers/within.js';
 
-const MEMBERS = Array.from({ length: 832 }, (_, i) => {
-  const domains = ['gmail.com', 'yahoo.co.jp', 'docomo.ne.jp', 'members-mail.org', 'example.net'];
-  return `member${i}@${domains[i % domains.length]}`;
-});
-
-const newsletterFor = (member: string): string =>
-  [
-    'From: Newsletter <news@example.co.jp>',
-    `To: ${MEMBERS.join(',\r\n ')}`,
-    'Subject: November newsletter',
-    'Message-ID: <nov-2026@example.co.jp>',
-    'MIME-Version: 1.0',
-    'Content-Type: text/plain; charset=utf-8',
-    '',
-    `Dear member, this copy is for ${member}.`,
-    '',
-  ].join('\r\n');
+const MEMBERS = incidentMembers(832);
+const newsletterFor = (member: string): string => incidentNewsletter(MEMBERS, member);
 
 describe('the 832-member incident, held, with notices', () => {
   let upstream: RecordingUpstream;

@@ -3,29 +3,13 @@
 // messages with 832-address headers take ~20 s: the slow project (npm run test:slow).
 import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
+import { incidentMembers, incidentNewsletter } from '../helpers/incident.js';
 import { startRecordingUpstream, type RecordingUpstream } from '../helpers/recording-upstream.js';
 import { startMailGuard, type RunningMailGuard } from '../helpers/start-mail-guard.js';
 import { TestSmtpClient } from '../helpers/smtp-client.js';
 
-const MEMBERS = Array.from({ length: 832 }, (_, i) => {
-  const domains = ['gmail.com', 'yahoo.co.jp', 'docomo.ne.jp', 'members-mail.org', 'example.net'];
-  return `member${i}@${domains[i % domains.length]}`;
-});
-
-function newsletterFor(member: string): string {
-  return [
-    'From: Newsletter <news@example.co.jp>',
-    // the bug: every member in To, folded over many lines
-    `To: ${MEMBERS.join(',\r\n ')}`,
-    'Subject: November newsletter',
-    'Message-ID: <nov-2026@example.co.jp>',
-    'MIME-Version: 1.0',
-    'Content-Type: text/plain; charset=utf-8',
-    '',
-    `Dear member, this copy is for ${member}.`,
-    '',
-  ].join('\r\n');
-}
+const MEMBERS = incidentMembers(832);
+const newsletterFor = (member: string): string => incidentNewsletter(MEMBERS, member);
 
 /** Sends every member's message over a few persistent sessions; returns the final replies in member order. */
 async function sendNewsletter(port: number, sessions = 8): Promise<string[]> {

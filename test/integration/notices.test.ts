@@ -14,31 +14,19 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import PostalMime from 'postal-mime';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { crlf } from '../helpers/crlf.js';
 import { freePort } from '../helpers/free-port.js';
+import { INCIDENT_SENDER, incidentMembers, incidentNewsletter } from '../helpers/incident.js';
 import { startRedisServer } from '../helpers/redis-server.js';
 import { startRecordingUpstream, type RecordedMessage, type RecordingUpstream } from '../helpers/recording-upstream.js';
 import { sendOnce, TestSmtpClient } from '../helpers/smtp-client.js';
 import { startMailGuard, type RunningMailGuard } from '../helpers/start-mail-guard.js';
 import { within } from '../helpers/within.js';
 
-const DOMAINS = ['gmail.com', 'yahoo.co.jp', 'docomo.ne.jp', 'members-mail.org', 'example.net'];
-const members = (n: number) => Array.from({ length: n }, (_, i) => `member${i}@${DOMAINS[i % DOMAINS.length]}`);
-const MEMBERS = members(60);
-const SENDER = 'news@example.co.jp';
+const MEMBERS = incidentMembers(60);
+const SENDER = INCIDENT_SENDER;
 
-function newsletterFor(member: string, subject = 'November newsletter', extra: string[] = []): string {
-  return crlf(
-    `From: Newsletter <${SENDER}>`,
-    `To: ${MEMBERS.join(',\r\n ')}`,
-    `Subject: ${subject}`,
-    ...extra,
-    'MIME-Version: 1.0',
-    '',
-    `This copy is for ${member}.`,
-    '',
-  );
-}
+const newsletterFor = (member: string, subject = 'November newsletter', extra: string[] = []): string =>
+  incidentNewsletter(MEMBERS, member, { subject, headers: extra, messageId: null });
 
 const redis = await startRedisServer();
 afterAll(async () => {

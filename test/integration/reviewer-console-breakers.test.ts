@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { breakerId } from '../../src/store/breaker-common.js';
 import { openFileStore } from '../../src/store/file-store.js';
+import { FORM, page as pageOf, signIn as signInAs } from '../helpers/console-session.js';
 import { crlf } from '../helpers/crlf.js';
 import { startRecordingUpstream, type RecordingUpstream } from '../helpers/recording-upstream.js';
 import { sendOnce } from '../helpers/smtp-client.js';
@@ -14,7 +15,6 @@ import { startMailGuard, type RunningMailGuard } from '../helpers/start-mail-gua
 
 const sha256 = (t: string) => createHash('sha256').update(t).digest('hex');
 const TOKEN = 'carol-console-breaker-token';
-const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
 const MEMBERS = ['a@ext1.example', 'b@ext2.example', 'c@ext3.example'];
 const SENDER = 'news@example.co.jp';
 const message = (to: readonly string[], subject: string) => crlf(`From: ${SENDER}`, `To: ${to.join(', ')}`, `Subject: ${subject}`, '', 'hello', '');
@@ -23,17 +23,8 @@ let guard: RunningMailGuard;
 let upstream: RecordingUpstream;
 let base: string;
 
-async function signIn(lang = 'en'): Promise<string> {
-  const response = await fetch(`${base}/ui/login`, { method: 'POST', headers: FORM, body: `token=${encodeURIComponent(TOKEN)}`, redirect: 'manual' });
-  expect(response.status).toBe(303);
-  return `${(response.headers.get('set-cookie') ?? '').split(';')[0]!}; mg_lang=${lang}`;
-}
-
-async function page(cookie: string, path: string): Promise<string> {
-  const response = await fetch(`${base}${path}`, { headers: { cookie }, redirect: 'manual' });
-  expect(response.status, path).toBe(200);
-  return response.text();
-}
+const signIn = (lang = 'en') => signInAs(base, TOKEN, lang);
+const page = (cookie: string, path: string) => pageOf(base, cookie, path);
 
 const section = (html: string) => /<section class="breakers" id="breakers">([\s\S]*?)<\/section>/.exec(html)?.[1] ?? null;
 const text = (html: string) =>
