@@ -2,7 +2,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import { OUTCOME_ACTIONS } from '../actions/process-message.js';
 import type { MessageStore } from '../store/message-store.js';
 import { UPSTREAM_ERROR_CLASSES } from '../upstream/upstream-error.js';
-import { RECORD_STATUSES } from '../store/record.js';
+import { RECORD_STATUSES, type RecordStatus } from '../store/record.js';
 import { NOTICE_RESULTS } from '../actions/sender-notifier.js';
 import type { ReadinessReport } from './readiness.js';
 import { DEPARTURE_RESULTS } from '../review/delay-scheduler.js';
@@ -31,6 +31,13 @@ export function createMetrics(ruleNames: readonly string[]) {
     if (!readiness) return Promise.resolve(null);
     if (!lastCheck || Date.now() - lastCheck.at > 1000) lastCheck = { at: Date.now(), report: readiness() };
     return lastCheck.report;
+  };
+  // The quarantine and delayed gauges both need the counts by status; on the file store
+  // that is a walk over every record, so one scrape asks once (as for readiness above).
+  let lastCounts: { at: number; counts: Promise<Record<RecordStatus, number>> } | null = null;
+  const countsForScrape = (opened: MessageStore): Promise<Record<RecordStatus, number>> => {
+    if (!lastCounts || Date.now() - lastCounts.at > 1000) lastCounts = { at: Date.now(), counts: opened.countByStatus() };
+    return lastCounts.counts;
   };
   new Gauge({
     name: 'mailguard_ready_check',
@@ -82,7 +89,7 @@ export function createMetrics(ruleNames: readonly string[]) {
       async collect() {
         if (!store) return;
         try {
-          const counts = await store.countByStatus();
+          const counts = await countsForScrape(store);
           for (const status of RECORD_STATUSES) this.set({ status }, counts[status]);
         } catch {
           // keep the previous values
@@ -151,7 +158,7 @@ export function createMetrics(ruleNames: readonly string[]) {
       async collect() {
         if (!store) return;
         try {
-          this.set((await store.countByStatus()).delayed);
+          this.set((await countsForScrape(store)).delayed);
         } catch {
           // keep the previous value
         }
