@@ -76,7 +76,10 @@ export function breakerContract(store: () => MessageStore, sibling: () => Promis
     const results = await Promise.all(Array.from({ length: 12 }, (_, i) => (i % 2 ? a : b).recordViolation(sender, at(i), limits)));
     const opened = results.filter((r) => r !== null);
     expect(opened).toHaveLength(1);
-    expect(opened[0]).toMatchObject({ violations: 5 });
+    // It records the violations in its window when it opened: the fifth opens it, but on the file store
+    // the violations racing it from the other instance may already be in the log when it takes the lock.
+    expect(opened[0]!.violations).toBeGreaterThanOrEqual(5);
+    expect(opened[0]!.violations).toBeLessThanOrEqual(12);
     // Opened through either instance, seen by both; reset on one is seen by the other.
     expect(await a.openFor(sender)).toEqual(opened[0]);
     expect(await b.openFor(sender)).toEqual(opened[0]);
