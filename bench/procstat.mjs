@@ -66,16 +66,32 @@ function statusKb(pid, key) {
   }
 }
 
-/** Current resident set, bytes. */
-export const rssBytes = (pid) => kbToBytes(statusKb(pid, 'VmRSS'));
-/** Peak resident set since start or since the last resetPeakRss, bytes. */
-export const peakRssBytes = (pid) => kbToBytes(statusKb(pid, 'VmHWM'));
-const kbToBytes = (kb) => (kb === null ? null : kb * 1024);
+/**
+ * Resident set of one process or of several (a mail-guard with workers: the
+ * primary and its workers, from processTree at the start of a run), bytes:
+ * the sum of each one's VmRSS. Null when none could be read.
+ */
+export const rssBytes = (pids) => sumKb(pids, 'VmRSS');
+/**
+ * Peak resident set since start or since the last resetPeakRss, bytes. For
+ * several processes the sum of their own peaks: an upper bound of the peak of
+ * their sum (they need not peak at the same moment).
+ */
+export const peakRssBytes = (pids) => sumKb(pids, 'VmHWM');
 
-/** Resets VmHWM to the current RSS (write "5" to clear_refs); false when not allowed. */
-export function resetPeakRss(pid) {
+function sumKb(pids, key) {
+  let total = null;
+  for (const pid of [pids].flat()) {
+    const kb = statusKb(pid, key);
+    if (kb !== null) total = (total ?? 0) + kb * 1024;
+  }
+  return total;
+}
+
+/** Resets VmHWM to the current RSS (write "5" to clear_refs) of every pid; false when not allowed for one. */
+export function resetPeakRss(pids) {
   try {
-    fs.writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    for (const pid of [pids].flat()) fs.writeFileSync(`/proc/${pid}/clear_refs`, '5');
     return true;
   } catch {
     return false;
@@ -83,20 +99,20 @@ export function resetPeakRss(pid) {
 }
 
 /**
- * Samples VmRSS every intervalMs: the fallback peak when VmHWM cannot be
- * reset, and a cross-check when it can. Returns { stop(): maxBytes }.
+ * Samples the summed VmRSS of `pids` every intervalMs: the fallback peak when
+ * VmHWM cannot be reset, and a cross-check when it can. Returns { stop(): maxBytes }.
  */
-export function sampleRss(pid, intervalMs = 50) {
-  let max = rssBytes(pid) ?? 0;
+export function sampleRss(pids, intervalMs = 50) {
+  let max = rssBytes(pids) ?? 0;
   const timer = setInterval(() => {
-    const now = rssBytes(pid);
+    const now = rssBytes(pids);
     if (now !== null && now > max) max = now;
   }, intervalMs);
   timer.unref();
   return {
     stop() {
       clearInterval(timer);
-      const now = rssBytes(pid);
+      const now = rssBytes(pids);
       return Math.max(max, now ?? 0);
     },
   };

@@ -7,11 +7,18 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { freePort, startChild, stopChild, tailFile, waitForGreeting } from './procs.mjs';
 
-export function proxyConfigYaml({ smtpPort, adminPort, sinkPort, storePath }) {
+/**
+ * The bench's config: the shipped defaults but for what points at the sink,
+ * split for the split scenario, and quiet logs. The upstream pool is the
+ * default one (the targets are for the default config); `workers` only for the
+ * workers mode (absent = the default, 1).
+ */
+export function proxyConfigYaml({ smtpPort, adminPort, sinkPort, storePath, workers }) {
   return [
+    ...(workers ? [`workers: ${workers}`] : []),
     `smtp: { host: 127.0.0.1, port: ${smtpPort}, maxRecipients: 1000, maxMessageBytes: 52428800 }`,
     `admin: { host: 127.0.0.1, port: ${adminPort} }`,
-    `upstream: { host: 127.0.0.1, port: ${sinkPort}, secure: false, requireTLS: false, pool: 20 }`,
+    `upstream: { host: 127.0.0.1, port: ${sinkPort}, secure: false, requireTLS: false }`,
     'internalDomains: [example.co.jp]',
     'policy: { action: split, maxVisibleExternal: 1 }',
     `store: { type: file, path: ${JSON.stringify(storePath)} }`,
@@ -27,7 +34,7 @@ export function proxyConfigYaml({ smtpPort, adminPort, sinkPort, storePath }) {
  * Returns { ok: true, pid, port, entry, stop(), alive(), logs() } or
  * { ok: false, reason, logs }.
  */
-export async function startProxy({ projectDir, tmpDir, sinkPort, name = 'mail-guard', startTimeoutMs = 30000 }) {
+export async function startProxy({ projectDir, tmpDir, sinkPort, name = 'mail-guard', workers, startTimeoutMs = 30000 }) {
   const main = path.join(projectDir, 'dist', 'cli', 'main.js');
   // The names this checkout's proxy always had; a second one gets its own.
   const prefix = name === 'mail-guard' ? '' : `${name}-`;
@@ -49,7 +56,7 @@ export async function startProxy({ projectDir, tmpDir, sinkPort, name = 'mail-gu
   const configFile = path.join(tmpDir, `${prefix}mail-guard.yaml`);
   const storePath = path.join(tmpDir, `${prefix}store`);
   fs.mkdirSync(storePath, { recursive: true });
-  fs.writeFileSync(configFile, proxyConfigYaml({ smtpPort, adminPort, sinkPort, storePath }));
+  fs.writeFileSync(configFile, proxyConfigYaml({ smtpPort, adminPort, sinkPort, storePath, workers }));
 
   // Output to files, not pipes: the bench process must not spend CPU on the proxy's logs.
   const out = fs.openSync(outFile, 'w');

@@ -21,6 +21,10 @@
 //   BENCH_ONLY=pass,split  run only these scenarios (pass, conn, split, big, store); analysis always runs
 //                          (store: the file store with 10,000 fsynced records, then listings from a fresh
 //                          instance: bench/file-store.mjs, informational, no target)
+//   BENCH_WORKERS=2        a fifth mode, workers: this checkout's mail-guard with `workers: N` (node:cluster),
+//                          in the pass and 5 MB scenarios, against proxied (`workers: 1`, the default) in
+//                          the same rounds: msgs/s and CPU ms/msg of N against 1, the 5 MB RSS of the whole
+//                          process tree, and a projection for a larger host. 0 turns it off.
 //   BENCH_BASELINE=DIR     another built checkout of mail-guard (DIR/dist/cli/main.js exists), e.g. the
 //                          commit before a change:
 //                            git worktree add /tmp/mg-base <commit> && (cd /tmp/mg-base && npm ci && npm run build)
@@ -38,10 +42,22 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cpuMs, busyShare, hostCpu, peakRssBytes, resetPeakRss, rssBytes, sampleRss } from './procstat.mjs';
+import { cpuMs, busyShare, hostCpu, peakRssBytes, processTree, resetPeakRss, rssBytes, sampleRss } from './procstat.mjs';
 import { cleanupAll, freePort, installCleanupHandlers, registerTempDir, sleep, startChild } from './procs.mjs';
 import { startBareForwarder, startProxy } from './proxy.mjs';
-import { analysisPairLines, bareLines, baselineLines, latencyTable, mainTable, runsTable, summarise, targets, targetsTable, outcomeText } from './report.mjs';
+import {
+  analysisPairLines,
+  bareLines,
+  baselineLines,
+  latencyTable,
+  mainTable,
+  runsTable,
+  summarise,
+  targets,
+  targetsTable,
+  outcomeText,
+  workersLines,
+} from './report.mjs';
 import { INSTALL_HINT, findPostfixTools, runNodeLoad, runSmtpSource, sourceArgs, startSink } from './tools.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -62,6 +78,7 @@ const ONLY = (process.env.BENCH_ONLY ?? '')
   .map((s) => s.trim())
   .filter(Boolean);
 const BASELINE_DIR = process.env.BENCH_BASELINE ? path.resolve(process.env.BENCH_BASELINE) : null;
+const WORKERS = Math.round(envNumber('BENCH_WORKERS', 2, 0, 64));
 
 const count = (n) => Math.max(1, Math.round(n * SCALE));
 const ALL_SCENARIOS = [
@@ -86,6 +103,8 @@ const BARE_POOL = 20;
 // Scenarios BENCH_BASELINE's mail-guard runs in: the per-message paths a change
 // could slow down (the 5 MB run is about memory, judged on this checkout alone).
 const BASELINE_SCENARIOS = new Set(['pass', 'conn', 'split']);
+// Scenarios the workers mode (BENCH_WORKERS) runs in: throughput per core, and memory with several processes.
+const WORKERS_SCENARIOS = new Set(['pass', 'big']);
 // Calls a run of bench/analysis-message.mjs: 200,000 from BENCH_SCALE=1 up, fewer for smoke runs.
 const PER_MESSAGE_CALLS = Math.min(200000, count(200000));
 
@@ -129,18 +148,21 @@ function postfixVersion() {
  */
 async function throughputRun({ scenario, mode, round, port, sink, tools, server }) {
   // Either mail-guard: split copies are counted at the sink for both.
-  const isProxied = mode === 'proxied' || mode === 'baseline';
+  const isProxied = mode === 'proxied' || mode === 'baseline' || mode === 'workers';
   const pid = server?.pid ?? null;
   const isMeasured = pid !== null;
+  // With workers, the primary and every worker: their CPU (cpuMs walks the tree itself) and their summed RSS.
+  const pids = isMeasured ? processTree(pid) : [];
   const record = { scenario: scenario.id, mode, round, tool: tools ? 'smtp-source' : 'node-load', sent: scenario.messages };
 
   await sink.settle(200, 10000);
+  if (isMeasured) record.processes = pids.length;
   if (isProxied && scenario.id === 'big') {
     await sleep(500); // let the previous run's buffers go: the idle baseline of this run
   }
-  const idleRss = isMeasured ? rssBytes(pid) : null;
-  const resetOk = isMeasured ? resetPeakRss(pid) : false;
-  const sampler = isMeasured ? sampleRss(pid, 50) : null;
+  const idleRss = isMeasured ? rssBytes(pids) : null;
+  const resetOk = isMeasured ? resetPeakRss(pids) : false;
+  const sampler = isMeasured ? sampleRss(pids, 50) : null;
   const sinkBefore = sink.messages();
   const cpuBefore = isMeasured ? cpuMs(pid) : null;
   const hostBefore = hostCpu();
@@ -188,7 +210,7 @@ async function throughputRun({ scenario, mode, round, port, sink, tools, server 
   const cpuAfter = isMeasured ? cpuMs(pid) : null;
   const hostAfter = hostCpu();
   const peakSampled = sampler?.stop() ?? null;
-  const hwm = isMeasured ? peakRssBytes(pid) : null;
+  const hwm = isMeasured ? peakRssBytes(pids) : null;
   const sinkAfter = sinkAtKill ?? (await sink.settle(250, 10000));
   if (sinkAtKill !== null) await sink.settle(250, 15000); // drain what the proxy still had in flight
 
@@ -336,6 +358,18 @@ async function main() {
     if (logs) log(logs);
     log('Continuing without the baseline runs.\n');
   }
+  // The same checkout with workers: N, its own ports and store, the same sink.
+  const workersWanted = WORKERS > 0 && SCENARIOS.some((s) => WORKERS_SCENARIOS.has(s.id));
+  const workers = workersWanted ? await startProxy({ projectDir, tmpDir, sinkPort, name: 'workers', workers: WORKERS }) : null;
+  if (workers?.ok) {
+    log(`workers: ${workers.command} (workers: ${WORKERS}, pid ${workers.pid}), greeting "${workers.greeting}"`);
+  } else if (workers) {
+    problems.push(`workers: ${WORKERS} did not start: ${workers.reason}`);
+    log(`\nWORKERS NOT RUNNING: ${workers.reason}`);
+    const logs = workers.logs();
+    if (logs) log(logs);
+    log('Continuing without the workers runs.\n');
+  }
   const roundModes = [
     'direct/proxied',
     bareUp
@@ -345,6 +379,11 @@ async function main() {
       : '',
     baseline?.ok
       ? `/baseline (baseline: ${SCENARIOS.filter((s) => BASELINE_SCENARIOS.has(s.id))
+          .map((s) => s.id)
+          .join(', ')})`
+      : '',
+    workers?.ok
+      ? `/workers (workers: ${WORKERS}, in ${SCENARIOS.filter((s) => WORKERS_SCENARIOS.has(s.id))
           .map((s) => s.id)
           .join(', ')})`
       : '',
@@ -377,6 +416,21 @@ async function main() {
     await sink.settle(300, 10000);
     log(`baseline idle RSS after start ${(baselineIdle / MB).toFixed(1)} MB, after warm-up ${(rssBytes(baseline.pid) / MB).toFixed(1)} MB`);
   }
+  if (workers?.ok) {
+    // The same warm-up as the proxy's: every worker gets some of it (the primary hands connections round-robin).
+    await sleep(1000);
+    const workersIdle = rssBytes(processTree(workers.pid));
+    const warm = [
+      { ...(SCENARIOS.find((s) => s.id === 'pass') ?? ALL_SCENARIOS[0]), messages: count(2000) },
+      { ...ALL_SCENARIOS[2], messages: count(200) },
+    ];
+    for (const scenario of warm) await warmRun(scenario, workers.port, tools);
+    await sink.settle(300, 10000);
+    const tree = processTree(workers.pid);
+    log(
+      `workers idle RSS after start ${(workersIdle / MB).toFixed(1)} MB, after warm-up ${(rssBytes(tree) / MB).toFixed(1)} MB (${tree.length} processes: primary + ${tree.length - 1} workers)`,
+    );
+  }
   if (bareUp) {
     // The same warm-up as the proxy's pass warm-up (JIT, pool): not measured.
     const bareIdle = rssBytes(bare.pid);
@@ -405,6 +459,15 @@ async function main() {
     }
     return baselineUp;
   };
+  let workersUp = !!workers?.ok;
+  const checkWorkers = () => {
+    if (workersUp && !workers.alive()) {
+      workersUp = false;
+      problems.push(`workers died during the runs (code ${workers.entry.code}, signal ${workers.entry.signal})`);
+      log(`\nWORKERS DIED (code ${workers.entry.code}, signal ${workers.entry.signal})\n${workers.logs()}\n`);
+    }
+    return workersUp;
+  };
   const checkBare = () => {
     if (bareUp && !bare.alive()) {
       bareUp = false;
@@ -425,6 +488,7 @@ async function main() {
         'direct',
         'proxied',
         ...(baseline?.ok && BASELINE_SCENARIOS.has(scenario.id) ? ['baseline'] : []),
+        ...(workers?.ok && WORKERS_SCENARIOS.has(scenario.id) ? ['workers'] : []),
         ...(bare?.ok && BARE_SCENARIOS.has(scenario.id) ? ['bare'] : []),
       ];
       const shift = (round - 1) % base.length;
@@ -433,7 +497,9 @@ async function main() {
         if (mode === 'proxied' && !checkProxy()) continue;
         if (mode === 'bare' && !checkBare()) continue;
         if (mode === 'baseline' && !checkBaseline()) continue;
-        const server = mode === 'proxied' ? proxy : mode === 'bare' ? bare : mode === 'baseline' ? baseline : null;
+        if (mode === 'workers' && !checkWorkers()) continue;
+        const servers = { proxied: proxy, bare, baseline, workers };
+        const server = servers[mode] ?? null;
         const port = server ? server.port : sinkPort;
         const record = await throughputRun({ scenario, mode, round, port, sink, tools, server });
         runs.push(record);
@@ -447,6 +513,7 @@ async function main() {
         if (mode === 'proxied') checkProxy();
         if (mode === 'bare') checkBare();
         if (mode === 'baseline') checkBaseline();
+        if (mode === 'workers') checkWorkers();
       }
     }
   }
@@ -457,7 +524,7 @@ async function main() {
   for (const scenario of SCENARIOS) {
     latency[scenario.id] = {};
     if (!tools) {
-      for (const mode of ['direct', 'proxied', 'bare', 'baseline']) {
+      for (const mode of ['direct', 'proxied', 'bare', 'baseline', 'workers']) {
         const list = runs.filter((r) => r.scenario === scenario.id && r.mode === mode && r.latency);
         if (list.length) latency[scenario.id][mode] = list.reduce((a, b) => (b.latency.rate > a.latency.rate ? b : a)).latency;
       }
@@ -577,8 +644,15 @@ async function main() {
   log(targetsTable(targets(summary, runs, analysis)));
   const versusBare = bareLines(summary);
   if (versusBare.length) {
-    log("informational, not targets (msgs/s: median of the per-round mail-guard/bare pairs; CPU ms/msg of each one's best run):");
+    log("against the bare forwarder (msgs/s: median of the per-round mail-guard/bare pairs; CPU ms/msg of each one's best run):");
     for (const line of versusBare) log(`  ${line}`);
+  }
+  const perCore = workersLines(summary, { workers: WORKERS, cores: os.cpus().length, projectTo: 16 });
+  if (perCore.length) {
+    log(
+      `\n== workers: ${WORKERS} against workers: 1 (both this checkout, the same rounds; not a target on a ${os.cpus().length}-core machine shared with the load and the sink)`,
+    );
+    for (const line of perCore) log(`  ${line}`);
   }
 
   log(`\nwall time ${((Date.now() - started) / 1000).toFixed(0)} s`);
