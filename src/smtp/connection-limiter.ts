@@ -3,7 +3,17 @@
 // until its release function runs (when the session ends, see ingress.ts),
 // and releasing twice is harmless: several signals may report one ending.
 
-export class ConnectionLimiter {
+/**
+ * What the ingress asks before it admits a session. In one process that is a
+ * ConnectionLimiter (synchronous, no await on the connect path); with several
+ * worker processes the counts live in one of them and the answer comes back
+ * as a promise (src/workers/shared-limits.ts), so a cap holds across them.
+ */
+export interface ConnectionSlots {
+  tryAcquire(address: string): (() => void) | null | Promise<(() => void) | null>;
+}
+
+export class ConnectionLimiter implements ConnectionSlots {
   private readonly counts = new Map<string, number>();
 
   constructor(private readonly maxPerClient: number) {}
