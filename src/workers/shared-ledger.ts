@@ -27,7 +27,8 @@ export class LedgerHost {
 
   attach(workerId: number, channel: IpcChannel): void {
     this.channels.set(workerId, channel);
-    channel.notify('ledger.mayHold', { value: this.own().mayHoldEntries });
+    // Asked by the worker once it listens for the answer (a note sent at the fork would arrive before its listener).
+    channel.handle('ledger.state', () => ({ value: this.own().mayHoldEntries }));
     channel.handle('ledger.accepted', async (body) => [...(await this.own().acceptedRecipients((body as Digest).digest))]);
     channel.handle('ledger.record', async (body) => {
       const { digest, recipients } = body as Accepted;
@@ -59,7 +60,7 @@ export class LedgerHost {
 }
 
 /** The worker's end, handed to its file store in place of a ledger file of its own. */
-export function ledgerOverIpc(channel: IpcChannel): DeliveryLedger & { close(): Promise<void> } {
+export function ledgerOverIpc(channel: IpcChannel): DeliveryLedger & { close(): Promise<void>; sync(): Promise<void> } {
   // Until the primary says otherwise, assume entries: a hash too many, never a copy sent twice.
   let mayHold = true;
   const take = (body: unknown) => {
@@ -82,5 +83,9 @@ export function ledgerOverIpc(channel: IpcChannel): DeliveryLedger & { close(): 
       await channel.request('ledger.forget', { digest } satisfies Digest);
     },
     close: async () => undefined,
+    /** Learns the primary's state: before it, every message is looked up (the safe side). */
+    async sync() {
+      take(await channel.request('ledger.state'));
+    },
   };
 }

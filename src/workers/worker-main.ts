@@ -13,7 +13,6 @@ import { clientLimitsOverIpc } from './shared-limits.js';
 
 async function main(): Promise<void> {
   const channel = IpcChannel.toPrimary();
-  // Built before anything else: the primary's first notes (the ledger's state) arrive right after the fork.
   const clientLimits = clientLimitsOverIpc(channel);
   const fileLedger = ledgerOverIpc(channel);
   // A terminal's Ctrl-C reaches the whole process group: only the primary decides when workers drain.
@@ -28,6 +27,7 @@ async function main(): Promise<void> {
     ...(config.store.type === 'file' ? { fileLedger } : {}),
   });
   answerMetrics(channel, app.metrics.registry);
+  if (config.store.type === 'file') await fileLedger.sync();
   let stopping = false;
   const stop = (why: string) => {
     if (stopping) return;
