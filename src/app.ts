@@ -31,6 +31,8 @@ export interface App {
   start(): Promise<{ smtpPort: number; adminPort: number }>;
   /** Not ready first, then no new sessions, then in-flight transactions finish. */
   stop(): Promise<void>;
+  /** Not ready from now on: a drain has begun elsewhere (the primary's workers) before stop(). */
+  beginDrain(): void;
   readonly mode: 'relay' | 'rehearsal';
   readonly metrics: Metrics;
   /** The open store (null before start and after stop). */
@@ -156,6 +158,9 @@ export function createApp(config: MailGuardConfig, logger: Logger, options: AppO
     mode: pool ? 'relay' : 'rehearsal',
     metrics,
     store: () => store,
+    beginDrain() {
+      draining = true;
+    },
     async start() {
       const opened = await openStore(config.store, logger, options.fileLedger);
       store = opened;

@@ -83,6 +83,7 @@ export async function runClusterServe(config: MailGuardConfig, configPath: strin
   );
   stopOnSignals(logger, config.shutdownGraceSeconds, {
     async stop() {
+      app.beginDrain();
       await supervisor.stop();
       await app.stop();
     },

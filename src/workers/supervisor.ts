@@ -91,6 +91,8 @@ export class WorkerSupervisor {
     return new Promise<number>((resolve, reject) => {
       channel.onNote('listening', (body) => {
         running.listening = true;
+        // Told to stop while it started: that note may have come before it listened for one.
+        if (running.stopping) channel.notify('stop');
         resolve((body as { smtpPort: number }).smtpPort);
       });
       worker.once('exit', (code: number | null, signal: NodeJS.Signals | null) => {

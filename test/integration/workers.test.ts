@@ -105,7 +105,7 @@ describe('serve with workers: 2', () => {
     // The primary's admin server closes last: readiness says no while the workers drain.
     const ready = await fetch(`http://127.0.0.1:${guard.adminPort}/readyz`);
     expect(ready.status).toBe(503);
-    await ready.body?.cancel();
+    expect(await ready.json()).toMatchObject({ status: 'not ready', draining: true, workers: '0 of 2 listening' });
 
     client.writeRaw(message.slice(40) + '.\r\n');
     expect(await client.reply()).toMatch(/^250 /);
@@ -117,5 +117,21 @@ describe('serve with workers: 2', () => {
     expect(guard.logs.filter(isMsg('worker stopped'))).toHaveLength(2);
     expect(guard.logs.filter(isMsg('SMTP worker died; starting another'))).toHaveLength(0);
     expect(guard.logs.at(-1)?.['msg']).toBe('stopped');
+  });
+  it('a second signal while the workers drain kills them and exits 1', async () => {
+    const { guard } = await serveWorkers();
+    const { client } = await TestSmtpClient.open(guard.smtpPort);
+    await client.command('EHLO mailer.test');
+    await client.command('MAIL FROM:<app@example.co.jp>');
+    await client.command('RCPT TO:<a@ext1.com>');
+    expect(await client.command('DATA')).toMatch(/^354 /);
+    client.writeRaw('From: app@example.co.jp\r\nTo: a@ext1.com\r\n\r\nhalf');
+    guard.child.kill('SIGTERM');
+    await guard.waitForLog(isMsg('draining'), '"draining"');
+    guard.child.kill('SIGINT');
+    expect(await guard.exited).toEqual({ code: 1, signal: null });
+    // Never answered, so the mailer keeps its message; the worker holding the session is gone.
+    expect(await client.reply()).toBe('(connection closed)');
+    expect(guard.logs.some(isMsg('second signal: exiting now'))).toBe(true);
   });
 });
