@@ -42,3 +42,30 @@ export class ConnectionLimiter implements ConnectionSlots {
     return this.counts.size;
   }
 }
+
+/**
+ * Sessions whose slot is being asked for elsewhere (shared limits, an answer
+ * that comes later). A session that ends first has no slot for onClose to give
+ * back, so the slot goes back the moment it arrives instead of being held.
+ */
+export class SlotsAskedFor {
+  private readonly asking = new Set<string>();
+
+  wait(id: string, slot: Promise<(() => void) | null>, admit: (release: (() => void) | null) => void, failed: () => void): void {
+    this.asking.add(id);
+    slot.then(
+      (release) => {
+        if (!this.asking.delete(id)) return release?.();
+        admit(release);
+      },
+      () => {
+        if (this.asking.delete(id)) failed();
+      },
+    );
+  }
+
+  /** The session closed (its onClose ran). */
+  ended(id: string): void {
+    this.asking.delete(id);
+  }
+}

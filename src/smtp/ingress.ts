@@ -5,7 +5,7 @@ import { makeDomainClassifier, normaliseDomain } from '../analysis/domain.js';
 import { makeCidrMatcher } from '../net/cidr.js';
 import { listenOn } from '../net/listen.js';
 import type { EsmtpParams } from '../policy/verdict.js';
-import { ConnectionLimiter, type ConnectionSlots } from './connection-limiter.js';
+import { ConnectionLimiter, SlotsAskedFor, type ConnectionSlots } from './connection-limiter.js';
 import { esmtpParamsOf } from './esmtp-params.js';
 import { GreetingWithoutWaitServer } from './greeting-without-wait.js';
 import { IngressConnection, type IngressConnectionHooks } from './ingress-connection.js';
@@ -79,8 +79,7 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
   const limiter = shared.connections ?? new ConnectionLimiter(config.maxConnectionsPerClient);
   /** Per session admitted by onConnect: gives its per-client slot back (onClose). */
   const slots = new Map<string, () => void>();
-  /** Sessions whose slot is being asked for elsewhere (shared limits): one closed meanwhile gives its slot back at once. */
-  const asking = new Set<string>();
+  const asking = new SlotsAskedFor();
   const senderDomains = new Map<string, (domain: string) => boolean>();
   for (const user of config.auth.users) {
     if (user.allowedSenderDomains) senderDomains.set(user.name, makeDomainClassifier(user.allowedSenderDomains));
@@ -142,18 +141,7 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
       // remoteAddress is the PROXY header's address when the peer is a listed proxy.
       const slot = limiter.tryAcquire(session.remoteAddress);
       if (!(slot instanceof Promise)) return admit(slot);
-      asking.add(session.id);
-      slot.then(
-        (release) => {
-          // Closed while asked for: onClose found no slot to give back, so it goes back here.
-          if (!asking.delete(session.id)) return release?.();
-          admit(release);
-        },
-        () => {
-          asking.delete(session.id);
-          callback(new SmtpReplyError(replies.shuttingDown()));
-        },
-      );
+      asking.wait(session.id, slot, admit, () => callback(new SmtpReplyError(replies.shuttingDown())));
     },
 
     onAuth(auth, session, callback) {
@@ -252,7 +240,7 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
     onClose(session) {
       slots.get(session.id)?.();
       slots.delete(session.id);
-      asking.delete(session.id);
+      asking.ended(session.id);
       // A mailer that goes away mid-transaction was never told 250: it will send again.
       deadlines.end(session.id, "the mailer's connection closed");
       inData.delete(session.id);
