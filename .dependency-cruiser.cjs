@@ -5,6 +5,7 @@
 // (tsPreCompilationDeps): a type pulled from above is the same seam as a value.
 const LAYERS = [
   'cli',
+  'workers', // serve with workers: N > 1 (node:cluster): the primary and the SMTP worker processes
   '(app.ts)', // the composition root: builds every part and wires them together
   'admin',
   'observability', // watches everything below; nothing below knows it is watched

@@ -3,7 +3,7 @@ import { processMessage, type MessageResult, type ProcessDeps } from './actions/
 import { createAdminServer, type AdminServer } from './admin/admin-server.js';
 import { createAdminApi } from './admin/api.js';
 import { createReviewerUi } from './admin/ui/ui-plugin.js';
-import { createMetrics } from './observability/metrics.js';
+import { createMetrics, type Metrics } from './observability/metrics.js';
 import { checkReadiness } from './observability/readiness.js';
 import type { MailGuardConfig } from './config/schema.js';
 import type { Logger } from './observability/logger.js';
@@ -11,9 +11,11 @@ import { makeAddressMasker } from './observability/mask.js';
 import { logMessageOutcome } from './observability/message-line.js';
 import { newMessageId } from './message/message-id.js';
 import { createJudge } from './policy/judge.js';
-import { createIngress, type ReceivedTransaction } from './smtp/ingress.js';
+import { createIngress, type ReceivedTransaction, type SharedClientLimits } from './smtp/ingress.js';
 import { replies, type SmtpReply } from './reply/replies.js';
-import type { MessageStore } from './store/message-store.js';
+import type { DeliveryLedger, MessageStore } from './store/message-store.js';
+import type { Registry } from 'prom-client';
+import type { WorkersReadiness } from './observability/readiness.js';
 import { openStore } from './store/open-store.js';
 import { startRetention } from './review/retention.js';
 import { createBreakerGate } from './review/breaker.js';
@@ -25,14 +27,41 @@ import { SenderNotifier, type NoticeResult } from './actions/sender-notifier.js'
 import { WebhookDispatcher } from './observability/webhooks.js';
 
 export interface App {
+  /** The ports listened on; 0 for a part this role does not run. */
   start(): Promise<{ smtpPort: number; adminPort: number }>;
   /** Not ready first, then no new sessions, then in-flight transactions finish. */
   stop(): Promise<void>;
+  /** Not ready from now on: a drain has begun elsewhere (the primary's workers) before stop(). */
+  beginDrain(): void;
   readonly mode: 'relay' | 'rehearsal';
+  readonly metrics: Metrics;
+  /** The open store (null before start and after stop). */
+  store(): MessageStore | null;
+}
+
+/**
+ * What one process runs (src/workers/cluster-serve.ts says why):
+ * - all (default, `workers: 1`): everything, as one process.
+ * - ingress (a worker): SMTP, processMessage, its own upstream pool and store
+ *   handle; no admin server, delay scheduler or retention.
+ * - primary (with workers): the admin server, the delay scheduler and retention
+ *   once; no SMTP listener (the workers share the port).
+ */
+export interface AppOptions {
+  readonly role?: 'all' | 'ingress' | 'primary';
+  /** ingress: connection caps and AUTH lockouts kept by the primary, so they hold across workers. */
+  readonly clientLimits?: SharedClientLimits;
+  /** ingress with the file store: the primary's delivery ledger (one process owns the file). */
+  readonly fileLedger?: DeliveryLedger & { close(): Promise<void> };
+  /** primary: what /metrics serves (the sum over the workers and this process). */
+  readonly metricsRegistry?: (own: Registry) => Registry;
+  /** primary: how many workers listen, for readiness. */
+  readonly workers?: () => WorkersReadiness;
 }
 
 /** Builds every part from a validated config; nothing listens until start(). */
-export function createApp(config: MailGuardConfig, logger: Logger): App {
+export function createApp(config: MailGuardConfig, logger: Logger, options: AppOptions = {}): App {
+  const role = options.role ?? 'all';
   const pool = config.upstream ? new UpstreamPool(config.upstream, { logger }) : null;
   // A paused sender's violations count under the rule "breaker": its series exists from the start when a breaker is configured.
   const metrics = createMetrics([...config.policy.rules.map((r) => r.name), ...(config.policy.breaker ? ['breaker'] : [])]);
@@ -79,23 +108,30 @@ export function createApp(config: MailGuardConfig, logger: Logger): App {
     }
   };
 
-  const ingress = createIngress(config.smtp, {
-    onMessage,
-    onSession: (result) => metrics.sessions.inc({ result }),
-    onAuthFailure: () => metrics.sessions.inc({ result: 'auth_failed' }),
-    onAuthLockout: ({ clientAddress, failures, windowSeconds }) => {
-      metrics.authLockouts.inc();
-      // The client's IP only: the user name may be a mail address, and the password never belongs in a log.
-      logger.warn(
-        { event: 'auth_lockout', client: clientAddress, failures, windowSeconds },
-        'SMTP AUTH locked out a client address after repeated failed logins',
-      );
-    },
-    onOversized: (size) => {
-      metrics.messages.inc({ action: 'reject' });
-      metrics.messageBytes.observe(size);
-    },
-  });
+  const ingress =
+    role === 'primary'
+      ? null
+      : createIngress(
+          config.smtp,
+          {
+            onMessage,
+            onSession: (result) => metrics.sessions.inc({ result }),
+            onAuthFailure: () => metrics.sessions.inc({ result: 'auth_failed' }),
+            onAuthLockout: ({ clientAddress, failures, windowSeconds }) => {
+              metrics.authLockouts.inc();
+              // The client's IP only: the user name may be a mail address, and the password never belongs in a log.
+              logger.warn(
+                { event: 'auth_lockout', client: clientAddress, failures, windowSeconds },
+                'SMTP AUTH locked out a client address after repeated failed logins',
+              );
+            },
+            onOversized: (size) => {
+              metrics.messages.inc({ action: 'reject' });
+              metrics.messageBytes.observe(size);
+            },
+          },
+          options.clientLimits,
+        );
   let admin: AdminServer | null = null;
   let store: MessageStore | null = null;
   let retention: { stop(): void } | null = null;
@@ -114,16 +150,24 @@ export function createApp(config: MailGuardConfig, logger: Logger): App {
     verify: () => pool.verify(),
     probeSucceeded: () => health.recovered(),
   };
-  const readiness = () => checkReadiness({ store: () => store, upstream: upstreamReadiness, draining: () => draining });
-  metrics.watchReadiness(readiness);
+  const readiness = () => checkReadiness({ store: () => store, upstream: upstreamReadiness, draining: () => draining, workers: options.workers });
+  // A worker's store gauges and readiness would be counted once per worker: the primary reports them.
+  if (role !== 'ingress') metrics.watchReadiness(readiness);
 
   return {
     mode: pool ? 'relay' : 'rehearsal',
+    metrics,
+    store: () => store,
+    beginDrain() {
+      draining = true;
+    },
     async start() {
-      const opened = await openStore(config.store, logger);
+      const opened = await openStore(config.store, logger, options.fileLedger);
       store = opened;
-      metrics.watchStore(opened);
-      retention = startRetention(opened, config.store.retentionDays, logger);
+      if (role !== 'ingress') {
+        metrics.watchStore(opened);
+        retention = startRetention(opened, config.store.retentionDays, logger);
+      }
       const shared = {
         relay,
         // Part of the store: with store.type redis every instance sees the same one.
@@ -149,7 +193,7 @@ export function createApp(config: MailGuardConfig, logger: Logger): App {
       const breaker = breakerLimits ? createBreakerGate({ store: opened, limits: breakerLimits, events, logger, mask }) : null;
       deps = { ...shared, decide, mask, notice, breaker, events, senderNotices };
       // Delayed mail leaves from here (policy.delaySeconds); in rehearsal mode nothing leaves at all.
-      if (relay) {
+      if (relay && role !== 'ingress') {
         scheduler = startDelayScheduler({
           ...shared,
           relay,
@@ -159,19 +203,21 @@ export function createApp(config: MailGuardConfig, logger: Logger): App {
         });
       }
       const review = { ...shared, tokens: config.admin.tokens, fourEyes: config.policy.fourEyes, logger, events };
-      admin = createAdminServer(config.admin, {
-        api: createAdminApi(review),
-        ui: createReviewerUi({ ...review, sessionSecret: config.admin.sessionSecret }),
-        registry: metrics.registry,
-        readiness,
-      });
-      const smtpPort = await ingress.listen();
-      const adminPort = await admin.listen();
+      if (role !== 'ingress') {
+        admin = createAdminServer(config.admin, {
+          api: createAdminApi(review),
+          ui: createReviewerUi({ ...review, sessionSecret: config.admin.sessionSecret }),
+          registry: options.metricsRegistry?.(metrics.registry) ?? metrics.registry,
+          readiness,
+        });
+      }
+      const smtpPort = (await ingress?.listen()) ?? 0;
+      const adminPort = (await admin?.listen()) ?? 0;
       return { smtpPort, adminPort };
     },
     async stop() {
       draining = true;
-      await ingress.close();
+      await ingress?.close();
       deps = null;
       // Before the pool closes: a departure under way finishes, no new one starts.
       await scheduler?.stop();

@@ -325,6 +325,8 @@ const log = z.strictObject({
   showAddresses: z.boolean().default(false),
 });
 
+const WORKERS = 'expected auto or an integer from 1 to 64';
+
 export const configSchema = z.strictObject({
   smtp: smtp.default(() => smtp.parse({})),
   admin: admin.default(() => admin.parse({})),
@@ -335,6 +337,9 @@ export const configSchema = z.strictObject({
   log: log.default(() => log.parse({})),
   notify: notify.default(() => notify.parse({})),
   shutdownGraceSeconds: positiveInt.default(30),
+  // SMTP worker processes sharing smtp.port (node:cluster); auto = one per core
+  // (os.availableParallelism()). Kept as written: `serve` resolves auto on the host it runs on.
+  workers: z.union([z.literal('auto'), z.number({ error: WORKERS }).int(WORKERS).min(1, WORKERS).max(64, WORKERS)], { error: WORKERS }).default(1),
 });
 
 export type MailGuardConfig = z.infer<typeof configSchema>;

@@ -24,6 +24,7 @@ export function createMetrics(ruleNames: readonly string[]) {
   // The store is opened after the metrics exist; scrapes read it through this.
   let store: MessageStore | null = null;
   let readiness: (() => Promise<ReadinessReport>) | null = null;
+  let workersListening: (() => number) | null = null;
   collectDefaultMetrics({ register: registry });
   // Both readiness gauges are collected in parallel at scrape time: one check serves both.
   let lastCheck: { at: number; report: Promise<ReadinessReport> } | null = null;
@@ -51,6 +52,7 @@ export function createMetrics(ruleNames: readonly string[]) {
       this.set({ check: 'store' }, report.checks.store === 'ok' ? 1 : 0);
       this.set({ check: 'upstream' }, report.checks.upstream.startsWith('failing') ? 0 : 1);
       this.set({ check: 'draining' }, report.checks.draining ? 0 : 1);
+      if (report.checks.workers !== undefined) this.set({ check: 'workers' }, report.checks.workers.startsWith('0 ') ? 0 : 1);
     },
   });
   const metrics = {
@@ -183,6 +185,20 @@ export function createMetrics(ruleNames: readonly string[]) {
       labelNames: ['result'] as const,
       registers: [registry],
     }),
+    // With workers (src/workers): counted by the primary, which restarts a worker that died.
+    workerRestarts: new Counter({
+      name: 'mailguard_worker_restarts_total',
+      help: 'SMTP worker processes that died unexpectedly and were started again',
+      registers: [registry],
+    }),
+    workersListening: new Gauge({
+      name: 'mailguard_workers_listening',
+      help: 'SMTP worker processes listening on smtp.port (with workers > 1)',
+      registers: [registry],
+      collect() {
+        if (workersListening) this.set(workersListening());
+      },
+    }),
     ready: new Gauge({
       name: 'mailguard_ready',
       help: '1 when the store and upstream answer and mail-guard is not draining',
@@ -198,6 +214,7 @@ export function createMetrics(ruleNames: readonly string[]) {
   for (const action of OUTCOME_ACTIONS) metrics.messages.inc({ action }, 0);
   for (const result of SESSION_RESULTS) metrics.sessions.inc({ result }, 0);
   metrics.authLockouts.inc(0);
+  metrics.workerRestarts.inc(0);
   for (const c of UPSTREAM_ERROR_CLASSES) metrics.upstreamErrors.inc({ class: c }, 0);
   for (const form of COPY_FORMS) metrics.copiesWithheld.inc({ form }, 0);
   for (const kind of NOTICE_KINDS) for (const result of NOTICE_RESULTS) metrics.notices.inc({ kind, result }, 0);
@@ -211,7 +228,27 @@ export function createMetrics(ruleNames: readonly string[]) {
     watchReadiness(check: () => Promise<ReadinessReport>) {
       readiness = check;
     },
+    watchWorkers(listening: () => number) {
+      workersListening = listening;
+    },
   };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/**
+ * Read from the store or about the whole service: with workers the primary
+ * reports these once, and the workers' copies are left out of the sum (a
+ * quarantine count summed over N workers would be N times too high).
+ */
+export const PRIMARY_ONLY_METRICS: ReadonlySet<string> = new Set([
+  'mailguard_ready',
+  'mailguard_ready_check',
+  'mailguard_quarantine_messages',
+  'mailguard_quarantine_oldest_held_seconds',
+  'mailguard_breakers_open',
+  'mailguard_delayed_messages',
+  'mailguard_release_claims_expired',
+  'mailguard_worker_restarts_total',
+  'mailguard_workers_listening',
+]);

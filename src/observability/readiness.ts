@@ -6,7 +6,15 @@ export interface ReadinessReport {
     readonly store: string;
     readonly upstream: string;
     readonly draining: boolean;
+    /** With workers: how many of them listen, e.g. "2 of 2 listening". */
+    readonly workers?: string;
   };
+}
+
+/** The primary's view of its SMTP workers (src/workers). */
+export interface WorkersReadiness {
+  readonly listening: number;
+  readonly wanted: number;
 }
 
 export interface ReadinessDeps {
@@ -21,6 +29,8 @@ export interface ReadinessDeps {
     probeSucceeded(): void;
   } | null;
   readonly draining: () => boolean;
+  /** With workers: not ready while none of them listens (nobody would answer on smtp.port). */
+  readonly workers?: (() => WorkersReadiness) | undefined;
   /** A relay that accepted a message this recently counts as reachable without a probe. */
   readonly recentMs?: number;
   readonly probeTimeoutMs?: number;
@@ -65,5 +75,8 @@ export async function checkReadiness(deps: ReadinessDeps): Promise<ReadinessRepo
   const [store, upstream] = await Promise.all([storeCheck, upstreamCheck]);
   const draining = deps.draining();
   const upstreamOk = upstream === 'ok' || !deps.upstream;
-  return { ready: store === 'ok' && upstreamOk && !draining, checks: { store, upstream, draining } };
+  const workers = deps.workers?.();
+  const workersOk = !workers || workers.listening > 0;
+  const checks = { store, upstream, draining, ...(workers ? { workers: `${workers.listening} of ${workers.wanted} listening` } : {}) };
+  return { ready: store === 'ok' && upstreamOk && !draining && workersOk, checks };
 }

@@ -5,12 +5,12 @@ import { makeDomainClassifier, normaliseDomain } from '../analysis/domain.js';
 import { makeCidrMatcher } from '../net/cidr.js';
 import { listenOn } from '../net/listen.js';
 import type { EsmtpParams } from '../policy/verdict.js';
-import { ConnectionLimiter } from './connection-limiter.js';
+import { ConnectionLimiter, SlotsAskedFor, type ConnectionSlots } from './connection-limiter.js';
 import { esmtpParamsOf } from './esmtp-params.js';
 import { GreetingWithoutWaitServer } from './greeting-without-wait.js';
 import { IngressConnection, type IngressConnectionHooks } from './ingress-connection.js';
 import { replies, SmtpReplyError, type SmtpReply } from '../reply/replies.js';
-import { AuthFailureLimiter, authReplies, createAuthenticator, DEFAULT_AUTH_LIMITS } from './smtp-auth.js';
+import { AuthFailureLimiter, authReplies, createAuthenticator, DEFAULT_AUTH_LIMITS, type AuthAttempts } from './smtp-auth.js';
 import { readSmtpTls } from './smtp-tls.js';
 import { TransactionDeadlines } from './transaction-deadlines.js';
 
@@ -54,6 +54,12 @@ export interface AuthLockout {
   readonly windowSeconds: number;
 }
 
+/** Counts kept outside this ingress (several worker processes share one set); absent = this ingress's own. */
+export interface SharedClientLimits {
+  readonly connections?: ConnectionSlots;
+  readonly authAttempts?: AuthAttempts;
+}
+
 export interface Ingress {
   /** Listens on smtp.port (and smtp.tlsPort); resolves to the plain port. */
   listen(): Promise<number>;
@@ -62,17 +68,18 @@ export interface Ingress {
   close(): Promise<void>;
 }
 
-export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHooks): Ingress {
+export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHooks, shared: SharedClientLimits = {}): Ingress {
   // The schema has checked the keys against each other (config/schema.ts): AUTH
   // only with TLS, required AUTH only with users, smtp.tlsPort only with smtp.tls.
   const authEnabled = config.auth.users.length > 0;
   const authenticator = authEnabled ? createAuthenticator(config.auth) : null;
   const authLimits = DEFAULT_AUTH_LIMITS;
-  const authFailures = new AuthFailureLimiter(authLimits);
+  const authFailures = shared.authAttempts ?? new AuthFailureLimiter(authLimits);
   const isAllowed = makeCidrMatcher(config.allowFrom);
-  const limiter = new ConnectionLimiter(config.maxConnectionsPerClient);
+  const limiter = shared.connections ?? new ConnectionLimiter(config.maxConnectionsPerClient);
   /** Per session admitted by onConnect: gives its per-client slot back (onClose). */
   const slots = new Map<string, () => void>();
+  const asking = new SlotsAskedFor();
   const senderDomains = new Map<string, (domain: string) => boolean>();
   for (const user of config.auth.users) {
     if (user.allowedSenderDomains) senderDomains.set(user.name, makeDomainClassifier(user.allowedSenderDomains));
@@ -120,17 +127,21 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
         hooks.onSession?.('denied');
         return callback(new SmtpReplyError(replies.clientNotAllowed()));
       }
+      const admit = (release: (() => void) | null) => {
+        if (!release) {
+          hooks.onSession?.('denied');
+          return callback(new SmtpReplyError(replies.tooManyConnections()));
+        }
+        // onClose runs once for every session that got here, however it ends (QUIT,
+        // a 421, a reset, a failed STARTTLS handshake): the slot comes back there.
+        slots.set(session.id, release);
+        hooks.onSession?.('accepted');
+        callback();
+      };
       // remoteAddress is the PROXY header's address when the peer is a listed proxy.
-      const release = limiter.tryAcquire(session.remoteAddress);
-      if (!release) {
-        hooks.onSession?.('denied');
-        return callback(new SmtpReplyError(replies.tooManyConnections()));
-      }
-      // onClose runs once for every session that got here, however it ends (QUIT,
-      // a 421, a reset, a failed STARTTLS handshake): the slot comes back there.
-      slots.set(session.id, release);
-      hooks.onSession?.('accepted');
-      callback();
+      const slot = limiter.tryAcquire(session.remoteAddress);
+      if (!(slot instanceof Promise)) return admit(slot);
+      asking.wait(session.id, slot, admit, () => callback(new SmtpReplyError(replies.shuttingDown())));
     },
 
     onAuth(auth, session, callback) {
@@ -146,11 +157,11 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
         try {
           user = await authenticator.verify(auth.username ?? '', typeof auth.password === 'string' ? auth.password : '');
         } catch {
-          authFailures.end(address, false);
+          await authFailures.end(address, false);
           return authReplies.temporaryFailure();
         }
         const failed = user === null || proxying;
-        const lockedOut = authFailures.end(address, failed);
+        const lockedOut = await authFailures.end(address, failed);
         if (!failed) return user!;
         hooks.onAuthFailure?.();
         if (lockedOut) hooks.onAuthLockout?.({ clientAddress: address, failures: authLimits.maxFailures, windowSeconds: authLimits.windowMs / 1000 });
@@ -229,6 +240,7 @@ export function createIngress(config: MailGuardConfig['smtp'], hooks: IngressHoo
     onClose(session) {
       slots.get(session.id)?.();
       slots.delete(session.id);
+      asking.ended(session.id);
       // A mailer that goes away mid-transaction was never told 250: it will send again.
       deadlines.end(session.id, "the mailer's connection closed");
       inData.delete(session.id);

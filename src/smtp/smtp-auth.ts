@@ -45,6 +45,20 @@ interface ClientFailures {
 const busy = (entry: ClientFailures): boolean => entry.pending > 0 || entry.waiting.length > 0;
 
 /**
+ * The failed-login limiter as the ingress uses it: an AuthFailureLimiter in one
+ * process; with several worker processes a client of the one limiter they share
+ * (src/workers/shared-limits.ts), whose blocked() answers from what it was told.
+ */
+export interface AuthAttempts {
+  /** True when this address is locked out (the gate before AUTH reads credentials). */
+  blocked(address: string): boolean;
+  /** Reserves an attempt: true once it may run (then end() must follow), false when locked out. */
+  begin(address: string): Promise<boolean>;
+  /** Ends a reserved attempt; true when this failure locked the address out (once per lockout). */
+  end(address: string, failed: boolean): boolean | Promise<boolean>;
+}
+
+/**
  * Failed AUTH attempts per client address in a sliding window. Only a failed
  * login counts: a check still running is no failure, so ten correct logins at
  * the same moment all go through. Parallel guesses still cannot race past the
@@ -53,7 +67,7 @@ const busy = (entry: ClientFailures): boolean => entry.pending > 0 || entry.wait
  * counter (one valid account must not buy unlimited guesses at others);
  * entries expire with the window and the map is capped.
  */
-export class AuthFailureLimiter {
+export class AuthFailureLimiter implements AuthAttempts {
   private readonly clients = new Map<string, ClientFailures>();
 
   constructor(
@@ -65,6 +79,12 @@ export class AuthFailureLimiter {
   blocked(address: string): boolean {
     const entry = this.current(address);
     return entry !== undefined && entry.times.length >= this.limits.maxFailures;
+  }
+
+  /** When a locked-out address may try again (its oldest counted failure leaves the window), null when not locked out. */
+  lockedUntil(address: string): number | null {
+    if (!this.blocked(address)) return null;
+    return this.clients.get(address)!.times[0]! + this.limits.windowMs;
   }
 
   /**

@@ -11,6 +11,7 @@ import {
   type ListQuery,
   type MessageStore,
   type Transition,
+  type DeliveryLedger,
 } from './message-store.js';
 import { FileLedger } from './file-ledger.js';
 import { FileAuditLog } from './file-audit-log.js';
@@ -32,8 +33,9 @@ import { isMessageId } from '../message/message-id.js';
  */
 export async function openFileStore(
   path: string,
-  // marksClock: for tests, the clock the notice marks expire by.
-  options: { readonly ledgerHours?: number; readonly marksClock?: () => number } = {},
+  // marksClock: for tests, the clock the notice marks expire by. ledger: one kept by
+  // another process (the workers' primary, src/workers), since one process owns the file's ledger.
+  options: { readonly ledgerHours?: number; readonly marksClock?: () => number; readonly ledger?: ClosableLedger } = {},
 ): Promise<MessageStore> {
   const root = resolve(path);
   try {
@@ -42,9 +44,9 @@ export async function openFileStore(
   } catch (err) {
     throw unavailable(`cannot create the store directory ${root}`, err);
   }
-  let ledger: FileLedger;
+  let ledger: ClosableLedger;
   try {
-    ledger = await FileLedger.open(join(root, 'delivery-ledger.jsonl'), (options.ledgerHours ?? 120) * 3_600_000);
+    ledger = options.ledger ?? (await FileLedger.open(join(root, 'delivery-ledger.jsonl'), (options.ledgerHours ?? 120) * 3_600_000));
   } catch (err) {
     throw unavailable(`cannot open the delivery ledger in ${root}`, err);
   }
@@ -56,6 +58,8 @@ export async function openFileStore(
   return store;
 }
 
+type ClosableLedger = DeliveryLedger & { close(): Promise<void> };
+
 class FileStore implements MessageStore {
   readonly #index: StatusIndex;
   #closed = false;
@@ -65,7 +69,7 @@ class FileStore implements MessageStore {
 
   constructor(
     private readonly dirs: RecordDirectories,
-    readonly ledger: FileLedger,
+    readonly ledger: ClosableLedger,
     readonly audit: FileAuditLog,
     readonly marks: FileMarks,
   ) {

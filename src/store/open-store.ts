@@ -1,7 +1,7 @@
 import type { MailGuardConfig } from '../config/schema.js';
 import type { Logger } from 'pino';
 import { openFileStore } from './file-store.js';
-import type { MessageStore } from './message-store.js';
+import type { DeliveryLedger, MessageStore } from './message-store.js';
 import { openRedisStore } from './redis-store.js';
 
 /**
@@ -9,7 +9,12 @@ import { openRedisStore } from './redis-store.js';
  * StoreUnavailableError. `logger` hears about a Redis not set up to keep held
  * mail (AOF off, an evicting maxmemory-policy).
  */
-export async function openStore(config: MailGuardConfig['store'], logger?: Pick<Logger, 'warn'>): Promise<MessageStore> {
+export async function openStore(
+  config: MailGuardConfig['store'],
+  logger?: Pick<Logger, 'warn'>,
+  // The file store's ledger when another process owns it (workers); Redis shares its own.
+  fileLedger?: DeliveryLedger & { close(): Promise<void> },
+): Promise<MessageStore> {
   if (config.type === 'redis') {
     // ioredis's own commandTimeout option, read here so the store's fail-fast default cannot be lost by omission.
     const { commandTimeout, ...redisOptions } = config.redisOptions ?? {};
@@ -21,5 +26,5 @@ export async function openStore(config: MailGuardConfig['store'], logger?: Pick<
       ledgerHours: config.ledgerHours,
     });
   }
-  return openFileStore(config.path, { ledgerHours: config.ledgerHours });
+  return openFileStore(config.path, { ledgerHours: config.ledgerHours, ...(fileLedger ? { ledger: fileLedger } : {}) });
 }

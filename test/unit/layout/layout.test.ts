@@ -45,6 +45,13 @@ describe('the layout rules themselves', () => {
     await file('src/analysis/upward.ts', "import { deliver } from '../actions/deliver.js';\nexport const x = deliver;\n");
     await file('src/policy/reads-disk.ts', "import { readFileSync } from 'node:fs';\nexport const y = readFileSync;\n");
     await file('src/message/a.ts', "import { b } from './b.js';\nexport const a = () => b;\n");
+    // workers/ sits between cli/ and app.ts: cli may use it, the composition root may not.
+    await file('src/workers/cluster-serve.ts', 'export const serve = 1;\n');
+    await file('src/app.ts', "import { serve } from './workers/cluster-serve.js';\nexport const app = serve;\n");
+    await file(
+      'src/cli/serve-command.ts',
+      "import { serve } from '../workers/cluster-serve.js';\nimport { app } from '../app.js';\nexport const run = serve + app;\n",
+    );
     await file('src/message/b.ts', "import type { a } from './a.js';\nexport const b = 1 as unknown as typeof a;\n");
   });
   afterAll(async () => {
@@ -56,5 +63,7 @@ describe('the layout rules themselves', () => {
     expect(rules).toContain('layer-analysis src/analysis/upward.ts');
     expect(rules).toContain('pure-analysis-and-policy src/policy/reads-disk.ts');
     expect([...rules].some((r) => r.startsWith('no-circular src/message/'))).toBe(true);
+    expect(rules).toContain('layer-app.ts src/app.ts');
+    expect([...rules].some((r) => r.endsWith('src/cli/serve-command.ts'))).toBe(false);
   });
 });
