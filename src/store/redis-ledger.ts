@@ -1,5 +1,6 @@
 import type { RedisClient } from './redis-client.js';
 import type { DeliveryLedger } from './message-store.js';
+import { awaitReplicas, NO_REPLICA_WAIT, type ReplicaWait } from './redis-replicas.js';
 
 /**
  * The shared delivery ledger: one Redis set of accepted recipients per message
@@ -16,6 +17,7 @@ export class RedisLedger implements DeliveryLedger {
     private readonly prefix: string,
     private readonly ttlMs: number,
     private readonly guard: <T>(fn: () => Promise<T>) => Promise<T>,
+    private readonly replicaWait: ReplicaWait = NO_REPLICA_WAIT,
   ) {}
 
   async acceptedRecipients(digest: string): Promise<ReadonlySet<string>> {
@@ -33,6 +35,8 @@ export class RedisLedger implements DeliveryLedger {
         .exec();
       const failed = replies?.find(([err]) => err);
       if (!replies || failed) throw failed?.[0] ?? new Error('ledger write was not executed');
+      // Lost in a failover, the retry on another instance would send these copies again.
+      await awaitReplicas(this.client, this.replicaWait);
     });
   }
 

@@ -2,6 +2,7 @@ import type { RedisClient } from './redis-client.js';
 import { StoreConflictError, StoreUnavailableError } from './message-store.js';
 import { isMessageId } from '../message/message-id.js';
 import { RECORD_STATUSES, type HistoryEntry, type MessageRecord, type RecordStatus } from './record.js';
+import { awaitReplicas, NO_REPLICA_WAIT, type ReplicaWait } from './redis-replicas.js';
 import { SCRIPTS, type ScriptName } from './redis-store-scripts.js';
 
 /**
@@ -30,6 +31,7 @@ export class RedisRecords {
   constructor(
     readonly client: ScriptedClient,
     private readonly tag: string,
+    readonly replicaWait: ReplicaWait = NO_REPLICA_WAIT,
   ) {}
 
   /** Record, raw and history of several ids in one MULTI: a consistent snapshot of each. */
@@ -54,7 +56,9 @@ export class RedisRecords {
     // KEYS and ARGV travel as one list: a wrong key count would shift ARGV into KEYS.
     const expected = SCRIPTS[name].numberOfKeys;
     if (keys.length !== expected) throw new RangeError(`script ${name}: ${keys.length} keys, expected ${expected}`);
-    return this.client[`mailGuard_${name}`](...keys, ...args);
+    const reply = await this.client[`mailGuard_${name}`](...keys, ...args);
+    if (DURABLE.has(name)) await awaitReplicas(this.client, this.replicaWait);
+    return reply;
   }
 
   recordKeys(id: string, withIndexes: boolean): string[] {
@@ -83,6 +87,13 @@ export class RedisRecords {
     return `${this.tag}:${kind}:${name}`;
   }
 }
+
+/**
+ * The scripts whose write a caller relies on once it returns: a record put
+ * (held, delayed, captured), its moves and history, claims and their end, the
+ * audit log. Not the lease renewal, the purge or the listing.
+ */
+const DURABLE: ReadonlySet<ScriptName> = new Set(['put', 'transition', 'appendHistory', 'claim', 'abandon', 'retryExpired', 'complete', 'auditAppend']);
 
 export function checkId(id: string): void {
   if (!isMessageId(id)) throw new StoreConflictError(`no record ${JSON.stringify(id)}`, null);

@@ -21,6 +21,7 @@ import { listRecords } from './redis-listing.js';
 import { RedisMarks } from './redis-marks.js';
 import { checkId, decodeSnapshot, defineScripts, outcome, RedisRecords, type ScriptedClient } from './redis-records.js';
 import { RedisReleaseClaims } from './redis-release-claims.js';
+import type { ReplicaWait } from './redis-replicas.js';
 import { checkStatus, emptyCounts } from './store-common.js';
 
 export interface RedisStoreOptions {
@@ -39,6 +40,8 @@ export interface RedisStoreOptions {
   readonly onWarning?: ((message: string) => void) | undefined;
   /** store.ledgerHours: how long a delivery-ledger entry lives (default 120). */
   readonly ledgerHours?: number | undefined;
+  /** store.redisWaitReplicas / redisWaitTimeoutMs: replicas that must confirm a durable write (default none). */
+  readonly replicaWait?: ReplicaWait | undefined;
   /** Called each time the connection is back after it was lost: ioredis is ready for commands again. */
   readonly onReconnect?: (() => void) | undefined;
 }
@@ -72,7 +75,7 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Messag
   if (options.onWarning) for (const warning of await durabilityWarnings(client)) options.onWarning(warning);
   // Attached after the first connection is up: every later 'ready' is a reconnect.
   if (options.onReconnect) client.on('ready', options.onReconnect);
-  const store = new RedisStore(client, `{${prefix}}`, (options.ledgerHours ?? 120) * 3_600_000);
+  const store = new RedisStore(client, `{${prefix}}`, (options.ledgerHours ?? 120) * 3_600_000, options.replicaWait);
   await store.indexLeaselessClaims();
   return store;
 }
@@ -90,10 +93,11 @@ class RedisStore implements MessageStore {
     private readonly client: ScriptedClient,
     tag: string,
     ledgerTtlMs: number,
+    replicaWait: ReplicaWait | undefined,
   ) {
-    this.#records = new RedisRecords(client, tag);
+    this.#records = new RedisRecords(client, tag, replicaWait);
     this.#claims = new RedisReleaseClaims(this.#records, (fn) => this.#guard(fn));
-    this.ledger = new RedisLedger(client, `${tag}:ledger:`, ledgerTtlMs, (fn) => this.#guard(fn));
+    this.ledger = new RedisLedger(client, `${tag}:ledger:`, ledgerTtlMs, (fn) => this.#guard(fn), replicaWait);
     this.breakers = new RedisBreakers(client, tag, (fn) => this.#guard(fn));
     this.marks = new RedisMarks(client, `${tag}:mark:`, (fn) => this.#guard(fn));
     const auditKey = auditLogKey(tag);
