@@ -1,4 +1,5 @@
 import { Cluster, Redis, type ClusterNode, type ClusterOptions, type RedisOptions } from 'ioredis';
+import { StoreUnavailableError } from './message-store.js';
 
 export type RedisClient = Redis | Cluster;
 
@@ -13,8 +14,10 @@ export type RedisClient = Redis | Cluster;
  * store is unavailable (451), and a script replayed behind its back would
  * write a record or a claim nobody waits for. A READONLY reply (a primary
  * demoted to replica while the connection stayed open) drops the connection,
- * so the next command asks the sentinels for the new primary; the sentinels'
- * +switch-master does the same at once (failoverDetector).
+ * so the next command asks the sentinels for the new primary. (Not ioredis's
+ * failoverDetector: a +switch-master that arrives while the client is still
+ * reconnecting calls that attempt off, and ioredis then stops for good; the
+ * soak saw two of three instances never come back.)
  */
 export function createRedisClient(url: string, redisOptions: Record<string, unknown>, commandTimeout: number): RedisClient {
   const { cluster, clusterOptions, ...rest } = redisOptions;
@@ -36,7 +39,7 @@ export function createRedisClient(url: string, redisOptions: Record<string, unkn
     // Sentinel: a lost primary is replaced within seconds, so try again sooner than for a lone server.
     retryStrategy: sentinel ? (times: number): number => Math.min(times * 100, 500) : reconnect,
     reconnectOnError: demotedPrimary,
-    ...(sentinel ? { failoverDetector: true, sentinelRetryStrategy: (times: number): number => Math.min(times * 100, 500) } : {}),
+    ...(sentinel ? { sentinelRetryStrategy: (times: number): number => Math.min(times * 100, 500) } : {}),
     ...(rest as RedisOptions),
     ...failFast,
   };
@@ -47,6 +50,54 @@ export function createRedisClient(url: string, redisOptions: Record<string, unkn
 /** READONLY: this server is a replica now. Reconnect (to the primary Sentinel names); the command itself fails (1, not 2: never resend). */
 function demotedPrimary(err: Error): boolean {
   return err.message.startsWith('READONLY');
+}
+
+/**
+ * Connects `client` and PINGs it, or fails with StoreUnavailableError. Without
+ * an 'error' listener ioredis prints every reconnect failure to the console; the
+ * failures reach callers as StoreUnavailableError instead.
+ */
+export async function connectOrFail(client: RedisClient, closed: () => boolean): Promise<void> {
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.ping();
+  } catch (err) {
+    client.disconnect();
+    throw new StoreUnavailableError(`redis: cannot connect: ${(err as Error).message}`, { cause: err });
+  }
+  reconnectAfterEnd(client, closed);
+}
+
+/**
+ * Another connection with the same options (Sentinel too), connected; on
+ * failure `client` is disconnected as well. Not for a Cluster, where WAIT has
+ * no one node to ask.
+ */
+export async function secondConnection<C extends RedisClient>(client: C, closed: () => boolean): Promise<C> {
+  if (client instanceof Cluster) throw new RangeError('store.redisWaitReplicas: not with a Redis Cluster');
+  const second = client.duplicate() as C;
+  try {
+    await connectOrFail(second, closed);
+  } catch (err) {
+    client.disconnect();
+    throw err;
+  }
+  return second;
+}
+
+/**
+ * ioredis ends a client for good ('end') when a connect attempt fails outright
+ * (a Sentinel lookup called off mid-way) instead of retrying: start it again
+ * until `closed()`, so an instance never stays cut off after a failover.
+ */
+function reconnectAfterEnd(client: RedisClient, closed: () => boolean): void {
+  client.on('end', () => {
+    if (closed()) return;
+    setTimeout(() => {
+      if (!closed()) client.connect().catch(() => undefined);
+    }, 500).unref();
+  });
 }
 
 /** What an operator must change for Redis to keep held mail; empty when it is set up right. */

@@ -18,6 +18,8 @@ export class RedisLedger implements DeliveryLedger {
     private readonly ttlMs: number,
     private readonly guard: <T>(fn: () => Promise<T>) => Promise<T>,
     private readonly replicaWait: ReplicaWait = NO_REPLICA_WAIT,
+    /** The connection whose writes the WAIT covers (see RedisRecords.confirming). */
+    private readonly confirming: RedisClient = client,
   ) {}
 
   async acceptedRecipients(digest: string): Promise<ReadonlySet<string>> {
@@ -28,7 +30,7 @@ export class RedisLedger implements DeliveryLedger {
     if (recipients.length === 0) return;
     const key = this.prefix + digest;
     await this.guard(async () => {
-      const replies = await this.client
+      const replies = await this.confirming
         .multi()
         .sadd(key, ...recipients.map((r) => r.toLowerCase()))
         .pexpire(key, this.ttlMs)
@@ -36,7 +38,7 @@ export class RedisLedger implements DeliveryLedger {
       const failed = replies?.find(([err]) => err);
       if (!replies || failed) throw failed?.[0] ?? new Error('ledger write was not executed');
       // Lost in a failover, the retry on another instance would send these copies again.
-      await awaitReplicas(this.client, this.replicaWait);
+      await awaitReplicas(this.confirming, this.replicaWait);
     });
   }
 

@@ -14,21 +14,26 @@ export interface ReplicaWait {
   readonly timeoutMs: number;
 }
 
+/** The write is on the primary, but fewer replicas than asked confirmed it in time. */
+export class ReplicaShortfallError extends StoreUnavailableError {}
+
 /** Nothing to wait for: one Redis, or an operator who accepts the gap. */
 export const NO_REPLICA_WAIT: ReplicaWait = { replicas: 0, timeoutMs: 0 };
 
 /**
- * WAIT for every write this connection made so far. The write itself stays on
- * the primary when the replicas fall short: the caller answers 451 and the
- * mailer's retry makes a new one, so a held record may exist twice then (never
- * zero times after a 250).
+ * WAIT for every write this connection made so far. When the replicas fall
+ * short the write is still on the primary: the store takes back what it can (a
+ * record put, a claim taken) and the caller answers 451. Should the primary
+ * die before that, the write either died with it or reached a replica late: a
+ * held record may then exist twice (the mailer's retry makes another), never
+ * zero times after a 250.
  */
 export async function awaitReplicas(client: RedisClient, wait: ReplicaWait): Promise<void> {
   if (wait.replicas <= 0) return;
   // The config refuses this with a Cluster, where WAIT would reach an arbitrary node, not the records' one.
   const acknowledged = Number(await client.wait(wait.replicas, wait.timeoutMs));
   if (acknowledged < wait.replicas) {
-    throw new StoreUnavailableError(
+    throw new ReplicaShortfallError(
       `redis: written on the primary but ${acknowledged} of ${wait.replicas} replica(s) confirmed it within ${wait.timeoutMs} ms (store.redisWaitReplicas)`,
     );
   }

@@ -51,9 +51,12 @@ describe.skipIf(!group)('redis store through Sentinel: the primary killed', () =
   const g = group!;
 
   it('answers StoreUnavailable while Sentinel promotes a replica, then works on the new primary with everything it acknowledged', async () => {
-    const { store, reconnected } = await openThrough(g, 1, `fo-${randomBytes(4).toString('hex')}`);
-    const acknowledged = Array.from({ length: 20 }, () => makeRecord({ status: 'held' }));
-    for (const record of acknowledged) await store.put(record, body());
+    // Three stores on one Redis, as three mail-guard instances: each must come back by itself.
+    const prefix = `fo-${randomBytes(4).toString('hex')}`;
+    const instances = [await openThrough(g, 1, prefix), await openThrough(g, 1, prefix), await openThrough(g, 1, prefix)];
+    const store = instances[0]!.store;
+    const acknowledged = Array.from({ length: 30 }, () => makeRecord({ status: 'held' }));
+    for (const [i, record] of acknowledged.entries()) await instances[i % 3]!.store.put(record, body());
     await store.ledger.recordAccepted('digest-before', ['a@ext1.example']);
 
     const promotion = g.nextPromotion();
@@ -73,7 +76,7 @@ describe.skipIf(!group)('redis store through Sentinel: the primary killed', () =
 
     const newPort = await within(promotion, 30_000, 'sentinel promotes a replica');
     expect(newPort).not.toBe(g.primary.port);
-    await within(reconnected, 15_000, 'the store reconnects to the promoted replica');
+    await within(Promise.all(instances.map((i) => i.reconnected)), 15_000, 'every store reconnects to the promoted replica');
     // The other replica follows the new primary (WAIT there returns once it has synced).
     const admin = new Redis({ host: '127.0.0.1', port: newPort });
     try {
@@ -84,10 +87,12 @@ describe.skipIf(!group)('redis store through Sentinel: the primary killed', () =
 
     for (const record of acknowledged) expect(await store.get(record.id)).toMatchObject({ id: record.id, status: 'held' });
     expect([...(await store.ledger.acceptedRecipients('digest-before'))]).toEqual(['a@ext1.example']);
-    const after = makeRecord({ status: 'held' });
-    await store.put(after, body());
-    expect(await store.get(after.id)).toMatchObject({ id: after.id, status: 'held' });
-    await store.ping();
+    for (const { store: each } of instances) {
+      const after = makeRecord({ status: 'held' });
+      await each.put(after, body());
+      expect(await each.get(after.id)).toMatchObject({ id: after.id, status: 'held' });
+      await each.ping();
+    }
   });
 });
 
@@ -108,6 +113,13 @@ describe.skipIf(!group)('redis store through Sentinel: a primary that dies befor
       const error = await rejection(waiting.store.put(refused, body()));
       expect(error).toBeInstanceOf(StoreUnavailableError);
       expect((error as Error).message).toContain('0 of 1 replica(s) confirmed it within 250 ms (store.redisWaitReplicas)');
+      // Taken back on the primary: no record stays behind for the mailer's retry to duplicate.
+      expect(await trusting.store.get(unreplicated.id)).toMatchObject({ id: unreplicated.id });
+      expect(await trusting.store.get(refused.id)).toBeNull();
+      // A claim no replica confirmed is given back, so the record is not stuck until its lease ends.
+      const claim = await rejection(waiting.store.claimRelease(before.id, ['held'], new Date(Date.now() + 60_000)));
+      expect(claim).toBeInstanceOf(StoreUnavailableError);
+      await trusting.store.claimRelease(before.id, ['held'], new Date(Date.now() + 60_000));
 
       const promotion = g.nextPromotion();
       await g.killPrimary();
