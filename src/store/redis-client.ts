@@ -100,8 +100,28 @@ function reconnectAfterEnd(client: RedisClient, closed: () => boolean): void {
   });
 }
 
-/** What an operator must change for Redis to keep held mail; empty when it is set up right. */
-export async function durabilityWarnings(client: RedisClient): Promise<string[]> {
+/**
+ * What an operator must change for Redis to keep held mail; empty when it is set up right.
+ * `waitReplicas` (store.redisWaitReplicas): without min-replicas-to-write as high, a primary
+ * left without replicas runs every write and only the WAIT after it fails: the mailer gets
+ * 451 for a write that stays (a held record twice after the retry, a claim that blocks a
+ * delayed message until its lease ends).
+ */
+export async function durabilityWarnings(client: RedisClient, waitReplicas = 0): Promise<string[]> {
+  const warnings = await persistenceWarnings(client);
+  if (waitReplicas > 0) {
+    const reply = (await client.config('GET', 'min-replicas-to-write').catch(() => null)) as string[] | null;
+    const configured = reply ? Number(reply[1]) : NaN;
+    if (Number.isFinite(configured) && configured < waitReplicas) {
+      warnings.push(
+        `redis: min-replicas-to-write is ${configured}, below store.redisWaitReplicas ${waitReplicas}; set it to ${waitReplicas} on every server Sentinel may promote`,
+      );
+    }
+  }
+  return warnings;
+}
+
+async function persistenceWarnings(client: RedisClient): Promise<string[]> {
   let info: string;
   try {
     info = `${await client.info('persistence')}\n${await client.info('memory')}`;

@@ -66,7 +66,7 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Messag
   await connectOrFail(client, () => closed);
   // Durable writes and their WAIT get a connection of their own (RedisRecords.confirming).
   const confirming = (options.replicaWait?.replicas ?? 0) > 0 ? defineScripts(await secondConnection(client, () => closed)) : client;
-  if (options.onWarning) for (const warning of await durabilityWarnings(client)) options.onWarning(warning);
+  if (options.onWarning) for (const warning of await durabilityWarnings(client, options.replicaWait?.replicas)) options.onWarning(warning);
   // Attached after the first connection is up: every later 'ready' is a reconnect.
   if (options.onReconnect) client.on('ready', options.onReconnect);
   const store = new RedisStore({ client, confirming }, `{${prefix}}`, (options.ledgerHours ?? 120) * 3_600_000, options.replicaWait, () => (closed = true));

@@ -27,7 +27,12 @@ afterEach(async () => {
 });
 
 /** A store through the group's sentinels, and a promise of its next reconnect (ioredis 'ready' after a lost connection). */
-async function openThrough(g: SentinelGroup, waitReplicas: number, keyPrefix: string): Promise<{ store: MessageStore; reconnected: Promise<void> }> {
+async function openThrough(
+  g: SentinelGroup,
+  waitReplicas: number,
+  keyPrefix: string,
+): Promise<{ store: MessageStore; reconnected: Promise<void>; warnings: string[] }> {
+  const warnings: string[] = [];
   let reconnect!: () => void;
   const reconnected = new Promise<void>((resolve) => (reconnect = resolve));
   const store = await openRedisStore({
@@ -36,9 +41,10 @@ async function openThrough(g: SentinelGroup, waitReplicas: number, keyPrefix: st
     redisOptions: { sentinels: g.sentinels, name: g.name },
     replicaWait: { replicas: waitReplicas, timeoutMs: 250 },
     onReconnect: () => reconnect(),
+    onWarning: (w) => warnings.push(w),
   });
   opened.push(store);
-  return { store, reconnected };
+  return { store, reconnected, warnings };
 }
 
 const rejection = (promise: Promise<unknown>): Promise<unknown> =>
@@ -55,6 +61,8 @@ describe.skipIf(!group)('redis store through Sentinel: the primary killed', () =
     const prefix = `fo-${randomBytes(4).toString('hex')}`;
     const instances = [await openThrough(g, 1, prefix), await openThrough(g, 1, prefix), await openThrough(g, 1, prefix)];
     const store = instances[0]!.store;
+    // The group's servers keep the default min-replicas-to-write 0: a primary left alone would take writes WAIT then refuses.
+    expect(instances[0]!.warnings).toContainEqual(expect.stringContaining('min-replicas-to-write is 0, below store.redisWaitReplicas 1'));
     const acknowledged = Array.from({ length: 30 }, () => makeRecord({ status: 'held' }));
     for (const [i, record] of acknowledged.entries()) await instances[i % 3]!.store.put(record, body());
     await store.ledger.recordAccepted('digest-before', ['a@ext1.example']);
@@ -102,6 +110,7 @@ describe.skipIf(!group)('redis store through Sentinel: a primary that dies befor
     try {
       const prefix = `wait-${randomBytes(4).toString('hex')}`;
       const trusting = await openThrough(g, 0, prefix);
+      expect(trusting.warnings).toEqual([]);
       const waiting = await openThrough(g, 1, prefix);
       const before = makeRecord({ status: 'held' });
       await waiting.store.put(before, body());
