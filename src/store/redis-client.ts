@@ -110,8 +110,9 @@ function reconnectAfterEnd(client: RedisClient, closed: () => boolean): void {
 export async function durabilityWarnings(client: RedisClient, waitReplicas = 0): Promise<string[]> {
   const warnings = await persistenceWarnings(client);
   if (waitReplicas > 0) {
-    const reply = (await client.config('GET', 'min-replicas-to-write').catch(() => null)) as string[] | null;
-    const configured = reply ? Number(reply[1]) : NaN;
+    // CONFIG may be renamed away on a managed Redis: then nothing is said.
+    const reply: unknown = await client.config('GET', 'min-replicas-to-write').catch(() => null);
+    const configured = Array.isArray(reply) ? Number(reply[1]) : NaN;
     if (Number.isFinite(configured) && configured < waitReplicas) {
       warnings.push(
         `redis: min-replicas-to-write is ${configured}, below store.redisWaitReplicas ${waitReplicas}; set it to ${waitReplicas} on every server Sentinel may promote`,
