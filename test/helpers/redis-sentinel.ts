@@ -59,7 +59,7 @@ export async function startSentinelGroup(options: { readonly replicas?: number }
   }
   const primary = await startRedisServer();
   if (!primary) return null;
-  const relay = await startRelay(primary.port);
+  const relay = await startTcpRelay(primary.port);
   const replicas: RedisServer[] = [(await startRedisServer({ args: ['--replicaof', '127.0.0.1', String(relay.port)] }))!];
   for (let i = 1; i < (options.replicas ?? 1); i++) replicas.push((await startRedisServer({ args: ['--replicaof', '127.0.0.1', String(primary.port)] }))!);
   // WAIT on the primary returns once the replicas hold everything written so far: they are in sync.
@@ -160,9 +160,23 @@ function logShows(child: ChildProcess, done: (log: string) => boolean): Promise<
   });
 }
 
-/** A TCP relay to the primary for the replica's link; cut() drops what the primary sends from then on. */
-async function startRelay(targetPort: number): Promise<{ port: number; cut(): void; close(): void }> {
-  let cut = false;
+export interface TcpRelay {
+  readonly port: number;
+  /** Drops everything from now on, both ways (the connections stay open). */
+  cut(): void;
+  /** Drops what the client sends from now on; the server's replies still pass. */
+  cutRequests(): void;
+  /** Passes everything again. */
+  mend(): void;
+  /** Closes the connections open now (new ones are accepted). */
+  dropConnections(): void;
+  close(): void;
+}
+
+/** A TCP relay on 127.0.0.1 to `targetPort`: a link the test can cut without touching either end. */
+export async function startTcpRelay(targetPort: number): Promise<TcpRelay> {
+  let requests = true;
+  let replies = true;
   const sockets = new Set<net.Socket>();
   const server = net.createServer((inbound) => {
     const outbound = net.connect({ host: '127.0.0.1', port: targetPort });
@@ -176,10 +190,10 @@ async function startRelay(targetPort: number): Promise<{ port: number; cut(): vo
       });
     }
     inbound.on('data', (chunk) => {
-      if (!cut) outbound.write(chunk);
+      if (requests) outbound.write(chunk);
     });
     outbound.on('data', (chunk) => {
-      if (!cut) inbound.write(chunk);
+      if (replies) inbound.write(chunk);
     });
   });
   const port = await freePort();
@@ -190,7 +204,18 @@ async function startRelay(targetPort: number): Promise<{ port: number; cut(): vo
   return {
     port,
     cut: () => {
-      cut = true;
+      requests = false;
+      replies = false;
+    },
+    cutRequests: () => {
+      requests = false;
+    },
+    mend: () => {
+      requests = true;
+      replies = true;
+    },
+    dropConnections: () => {
+      for (const s of sockets) s.destroy();
     },
     close: () => {
       for (const s of sockets) s.destroy();

@@ -11,7 +11,8 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { StoreUnavailableError, type MessageStore } from '../../src/store/message-store.js';
 import { openRedisStore } from '../../src/store/redis-store.js';
-import { startSentinelGroup, type SentinelGroup } from '../helpers/redis-sentinel.js';
+import { startSentinelGroup, startTcpRelay, type SentinelGroup } from '../helpers/redis-sentinel.js';
+import { startRedisServer } from '../helpers/redis-server.js';
 import { body, makeRecord } from '../helpers/store-records.js';
 import { within } from '../helpers/within.js';
 
@@ -159,6 +160,35 @@ describe.skipIf(!group)('redis store through Sentinel: a primary that dies befor
       await within(reconnected, 10_000, 'reconnect after READONLY');
     } finally {
       await g.stop();
+    }
+  });
+});
+
+describe.skipIf(!group)('redis store: a command whose connection died', () => {
+  it('is not sent again after the reconnect: its caller was already told the store is unavailable', async () => {
+    const redis = (await startRedisServer())!;
+    const relay = await startTcpRelay(redis.port);
+    try {
+      let reconnect!: () => void;
+      const reconnected = new Promise<void>((resolve) => (reconnect = resolve));
+      const store = await openRedisStore({
+        url: `redis://127.0.0.1:${relay.port}`,
+        keyPrefix: `nr-${randomBytes(4).toString('hex')}`,
+        onReconnect: () => reconnect(),
+      });
+      opened.push(store);
+      relay.cutRequests(); // the put leaves the client and never reaches Redis
+      const record = makeRecord({ status: 'held' });
+      expect(await rejection(store.put(record, body()))).toBeInstanceOf(StoreUnavailableError);
+      relay.mend();
+      relay.dropConnections(); // the connection the put went out on dies; ioredis dials again
+      await within(reconnected, 10_000, 'reconnect through the relay');
+      // Replayed, the put would now write a held record for a message its mailer was told to send again.
+      await store.ping();
+      expect(await store.get(record.id)).toBeNull();
+    } finally {
+      relay.close();
+      await redis.stop();
     }
   });
 });
