@@ -333,6 +333,8 @@ const bump = (map, key) => map.set(key, (map.get(key) ?? 0) + 1);
  */
 export async function runLoad(opts) {
   const { port, sessions, deadline, hardDeadline, maxMessages, retries, seed, oversizeBytes, replyTimeoutMs = 30_000 } = opts;
+  // Several mail-guard instances (SOAK_INSTANCES): session i talks to ports[i % n] for the whole run.
+  const ports = opts.ports ?? [port];
   const { tls: tlsOptions = null, auth = null } = opts;
   let badAuthBudget = opts.badAuthBudget ?? 0;
   const kinds = tlsOptions && auth ? sessionKinds(sessions) : Array(sessions).fill('plain');
@@ -350,16 +352,18 @@ export async function runLoad(opts) {
   const plainAuth = (user, password) => Buffer.from(`\0${user}\0${password}`, 'utf8').toString('base64');
   let next = 1;
 
-  const nextMessage = (sessionKind) => {
+  const nextMessage = (sessionKind, instance) => {
     if (Date.now() >= deadline || messages.length >= maxMessages) return null;
     const built = buildMessage(next++, rand, { oversizeBytes });
     built.record.session = sessionKind;
+    built.record.instance = instance;
     messages.push(built.record); // the record only: the text is dropped once sent
     return built;
   };
 
   async function session(index) {
     const kind = kinds[index];
+    const instance = index % ports.length;
     const st = stats.sessions[kind];
     st.sessions++;
     // Per session, so the reconnect rhythm does not depend on how the sessions interleave.
@@ -372,7 +376,7 @@ export async function runLoad(opts) {
     const open = async () => {
       stats.connects++;
       st.connects++;
-      const c = await Connection.open(port, 5000);
+      const c = await Connection.open(ports[instance], 5000);
       if (!c) return { fail: { code: 0, text: 'connect failed' } };
       const failWith = (r, counter) => {
         if (counter) st[counter]++;
@@ -488,12 +492,13 @@ export async function runLoad(opts) {
     };
 
     // Bounded: at most maxMessages messages overall, each at most retries+1 attempts.
-    for (let built = nextMessage(kind); built; built = nextMessage(kind)) {
+    for (let built = nextMessage(kind, instance); built; built = nextMessage(kind, instance)) {
       const m = built.record;
       const wire = wireData(built.text);
       for (let a = 0; a <= retries; a++) {
         const r = await attempt(m, wire);
-        m.attempts.push({ code: r.code, text: r.text, stage: r.stage });
+        // `at`: when the reply came (the failover soak places each reply before, in or after the window).
+        m.attempts.push({ code: r.code, text: r.text, stage: r.stage, at: Date.now() });
         m.final = r;
         if (r.stage === 'dot') sentOnConn++;
         const transient = r.code === 0 || (r.code >= 400 && r.code < 500);

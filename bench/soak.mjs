@@ -24,6 +24,14 @@
 // clean too — is held with rule "breaker"). Exposing mail of the other senders
 // comes from a sender per message, so no other breaker opens by accident.
 //
+// Issue 13 (several hosts): SOAK_INSTANCES mail-guard instances share the store
+// and the sessions are spread over them; with SOAK_REDIS=sentinel the store is
+// a real Redis primary + replica + three redis-sentinel, the primary is
+// SIGKILLed at SOAK_KILL_AT_PERCENT of the load and restarted after the
+// promotion (bench/soak-failover.mjs): a table per instance, the failover
+// window (first to last 451 for the store, Sentinel's promotion, /readyz and
+// /metrics of each instance through it) and the store read back from Redis.
+//
 // Loopback only; bounded in time and count; stops by itself; removes its
 // processes and temp dirs on exit, error and SIGINT/SIGTERM.
 //
@@ -33,23 +41,30 @@
 //   SOAK_SESSIONS=50        concurrent client sessions (1 … 200)
 //   SOAK_RETRIES=2          retries of a message after a 4xx / lost connection (0 … 5)
 //   SOAK_SEED=20240505      seed of the message mix and the upstream's faults
+//   SOAK_INSTANCES=1        mail-guard instances sharing the store (1 … 5); the sessions are spread over them
+//   SOAK_REDIS=             empty: the file store; sentinel: Redis primary + replica + 3 redis-sentinel
+//                           (bench/redis-sentinel.mjs), the primary SIGKILLed mid-run, then restarted
+//                           (bench/soak-failover.mjs prints the window and the per-instance table)
+//   SOAK_REDIS_WAIT=0       store.redisWaitReplicas for SOAK_REDIS=sentinel (0 or 1; 1 also sets
+//                           min-replicas-to-write 1 on the Redis servers)
+//   SOAK_KILL_AT_PERCENT=40 when in the load the primary dies
 //
 // Exit 0 when LOST == 0, nothing leaked or left early, the breaker held paused
-// mail, no session check failed (see above) and mail-guard is
-// still alive at the end; else 1.
+// mail, no session check failed (see above), every mail-guard is still alive at
+// the end and (failover) Sentinel promoted, the window was answered 451, no 250
+// in it is lost and nothing is duplicated without a cause; else 1.
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { cleanupAll, freePort, installCleanupHandlers, registerTempDir, sleep, startChild, stopChild, tailFile, waitForGreeting } from './procs.mjs';
+import { cleanupAll, installCleanupHandlers, registerTempDir, sleep, stopChild, tailFile } from './procs.mjs';
 import { rssBytes } from './procstat.mjs';
-import { runLoad, HOLD_SENDER, DELAY_SENDER, isExternal, SESSION_KINDS } from './soak-client.mjs';
+import { runLoad, isExternal, SESSION_KINDS } from './soak-client.mjs';
+import { pollAdmin, printFailoverWindow, printInstanceTable, runFailover, startSoakStore } from './soak-failover.mjs';
+import { soakPasswordHash, startMailGuard } from './soak-mailguard.mjs';
 import { startScriptedUpstream } from './soak-upstream.mjs';
 import { SOAK_TLS } from './soak-tls.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const projectDir = path.resolve(here, '..');
 const MB = 1024 * 1024;
 
 const envInt = (name, fallback, min, max) => {
@@ -61,6 +76,11 @@ const MAX_MESSAGES = envInt('SOAK_MAX_MESSAGES', 200000, 1, 1_000_000);
 const SESSIONS = envInt('SOAK_SESSIONS', 50, 1, 200);
 const RETRIES = envInt('SOAK_RETRIES', 2, 0, 5);
 const SEED = envInt('SOAK_SEED', 20240505, 0, 2 ** 31);
+// Issue 13: several instances on one store; SOAK_REDIS=sentinel makes it Redis with Sentinel and kills its primary.
+const INSTANCES = envInt('SOAK_INSTANCES', 1, 1, 5);
+const REDIS = process.env.SOAK_REDIS ?? '';
+const REDIS_WAIT = envInt('SOAK_REDIS_WAIT', 0, 0, 1);
+const KILL_AT = envInt('SOAK_KILL_AT_PERCENT', 40, 5, 90) / 100;
 const MAX_MESSAGE_BYTES = 256 * 1024;
 const OVERSIZE_BYTES = 300 * 1024;
 const FAULTS = { rcpt: 0.02, tempAfterDot: 0.05, dropAfterDot: 0.02 };
@@ -88,63 +108,6 @@ const median = (values) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-function configYaml({ smtpPort, adminPort, upstreamPort, storePath, keyFile, certFile, passwordHash }) {
-  return [
-    `smtp: { host: 127.0.0.1, port: ${smtpPort}, maxMessageBytes: ${MAX_MESSAGE_BYTES}, maxClients: ${SESSIONS * 4}, maxConnectionsPerClient: ${MAX_PER_CLIENT},`,
-    `  tls: { key: ${JSON.stringify(keyFile)}, cert: ${JSON.stringify(certFile)} },`,
-    // Optional: the plain sessions keep sending unauthenticated, as before.
-    `  auth: { required: false, users: [ { name: ${AUTH_USER}, passwordHash: ${JSON.stringify(passwordHash)} } ] } }`,
-    `admin: { host: 127.0.0.1, port: ${adminPort} }`,
-    `upstream: { host: 127.0.0.1, port: ${upstreamPort}, secure: false, requireTLS: false, pool: 8, dataTimeoutSeconds: 2 }`,
-    'internalDomains: [example.co.jp]',
-    'policy:',
-    '  action: split',
-    // Issue 12: a sender with BREAKER.violations violations inside the window is paused (its mail held).
-    `  breaker: { violations: ${BREAKER.violations}, windowSeconds: ${BREAKER.windowSeconds}, action: quarantine }`,
-    '  rules:',
-    `    - { name: hold, from: "${HOLD_SENDER}", action: quarantine }`,
-    `    - { name: delay, from: "${DELAY_SENDER}", delaySeconds: ${DELAY_SECONDS} }`,
-    `store: { type: file, path: ${JSON.stringify(storePath)} }`,
-    'log: { level: warn }',
-    '',
-  ].join('\n');
-}
-
-async function startMailGuard(tmpDir, upstreamPort, password) {
-  const main = path.join(projectDir, 'dist', 'cli', 'main.js');
-  if (!fs.existsSync(main)) return { ok: false, reason: 'dist/cli/main.js does not exist (npm run build)' };
-  // The hash as `mail-guard hash-password` makes it (same function, from dist).
-  const { hashPassword } = await import(pathToFileURL(path.join(projectDir, 'dist', 'smtp', 'password-hash.js')).href);
-  const passwordHash = await hashPassword(password);
-  const smtpPort = await freePort();
-  const adminPort = await freePort();
-  const storePath = path.join(tmpDir, 'store');
-  const configFile = path.join(tmpDir, 'mail-guard.yaml');
-  const keyFile = path.join(tmpDir, 'smtp-key.pem');
-  const certFile = path.join(tmpDir, 'smtp-cert.pem');
-  fs.mkdirSync(storePath, { recursive: true });
-  fs.writeFileSync(keyFile, SOAK_TLS.key + '\n', { mode: 0o600 });
-  fs.writeFileSync(certFile, SOAK_TLS.cert + '\n');
-  fs.writeFileSync(configFile, configYaml({ smtpPort, adminPort, upstreamPort, storePath, keyFile, certFile, passwordHash }));
-  const outFile = path.join(tmpDir, 'mail-guard.stdout');
-  const errFile = path.join(tmpDir, 'mail-guard.stderr');
-  const out = fs.openSync(outFile, 'w');
-  const err = fs.openSync(errFile, 'w');
-  const env = { ...process.env };
-  delete env.MAIL_GUARD_CONFIG;
-  const entry = startChild('mail-guard', process.execPath, [main, 'serve', '-c', configFile], { cwd: projectDir, env, stdio: ['ignore', out, err] });
-  fs.closeSync(out);
-  fs.closeSync(err);
-  const logs = (bytes = 3000) => ({ stdout: tailFile(outFile, bytes).trim(), stderr: tailFile(errFile, bytes).trim() });
-  const ready = await waitForGreeting(smtpPort, { totalMs: 30000, isDead: () => entry.exited });
-  if (!ready.ok) {
-    const why = entry.exited ? `exited (code ${entry.code}, signal ${entry.signal})` : `no 220 within 30 s (${ready.error?.message})`;
-    await stopChild(entry);
-    return { ok: false, reason: `mail-guard ${why}`, logs };
-  }
-  return { ok: true, entry, pid: entry.child.pid, smtpPort, storePath, configFile, greeting: ready.line, logs, outFile, errFile };
-}
-
 /** RSS every second until stop(); samples are { t (s since start), bytes }. */
 function sampleRssEverySecond(pid) {
   const samples = [];
@@ -156,15 +119,6 @@ function sampleRssEverySecond(pid) {
   take();
   const timer = setInterval(take, 1000);
   return { samples, stop: () => clearInterval(timer) };
-}
-
-function readStoreRecord(storePath, id) {
-  if (!/^[0-9A-Za-z]{10,40}$/.test(id)) return null;
-  try {
-    return JSON.parse(fs.readFileSync(path.join(storePath, 'records', id, 'record.json'), 'utf8'));
-  } catch {
-    return null;
-  }
 }
 
 /**
@@ -192,7 +146,12 @@ async function waitForDelayed(messages, upstreamRecords) {
 }
 
 /** Reconciles client records against the upstream's records and the store. */
-function reconcile(messages, upstreamRecords, storePath) {
+/**
+ * Reconciles client records against the upstream's records and the store
+ * (`readRecord(id)`: the record or null). Marks each message for the
+ * per-instance table: m.where ('upstream' | 'store'), m.lost, m.dup ('possible' | 'unexplained').
+ */
+function reconcile(messages, upstreamRecords, readRecord) {
   // key -> rcpt (lowercase) -> { acked, dropped }
   const atUpstream = new Map();
   const firstArrival = new Map(); // key -> earliest upstream time (ms)
@@ -290,15 +249,17 @@ function reconcile(messages, upstreamRecords, storePath) {
 
     if (m.kind === 'held' || heldByBreaker) {
       const heldId = /held for review (\S+)/.exec(m.final.text)?.[1] ?? null;
-      const record = heldId ? readStoreRecord(storePath, heldId) : null;
+      const record = heldId ? readRecord(heldId) : null;
       if (record && record.status === 'held' && (!heldByBreaker || record.verdict?.rule === 'breaker')) {
         r.verified++;
         sr.verified++;
         r.exactlyOnce++;
+        m.where = 'store';
         if (heldByBreaker) r.pausedHeld++;
       } else {
         r.lost++;
         sr.lost++;
+        m.lost = true;
         if (lostExamples.length < 10)
           lostExamples.push(
             `#${m.id} held: reply "${m.final.text}" but ${heldId ? `records/${heldId}/record.json ${record ? `has status ${record.status}` : 'is missing'}` : 'no id in the reply'}`,
@@ -318,26 +279,35 @@ function reconcile(messages, upstreamRecords, storePath) {
       if (missing.length) {
         r.lost++;
         sr.lost++;
+        m.lost = true;
         if (lostExamples.length < 10)
           lostExamples.push(`#${m.id} ${m.kind}: 250 "${m.final.text}" but ${missing.length} of ${m.rcpts.length} recipient(s) never reached the upstream`);
         continue;
       }
       r.verified++;
       sr.verified++;
+      m.where = 'upstream';
       const counts = m.rcpts.map((x) => byRcpt.get(x.toLowerCase()));
       const dup = counts.some((c) => c.acked + c.dropped > 1);
       if (!dup) r.exactlyOnce++;
-      else if (counts.every((c) => c.acked + c.dropped <= 1 || c.dropped > 0)) r.possibleDup++;
-      else r.unexplainedDup++;
+      else if (counts.every((c) => c.acked + c.dropped <= 1 || c.dropped > 0)) {
+        r.possibleDup++;
+        m.dup = 'possible';
+      } else {
+        r.unexplainedDup++;
+        m.dup = 'unexplained';
+      }
       continue;
     }
     // malformed / oversized answered 250: delivered-and-acknowledged only if it is somewhere.
     if (byRcpt && m.rcpts.every((x) => byRcpt.has(x.toLowerCase()))) {
       r.verified++;
       sr.verified++;
+      m.where = 'upstream';
     } else {
       r.lost++;
       sr.lost++;
+      m.lost = true;
       if (lostExamples.length < 10) lostExamples.push(`#${m.id} ${m.kind}: 250 but not at the upstream`);
     }
   }
@@ -473,7 +443,7 @@ async function main() {
     (SECONDS + 180) * 1000,
   ).unref();
   const tmpDir = registerTempDir(fs.mkdtempSync(path.join(os.tmpdir(), 'mail-guard-soak-')));
-  log('mail-guard soak (issue 5, point 5)');
+  log(`mail-guard soak (issue 5, point 5; issue 13: ${INSTANCES} instance(s)${REDIS ? `, SOAK_REDIS=${REDIS}` : ''})`);
   log(
     `${SECONDS} s, ≤ ${MAX_MESSAGES} messages, ${SESSIONS} sessions, ${RETRIES} retries per message after a 4xx, seed ${SEED}; node ${process.version}, ${os.cpus().length} CPU`,
   );
@@ -488,23 +458,40 @@ async function main() {
     /* sockets die with the process */
   });
 
+  const store = await startSoakStore({ mode: REDIS, tmpDir, waitReplicas: REDIS_WAIT, log });
   // A fresh password per run; only its scrypt hash goes into the config file.
   const password = randomBytes(18).toString('base64url');
-  const proxy = await startMailGuard(tmpDir, upstream.port, password);
-  if (!proxy.ok) {
-    log(`\nMAIL-GUARD NOT RUNNING: ${proxy.reason}`);
-    if (proxy.logs) {
-      const l = proxy.logs();
-      if (l.stderr) log(l.stderr);
-      if (l.stdout) log(l.stdout);
+  const passwordHash = await soakPasswordHash(password);
+  const limits = {
+    maxMessageBytes: MAX_MESSAGE_BYTES,
+    sessions: SESSIONS,
+    maxPerClient: MAX_PER_CLIENT,
+    authUser: AUTH_USER,
+    delaySeconds: DELAY_SECONDS,
+    breaker: BREAKER,
+  };
+  const proxies = [];
+  for (let index = 0; index < INSTANCES; index++) {
+    const proxy = await startMailGuard({ tmpDir, index, upstreamPort: upstream.port, store: store.yaml, passwordHash, limits });
+    if (!proxy.ok) {
+      log(`\nMAIL-GUARD NOT RUNNING: ${proxy.reason}`);
+      if (proxy.logs) {
+        const l = proxy.logs();
+        if (l.stderr) log(l.stderr);
+        if (l.stdout) log(l.stdout);
+      }
+      await closeUpstream();
+      await cleanupAll();
+      process.exit(1);
     }
-    await closeUpstream();
-    await cleanupAll();
-    process.exit(1);
+    log(`mail-guard #${index + 1} pid ${proxy.pid} on 127.0.0.1:${proxy.smtpPort} ("${proxy.greeting}"), upstream 127.0.0.1:${upstream.port}`);
+    proxies.push(proxy);
   }
-  log(`mail-guard pid ${proxy.pid} on 127.0.0.1:${proxy.smtpPort} ("${proxy.greeting}"), upstream 127.0.0.1:${upstream.port}, store ${proxy.storePath}`);
+  log(`store: ${store.describe}`);
+  const proxy = proxies[0];
 
   const rss = sampleRssEverySecond(proxy.pid);
+  const admin = pollAdmin(proxies);
   const loadStart = Date.now();
   const deadline = loadStart + SECONDS * 1000;
   const hardDeadline = deadline + 30_000; // no new attempt after this; each attempt itself is bounded by reply timeouts
@@ -513,12 +500,15 @@ async function main() {
     const last = rss.samples.at(-1);
     process.stderr.write(`soak: ${s} s, upstream ${upstream.stats.transactions} transactions, RSS ${last ? mb(last.bytes) : '?'} MB\n`);
   }, 15000);
+  // SOAK_REDIS=sentinel: the primary dies at KILL_AT of the load, with every instance busy.
+  const failover = store.group ? runFailover(store.group, loadStart + KILL_AT * SECONDS * 1000) : null;
   const {
     messages,
     stats,
     kinds: sessionKindsInRun,
   } = await runLoad({
     port: proxy.smtpPort,
+    ports: proxies.map((p) => p.smtpPort),
     sessions: SESSIONS,
     deadline,
     hardDeadline,
@@ -539,10 +529,13 @@ async function main() {
   );
   await sleep(1000); // one more RSS sample after the load
   rss.stop();
-  const alive = !proxy.entry.exited && rssBytes(proxy.pid) !== null;
+  const alive = proxies.every((p) => !p.entry.exited && rssBytes(p.pid) !== null);
+  const timeline = failover ? await failover : null;
+  await admin.stop();
+  await store.load();
 
   // --- reconciliation ---
-  const result = reconcile(messages, upstream.records, proxy.storePath);
+  const result = reconcile(messages, upstream.records, store.readRecord);
   log(
     `\nload: ${messages.length} messages in ${loadSeconds.toFixed(1)} s (${(messages.length / loadSeconds).toFixed(0)} msg/s), ` +
       `${stats.attempts} attempts, ${stats.connects} connects (${stats.connectFailures} failed), ${stats.closedMidTransaction} connections lost before a final reply`,
@@ -557,6 +550,15 @@ async function main() {
     '\nreconciliation (final reply the client saw, after retries; verified = 250 and every envelope recipient at the upstream, or held record in the store):',
   );
   const total = printTable(result);
+  log(`\nby instance (${INSTANCES}, ${store.describe}; at upstream / in store = answered 250 and found there, split: every recipient):`);
+  const byInstance = printInstanceTable(messages, INSTANCES, store.recordsBySoakId, log);
+  const failoverFailures = [];
+  if (timeline) {
+    log('\nfailover (times from the SIGKILL of the Redis primary):');
+    failoverFailures.push(...printFailoverWindow(messages, timeline, admin, proxies, log));
+  }
+  const unexplainedDups = byInstance.dupWhy.unexplained + byInstance.dupWhy.storeTwice;
+  if (unexplainedDups > 0) failoverFailures.push(`${unexplainedDups} message(s) duplicated without an injected fault to explain it`);
 
   log('\nthe same messages by session kind:');
   printSessionTable(result, sessionKindsInRun);
@@ -601,16 +603,19 @@ async function main() {
       return '';
     }
   };
-  const errLog = wholeLog(proxy.errFile);
-  const outLog = wholeLog(proxy.outFile);
-  const logLines = [errLog, outLog].filter(Boolean).join('\n').split('\n').filter(Boolean);
+  const logLines = proxies
+    .flatMap((p) => [wholeLog(p.errFile), wholeLog(p.outFile)])
+    .filter(Boolean)
+    .join('\n')
+    .split('\n')
+    .filter(Boolean);
   const levels = new Map();
   for (const line of logLines) {
     const lvl = /"level":(\d+)/.exec(line)?.[1] ?? 'text';
     levels.set(lvl, (levels.get(lvl) ?? 0) + 1);
   }
   log(
-    `mail-guard log lines (level warn+): ${logLines.length}${levels.size ? ' (' + [...levels].map(([l, n]) => `${{ 40: 'warn', 50: 'error', 60: 'fatal' }[l] ?? l}: ${n}`).join(', ') + ')' : ''}`,
+    `mail-guard log lines (level warn+, ${INSTANCES} instance(s)): ${logLines.length}${levels.size ? ' (' + [...levels].map(([l, n]) => `${{ 40: 'warn', 50: 'error', 60: 'fatal' }[l] ?? l}: ${n}`).join(', ') + ')' : ''}`,
   );
   const byMsg = new Map();
   for (const line of logLines) {
@@ -636,10 +641,12 @@ async function main() {
   log(`\nLOST = ${lost}, leaked = ${total.leaked}; mail-guard ${alive ? 'alive' : 'NOT ALIVE'} at the end; total ${((Date.now() - startedAt) / 1000) | 0} s`);
   for (const f of sessionFailures) log(`SESSION CHECK FAILED: ${f}`);
   for (const f of stopFailures) log(`STOP CHECK FAILED: ${f}`);
-  const pass = lost === 0 && alive && sessionFailures.length === 0 && stopFailures.length === 0;
+  for (const f of failoverFailures) log(`FAILOVER CHECK FAILED: ${f}`);
+  const pass = lost === 0 && alive && sessionFailures.length === 0 && stopFailures.length === 0 && failoverFailures.length === 0;
   log(pass ? 'RESULT: PASS' : 'RESULT: FAIL');
 
-  await stopChild(proxy.entry, 5000);
+  await Promise.all(proxies.map((p) => stopChild(p.entry, 5000)));
+  await store.stop();
   await closeUpstream();
   await cleanupAll();
   process.exit(pass ? 0 : 1);

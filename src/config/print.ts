@@ -1,7 +1,7 @@
 import { stringify } from 'yaml';
 import type { MailGuardConfig } from './schema.js';
 
-const SECRET_KEYS = new Set(['pass', 'password', 'passwordHash', 'tokenSha256', 'sessionSecret']);
+const SECRET_KEYS = new Set(['pass', 'password', 'passwordHash', 'tokenSha256', 'sessionSecret', 'sentinelPassword']);
 
 /** The effective config as YAML, with every secret replaced by a mask. */
 export function printableConfig(config: MailGuardConfig): string {

@@ -278,6 +278,34 @@ const store = z.strictObject({
   // for this long and renewed while the release runs; a claim whose holder died
   // expires, is reported and waits for an operator: it is never re-sent by itself.
   claimLeaseSeconds: positiveInt.min(30).max(86_400).default(300),
+  // Redis with replicas (Sentinel): this many replicas must confirm each durable
+  // write (held or delayed mail, claims, the ledger) within redisWaitTimeoutMs,
+  // else the mailer gets 451. 0: the primary's word is enough, and a primary that
+  // dies before replicating takes acknowledged writes with it.
+  redisWaitReplicas: z.number().int().min(0).max(16).default(0),
+  redisWaitTimeoutMs: positiveInt.max(10_000).default(250),
+});
+
+const checkedStore = store.superRefine((s, ctx) => {
+  if (s.redisWaitReplicas === 0) return;
+  if (s.type !== 'redis') {
+    ctx.addIssue({ code: 'custom', path: ['redisWaitReplicas'], message: 'waits for Redis replicas: only with store.type redis; remove it or set it to 0' });
+  } else if (Array.isArray(s.redisOptions?.['cluster'])) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['redisWaitReplicas'],
+      message: 'not with a Redis Cluster (WAIT would reach an arbitrary node); use it with one primary or Sentinel',
+    });
+  }
+  // The WAIT is one Redis command: it must end before the command timeout gives up on it.
+  const commandTimeout = typeof s.redisOptions?.['commandTimeout'] === 'number' ? s.redisOptions['commandTimeout'] : 1000;
+  if (s.redisWaitTimeoutMs >= commandTimeout) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['redisWaitTimeoutMs'],
+      message: `must be below the Redis command timeout (redisOptions.commandTimeout, ${commandTimeout} ms), else the WAIT itself times out`,
+    });
+  }
 });
 
 export const WEBHOOK_EVENTS = ['held', 'breaker', 'released', 'discarded'] as const;
@@ -333,7 +361,7 @@ export const configSchema = z.strictObject({
   upstream: upstream.optional(),
   internalDomains: z.array(domainPattern).default([]),
   policy: policy.default(() => policy.parse({})),
-  store: store.default(() => store.parse({})),
+  store: checkedStore.default(() => checkedStore.parse({})),
   log: log.default(() => log.parse({})),
   notify: notify.default(() => notify.parse({})),
   shutdownGraceSeconds: positiveInt.default(30),

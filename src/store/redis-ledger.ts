@@ -1,5 +1,6 @@
 import type { RedisClient } from './redis-client.js';
 import type { DeliveryLedger } from './message-store.js';
+import { awaitReplicas, NO_REPLICA_WAIT, type ReplicaWait } from './redis-replicas.js';
 
 /**
  * The shared delivery ledger: one Redis set of accepted recipients per message
@@ -16,6 +17,9 @@ export class RedisLedger implements DeliveryLedger {
     private readonly prefix: string,
     private readonly ttlMs: number,
     private readonly guard: <T>(fn: () => Promise<T>) => Promise<T>,
+    private readonly replicaWait: ReplicaWait = NO_REPLICA_WAIT,
+    /** The connection whose writes the WAIT covers (see RedisRecords.confirming). */
+    private readonly confirming: RedisClient = client,
   ) {}
 
   async acceptedRecipients(digest: string): Promise<ReadonlySet<string>> {
@@ -26,13 +30,15 @@ export class RedisLedger implements DeliveryLedger {
     if (recipients.length === 0) return;
     const key = this.prefix + digest;
     await this.guard(async () => {
-      const replies = await this.client
+      const replies = await this.confirming
         .multi()
         .sadd(key, ...recipients.map((r) => r.toLowerCase()))
         .pexpire(key, this.ttlMs)
         .exec();
       const failed = replies?.find(([err]) => err);
       if (!replies || failed) throw failed?.[0] ?? new Error('ledger write was not executed');
+      // Lost in a failover, the retry on another instance would send these copies again.
+      await awaitReplicas(this.confirming, this.replicaWait);
     });
   }
 

@@ -2,6 +2,7 @@ import type { RedisClient } from './redis-client.js';
 import { StoreConflictError, StoreUnavailableError } from './message-store.js';
 import { isMessageId } from '../message/message-id.js';
 import { RECORD_STATUSES, type HistoryEntry, type MessageRecord, type RecordStatus } from './record.js';
+import { awaitReplicas, NO_REPLICA_WAIT, ReplicaShortfallError, type ReplicaWait } from './redis-replicas.js';
 import { SCRIPTS, type ScriptName } from './redis-store-scripts.js';
 
 /**
@@ -27,9 +28,16 @@ export function defineScripts(client: RedisClient): ScriptedClient {
  * reading records whole.
  */
 export class RedisRecords {
+  /**
+   * `confirming`: the connection for durable scripts and their WAIT (a second
+   * one when replicaWait asks for replicas). WAIT blocks its connection until
+   * the replicas answer; on the shared one every read behind it would wait too.
+   */
   constructor(
     readonly client: ScriptedClient,
     private readonly tag: string,
+    readonly replicaWait: ReplicaWait = NO_REPLICA_WAIT,
+    readonly confirming: ScriptedClient = client,
   ) {}
 
   /** Record, raw and history of several ids in one MULTI: a consistent snapshot of each. */
@@ -49,12 +57,40 @@ export class RedisRecords {
     });
   }
 
-  /** Runs a script; ioredis falls back from EVALSHA to EVAL when the server does not know it (restart, SCRIPT FLUSH, new node). */
-  async run(name: ScriptName, keys: readonly string[], args: readonly (string | Buffer)[]): Promise<unknown> {
+  /**
+   * Runs a script; ioredis falls back from EVALSHA to EVAL when the server does not know it (restart, SCRIPT FLUSH, new node).
+   * `confirm`: WAIT for the replicas after a durable script (store.redisWaitReplicas); false when the caller confirms itself.
+   */
+  async run(name: ScriptName, keys: readonly string[], args: readonly (string | Buffer)[], confirm = DURABLE.has(name)): Promise<unknown> {
     // KEYS and ARGV travel as one list: a wrong key count would shift ARGV into KEYS.
     const expected = SCRIPTS[name].numberOfKeys;
     if (keys.length !== expected) throw new RangeError(`script ${name}: ${keys.length} keys, expected ${expected}`);
-    return this.client[`mailGuard_${name}`](...keys, ...args);
+    const client = DURABLE.has(name) ? this.confirming : this.client;
+    const reply = await client[`mailGuard_${name}`](...keys, ...args);
+    if (confirm) await awaitReplicas(this.confirming, this.replicaWait);
+    return reply;
+  }
+
+  /**
+   * A durable script whose success must reach the replicas, or be taken back:
+   * when it answered 'ok' and the replicas fall short, `undo` runs (unconfirmed,
+   * best effort: the primary may be gone) and the shortfall is thrown.
+   */
+  async runOrUndo(name: ScriptName, keys: readonly string[], args: readonly (string | Buffer)[], undo: () => Promise<unknown>): Promise<unknown> {
+    const reply = await this.run(name, keys, args, false);
+    if ((reply as unknown[])[0] !== 'ok') return reply;
+    try {
+      await awaitReplicas(this.confirming, this.replicaWait);
+    } catch (err) {
+      if (err instanceof ReplicaShortfallError) await undo().catch(() => undefined);
+      throw err;
+    }
+    return reply;
+  }
+
+  /** What purgeOne touches for `id`. */
+  purgeKeys(id: string): string[] {
+    return [this.key('rec', id), this.key('raw', id), this.key('hist', id), this.key('idx', 'all'), ...this.statusKeys(), this.dueKey(), this.claimsKey()];
   }
 
   recordKeys(id: string, withIndexes: boolean): string[] {
@@ -83,6 +119,13 @@ export class RedisRecords {
     return `${this.tag}:${kind}:${name}`;
   }
 }
+
+/**
+ * The scripts whose write a caller relies on once it returns: a record put
+ * (held, delayed, captured), its moves and history, claims and their end, the
+ * audit log. Not the lease renewal, the purge or the listing.
+ */
+const DURABLE: ReadonlySet<ScriptName> = new Set(['put', 'transition', 'appendHistory', 'claim', 'abandon', 'retryExpired', 'complete', 'auditAppend']);
 
 export function checkId(id: string): void {
   if (!isMessageId(id)) throw new StoreConflictError(`no record ${JSON.stringify(id)}`, null);

@@ -25,7 +25,11 @@ export class RedisReleaseClaims {
     checkId(id);
     const lease = checkLease(leaseUntil);
     const claim = JSON.stringify({ at: new Date().toISOString(), host: HOST, pid: process.pid, leaseUntil: lease });
-    const reply = await this.guard(() => this.records.run('claim', this.records.claimKeys(id), [from.join(','), claim, id, String(leaseUntil.getTime())]));
+    const keys = this.records.claimKeys(id);
+    // A claim no replica confirmed is given back: kept, it would hold the record until its lease ends and then wait for an operator, though nothing left.
+    const givenBack = JSON.stringify({ at: new Date().toISOString(), actor: 'mail-guard', action: 'claim-given-back', note: 'no replica confirmed the claim' });
+    const undo = () => this.records.run('abandon', keys, [givenBack, id], false);
+    const reply = await this.guard(() => this.records.runOrUndo('claim', keys, [from.join(','), claim, id, String(leaseUntil.getTime())], undo));
     return decodeSnapshot(outcome(id, reply));
   }
 

@@ -1,4 +1,4 @@
-import { createRedisClient, durabilityWarnings } from './redis-client.js';
+import { connectOrFail, createRedisClient, durabilityWarnings, secondConnection } from './redis-client.js';
 import {
   StoreConflictError,
   StoreUnavailableError,
@@ -21,6 +21,7 @@ import { listRecords } from './redis-listing.js';
 import { RedisMarks } from './redis-marks.js';
 import { checkId, decodeSnapshot, defineScripts, outcome, RedisRecords, type ScriptedClient } from './redis-records.js';
 import { RedisReleaseClaims } from './redis-release-claims.js';
+import type { ReplicaWait } from './redis-replicas.js';
 import { checkStatus, emptyCounts } from './store-common.js';
 
 export interface RedisStoreOptions {
@@ -39,6 +40,8 @@ export interface RedisStoreOptions {
   readonly onWarning?: ((message: string) => void) | undefined;
   /** store.ledgerHours: how long a delivery-ledger entry lives (default 120). */
   readonly ledgerHours?: number | undefined;
+  /** store.redisWaitReplicas / redisWaitTimeoutMs: replicas that must confirm a durable write (default none). */
+  readonly replicaWait?: ReplicaWait | undefined;
   /** Called each time the connection is back after it was lost: ioredis is ready for commands again. */
   readonly onReconnect?: (() => void) | undefined;
 }
@@ -59,20 +62,14 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Messag
   if (!/^[A-Za-z0-9:_.-]+$/.test(prefix)) throw new RangeError('keyPrefix: letters, digits and : _ . - only');
   const timeout = options.commandTimeoutMs ?? 1000;
   const client = defineScripts(createRedisClient(options.url, options.redisOptions ?? {}, timeout));
-  // Without a listener ioredis prints every reconnect failure to the console;
-  // the failures reach callers as StoreUnavailableError instead.
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
-    await client.ping();
-  } catch (err) {
-    client.disconnect();
-    throw new StoreUnavailableError(`redis: cannot connect: ${(err as Error).message}`, { cause: err });
-  }
-  if (options.onWarning) for (const warning of await durabilityWarnings(client)) options.onWarning(warning);
+  let closed = false;
+  await connectOrFail(client, () => closed);
+  // Durable writes and their WAIT get a connection of their own (RedisRecords.confirming).
+  const confirming = (options.replicaWait?.replicas ?? 0) > 0 ? defineScripts(await secondConnection(client, () => closed)) : client;
+  if (options.onWarning) for (const warning of await durabilityWarnings(client, options.replicaWait?.replicas)) options.onWarning(warning);
   // Attached after the first connection is up: every later 'ready' is a reconnect.
   if (options.onReconnect) client.on('ready', options.onReconnect);
-  const store = new RedisStore(client, `{${prefix}}`, (options.ledgerHours ?? 120) * 3_600_000);
+  const store = new RedisStore({ client, confirming }, `{${prefix}}`, (options.ledgerHours ?? 120) * 3_600_000, options.replicaWait, () => (closed = true));
   await store.indexLeaselessClaims();
   return store;
 }
@@ -86,14 +83,22 @@ class RedisStore implements MessageStore {
   readonly #records: RedisRecords;
   readonly #claims: RedisReleaseClaims;
 
+  private readonly client: ScriptedClient;
+  readonly #confirming: ScriptedClient;
+
   constructor(
-    private readonly client: ScriptedClient,
+    clients: { readonly client: ScriptedClient; readonly confirming: ScriptedClient },
     tag: string,
     ledgerTtlMs: number,
+    replicaWait: ReplicaWait | undefined,
+    private readonly onClose: () => void,
   ) {
-    this.#records = new RedisRecords(client, tag);
+    const { client, confirming } = clients;
+    this.client = client;
+    this.#confirming = confirming;
+    this.#records = new RedisRecords(client, tag, replicaWait, confirming);
     this.#claims = new RedisReleaseClaims(this.#records, (fn) => this.#guard(fn));
-    this.ledger = new RedisLedger(client, `${tag}:ledger:`, ledgerTtlMs, (fn) => this.#guard(fn));
+    this.ledger = new RedisLedger(client, `${tag}:ledger:`, ledgerTtlMs, (fn) => this.#guard(fn), replicaWait, confirming);
     this.breakers = new RedisBreakers(client, tag, (fn) => this.#guard(fn));
     this.marks = new RedisMarks(client, `${tag}:mark:`, (fn) => this.#guard(fn));
     const auditKey = auditLogKey(tag);
@@ -112,8 +117,10 @@ class RedisStore implements MessageStore {
     if (!Number.isFinite(score)) throw new RangeError(`record ${record.id}: receivedAt is not a date`);
     const { status, history, ...meta } = record;
     const id = record.id;
+    // A put no replica confirmed is taken back (the mailer gets 451 and sends it again).
+    const undo = () => this.#records.run('purgeOne', this.#records.purgeKeys(id), [id, String(score + 1), ''], false);
     const reply = await this.#guard(() =>
-      this.#records.run(
+      this.#records.runOrUndo(
         'put',
         [
           this.#records.key('rec', id),
@@ -124,6 +131,7 @@ class RedisStore implements MessageStore {
           this.#records.dueKey(),
         ],
         [id, JSON.stringify(meta), status, String(score), Buffer.concat(raw), dueScore(record), ...history.map((e) => JSON.stringify(e))],
+        undo,
       ),
     );
     outcome(id, reply);
@@ -200,21 +208,7 @@ class RedisStore implements MessageStore {
         for (let kept = 0; ;) {
           const ids = await this.client.zrangebyscore(this.#records.key('idx', status), '-inf', `(${cutoff}`, 'LIMIT', kept, PURGE_BATCH);
           const results = await Promise.all(
-            ids.map((id) =>
-              this.#records.run(
-                'purgeOne',
-                [
-                  this.#records.key('rec', id),
-                  this.#records.key('raw', id),
-                  this.#records.key('hist', id),
-                  this.#records.key('idx', 'all'),
-                  ...this.#records.statusKeys(),
-                  this.#records.dueKey(),
-                  this.#records.claimsKey(),
-                ],
-                [id, String(cutoff), [...keep].join(',')],
-              ),
-            ),
+            ids.map((id) => this.#records.run('purgeOne', this.#records.purgeKeys(id), [id, String(cutoff), [...keep].join(',')])),
           );
           const done = results.filter((r) => Number(r) === 1).length;
           removed += done;
@@ -273,7 +267,8 @@ class RedisStore implements MessageStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.client.quit().catch(() => this.client.disconnect());
+    this.onClose();
+    for (const c of new Set([this.client, this.#confirming])) await c.quit().catch(() => c.disconnect());
   }
 
   /** Conflicts pass through; everything else (refused, timed out, OOM, closed) is an outage. */

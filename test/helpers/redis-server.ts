@@ -38,7 +38,9 @@ process.once('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
 
-export async function startRedisServer(): Promise<RedisServer | null> {
+/** `args`: more redis-server arguments (e.g. --replicaof host port for a replica). */
+export async function startRedisServer(options: { readonly args?: readonly string[] } = {}): Promise<RedisServer | null> {
+  const extra = options.args ?? [];
   const binary = findRedisServer();
   if (!binary) {
     if (process.env['MAIL_GUARD_REQUIRE_REDIS'] === '1') {
@@ -56,7 +58,7 @@ export async function startRedisServer(): Promise<RedisServer | null> {
   for (let attempt = 1; child === null; attempt++) {
     port = await freePort();
     try {
-      child = await launch(binary, port, dir);
+      child = await launch(binary, port, dir, extra);
     } catch (err) {
       // Another process may have taken the port between freePort() and bind.
       if (attempt >= 5) {
@@ -83,7 +85,7 @@ export async function startRedisServer(): Promise<RedisServer | null> {
     kill: () => halt('SIGKILL'),
     async restart() {
       await halt('SIGTERM');
-      current = await launch(binary, port, dir);
+      current = await launch(binary, port, dir, extra);
     },
     async freeze() {
       current?.kill('SIGSTOP');
@@ -98,7 +100,7 @@ function findRedisServer(): string | null {
   return findExecutable('redis-server', 'MAIL_GUARD_REDIS_SERVER');
 }
 
-async function launch(binary: string, port: number, dir: string): Promise<ChildProcess> {
+async function launch(binary: string, port: number, dir: string, extra: readonly string[]): Promise<ChildProcess> {
   const args = [
     '--port',
     String(port),
@@ -116,6 +118,7 @@ async function launch(binary: string, port: number, dir: string): Promise<ChildP
     'no',
     '--logfile',
     '',
+    ...extra,
   ];
   const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
