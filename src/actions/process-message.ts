@@ -3,7 +3,7 @@ import { assembleMessage, type MessageBytes } from '../message/message-bytes.js'
 import type { Decide } from '../policy/decide.js';
 import type { TransactionContext, Verdict } from '../policy/verdict.js';
 import type { SmtpReply } from '../reply/replies.js';
-import type { MessageStore } from '../store/message-store.js';
+import { StoreUnavailableError, type MessageStore } from '../store/message-store.js';
 import type { AddressMasker } from '../store/record.js';
 import { buildRecord } from './build-record.js';
 import { buildDeliveryReport, type NoticeLanguage } from './delivery-report.js';
@@ -190,7 +190,14 @@ export async function processMessage(deps: ProcessDeps, received: ReceivedMessag
       }
       // bcc and split send only the copies judgeMessage checked; pass and monitor the message as decided.
       const copies = action === 'pass' || action === 'monitor' ? [asDecided(message, context, action)] : judged.copies!;
-      const relayed = await deliver(relayDeps, action === 'split' ? 'split' : 'whole', copies, message);
+      let relayed: Awaited<ReturnType<typeof deliver>>;
+      try {
+        relayed = await deliver(relayDeps, action === 'split' ? 'split' : 'whole', copies, message);
+      } catch (err) {
+        // The delivery ledger (store.type redis: a failover) could not be read or written: the store's 451, not "could not be checked".
+        if (err instanceof StoreUnavailableError) return { ...finish({ kind: 'store-failed' }, 'tempfail'), error: err };
+        throw err;
+      }
       // Refused copies are rare: the clean path skips the extra awaits.
       const anyRefused = 'refused' in relayed && relayed.refused.length > 0;
       const outcome = anyRefused ? await keepRefusedCopies(keepDeps, relayed, recordBase, { original: message, copies }) : relayed;

@@ -56,6 +56,26 @@ describe.skipIf(!redis)('one ledger for every instance on one Redis', () => {
     expect(received.sort()).toEqual([...MEMBERS].sort());
   });
 
+  it('a ledger that cannot be read (Redis gone) is the store’s 451, not "could not be checked", and nothing is sent', async () => {
+    const own = (await startRedisServer())!;
+    cleanups.push(() => own.stop());
+    const upstream = await startRecordingUpstream();
+    cleanups.push(() => upstream.close());
+    const guard = await startMailGuard({
+      upstream: { host: '127.0.0.1', port: upstream.port, requireTLS: false },
+      internalDomains: ['example.co.jp'],
+      store: { type: 'redis', url: own.url, redisOptions: { commandTimeout: 500 } },
+    });
+    cleanups.push(() => guard.stop());
+    const clean = ['From: app@example.co.jp', 'To: one@ext1.example', 'Subject: receipt', '', 'thanks', ''].join('\r\n');
+    expect((await sendOnce(guard.smtpPort, 'app@example.co.jp', ['one@ext1.example'], clean)).final).toMatch(/^250 /);
+    await own.stop();
+    // The clean path asks the ledger before it sends (a retry must not send twice): with Redis gone it cannot.
+    const result = await sendOnce(guard.smtpPort, 'app@example.co.jp', ['one@ext1.example'], clean);
+    expect(result.final).toMatch(/^451 4\.3\.0 Message could not be stored; try again later \[[0-9A-Z]{26}\]$/);
+    expect(upstream.messages).toHaveLength(1);
+  });
+
   it('a ledger entry expires after store.ledgerHours', async () => {
     const { openRedisStore } = await import('../../src/store/redis-store.js');
     const { createRedisClient } = await import('../../src/store/redis-client.js');
