@@ -22,6 +22,7 @@ import { createBreakerGate } from './review/breaker.js';
 import { startDelayScheduler, type DelayScheduler } from './review/delay-scheduler.js';
 import { instrumentRelay, UpstreamHealth } from './observability/instrumented-relay.js';
 import { UpstreamPool } from './upstream/pool.js';
+import { splitConcurrencyFor } from './upstream/pool-sizing.js';
 import { NO_EVENTS } from './actions/guard-events.js';
 import { SenderNotifier, type NoticeResult } from './actions/sender-notifier.js';
 import { WebhookDispatcher } from './observability/webhooks.js';
@@ -62,9 +63,10 @@ export interface AppOptions {
 /** Builds every part from a validated config; nothing listens until start(). */
 export function createApp(config: MailGuardConfig, logger: Logger, options: AppOptions = {}): App {
   const role = options.role ?? 'all';
-  const pool = config.upstream ? new UpstreamPool(config.upstream, { logger }) : null;
   // A paused sender's violations count under the rule "breaker": its series exists from the start when a breaker is configured.
   const metrics = createMetrics([...config.policy.rules.map((r) => r.name), ...(config.policy.breaker ? ['breaker'] : [])]);
+  const pool = config.upstream ? new UpstreamPool(config.upstream, { logger, onWait: (seconds) => metrics.upstreamPoolWait.observe(seconds) }) : null;
+  if (pool) metrics.watchUpstreamPool(() => pool.sessions);
   const health = new UpstreamHealth();
   const relay = pool ? instrumentRelay(pool, metrics, health) : null;
   const mask = makeAddressMasker(config.log.showAddresses);
@@ -173,7 +175,7 @@ export function createApp(config: MailGuardConfig, logger: Logger, options: AppO
         // Part of the store: with store.type redis every instance sees the same one.
         ledger: opened.ledger,
         store: opened,
-        splitConcurrency: config.upstream?.pool ?? 1,
+        splitConcurrency: config.upstream ? splitConcurrencyFor(config.upstream.pool) : 1,
         maxHeaderBytes: config.smtp.maxHeaderBytes,
         analyse,
         claimLeaseSeconds: config.store.claimLeaseSeconds,

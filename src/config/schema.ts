@@ -179,7 +179,8 @@ const upstream = z
     // then the operator must say so here explicitly.
     rejectUnauthorized: z.boolean().default(true),
     auth: z.strictObject({ user: z.string().min(1), pass: z.string().min(1) }).optional(),
-    pool: positiveInt.max(256).default(8),
+    // auto: as many sessions as transactions are waiting, up to a cap (upstream/pool-sizing.ts); a number is a fixed cap.
+    pool: z.union([z.literal('auto'), positiveInt.max(256)], { error: 'upstream.pool must be auto or a whole number from 1 to 256' }).default('auto'),
     connectTimeoutSeconds: positiveInt.default(10),
     // After the final dot a slow upstream may still be writing to disk; RFC 5321
     // 4.5.3.2.6 suggests 10 minutes, operators usually want less.

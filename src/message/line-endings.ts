@@ -7,6 +7,24 @@ const CR = 0x0d;
 const LF = 0x0a;
 
 /**
+ * Buffers that are pieces of a message whose line endings were normalised here
+ * (message-bytes.ts marks them): no bare CR or LF inside, and one at an edge
+ * pairs with the neighbouring piece. The upstream's dot-stuffing checks the
+ * bytes it sends for bare line endings; for these it checks only the edges
+ * instead of scanning each message a second time. A WeakSet: no reference kept.
+ */
+const normalisedPieces = new WeakSet<Buffer>();
+
+export function markNormalised(piece: Buffer): Buffer {
+  normalisedPieces.add(piece);
+  return piece;
+}
+
+export function isNormalisedPiece(piece: Buffer): boolean {
+  return normalisedPieces.has(piece);
+}
+
+/**
  * Returns the message with every bare CR and bare LF turned into CRLF.
  * Returns the same Buffer object when it is already all CRLF, so callers can
  * tell "unchanged" by identity and the common case costs no copy.

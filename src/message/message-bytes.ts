@@ -1,4 +1,4 @@
-import { normaliseLineEndings } from './line-endings.js';
+import { markNormalised, normaliseLineEndings } from './line-endings.js';
 
 /**
  * A received message as it will be forwarded: line endings normalised, the
@@ -57,8 +57,8 @@ export function assembleMessage(chunks: readonly Buffer[], maxHeaderBytes: numbe
   const pieces = chunks.length === 1 ? [normaliseLineEndings(chunks[0]!)] : normaliseChunks(chunks);
   let size = 0;
   for (const p of pieces) size += p.length;
-  if (pieces.length <= 1) return { head: pieces[0] ?? Buffer.alloc(0), rest: [], size };
-  if (size <= INLINE_LIMIT) return { head: Buffer.concat(pieces, size), rest: [], size };
+  if (pieces.length <= 1) return { head: markNormalised(pieces[0] ?? Buffer.alloc(0)), rest: [], size };
+  if (size <= INLINE_LIMIT) return { head: markNormalised(Buffer.concat(pieces, size)), rest: [], size };
 
   let headLength = 0;
   let used = 0;
@@ -71,7 +71,9 @@ export function assembleMessage(chunks: readonly Buffer[], maxHeaderBytes: numbe
     if (headLength > maxHeaderBytes) break;
     carry = window.subarray(Math.max(0, window.length - 3));
   }
-  return { head: Buffer.concat(pieces.slice(0, used), headLength), rest: pieces.slice(used), size };
+  const rest = pieces.slice(used);
+  for (const piece of rest) markNormalised(piece);
+  return { head: markNormalised(Buffer.concat(pieces.slice(0, used), headLength)), rest, size };
 }
 
 /** The same message with a rewritten head (bcc, split): the body chunks are shared, not copied. */

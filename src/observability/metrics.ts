@@ -25,6 +25,7 @@ export function createMetrics(ruleNames: readonly string[]) {
   let store: MessageStore | null = null;
   let readiness: (() => Promise<ReadinessReport>) | null = null;
   let workersListening: (() => number) | null = null;
+  let upstreamSessions: (() => number) | null = null;
   collectDefaultMetrics({ register: registry });
   // Both readiness gauges are collected in parallel at scrape time: one check serves both.
   let lastCheck: { at: number; report: Promise<ReadinessReport> } | null = null;
@@ -75,6 +76,20 @@ export function createMetrics(ruleNames: readonly string[]) {
       help: 'Upstream transaction time, MAIL FROM to the reply to the final dot',
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers: [registry],
+    }),
+    upstreamPoolWait: new Histogram({
+      name: 'mailguard_upstream_pool_wait_seconds',
+      help: 'How long a transaction that found no free upstream session waited for one',
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+      registers: [registry],
+    }),
+    upstreamPoolSessions: new Gauge({
+      name: 'mailguard_upstream_pool_sessions',
+      help: 'Upstream sessions open or opening (upstream.pool: auto follows the load)',
+      registers: [registry],
+      collect() {
+        if (upstreamSessions) this.set(upstreamSessions());
+      },
     }),
     upstreamErrors: new Counter({
       name: 'mailguard_upstream_errors_total',
@@ -230,6 +245,9 @@ export function createMetrics(ruleNames: readonly string[]) {
     },
     watchWorkers(listening: () => number) {
       workersListening = listening;
+    },
+    watchUpstreamPool(sessions: () => number) {
+      upstreamSessions = sessions;
     },
   };
 }

@@ -12,6 +12,14 @@
 //   replies carry their own code (reply/replies.ts), so a text that starts with one
 //   is sent with context false (no code added). The only alternative option,
 //   hideENHANCEDSTATUSCODES, also stops offering the extension.
+//   It also coalesces the replies of one tick into one socket write: smtp-server
+//   writes every reply on its own, so a mailer that pipelines MAIL, RCPT and DATA
+//   in one segment got three writes (three syscalls, three segments) where one
+//   does. The first reply of a tick corks the socket and a process.nextTick
+//   uncorks it, so no reply waits past the current tick and their order is the
+//   order of send(). A 220 (the greeting, or STARTTLS just before the TLS
+//   handshake takes the socket over) flushes at once; smtp-server's close() ends
+//   the socket with end(), which flushes what is corked first.
 // - handler_EHLO(): AUTH is only accepted over TLS, so a plaintext EHLO must not
 //   offer it (RFC 4954 section 4). There is no hideAUTH; a per-session
 //   session.disabledCommands: ['AUTH'] would hide the line but also turn AUTH into
@@ -50,6 +58,13 @@ import type { SmtpReply } from '../reply/replies.js';
 
 const ENHANCED_CODE_FIRST = /^[245]\.\d{1,3}\.\d{1,3}(?: |$)/;
 const AUTH_LINE = /^AUTH\b/i;
+/** Replies that must reach the wire before anything else happens on the socket (STARTTLS hands it to TLS right after its 220). */
+const FLUSH_AT_ONCE = 220;
+
+const uncork = (socket: Socket): void => {
+  // end() may have flushed and reset the cork already; uncork() on an uncorked socket does nothing.
+  if (socket.writableCorked > 0) socket.uncork();
+};
 
 export interface IngressConnectionHooks {
   /** Whether AUTH may start at all: a refusal is sent as is (a 421 also closes), null lets smtp-server's AUTH run. */
@@ -62,6 +77,8 @@ export class IngressConnection extends SMTPConnection {
   private readonly hooks: IngressConnectionHooks;
   /** Set while a plaintext EHLO is answered. */
   private withoutAuthLine = false;
+  /** The socket corked for the replies of this tick, if any. */
+  private corked: Socket | null = null;
 
   constructor(server: SMTPServer, socket: Socket, options: SMTPConnectionOptions | null | undefined, hooks: IngressConnectionHooks) {
     super(server, socket, options);
@@ -72,8 +89,21 @@ export class IngressConnection extends SMTPConnection {
     if (this.withoutAuthLine && Array.isArray(data)) data = data.filter((line, i) => i === 0 || !AUTH_LINE.test(line));
     // charCodeAt(1) === '.' first: most lines are smtp-server's own and need no regex.
     const ownCode = typeof data === 'string' && data.charCodeAt(1) === 0x2e && ENHANCED_CODE_FIRST.test(data);
+    const socket = this._socket;
+    if (code !== FLUSH_AT_ONCE && this.corked !== socket && socket.writable && !this._upgrading) {
+      socket.cork();
+      this.corked = socket;
+      process.nextTick(this.uncorkTick);
+    }
     super.send(code, data, ownCode ? false : context);
+    if (code === FLUSH_AT_ONCE && this.corked) this.uncorkTick();
   }
+
+  private readonly uncorkTick = (): void => {
+    const socket = this.corked;
+    this.corked = null;
+    if (socket) uncork(socket);
+  };
 
   override handler_EHLO(command: Buffer, callback: () => void): void {
     if (this.secure) return super.handler_EHLO(command, callback);

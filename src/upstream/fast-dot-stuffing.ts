@@ -1,5 +1,5 @@
 import type { Transform, TransformCallback } from 'node:stream';
-import { firstBareLineEnding } from '../message/line-endings.js';
+import { firstBareLineEnding, isNormalisedPiece } from '../message/line-endings.js';
 
 // nodemailer's DataStream dot-stuffs and fixes line endings with a JavaScript
 // loop over every byte: about half of the proxy's CPU on a 5 MB message, and
@@ -25,6 +25,8 @@ type DataStream = Transform & { inByteCount: number; outByteCount: number; lastB
 function hasBareLineEnding(chunk: Buffer, lastByte: number | false): boolean {
   if (lastByte === CR && chunk[0] !== LF) return true;
   if (chunk[0] === LF && lastByte !== CR) return true;
+  // A piece of a message normalised on receipt (message-bytes.ts): its inside was scanned then, its edges just now.
+  if (isNormalisedPiece(chunk)) return false;
   const first = firstBareLineEnding(chunk);
   // A CR at the very end may be completed by the next chunk's LF: judged then, or in flush.
   return first !== -1 && !(first === chunk.length - 1 && chunk[first] === CR);

@@ -1,7 +1,8 @@
 // The upstream relay client: a bounded pool of persistent SMTP sessions.
 //
-// - At most config.pool sessions (opening, idle or busy); callers beyond that wait
-//   in FIFO order. A released session goes straight to the next waiter.
+// - Sessions (opening, idle or busy) up to the cap of pool-sizing.ts (upstream.pool:
+//   a number, or auto); callers beyond it wait in FIFO order (waiter-queue.ts). A
+//   released session goes straight to the next waiter.
 // - Sessions are reused without RSET after a successful transaction (the server
 //   resets its state on the reply to the dot); after a failed one they are RSET
 //   in the background and discarded if that fails.
@@ -17,41 +18,17 @@
 //   discards it). After the dot nothing can be taken back: such a copy may be
 //   delivered although its mailer was told to try again, and is logged as such.
 
-import { isAscii } from 'node:buffer';
 import { performance } from 'node:perf_hooks';
 import type { ConnectionOptions } from 'node:tls';
 import type { UpstreamConfig } from '../config/schema.js';
 import { UpstreamConnection, type ConnectionSettings, type SendInfo } from './upstream-connection.js';
 import { abortReason, cancelledError, rejectedRecipientsOf, UpstreamError, type RejectedRecipient } from './upstream-error.js';
 import { upstreamTlsOptions } from './upstream-tls.js';
-import { RECIPIENT_PARAMS } from './recipient-params.js';
-import type { RecipientParams } from '../policy/verdict.js';
-import type SMTPConnection from 'nodemailer/lib/smtp-connection';
+import { nodemailerEnvelope, refusalFor, type UpstreamEnvelope } from './upstream-envelope.js';
+import { PoolSizing } from './pool-sizing.js';
+import { WaiterQueue, type Waiter } from './waiter-queue.js';
 
-export interface UpstreamEnvelope {
-  readonly mailFrom: string;
-  readonly rcptTo: readonly string[];
-  /** Sent as SIZE= when the upstream supports it; defaults to the message length. */
-  readonly size?: number;
-  /** The message needs SMTPUTF8: refused (553 5.6.7) if the upstream does not offer it. */
-  readonly smtputf8?: boolean;
-  /** Declare BODY=8BITMIME when the upstream supports it. */
-  readonly eightBitMime?: boolean;
-  /** RFC 8689: only over verified TLS to a relay that offers REQUIRETLS, else refused (550 5.7.30). */
-  readonly requireTLS?: boolean;
-  /** DSN parameters of MAIL FROM (RFC 3461), sent when the upstream offers DSN. */
-  readonly dsn?: { readonly ret?: 'FULL' | 'HDRS' | undefined; readonly envid?: string | undefined };
-  /** Each recipient's NOTIFY and ORCPT, by the address in rcptTo. */
-  readonly recipientParams?: ReadonlyMap<string, RecipientParams>;
-}
-
-/** Whether any byte of the message is outside 7-bit ASCII (native scan). */
-function hasEightBitData(message: Buffer | readonly Buffer[]): boolean {
-  return (Buffer.isBuffer(message) ? [message] : message).some((chunk) => !isAscii(chunk));
-}
-
-const refusedHere = (responseCode: number, response: string, message: string): UpstreamError =>
-  new UpstreamError({ kind: 'permanent', stage: 'envelope', responseCode, response, message });
+export type { UpstreamEnvelope } from './upstream-envelope.js';
 
 export interface UpstreamDelivery {
   /** The upstream's reply to the final dot, e.g. "250 2.0.0 Ok: queued as X". */
@@ -75,38 +52,15 @@ export interface UpstreamPoolOptions {
   idleTimeoutMs?: number;
   /** TLS options over those from upstream.tls (tests; rejectUnauthorized always comes from config). */
   tls?: ConnectionOptions;
+  /** A transaction that had to wait for a session got one after this many seconds (metrics). */
+  onWait?: (seconds: number) => void;
 }
 
 interface Lease {
   conn: UpstreamConnection;
   reused: boolean;
-}
-
-interface Waiter {
-  resolve(lease: Lease): void;
-  reject(err: unknown): void;
-}
-
-/** FIFO without Array#shift's O(n) on every take. */
-class Fifo<T> {
-  private items: (T | undefined)[] = [];
-  private head = 0;
-  get length(): number {
-    return this.items.length - this.head;
-  }
-  push(item: T): void {
-    this.items.push(item);
-  }
-  shift(): T | undefined {
-    if (this.head >= this.items.length) return undefined;
-    const item = this.items[this.head];
-    this.items[this.head++] = undefined;
-    if (this.head > 64 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
-    }
-    return item;
-  }
+  /** performance.now() when its caller started waiting; absent when it did not wait. */
+  waitedSince?: number;
 }
 
 export class UpstreamPool {
@@ -114,15 +68,16 @@ export class UpstreamPool {
   lastSuccessAt: number | null = null;
 
   private readonly settings: ConnectionSettings;
-  private readonly max: number;
+  private readonly sizing: PoolSizing;
   private readonly maxMessages: number;
   private readonly idleTimeoutMs: number;
   private readonly logger: UpstreamPoolOptions['logger'];
-  /** Sessions counted against config.pool: opening, idle or busy. */
+  /** Sessions counted against the cap: opening, idle or busy. */
   private slots = 0;
   /** Idle sessions, most recently used last. */
   private readonly idle: UpstreamConnection[] = [];
-  private readonly waiters = new Fifo<Waiter>();
+  private readonly waiters = new WaiterQueue<Lease>();
+  private readonly onWait: ((seconds: number) => void) | undefined;
   /** Every session whose socket is not yet closed, including ones saying QUIT. */
   private readonly live = new Set<UpstreamConnection>();
   private readonly sweeper: NodeJS.Timeout;
@@ -138,12 +93,18 @@ export class UpstreamPool {
       // upstream.tls (reads the CA file: a ConfigError here stops start-up), then a test's overrides.
       tls: { ...upstreamTlsOptions(config), ...options.tls },
     };
-    this.max = config.pool;
+    this.sizing = new PoolSizing(config.pool);
+    this.onWait = options.onWait;
     this.maxMessages = options.maxMessagesPerConnection ?? 1000;
     this.idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
     this.logger = options.logger;
     this.sweeper = setInterval(() => this.closeIdleOlderThan(this.idleTimeoutMs), Math.max(50, this.idleTimeoutMs / 2));
     this.sweeper.unref();
+  }
+
+  /** Sessions open or opening now. */
+  get sessions(): number {
+    return this.slots;
   }
 
   /**
@@ -229,7 +190,7 @@ export class UpstreamPool {
       }
       this.discard(idle, true);
     }
-    if (this.slots < this.max) {
+    if (this.slots < this.sizing.cap()) {
       this.slots++;
       this.release(
         await this.openInSlot().catch((err: unknown) => {
@@ -259,7 +220,7 @@ export class UpstreamPool {
       this.drained = resolve;
     });
     const force = setTimeout(() => {
-      for (let w = this.waiters.shift(); w; w = this.waiters.shift()) w.reject(closedError());
+      this.waiters.rejectAll(closedError());
       // Their sends fail as dropped, at the stage they had reached.
       for (const c of this.live) c.destroy();
     }, graceMs);
@@ -277,68 +238,45 @@ export class UpstreamPool {
     message: Buffer | readonly Buffer[],
     signal: AbortSignal | undefined,
   ): Promise<SendInfo> {
-    if (envelope.smtputf8 && conn.supports('SMTPUTF8') === false) {
-      return Promise.reject(
-        new UpstreamError({
-          kind: 'permanent',
-          stage: 'envelope',
-          responseCode: 553,
-          response: '553 5.6.7 The upstream relay does not support SMTPUTF8',
-          message: 'upstream does not offer SMTPUTF8',
-        }),
-      );
-    }
-    // Never sent as if it were 7-bit: an upstream without 8BITMIME gets no 8-bit
-    // data (the byte scan runs only for such an upstream).
-    if (conn.supports('8BITMIME') === false && (envelope.eightBitMime || hasEightBitData(message))) {
-      return Promise.reject(
-        refusedHere(
-          554,
-          '554 5.6.3 The upstream relay does not accept 8-bit data (no 8BITMIME); send the message 7-bit encoded (quoted-printable or base64)',
-          'upstream does not offer 8BITMIME',
-        ),
-      );
-    }
-    if (envelope.requireTLS && !(conn.verifiedTls && conn.supports('REQUIRETLS') === true)) {
-      return Promise.reject(
-        refusedHere(
-          550,
-          '550 5.7.30 REQUIRETLS: the upstream relay cannot be reached over verified TLS with REQUIRETLS; the message was not sent',
-          'REQUIRETLS cannot be met by the upstream',
-        ),
-      );
-    }
-    // nodemailer writes its bookkeeping onto the envelope object: a fresh one per attempt.
-    const upstreamEnvelope: SMTPConnection.Envelope & Record<string, unknown> = {
-      from: envelope.mailFrom,
-      to: envelope.rcptTo as string[],
-      size: envelope.size ?? byteLength(message),
-      // Undefined: no mailer declared anything (a release of a stored message): declare BODY=8BITMIME when the bytes need it.
-      use8BitMime: envelope.eightBitMime ?? hasEightBitData(message),
-    };
-    if (envelope.requireTLS) upstreamEnvelope['requireTLSExtensionEnabled'] = true;
-    if (envelope.dsn && (envelope.dsn.ret || envelope.dsn.envid)) {
-      upstreamEnvelope.dsn = { ...(envelope.dsn.ret ? { ret: envelope.dsn.ret } : {}), ...(envelope.dsn.envid ? { envid: envelope.dsn.envid } : {}) };
-    }
-    if (envelope.recipientParams?.size) upstreamEnvelope[RECIPIENT_PARAMS] = envelope.recipientParams;
-    return conn.send(upstreamEnvelope, message, signal);
+    const refusal = refusalFor(conn, envelope, message);
+    if (refusal) return Promise.reject(refusal);
+    return conn.send(nodemailerEnvelope(envelope, message), message, signal);
   }
 
   private acquire(): Promise<Lease> | Lease {
     if (this.closing) throw closedError();
     const conn = this.takeIdle();
     if (conn) return { conn, reused: true };
-    if (this.slots < this.max) {
+    if (this.slots < this.sizing.cap()) {
       this.slots++;
       return this.openInSlot().then(
         (c) => ({ conn: c, reused: false }),
         (err: unknown) => {
+          // Auto mode: the upstream allows no more sessions than the others counted; wait for one of them.
+          if (this.sizing.refusedWith(this.slots - 1)) {
+            this.slots--;
+            return this.waitForSession();
+          }
           this.openFailed(err);
           throw err;
         },
       );
     }
-    return new Promise<Lease>((resolve, reject) => this.waiters.push({ resolve, reject }));
+    return this.waitForSession();
+  }
+
+  private waitForSession(): Promise<Lease> {
+    const lease = this.waiters.wait();
+    return this.onWait ? lease.then(this.timeWait) : lease;
+  }
+
+  private readonly timeWait = (lease: Lease): Lease => {
+    if (lease.waitedSince !== undefined) this.onWait?.((performance.now() - lease.waitedSince) / 1000);
+    return lease;
+  };
+
+  private grant(w: Waiter<Lease>, conn: UpstreamConnection, reused: boolean): void {
+    w.resolve({ conn, reused, waitedSince: w.since });
   }
 
   private takeIdle(): UpstreamConnection | undefined {
@@ -389,7 +327,7 @@ export class UpstreamPool {
     conn.lastUsedAt = performance.now();
     const w = this.waiters.shift();
     if (w) {
-      w.resolve({ conn, reused: true });
+      this.grant(w, conn, true);
       return;
     }
     if (this.closing) {
@@ -417,15 +355,22 @@ export class UpstreamPool {
     if (freeSlot) this.freeSlot();
   }
 
-  /** A slot became free: give it to the first waiter (who opens a new session) if any. */
+  /** A slot became free: give it to the first waiter (who opens a new session) if any and the cap allows. */
   private freeSlot(): void {
     this.slots--;
-    const w = this.waiters.shift();
+    const w = this.slots < this.sizing.cap() ? this.waiters.shift() : undefined;
     if (w) {
       this.slots++;
       this.openInSlot().then(
-        (conn) => w.resolve({ conn, reused: false }),
+        (conn) => this.grant(w, conn, false),
         (err: unknown) => {
+          if (this.sizing.refusedWith(this.slots - 1)) {
+            // Auto mode learned the upstream's limit: the waiter keeps its turn for the next released session.
+            this.waiters.putBack(w);
+            this.slots--;
+            this.checkDrained();
+            return;
+          }
           w.reject(err);
           this.openFailed(err);
         },
@@ -441,9 +386,7 @@ export class UpstreamPool {
    * letting each of them wait for a connect timeout of its own.
    */
   private openFailed(err: unknown): void {
-    if (this.live.size === 0) {
-      for (let w = this.waiters.shift(); w; w = this.waiters.shift()) w.reject(err);
-    }
+    if (this.live.size === 0) this.waiters.rejectAll(err);
     this.freeSlot();
   }
 
@@ -483,11 +426,4 @@ function isStaleSessionFailure(e: UpstreamError): boolean {
 
 function closedError(): UpstreamError {
   return new UpstreamError({ kind: 'connect', stage: 'connect', message: 'upstream pool is closed' });
-}
-
-function byteLength(message: Buffer | readonly Buffer[]): number {
-  if (Buffer.isBuffer(message)) return message.length;
-  let n = 0;
-  for (const chunk of message) n += chunk.length;
-  return n;
 }

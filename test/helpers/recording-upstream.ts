@@ -67,6 +67,8 @@ export interface RecordingUpstreamOptions {
   hidePipelining?: boolean;
   /** Listen on this port (a relay that comes back where it was); default a free one. */
   port?: number;
+  /** Refuse connections beyond this many at once with 421 (smtp-server's maxClients), as a relay with a per-client limit. */
+  maxClients?: number;
   /** Do not offer these EHLO extensions (an older relay). */
   hide?: { eightBitMime?: boolean; smtputf8?: boolean; dsn?: boolean; requireTLS?: boolean };
 }
@@ -124,6 +126,7 @@ export async function startRecordingUpstream(options: RecordingUpstreamOptions =
     hideDSN: options.hide?.dsn === true,
     hideREQUIRETLS: options.hide?.requireTLS === true,
     closeTimeout: 200,
+    ...(options.maxClients === undefined ? {} : { maxClients: options.maxClients }),
     onConnect(session, callback) {
       connectionOf.set(session.id, ++connections);
       if (options.greetingDelayMs) setTimeout(() => callback(), options.greetingDelayMs);

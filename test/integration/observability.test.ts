@@ -77,6 +77,9 @@ describe('metrics', () => {
     expect(m.get('mailguard_smtp_sessions_total{result="denied"}')).toBe(0);
     // 4 pass + 3 split copies = 7 upstream transactions, none failed
     expect(m.get('mailguard_upstream_seconds_count')).toBe(7);
+    // upstream.pool auto: the sessions those transactions used are open, and the gauge says how many.
+    expect(m.get('mailguard_upstream_pool_sessions')).toBeGreaterThanOrEqual(1);
+    expect(m.get('mailguard_upstream_pool_wait_seconds_count')).toBeTypeOf('number');
     expect(m.get('mailguard_upstream_errors_total{class="connect"}')).toBe(0);
     expect(m.get('mailguard_visible_external_recipients_count')).toBe(7);
     expect(m.get('mailguard_visible_external_recipients_bucket{le="2"}')).toBe(4);

@@ -107,6 +107,45 @@ describe('UpstreamPool against a recording upstream', () => {
     expect(single.messages.map((m) => /Subject: (\S+)/.exec(m.raw.toString())?.[1])).toEqual(['q0', 'q1', 'q2', 'q3', 'q4', 'q5']);
   });
 
+  it('upstream.pool auto opens a session for every transaction that would wait, and counts the waits of a fixed cap', async () => {
+    const upstream = await recording();
+    const waits: number[] = [];
+    const pool = makePool(upstream.port, { pool: 'auto' }, { onWait: (s) => waits.push(s) });
+    await Promise.all(Array.from({ length: 12 }, (_, i) => pool.send(ENVELOPE, message(`a${i}`))));
+    expect(upstream.connections).toBe(12);
+    expect(pool.sessions).toBe(12);
+    expect(waits).toEqual([]);
+
+    const capped = await recording();
+    const fixedWaits: number[] = [];
+    const fixed = makePool(capped.port, { pool: 2 }, { onWait: (s) => fixedWaits.push(s) });
+    await Promise.all(Array.from({ length: 6 }, (_, i) => fixed.send(ENVELOPE, message(`f${i}`))));
+    expect(capped.connections).toBe(2);
+    expect(fixedWaits).toHaveLength(4);
+    for (const s of fixedWaits) expect(s).toBeGreaterThanOrEqual(0);
+  });
+
+  it('upstream.pool auto against a relay that allows 2 sessions: the refused ones wait for those 2 and every message is delivered', async () => {
+    const upstream = await recording({ maxClients: 2 });
+    const pool = makePool(upstream.port, { pool: 'auto' });
+    const results = await Promise.allSettled(Array.from({ length: 6 }, (_, i) => pool.send(ENVELOPE, message(`l${i}`))));
+    expect(results.map((r) => r.status)).toEqual(Array(6).fill('fulfilled'));
+    expect(upstream.messages).toHaveLength(6);
+    expect(pool.sessions).toBeLessThanOrEqual(2);
+    // The learned cap holds: the next burst opens no connection beyond the two.
+    const before = upstream.connections;
+    await Promise.all(Array.from({ length: 4 }, (_, i) => pool.send(ENVELOPE, message(`m${i}`))));
+    expect(upstream.connections).toBe(before);
+
+    // A fixed cap keeps its old behaviour: a refused connection fails that send (451 4.4.1).
+    const limited = await recording({ maxClients: 2 });
+    const fixed = makePool(limited.port, { pool: 6 });
+    const fixedResults = await Promise.allSettled(Array.from({ length: 6 }, (_, i) => fixed.send(ENVELOPE, message(`x${i}`))));
+    const failed = fixedResults.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    expect(failed.length).toBeGreaterThan(0);
+    expect(line(failed[0]!.reason as UpstreamError)).toMatch(/^451 4\.4\.1 /);
+  });
+
   it('rotates a connection after maxMessagesPerConnection', async () => {
     const upstream = await recording();
     const pool = makePool(upstream.port, {}, { maxMessagesPerConnection: 2 });

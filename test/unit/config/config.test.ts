@@ -62,7 +62,7 @@ describe('config', () => {
     expect(printed).not.toContain('s3cret');
     expect(printed).not.toContain('ab'.repeat(32));
     expect(printed).toContain('user: u');
-    expect(printed).toContain('pool: 8');
+    expect(printed).toContain('pool: auto');
   });
 
   it("masks a webhook URL's path and query (a Slack-style webhook URL is its own secret), keeping the host", () => {

@@ -75,6 +75,16 @@ describe('ingress-connection.ts: what the SMTPConnection subclass overrides', ()
     expect(codeOf(proto._getEnhancedStatusCode)).toMatch(/^_getEnhancedStatusCode\(code, context\) \{ if \(context === false \|\| /);
   });
 
+  it('send() still writes each reply with one _socket.write, close() still ends the socket (flushing what send() corked), STARTTLS still answers 220 right before the upgrade', () => {
+    const send = codeOf(proto.send);
+    expect(send.match(/this\._socket\.write\(/g)).toHaveLength(1);
+    expect(send).toContain("this._socket.write(payload + '\\r\\n');");
+    expect(send).not.toContain('destroy(');
+    const close = codeOf(proto.close);
+    expect(close).toMatch(/^close\(\) \{ if \(!this\._socket\.destroyed && this\._socket\.writable\) \{ this\._socket\.end\(\); \}/);
+    expect(codeOf(proto.handler_STARTTLS)).toContain("this.send(220, 'Ready to start TLS'); this.upgrade(callback);");
+  });
+
   it('the base constructor builds its parser through _createParser() and does not reset the session', () => {
     const whole = codeOf(SMTPConnection);
     const constructor = whole.slice(whole.indexOf('constructor('), whole.indexOf(' init() {'));
