@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import type { MailGuardConfig } from '../config/schema.js';
 import { FileAuditLog } from './file-audit-log.js';
 import { StoreUnavailableError, type AuditLog } from './message-store.js';
-import { createRedisClient } from './redis-client.js';
+import { connectOrFail, createRedisClient } from './redis-client.js';
 import { RedisAuditLog } from './redis-audit-log.js';
 import { auditLogKey, DEFAULT_KEY_PREFIX } from './redis-store.js';
 
@@ -24,14 +24,8 @@ export async function openAuditReader(config: MailGuardConfig['store']): Promise
   if (config.type === 'redis') {
     const { commandTimeout, ...redisOptions } = config.redisOptions ?? {};
     const client = createRedisClient(config.url, redisOptions, typeof commandTimeout === 'number' && commandTimeout > 0 ? commandTimeout : 5000);
-    client.on('error', () => undefined);
-    try {
-      await client.connect();
-      await client.ping();
-    } catch (err) {
-      client.disconnect();
-      throw new StoreUnavailableError(`redis: cannot connect: ${(err as Error).message}`, { cause: err });
-    }
+    let closed = false;
+    await connectOrFail(client, () => closed);
     const guard = async <T>(fn: () => Promise<T>): Promise<T> => {
       try {
         return await fn();
@@ -44,7 +38,10 @@ export async function openAuditReader(config: MailGuardConfig['store']): Promise
     return {
       read: (query) => log.read(query),
       readLines: (query) => log.readLines(query),
-      close: async () => void (await client.quit().catch(() => client.disconnect())),
+      close: async () => {
+        closed = true;
+        await client.quit().catch(() => client.disconnect());
+      },
     };
   }
   const root = resolve(config.path);
