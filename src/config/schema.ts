@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { policyContent, ruleContent } from './content-schema.js';
 import { isIP } from 'node:net';
 import { createHash } from 'node:crypto';
 import { SHIPPED_FREEMAIL_DOMAINS } from './freemail-domains.js';
@@ -234,10 +235,18 @@ const rule = z
     action: action.optional(),
     // This rule's own delay window (policy.delaySeconds when absent).
     delaySeconds: delaySeconds.optional(),
+    // This rule's own content threshold and action (policy.content fills in the rest).
+    content: ruleContent.optional(),
   })
-  .refine((r) => r.action !== undefined || r.maxVisibleExternal !== undefined || r.maxVisibleExternalDomains !== undefined || r.delaySeconds !== undefined, {
-    message: 'a rule needs an action, a threshold or a delaySeconds',
-  });
+  .refine(
+    (r) =>
+      r.action !== undefined ||
+      r.maxVisibleExternal !== undefined ||
+      r.maxVisibleExternalDomains !== undefined ||
+      r.delaySeconds !== undefined ||
+      r.content !== undefined,
+    { message: 'a rule needs an action, a threshold, a delaySeconds or a content threshold' },
+  );
 
 // DESIGN.md "Stopping a campaign while it runs": a sender whose mail keeps
 // breaking the rules is paused as a whole, clean mail too, until a person resets it.
@@ -264,6 +273,21 @@ const policy = z.strictObject({
   rules: z.array(rule).default([]),
   delaySeconds: delaySeconds.default(0),
   breaker: breaker.optional(),
+  // DESIGN.md "Content beyond the headers"; off when absent.
+  content: policyContent.optional(),
+});
+
+// A rule's content threshold may rely on policy.content for its number; without one anywhere it means nothing.
+const checkedPolicy = policy.superRefine((p, ctx) => {
+  p.rules.forEach((r, i) => {
+    if (r.content && r.content.maxAddresses === undefined && p.content === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['rules', i, 'content', 'maxAddresses'],
+        message: 'needs a number here or in policy.content.maxAddresses',
+      });
+    }
+  });
 });
 
 const store = z.strictObject({
@@ -361,7 +385,7 @@ export const configSchema = z.strictObject({
   admin: admin.default(() => admin.parse({})),
   upstream: upstream.optional(),
   internalDomains: z.array(domainPattern).default([]),
-  policy: policy.default(() => policy.parse({})),
+  policy: checkedPolicy.default(() => checkedPolicy.parse({})),
   store: checkedStore.default(() => checkedStore.parse({})),
   log: log.default(() => log.parse({})),
   notify: notify.default(() => notify.parse({})),
