@@ -2,21 +2,25 @@
 // addresses in them (DESIGN.md "Content beyond the headers"). Bounded on
 // hostile input: the message's cell and decoded-bytes budget is spent here.
 //
-// The reader is fflate (DEFLATE only, zero dependencies, synchronous, pure JS)
-// plus a linear scan of the few XML parts that hold strings, because counting
-// addresses needs the strings, not a spreadsheet model. The alternatives, as
-// checked for issue 14:
-// - SheetJS `xlsx` on npm is frozen at 0.18.5 (newer releases are published
+// The reader: no spreadsheet library. Counting addresses needs the strings,
+// not a spreadsheet model, so this reads the ZIP directory itself
+// (spreadsheet-zip.ts), inflates the few parts that hold strings with Node's
+// zlib, whose maxOutputLength stops a zip bomb at exactly the bytes left, and
+// scans their XML linearly (spreadsheet-xml.ts). The alternatives, as checked
+// for issue 14:
+// - SheetJS `xlsx` on npm is frozen at 0.18.5 (later releases are published
 //   only on the SheetJS CDN) and that version carries two high advisories for
-//   reading crafted files: prototype pollution (CVE-2023-30533,
-//   GHSA-4r6h-8v6p-xvw6, fixed in 0.19.3) and ReDoS (CVE-2024-22363,
-//   GHSA-5pgg-2g8v-p4x9, fixed in 0.20.2) — the exact input this reads.
-// - `exceljs` does not read ODS, reads through streams and promises (this scan
-//   is synchronous and pure), and brings jszip, unzipper, archiver, saxes and
-//   more with it.
-// Even fflate's own unzipSync is not used: it hides the encryption flag and
-// does not stop an entry that inflates past its declared size (see
-// spreadsheet-zip.ts).
+//   reading crafted files, the exact input here: prototype pollution
+//   (CVE-2023-30533, GHSA-4r6h-8v6p-xvw6, fixed in 0.19.3) and ReDoS
+//   (CVE-2024-22363, GHSA-5pgg-2g8v-p4x9, fixed in 0.20.2).
+// - `exceljs` (4.4.0) does not read ODS, reads through streams and promises
+//   (this scan is synchronous and pure) and brings jszip, unzipper, archiver,
+//   saxes and five more with it.
+// - fflate (0.8.3, zero dependencies) was the first choice for the DEFLATE:
+//   its unzipSync hides the encryption flag and decodes a lying entry to its
+//   end, and its streaming Inflate took 130 ms to reach 5 MB of a bomb that
+//   zlib stops at 4 MB in 3-15 ms (a full 40 MiB: fflate 430-700 ms, zlib
+//   20-270 ms). It is kept as a dev dependency: the fixtures are written with it.
 
 import { hasEncryptionInfo, isCompoundFile } from './spreadsheet-cfb.js';
 import { readOdsContent, readSharedStrings, readWorksheet, readWorksheetRelationships, type PartSink } from './spreadsheet-parts.js';
