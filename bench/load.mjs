@@ -5,7 +5,10 @@
 //
 //   node bench/load.mjs '{"port":2525,"sessions":20,"messages":10000,"durationMs":5000,
 //                         "persistent":true,"size":5120,"recipients":1,"split":false}'
+//   "messageFile": "/path" sends that file (LF or CRLF lines) as every message instead of the
+//   generated header and `size` bytes of body, as smtp-source -F does (the content scenarios)
 // prints one JSON line: { ok, failed, elapsedMs, rate, latency: {p50,p90,p99,max}, errors }
+import fs from 'node:fs';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
@@ -98,6 +101,12 @@ function percentile(sorted, p) {
   return sorted[index];
 }
 
+/** A message file as DATA sends it: CRLF lines, a leading dot doubled, ending in CRLF. */
+function fileMessage(file) {
+  const text = fs.readFileSync(file, 'latin1').replace(/\r?\n/g, '\r\n').replace(/^\./gm, '..');
+  return Buffer.from(text.endsWith('\r\n') ? text : text + '\r\n', 'latin1');
+}
+
 export async function runLoad(options) {
   const {
     host = '127.0.0.1',
@@ -111,8 +120,10 @@ export async function runLoad(options) {
     split = false,
     commandTimeoutMs = 60000,
     maxFailures = 100,
+    messageFile = null,
   } = options;
   const payload = body(size);
+  const fixedMessage = messageFile === null ? null : fileMessage(messageFile);
   const rcpts = numberedRecipients(recipients);
   const subject = split ? splitSubject(recipients) : null;
   const mailCommand = `MAIL FROM:<${SENDER}>\r\n`;
@@ -164,8 +175,11 @@ export async function runLoad(options) {
     await conn.expect(354, 'DATA');
     const { socket } = conn;
     socket.cork();
-    socket.write(header(seq, { subject }));
-    socket.write(payload);
+    if (fixedMessage) socket.write(fixedMessage);
+    else {
+      socket.write(header(seq, { subject }));
+      socket.write(payload);
+    }
     socket.write('.\r\n');
     socket.uncork();
     await conn.expect(250, 'end of data');

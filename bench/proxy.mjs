@@ -11,16 +11,22 @@ import { freePort, startChild, stopChild, tailFile, waitForGreeting } from './pr
  * The bench's config: the shipped defaults but for what points at the sink,
  * split for the split scenario, and quiet logs. The upstream pool is the
  * default one (the targets are for the default config); `workers` only for the
- * workers mode (absent = the default, 1).
+ * workers mode (absent = the default, 1); `content` (policy.content, e.g.
+ * { maxAddresses: 20 }) only for the content mode (absent = off, the default).
  */
-export function proxyConfigYaml({ smtpPort, adminPort, sinkPort, storePath, workers }) {
+export function proxyConfigYaml({ smtpPort, adminPort, sinkPort, storePath, workers, content }) {
+  const contentPolicy = content
+    ? `, content: { ${Object.entries(content)
+        .map(([key, value]) => `${key}: ${JSON.stringify(value)}`)
+        .join(', ')} }`
+    : '';
   return [
     ...(workers ? [`workers: ${workers}`] : []),
     `smtp: { host: 127.0.0.1, port: ${smtpPort}, maxRecipients: 1000, maxMessageBytes: 52428800 }`,
     `admin: { host: 127.0.0.1, port: ${adminPort} }`,
     `upstream: { host: 127.0.0.1, port: ${sinkPort}, secure: false, requireTLS: false }`,
     'internalDomains: [example.co.jp]',
-    'policy: { action: split, maxVisibleExternal: 1 }',
+    `policy: { action: split, maxVisibleExternal: 1${contentPolicy} }`,
     `store: { type: file, path: ${JSON.stringify(storePath)} }`,
     'log: { level: warn }',
     '',
@@ -34,7 +40,7 @@ export function proxyConfigYaml({ smtpPort, adminPort, sinkPort, storePath, work
  * Returns { ok: true, pid, port, entry, stop(), alive(), logs() } or
  * { ok: false, reason, logs }.
  */
-export async function startProxy({ projectDir, tmpDir, sinkPort, name = 'mail-guard', workers, startTimeoutMs = 30000 }) {
+export async function startProxy({ projectDir, tmpDir, sinkPort, name = 'mail-guard', workers, content, startTimeoutMs = 30000 }) {
   const main = path.join(projectDir, 'dist', 'cli', 'main.js');
   // The names this checkout's proxy always had; a second one gets its own.
   const prefix = name === 'mail-guard' ? '' : `${name}-`;
@@ -56,7 +62,7 @@ export async function startProxy({ projectDir, tmpDir, sinkPort, name = 'mail-gu
   const configFile = path.join(tmpDir, `${prefix}mail-guard.yaml`);
   const storePath = path.join(tmpDir, `${prefix}store`);
   fs.mkdirSync(storePath, { recursive: true });
-  fs.writeFileSync(configFile, proxyConfigYaml({ smtpPort, adminPort, sinkPort, storePath, workers }));
+  fs.writeFileSync(configFile, proxyConfigYaml({ smtpPort, adminPort, sinkPort, storePath, workers, content }));
 
   // Output to files, not pipes: the bench process must not spend CPU on the proxy's logs.
   const out = fs.openSync(outFile, 'w');

@@ -18,9 +18,17 @@
 //   BENCH_RUN_TIMEOUT_S=15 time cap of one run; a capped run is measured over what reached the sink
 //   BENCH_LATENCY_S=2      duration of each Node-generator latency run (0: skip them)
 //   BENCH_FORCE_NODE=1     use the Node load generator and Node sink even when Postfix's tools exist
-//   BENCH_ONLY=pass,split  run only these scenarios (pass, conn, split, big, store); analysis always runs
+//   BENCH_ONLY=pass,split  run only these scenarios (pass, conn, split, big, text5k, csv200k, pdf5m, store;
+//                          content = text5k, csv200k and pdf5m); analysis always runs
 //                          (store: the file store with 10,000 fsynced records, then listings from a fresh
 //                          instance: bench/file-store.mjs, informational, no target)
+//                          (content, issue 14: a 5 KB newsletter, 200 KB with a 30-row CSV attachment and a
+//                          5 MB PDF-like attachment (bench/content-messages.mjs) through mail-guard with
+//                          content scanning off (proxied: the same process as the other scenarios) and on
+//                          (mode content: this checkout with policy.content { maxAddresses: 20 }) in the
+//                          same rounds; "content scanning" prints on/off in msgs/s, CPU ms/msg and peak RSS,
+//                          the targets the 5 MB RSS bound with it on, and bench/content-scan.mjs the
+//                          in-process cost of the scan on the same three messages against header analysis)
 //   BENCH_WORKERS=2        a fifth mode, workers: this checkout's mail-guard with `workers: N` (node:cluster),
 //                          in the pass and 5 MB scenarios, against proxied (`workers: 1`, the default) in
 //                          the same rounds: msgs/s and CPU ms/msg of N against 1, the 5 MB RSS of the whole
@@ -57,8 +65,11 @@ import {
   targetsTable,
   outcomeText,
   workersLines,
+  contentLines,
+  contentScanLines,
 } from './report.mjs';
 import { INSTALL_HINT, findPostfixTools, runNodeLoad, runSmtpSource, sourceArgs, startSink } from './tools.mjs';
+import { CONTENT_MAX_ADDRESSES, CONTENT_MESSAGE_SIZES, contentMessageFile } from './content-messages.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const projectDir = path.resolve(here, '..');
@@ -95,8 +106,21 @@ const ALL_SCENARIOS = [
     messages: count(1500),
   },
   { id: 'big', title: '4 5 MB, 4 persistent sessions', sessions: 4, size: 5 * MB, persistent: true, recipients: 1, messages: count(100) },
+  // Issue 14: content scanning off (proxied) and on (content); `message` names the bench/content-messages.mjs message every run sends.
+  ...[
+    { id: 'text5k', short: '5 KB text', title: '5 5 KB text, content scan off/on, 20 persistent', sessions: 20, message: 'text', messages: count(6000) },
+    {
+      id: 'csv200k',
+      short: '200 KB with a 30-row CSV',
+      title: '6 200 KB, 30-row CSV attached, off/on, 20 persistent',
+      sessions: 20,
+      message: 'csv',
+      messages: count(1500),
+    },
+    { id: 'pdf5m', short: '5 MB PDF-like', title: '7 5 MB PDF-like attached, off/on, 4 persistent', sessions: 4, message: 'pdf', messages: count(100) },
+  ].map((s) => ({ ...s, group: 'content', size: CONTENT_MESSAGE_SIZES[s.message], persistent: true, recipients: 1 })),
 ];
-const SCENARIOS = ONLY.length ? ALL_SCENARIOS.filter((s) => ONLY.includes(s.id)) : ALL_SCENARIOS;
+const SCENARIOS = ONLY.length ? ALL_SCENARIOS.filter((s) => ONLY.includes(s.id) || (s.group && ONLY.includes(s.group))) : ALL_SCENARIOS;
 // Scenarios that also run the reference forwarder (same message counts as direct and proxied).
 const BARE_SCENARIOS = new Set(['pass', 'conn']);
 const BARE_POOL = 20;
@@ -105,6 +129,8 @@ const BARE_POOL = 20;
 const BASELINE_SCENARIOS = new Set(['pass', 'conn', 'split']);
 // Scenarios the workers mode (BENCH_WORKERS) runs in: throughput per core, and memory with several processes.
 const WORKERS_SCENARIOS = new Set(['pass', 'big']);
+// Scenarios the content mode (policy.content on) runs in, against proxied (off).
+const CONTENT_SCENARIOS = new Set(ALL_SCENARIOS.filter((s) => s.group === 'content').map((s) => s.id));
 // Calls a run of bench/analysis-message.mjs: 200,000 from BENCH_SCALE=1 up, fewer for smoke runs.
 const PER_MESSAGE_CALLS = Math.min(200000, count(200000));
 
@@ -148,7 +174,7 @@ function postfixVersion() {
  */
 async function throughputRun({ scenario, mode, round, port, sink, tools, server }) {
   // Either mail-guard: split copies are counted at the sink for both.
-  const isProxied = mode === 'proxied' || mode === 'baseline' || mode === 'workers';
+  const isProxied = mode === 'proxied' || mode === 'baseline' || mode === 'workers' || mode === 'content';
   const pid = server?.pid ?? null;
   const isMeasured = pid !== null;
   // With workers, the primary and every worker: their CPU (cpuMs walks the tree itself) and their summed RSS.
@@ -157,7 +183,7 @@ async function throughputRun({ scenario, mode, round, port, sink, tools, server 
 
   await sink.settle(200, 10000);
   if (isMeasured) record.processes = pids.length;
-  if (isProxied && scenario.id === 'big') {
+  if (isProxied && scenario.size >= MB) {
     await sleep(500); // let the previous run's buffers go: the idle baseline of this run
   }
   const idleRss = isMeasured ? rssBytes(pids) : null;
@@ -192,6 +218,7 @@ async function throughputRun({ scenario, mode, round, port, sink, tools, server 
         size: scenario.size,
         recipients: scenario.recipients,
         split: !!scenario.split,
+        messageFile: scenario.messageFile ?? null,
       },
       RUN_TIMEOUT_MS + 70000,
     );
@@ -252,6 +279,7 @@ async function latencyRun(scenario, port) {
       size: scenario.size,
       recipients: scenario.recipients,
       split: !!scenario.split,
+      messageFile: scenario.messageFile ?? null,
     },
     LATENCY_MS + 70000,
   );
@@ -277,6 +305,7 @@ async function runJsonChild(name, script, args, timeoutMs) {
 }
 
 const runAnalysis = (addresses = 50000, dir = projectDir) => runJsonChild('analysis', 'analysis.mjs', [dir, String(addresses), '5'], 30000);
+const runContentScan = (dir = projectDir) => runJsonChild('content-scan', 'content-scan.mjs', [dir, String(SCALE)], 130000);
 const runAnalysisMessage = (dir) => runJsonChild('analysis-message', 'analysis-message.mjs', [dir, String(PER_MESSAGE_CALLS)], 130000);
 // Scenario store: not a throughput run, so outside SCENARIOS; on by default, and selected by BENCH_ONLY=store.
 const STORE_WANTED = ONLY.length === 0 || ONLY.includes('store');
@@ -297,6 +326,7 @@ async function warmRun(scenario, port, tools) {
         size: scenario.size,
         recipients: scenario.recipients,
         split: !!scenario.split,
+        messageFile: scenario.messageFile ?? null,
       },
       RUN_TIMEOUT_MS + 70000,
     );
@@ -315,6 +345,13 @@ async function main() {
   if (FORCE_NODE) log('BENCH_FORCE_NODE=1: Node load generator and Node sink');
   if (tools) log(`load: ${tools.source} (postfix ${postfixVersion()}); latency columns: bench/load.mjs (Node, separate ${LATENCY_MS / 1000} s runs)`);
   else log('load: bench/load.mjs (Node), throughput and latency from the same runs');
+
+  // The content scenarios' messages, as files both load generators send (smtp-source -F, load.mjs messageFile).
+  for (const scenario of SCENARIOS.filter((s) => s.message)) {
+    const file = path.join(tmpDir, `content-${scenario.message}.eml`);
+    fs.writeFileSync(file, contentMessageFile(scenario.message));
+    scenario.messageFile = file;
+  }
 
   const sinkPort = await freePort();
   const sink = await startSink({ postfix: tools, port: sinkPort, counterDir });
@@ -370,6 +407,22 @@ async function main() {
     if (logs) log(logs);
     log('Continuing without the workers runs.\n');
   }
+  // The same checkout with policy.content on: its own ports and store, the same sink.
+  const contentWanted = SCENARIOS.some((s) => CONTENT_SCENARIOS.has(s.id));
+  const contentProxy = contentWanted
+    ? await startProxy({ projectDir, tmpDir, sinkPort, name: 'content', content: { maxAddresses: CONTENT_MAX_ADDRESSES } })
+    : null;
+  if (contentProxy?.ok) {
+    log(
+      `content: ${contentProxy.command} (policy.content { maxAddresses: ${CONTENT_MAX_ADDRESSES} }, pid ${contentProxy.pid}), greeting "${contentProxy.greeting}"`,
+    );
+  } else if (contentProxy) {
+    problems.push(`content (policy.content on) did not start: ${contentProxy.reason}`);
+    log(`\nCONTENT NOT RUNNING: ${contentProxy.reason}`);
+    const logs = contentProxy.logs();
+    if (logs) log(logs);
+    log('Continuing without the content-on runs.\n');
+  }
   const roundModes = [
     'direct/proxied',
     bareUp
@@ -384,6 +437,11 @@ async function main() {
       : '',
     workers?.ok
       ? `/workers (workers: ${WORKERS}, in ${SCENARIOS.filter((s) => WORKERS_SCENARIOS.has(s.id))
+          .map((s) => s.id)
+          .join(', ')})`
+      : '',
+    contentProxy?.ok
+      ? `/content (content on, in ${SCENARIOS.filter((s) => CONTENT_SCENARIOS.has(s.id))
           .map((s) => s.id)
           .join(', ')})`
       : '',
@@ -431,6 +489,26 @@ async function main() {
       `workers idle RSS after start ${(workersIdle / MB).toFixed(1)} MB, after warm-up ${(rssBytes(tree) / MB).toFixed(1)} MB (${tree.length} processes: primary + ${tree.length - 1} workers)`,
     );
   }
+  if (contentProxy?.ok) {
+    // The same warm-up as the proxy's, then a few of each content message through both, so neither side of on/off starts cold.
+    await sleep(1000);
+    const contentIdle = rssBytes(contentProxy.pid);
+    const warm = [
+      { ...(SCENARIOS.find((s) => s.id === 'pass') ?? ALL_SCENARIOS[0]), messages: count(2000) },
+      { ...ALL_SCENARIOS[2], messages: count(200) },
+    ];
+    for (const scenario of warm) await warmRun(scenario, contentProxy.port, tools);
+    const contentWarm = SCENARIOS.filter((s) => CONTENT_SCENARIOS.has(s.id)).map((s) => ({
+      ...s,
+      messages: Math.max(s.sessions, Math.round(s.messages / 10)),
+    }));
+    for (const scenario of contentWarm) {
+      await warmRun(scenario, contentProxy.port, tools);
+      if (proxyUp) await warmRun(scenario, proxy.port, tools);
+    }
+    await sink.settle(300, 10000);
+    log(`content idle RSS after start ${(contentIdle / MB).toFixed(1)} MB, after warm-up ${(rssBytes(contentProxy.pid) / MB).toFixed(1)} MB`);
+  }
   if (bareUp) {
     // The same warm-up as the proxy's pass warm-up (JIT, pool): not measured.
     const bareIdle = rssBytes(bare.pid);
@@ -468,6 +546,15 @@ async function main() {
     }
     return workersUp;
   };
+  let contentUp = !!contentProxy?.ok;
+  const checkContent = () => {
+    if (contentUp && !contentProxy.alive()) {
+      contentUp = false;
+      problems.push(`content died during the runs (code ${contentProxy.entry.code}, signal ${contentProxy.entry.signal})`);
+      log(`\nCONTENT DIED (code ${contentProxy.entry.code}, signal ${contentProxy.entry.signal})\n${contentProxy.logs()}\n`);
+    }
+    return contentUp;
+  };
   const checkBare = () => {
     if (bareUp && !bare.alive()) {
       bareUp = false;
@@ -490,6 +577,7 @@ async function main() {
         ...(baseline?.ok && BASELINE_SCENARIOS.has(scenario.id) ? ['baseline'] : []),
         ...(workers?.ok && WORKERS_SCENARIOS.has(scenario.id) ? ['workers'] : []),
         ...(bare?.ok && BARE_SCENARIOS.has(scenario.id) ? ['bare'] : []),
+        ...(contentProxy?.ok && CONTENT_SCENARIOS.has(scenario.id) ? ['content'] : []),
       ];
       const shift = (round - 1) % base.length;
       const modes = [...base.slice(shift), ...base.slice(0, shift)];
@@ -498,7 +586,8 @@ async function main() {
         if (mode === 'bare' && !checkBare()) continue;
         if (mode === 'baseline' && !checkBaseline()) continue;
         if (mode === 'workers' && !checkWorkers()) continue;
-        const servers = { proxied: proxy, bare, baseline, workers };
+        if (mode === 'content' && !checkContent()) continue;
+        const servers = { proxied: proxy, bare, baseline, workers, content: contentProxy };
         const server = servers[mode] ?? null;
         const port = server ? server.port : sinkPort;
         const record = await throughputRun({ scenario, mode, round, port, sink, tools, server });
@@ -514,6 +603,7 @@ async function main() {
         if (mode === 'bare') checkBare();
         if (mode === 'baseline') checkBaseline();
         if (mode === 'workers') checkWorkers();
+        if (mode === 'content') checkContent();
       }
     }
   }
@@ -524,18 +614,25 @@ async function main() {
   for (const scenario of SCENARIOS) {
     latency[scenario.id] = {};
     if (!tools) {
-      for (const mode of ['direct', 'proxied', 'bare', 'baseline', 'workers']) {
+      for (const mode of ['direct', 'proxied', 'bare', 'baseline', 'workers', 'content']) {
         const list = runs.filter((r) => r.scenario === scenario.id && r.mode === mode && r.latency);
         if (list.length) latency[scenario.id][mode] = list.reduce((a, b) => (b.latency.rate > a.latency.rate ? b : a)).latency;
       }
       continue;
     }
     if (LATENCY_MS <= 0) continue;
-    for (const mode of ['direct', 'proxied', ...(baseline?.ok && BASELINE_SCENARIOS.has(scenario.id) ? ['baseline'] : [])]) {
+    for (const mode of [
+      'direct',
+      'proxied',
+      ...(baseline?.ok && BASELINE_SCENARIOS.has(scenario.id) ? ['baseline'] : []),
+      ...(contentProxy?.ok && CONTENT_SCENARIOS.has(scenario.id) ? ['content'] : []),
+    ]) {
       if (mode === 'proxied' && !checkProxy()) continue;
       if (mode === 'baseline' && !checkBaseline()) continue;
+      if (mode === 'content' && !checkContent()) continue;
       await sink.settle(200, 10000);
-      const result = await latencyRun(scenario, mode === 'direct' ? sinkPort : mode === 'baseline' ? baseline.port : proxy.port);
+      const ports = { direct: sinkPort, baseline: baseline?.port, content: contentProxy?.port };
+      const result = await latencyRun(scenario, ports[mode] ?? proxy.port);
       latency[scenario.id][mode] = result;
       process.stdout.write(
         `  latency ${scenario.id.padEnd(5)} ${mode.padEnd(7)} p50 ${result.latency?.p50?.toFixed(2) ?? '—'} ms, ` +
@@ -559,6 +656,13 @@ async function main() {
       log(
         `  analysis (info): 10,000 addresses, at the cap so fully parsed: first call ${atCap.coldMs.toFixed(1)} ms, then ${atCap.warmMs.map((m) => m.toFixed(1)).join(', ')} ms → ${outcomeText(atCap.outcome)}`,
       );
+  }
+  let contentScan = null;
+  if (contentWanted) {
+    log('\n  content scan per message (in-process, bench/content-scan.mjs): the three content messages …');
+    contentScan = await runContentScan();
+    if (!contentScan.ok) problems.push(`content scan: ${contentScan.reason}`);
+    log(`  content scan: ${contentScan.ok ? 'measured (figures under "content scanning" below)' : `not measured: ${contentScan.reason}`}`);
   }
   if (STORE_WANTED) {
     log(`\n  store: file store, ${STORE_RECORDS.toLocaleString('en-US')} records (every 100th held), each put fsynced, 64 at a time …`);
@@ -646,6 +750,15 @@ async function main() {
   if (versusBare.length) {
     log("against the bare forwarder (msgs/s: median of the per-round mail-guard/bare pairs; CPU ms/msg of each one's best run):");
     for (const line of versusBare) log(`  ${line}`);
+  }
+  const onOff = contentLines(summary);
+  if (onOff.length) {
+    log(
+      `\n== content scanning: on (policy.content { maxAddresses: ${CONTENT_MAX_ADDRESSES} }) against off, this checkout, the same rounds` +
+        ' (best run of each; on/off: median of the per-round pairs; above 1.00× in msgs/s: on faster, in CPU and RSS: on costlier)',
+    );
+    for (const line of onOff) log(`  ${line}`);
+    for (const line of contentScanLines(contentScan)) log(`  ${line}`);
   }
   const perCore = workersLines(summary, { workers: WORKERS, cores: os.cpus().length, projectTo: 16 });
   if (perCore.length) {

@@ -110,10 +110,14 @@ export async function startSink({ postfix, port, counterDir }) {
  *         one connection per message: connect, HELO, MAIL, RCPT, DATA, QUIT);
  *  -r N   recipients per transaction: u@, 2u@ … Nu@ (number prepended to -t);
  *  -S s   Subject line; its CRLFs add a Cc header (split scenario);
+ *  -F f   send file f as the whole message (header and body; LF lines, sent with CRLF and
+ *         dot-stuffed) instead of -l's generated one: the content scenarios;
  *  -f/-t/-M sender, base recipient, HELO name.
  */
 export function sourceArgs(scenario, port, messages) {
-  const args = ['-s', String(scenario.sessions), '-m', String(messages), '-l', String(scenario.size)];
+  const args = ['-s', String(scenario.sessions), '-m', String(messages)];
+  if (scenario.messageFile) args.push('-F', scenario.messageFile);
+  else args.push('-l', String(scenario.size));
   if (scenario.persistent) args.push('-d');
   if (scenario.recipients > 1) args.push('-r', String(scenario.recipients));
   if (scenario.split) args.push('-S', splitSubject(scenario.recipients));
