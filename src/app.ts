@@ -207,7 +207,7 @@ export function createApp(config: MailGuardConfig, logger: Logger, options: AppO
           onDeparture: (result) => metrics.delayedDepartures.inc({ result }),
         });
       }
-      const review = { ...shared, tokens: config.admin.tokens, fourEyes: config.policy.fourEyes, logger, events };
+      const review = { ...shared, tokens: config.admin.tokens, fourEyes: config.policy.fourEyes, logger, events, mask };
       if (role !== 'ingress') {
         admin = createAdminServer(config.admin, {
           api: createAdminApi(review),
