@@ -53,7 +53,19 @@ export function forwardedNewsletter(inner: readonly string[], disposition: 'inli
 }
 
 /** A members.csv attachment with one row per address (part 2). */
-export function membersCsv(addresses: readonly string[], filename = 'members.csv'): Buffer {
+/** A ZIP archive part (part 3 of membersCsv with `withArchive`): listed as not inspected. */
+const ARCHIVE_PART = [
+  '--csv-b1',
+  'Content-Type: application/zip; name="backup.zip"',
+  'Content-Disposition: attachment; filename="backup.zip"',
+  'Content-Transfer-Encoding: base64',
+  '',
+  // An empty ZIP: the end-of-central-directory record alone.
+  Buffer.from([0x50, 0x4b, 0x05, 0x06, ...new Array<number>(18).fill(0)]).toString('base64'),
+  '',
+];
+
+export function membersCsv(addresses: readonly string[], filename = 'members.csv', withArchive = false): Buffer {
   const csv = ['name,email', ...addresses.map((a, i) => `Member ${i + 1},${a}`)].join('\r\n');
   return crlfBytes(
     ...head('The member export', 'multipart/mixed; boundary="csv-b1"'),
@@ -72,6 +84,7 @@ export function membersCsv(addresses: readonly string[], filename = 'members.csv
       .toString('base64')
       .match(/.{1,76}/g) ?? []),
     '',
+    ...(withArchive ? ARCHIVE_PART : []),
     '--csv-b1--',
     '',
   );
