@@ -14,7 +14,7 @@ export type Reading =
   | 'markup'
   /** JSON: \uXXXX escapes decoded. */
   | 'json'
-  /** vCard, iCalendar: long lines folded (RFC 5545 3.1), so read unfolded as well. */
+  /** vCard, iCalendar: long lines folded (RFC 5545 3.1), read unfolded. */
   | 'folded';
 
 export type PartKind =
@@ -52,7 +52,18 @@ const SHEET_TYPES: Readonly<Record<string, SpreadsheetKind>> = {
   'application/vnd.oasis.opendocument.spreadsheet': 'ods',
 };
 const SHEET_NAME = /\.(xlsx|xlsm|ods)$/i;
-const TEXT_APPLICATION = new Set(['application/json', 'application/xml', 'application/csv', 'application/x-csv', 'application/ics', 'application/vcard']);
+// Delivery and read reports name the recipients (Final-Recipient: rfc822; ...).
+const TEXT_APPLICATION = new Set([
+  'message/delivery-status',
+  'message/global-delivery-status',
+  'message/disposition-notification',
+  'application/json',
+  'application/xml',
+  'application/csv',
+  'application/x-csv',
+  'application/ics',
+  'application/vcard',
+]);
 const TEXT_NAME = /\.(csv|tsv|txt|vcf|json|xml|ics|html?)$/i;
 const FOLDED = new Set(['text/calendar', 'text/vcard', 'text/x-vcard', 'text/directory', 'application/ics', 'application/vcard']);
 

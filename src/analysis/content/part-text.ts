@@ -75,7 +75,8 @@ export function readAs(text: string, reading: Reading): string {
           )
         : text;
     case 'folded':
-      // Both: unfolding joins lines, and a line that only looked folded could hide an address the other way.
-      return HAS_FOLD.test(text) ? text + READINGS_APART + text.replace(FOLD, '') : text;
+      // Every CRLF + space is a fold in these formats, and their readers unfold:
+      // the pieces of a folded address are not addresses to anyone.
+      return HAS_FOLD.test(text) ? text.replace(FOLD, '') : text;
   }
 }

@@ -86,10 +86,9 @@ function resolved(family: CharsetFamily, decoded: Buffer): CharsetFamily {
 /** At-sign sequences in transfer-decoded bytes, times the readings the text is read in. */
 export function atSignsIn(decoded: Buffer, charset: string | null, reading: Reading): number {
   const family = resolved(charsetFamily(charset), decoded);
-  const readings = reading === 'folded' ? 2 : 1;
-  if (family === 'other') return readings * decoded.length;
-  if (family === 'all-legacy' || family === 'guessed') return readings * GUESSED_READINGS * decoded.length;
-  return readings * patternCount(decoded, family, reading);
+  if (family === 'other') return decoded.length;
+  if (family === 'all-legacy' || family === 'guessed') return GUESSED_READINGS * decoded.length;
+  return patternCount(decoded, family, reading);
 }
 
 function patternCount(buf: Buffer, family: keyof typeof AT_SIGNS, reading: Reading): number {
@@ -113,10 +112,9 @@ function patternCount(buf: Buffer, family: keyof typeof AT_SIGNS, reading: Readi
 export function atSignsInQuotedPrintable(raw: Buffer, charset: string | null, reading: Reading): number | null {
   const family = charsetFamily(charset);
   if (family === 'guessed') return null;
-  const readings = reading === 'folded' ? 2 : 1;
-  if (family === 'other') return readings * raw.length;
-  if (family === 'all-legacy') return readings * GUESSED_READINGS * raw.length;
+  if (family === 'other') return raw.length;
+  if (family === 'all-legacy') return GUESSED_READINGS * raw.length;
   // An ESC can itself be escaped (=1B): then count "!w" from the start.
   const literal = patternCount(raw, family, reading) + (family === 'iso-2022-jp' && !raw.includes(0x1b) ? countOf(raw, JIS_AT) : 0);
-  return readings * (literal + countOf(raw, EQUALS));
+  return literal + countOf(raw, EQUALS);
 }
