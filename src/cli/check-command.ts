@@ -26,6 +26,8 @@ interface FileVerdict {
   exposingHeaders: readonly string[];
   /** Why a bcc or split copy would not be sent (the message would be held instead). */
   withheld?: string;
+  /** With content scanned: whether the headers alone break a threshold (the header names then say where). */
+  headersViolated?: boolean;
   /** Where the content scan found addresses, masked as the log is; absent when it did not run. */
   content?: RecordContent;
   error?: string;
@@ -91,7 +93,15 @@ export async function runCheck(config: MailGuardConfig, files: readonly string[]
       exposedExternal: unread ? null : analysis.exposure.exposedExternal.length,
       exposingHeaders: analysis.exposure.exposingHeaders,
       ...(withheld ? { withheld: withheld.reason } : {}),
-      ...(content?.scanned ? { content: contentForRecord(content, mask) } : {}),
+      ...(content?.scanned
+        ? {
+            headersViolated: decide(
+              { findings: analysis.findings, exposure: analysis.exposure, content: null },
+              { context, headerFromDomain: analysis.headerFrom?.domain ?? null },
+            ).violation,
+            content: contentForRecord(content, mask),
+          }
+        : {}),
     });
     if ((verdict.violation || refused) && exitCode === 0) exitCode = 1;
   }
@@ -104,7 +114,7 @@ function describe(r: FileVerdict): string {
   if (r.error) return `${r.file}: ERROR cannot read (${r.error})`;
   const content = r.content ? describeContent(r.content) : '';
   if (!r.violation) return `${r.file}: pass (rule ${r.rule}; ${r.exposedExternal} exposed external address(es))${content}`;
-  const where = r.exposingHeaders.length ? ` in ${r.exposingHeaders.join(', ')}` : '';
+  const where = r.exposingHeaders.length && r.headersViolated !== false ? ` in ${r.exposingHeaders.join(', ')}` : '';
   const withheld = r.withheld ? `\n  held instead of sent: ${r.withheld}` : '';
   return `${r.file}: VIOLATION -> ${r.action} (rule ${r.rule ?? '-'}; ${r.reason}${where})${r.reply ? `\n  ${r.reply}` : ''}${withheld}${content}`;
 }

@@ -86,8 +86,9 @@ describe('content through the proxy', () => {
   it('rejects a members.csv attachment with action reject: the exact 550 5.7.1 line, no filename in it', async () => {
     const guard = await guardWith({ content: { maxAddresses: 20, action: 'reject' } });
     const { final } = await sendOnce(guard.smtpPort, SENDER, [RECIPIENT], membersCsv(members(832)));
-    expect(final).toBe(
-      '550 5.7.1 Message lists 832 external addresses in an attachment; remove the address list from the message, or share it in a way that does not send it to every recipient',
+    // The reply carries the message id, as every reject does.
+    expect(final).toMatch(
+      /^550 5\.7\.1 Message lists 832 external addresses in an attachment; remove the address list from the message, or share it in a way that does not send it to every recipient \[[0-9A-Z]{26}\]$/,
     );
   });
 
@@ -152,8 +153,9 @@ describe('the clean corpus with policy.content on', () => {
   };
 
   it('every fixture that passes today still passes, with the same reason', () => {
-    const off = verdicts({});
-    const on = verdicts({ content: { maxAddresses: 20 } });
+    // Lenient header thresholds, so every fixture the header analysis can read is in the corpus.
+    const off = verdicts({ maxVisibleExternal: 100_000 });
+    const on = verdicts({ maxVisibleExternal: 100_000, content: { maxAddresses: 20 } });
     const passing = files.filter((f) => off(f).action === 'pass');
     expect(passing.length).toBeGreaterThan(10);
     for (const file of passing) expect({ file, verdict: on(file) }).toEqual({ file, verdict: off(file) });
