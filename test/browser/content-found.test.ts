@@ -63,6 +63,10 @@ describe.skipIf(!browser)('the content section of a held message', () => {
     expect(place![5]).toMatch(/… and 20 more$/);
     expect(await rows(tab, 'table.content-uninspected')).toEqual([['3', 'backup.zip', 'application/zip', 'archive (not opened)']]);
     expect(await textOf(tab.page, 'dd.reason')).toBe('the attachment members.csv lists 40 external addresses > content.maxAddresses 20');
+    // The list shows the content count beside the header exposure.
+    await tab.page.goto(`${base}/ui/messages`);
+    expect(await textOf(tab.page, 'small.content-count')).toBe('+40');
+    await tab.page.goto(`${base}/ui/messages/${id}`);
     const page = await tab.page.content();
     for (const address of list) expect(page).not.toContain(address);
   });
