@@ -3,7 +3,7 @@ import { processMessage, type MessageResult, type ProcessDeps } from './actions/
 import { createAdminServer, type AdminServer } from './admin/admin-server.js';
 import { createAdminApi } from './admin/api.js';
 import { createReviewerUi } from './admin/ui/ui-plugin.js';
-import { createMetrics, type Metrics } from './observability/metrics.js';
+import { contentScanResult, createMetrics, type Metrics } from './observability/metrics.js';
 import { checkReadiness } from './observability/readiness.js';
 import type { MailGuardConfig } from './config/schema.js';
 import type { Logger } from './observability/logger.js';
@@ -64,13 +64,15 @@ export interface AppOptions {
 export function createApp(config: MailGuardConfig, logger: Logger, options: AppOptions = {}): App {
   const role = options.role ?? 'all';
   // A paused sender's violations count under the rule "breaker": its series exists from the start when a breaker is configured.
-  const metrics = createMetrics([...config.policy.rules.map((r) => r.name), ...(config.policy.breaker ? ['breaker'] : [])]);
+  const { analyse, decide, scanContent } = createJudge(config, () => performance.now());
+  const metrics = createMetrics([...config.policy.rules.map((r) => r.name), ...(config.policy.breaker ? ['breaker'] : [])], {
+    contentOn: scanContent !== null,
+  });
   const pool = config.upstream ? new UpstreamPool(config.upstream, { logger, onWait: (seconds) => metrics.upstreamPoolWait.observe(seconds) }) : null;
   if (pool) metrics.watchUpstreamPool(() => pool.sessions);
   const health = new UpstreamHealth();
   const relay = pool ? instrumentRelay(pool, metrics, health) : null;
   const mask = makeAddressMasker(config.log.showAddresses);
-  const { analyse, decide } = createJudge(config);
   let deps: ProcessDeps | null = null;
   let draining = false;
 
@@ -80,6 +82,7 @@ export function createApp(config: MailGuardConfig, logger: Logger, options: AppO
     if (result.verdict?.violation) metrics.violations.inc({ rule: result.verdict.rule });
     if (result.analysis) metrics.visibleExternal.observe(result.analysis.exposure.visibleExternalCount);
     if (result.withheld) metrics.copiesWithheld.inc({ form: result.withheld.form });
+    if (result.content) metrics.contentScans.inc({ result: contentScanResult(result.content) });
   };
 
   const onMessage = async (tx: ReceivedTransaction): Promise<SmtpReply> => {
@@ -193,7 +196,7 @@ export function createApp(config: MailGuardConfig, logger: Logger, options: AppO
       const events = webhooks ?? NO_EVENTS;
       const breakerLimits = config.policy.breaker;
       const breaker = breakerLimits ? createBreakerGate({ store: opened, limits: breakerLimits, events, logger, mask }) : null;
-      deps = { ...shared, decide, mask, notice, breaker, events, senderNotices };
+      deps = { ...shared, decide, scanContent, mask, notice, breaker, events, senderNotices };
       // Delayed mail leaves from here (policy.delaySeconds); in rehearsal mode nothing leaves at all.
       if (relay && role !== 'ingress') {
         scheduler = startDelayScheduler({
@@ -204,7 +207,7 @@ export function createApp(config: MailGuardConfig, logger: Logger, options: AppO
           onDeparture: (result) => metrics.delayedDepartures.inc({ result }),
         });
       }
-      const review = { ...shared, tokens: config.admin.tokens, fourEyes: config.policy.fourEyes, logger, events };
+      const review = { ...shared, tokens: config.admin.tokens, fourEyes: config.policy.fourEyes, logger, events, mask };
       if (role !== 'ingress') {
         admin = createAdminServer(config.admin, {
           api: createAdminApi(review),

@@ -1,4 +1,6 @@
 import type { MessageAnalysis } from '../analysis/analyse.js';
+import type { ContentReport } from '../analysis/content/content-report.js';
+import type { ContentScan } from '../analysis/content/content-scan.js';
 import { assembleMessage, type MessageBytes } from '../message/message-bytes.js';
 import type { Decide } from '../policy/decide.js';
 import type { TransactionContext, Verdict } from '../policy/verdict.js';
@@ -38,6 +40,9 @@ export interface MessageResult {
   readonly outcome: Outcome;
   readonly analysis: MessageAnalysis | null;
   readonly verdict: Verdict | null;
+  /** What the content scan found; null when it did not run. */
+  readonly content: ContentReport | null;
+  /** Analysis, content scan and decision. */
   readonly analyseMs: number;
   readonly deliverMs: number;
   readonly dkimBroken: boolean;
@@ -55,6 +60,8 @@ export interface ProcessDeps {
   /** The proxy's analyser; it also checks every bcc and split copy before it leaves. */
   readonly analyse: Analyse;
   readonly decide: Decide;
+  /** The content scan (createJudge); null or absent when no content threshold is configured. */
+  readonly scanContent?: ContentScan | null;
   /** null: rehearsal mode, nothing leaves the machine. */
   readonly relay: Relay | null;
   readonly ledger: DeliveryLedger;
@@ -82,7 +89,7 @@ export async function processMessage(deps: ProcessDeps, received: ReceivedMessag
   // Analyse exactly the bytes that will be forwarded.
   const message: MessageBytes = assembleMessage(received.chunks, deps.maxHeaderBytes);
   const { context } = received;
-  const judgement = judgeMessage(deps.analyse, deps.decide, message, context);
+  const judgement = judgeMessage(deps.analyse, deps.decide, message, context, deps.scanContent ?? null);
   const analyseMs = performance.now() - started;
   let judged = judgement;
   const finish = (outcome: Outcome, action: OutcomeAction, dkimBroken = false): MessageResult => ({
@@ -91,6 +98,7 @@ export async function processMessage(deps: ProcessDeps, received: ReceivedMessag
     outcome,
     analysis: judged.analysis,
     verdict: judged.verdict,
+    content: judgement.content,
     analyseMs,
     deliverMs: performance.now() - started - analyseMs,
     dkimBroken,
@@ -121,7 +129,7 @@ export async function processMessage(deps: ProcessDeps, received: ReceivedMessag
       head: message.head,
     });
 
-  const recordBase = { receivedAt: received.receivedAt, context, analysis, verdict, mask: deps.mask };
+  const recordBase = { receivedAt: received.receivedAt, context, analysis, verdict, content: judgement.content, mask: deps.mask };
   // Rehearsal mode keeps everything; quarantine keeps what it holds; a delay keeps what will leave. 250 only once the store has it durably.
   const keep = async (status: 'captured' | 'held' | 'delayed', kept: Outcome, action: OutcomeAction, releaseAt?: string): Promise<MessageResult> => {
     try {

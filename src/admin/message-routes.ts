@@ -45,7 +45,7 @@ export function registerMessageRoutes(api: FastifyInstance, { deps, actorOf }: A
     const id = messageId(request.params.id);
     const raw = await store.raw(id);
     if (!raw) throw new HttpError(404, 'no message with this id');
-    const preview = await buildPreview(raw).catch((err: unknown) => {
+    const preview = await buildPreview(raw, deps.mask).catch((err: unknown) => {
       deps.logger.warn({ id, err }, 'preview: message could not be parsed');
       throw new HttpError(422, 'the message could not be parsed for a preview; download the .eml to look at it');
     });

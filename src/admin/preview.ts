@@ -1,4 +1,5 @@
 import { simpleParser, type AddressObject, type EmailAddress } from 'mailparser';
+import { maskAddress, type AddressMasker } from '../observability/mask.js';
 
 /**
  * What a reviewer needs to judge a held message, and nothing a browser could
@@ -6,6 +7,12 @@ import { simpleParser, type AddressObject, type EmailAddress } from 'mailparser'
  * mailparser's html-to-text, which drops scripts, styles and markup), never the
  * HTML itself, never inlined images. Subject, names and file names are plain
  * JSON strings; the UI must insert them as text.
+ *
+ * Every address in the text and in attachment filenames is masked as the
+ * record masks them (shown only with log.showAddresses): mailparser inlines an
+ * inline message/rfc822 part's From, To and Subject into `text`, so a forwarded
+ * newsletter's member list, or one pasted into the body, would otherwise be
+ * printed whole.
  */
 export interface MessagePreview {
   readonly from: readonly string[];
@@ -36,7 +43,15 @@ const PARSER_OPTIONS = {
   maxHtmlLengthToParse: MAX_HTML_CHARS,
 } as const;
 
-export async function buildPreview(raw: Buffer): Promise<MessagePreview> {
+// Address-shaped text, with the full-width and small at-signs a reader also reads as one (NFKC folds them to '@').
+const ADDRESS_IN_TEXT = /[^\s<>"'(),;:[\]@\uff20\ufe6b]+[@\uff20\ufe6b][^\s<>"'(),;:[\]@\uff20\ufe6b]+/g;
+
+/** The text with every address masked (as is with log.showAddresses). */
+export function maskAddressesInPreview(text: string, mask: AddressMasker): string {
+  return text.replace(ADDRESS_IN_TEXT, (address) => mask(address.replace(/[\uff20\ufe6b]/g, '@')));
+}
+
+export async function buildPreview(raw: Buffer, mask: AddressMasker = maskAddress): Promise<MessagePreview> {
   const mail = await simpleParser(raw, PARSER_OPTIONS);
   let text = mail.text ?? '';
   let conversionError = mail.textConversionError;
@@ -77,11 +92,11 @@ export async function buildPreview(raw: Buffer): Promise<MessagePreview> {
     cc: addresses(mail.cc),
     subject: mail.subject ?? null,
     date,
-    text,
+    text: maskAddressesInPreview(text, mask),
     truncated: truncated || mail.attachments.length > MAX_ATTACHMENTS_LISTED,
     htmlNotShown: conversionError !== undefined,
     attachments: mail.attachments.slice(0, MAX_ATTACHMENTS_LISTED).map((a) => ({
-      filename: a.filename ?? null,
+      filename: a.filename === undefined ? null : maskAddressesInPreview(a.filename, mask),
       contentType: a.contentType,
       size: a.size,
     })),

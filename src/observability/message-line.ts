@@ -3,6 +3,8 @@ import type { UpstreamError } from '../upstream/upstream-error.js';
 import type { Logger } from './logger.js';
 import { parseUpstreamResponse } from '../upstream/reply-for-upstream-error.js';
 import { maskAddressesIn, type AddressMasker } from './mask.js';
+import { contentForRecord } from '../actions/build-record.js';
+import type { ContentReport } from '../analysis/content/content-report.js';
 
 const round = (ms: number) => Math.round(ms * 100) / 100;
 /** A split to 1000 members must not make a 100 KB log line: this many copies are listed, then a count. */
@@ -53,11 +55,26 @@ export function logMessageOutcome(logger: Logger, mask: AddressMasker, received:
     report: result.report,
     // Which check before sending stopped a rewritten copy (counts and header names, no addresses).
     withheld: result.withheld ? { form: result.withheld.form, reason: result.withheld.reason } : undefined,
+    // Where the content scan found addresses (only when it ran): part:type:filename:count, masked as the record is.
+    content: result.content?.scanned ? contentField(result.content, mask) : undefined,
     err: result.error,
     timings: { receiveMs: round(receiveMs), analyseMs: round(result.analyseMs), deliverMs: round(result.deliverMs) },
   };
   if (deferred) logger.warn(line, 'message deferred');
   else logger.info(line, 'message handled');
+}
+
+/** Places listed in the line; the record has them all. */
+const PLACES_LISTED = 20;
+
+function contentField(report: Extract<ContentReport, { scanned: true }>, mask: AddressMasker) {
+  const { externalCount, locations, uninspected, bound } = contentForRecord(report, mask);
+  return {
+    externalCount,
+    places: locations.slice(0, PLACES_LISTED).map((l) => `${l.part}:${l.contentType}:${l.filename ?? '-'}:${l.externalCount}`),
+    uninspected: uninspected.length,
+    bound: bound ? `${bound.kind}:${bound.limit}` : null,
+  };
 }
 
 function upstreamFailure(error: UpstreamError, mask: AddressMasker) {

@@ -5,6 +5,7 @@ import { UPSTREAM_ERROR_CLASSES } from '../upstream/upstream-error.js';
 import { RECORD_STATUSES, type RecordStatus } from '../store/record.js';
 import { NOTICE_RESULTS } from '../actions/sender-notifier.js';
 import type { ReadinessReport } from './readiness.js';
+import type { ContentReport } from '../analysis/content/content-report.js';
 import { DEPARTURE_RESULTS } from '../review/delay-scheduler.js';
 
 export const SESSION_RESULTS = ['accepted', 'denied', 'auth_failed'] as const;
@@ -12,6 +13,13 @@ export const SESSION_RESULTS = ['accepted', 'denied', 'auth_failed'] as const;
 export const COPY_FORMS = ['bcc', 'split'] as const;
 /** Who a notice went to: the envelope sender of held mail, or a webhook of the people on duty. */
 export const NOTICE_KINDS = ['sender', 'webhook'] as const;
+/** mailguard_content_scans_total{result}: the pre-scan ruled the message out, it was scanned, or a bound stopped the scan. */
+export const CONTENT_SCAN_RESULTS = ['skipped', 'scanned', 'bound'] as const;
+
+export function contentScanResult(report: ContentReport): (typeof CONTENT_SCAN_RESULTS)[number] {
+  if (!report.scanned) return 'skipped';
+  return report.bound === null ? 'scanned' : 'bound';
+}
 
 /**
  * The metrics of DESIGN.md, on a registry of our own (never prom-client's
@@ -19,7 +27,7 @@ export const NOTICE_KINDS = ['sender', 'webhook'] as const;
  * Every label has a small fixed set of values; rule names come from the
  * config. No address, subject or id is ever a label.
  */
-export function createMetrics(ruleNames: readonly string[]) {
+export function createMetrics(ruleNames: readonly string[], { contentOn = false }: { contentOn?: boolean } = {}) {
   const registry = new Registry();
   // The store is opened after the metrics exist; scrapes read it through this.
   let store: MessageStore | null = null;
@@ -63,6 +71,13 @@ export function createMetrics(ruleNames: readonly string[]) {
       name: 'mailguard_violations_total',
       help: 'Messages that broke a threshold, by rule',
       labelNames: ['rule'] as const,
+      registers: [registry],
+    }),
+    // Per message with a content threshold configured: what the content scan cost (skipped: the pre-scan said no).
+    contentScans: new Counter({
+      name: 'mailguard_content_scans_total',
+      help: 'Content scans by result: skipped (the pre-scan ruled it out), scanned, bound (a limit stopped it and the message was held)',
+      labelNames: ['result'] as const,
       registers: [registry],
     }),
     visibleExternal: new Histogram({
@@ -235,6 +250,7 @@ export function createMetrics(ruleNames: readonly string[]) {
   for (const kind of NOTICE_KINDS) for (const result of NOTICE_RESULTS) metrics.notices.inc({ kind, result }, 0);
   for (const result of DEPARTURE_RESULTS) metrics.delayedDepartures.inc({ result }, 0);
   for (const rule of new Set([...ruleNames, 'default'])) metrics.violations.inc({ rule }, 0);
+  if (contentOn) for (const result of CONTENT_SCAN_RESULTS) metrics.contentScans.inc({ result }, 0);
   return {
     ...metrics,
     watchStore(opened: MessageStore | null) {

@@ -1,13 +1,15 @@
 import type { PolicyAction, PolicyConfig } from '../config/schema.js';
 import type { MessageAnalysis } from '../analysis/analyse.js';
 import type { Finding } from '../analysis/findings.js';
+import type { ContentReport } from '../analysis/content/content-report.js';
 import { replies, type SmtpReply } from '../reply/replies.js';
 import { strongerAction } from './action-precedence.js';
 import { compileRuleMatcher, type RuleFacts } from './rule-matcher.js';
+import { combineWithContent, contentVerdict, type ContentThreshold } from './content-verdict.js';
 import type { Verdict } from './verdict.js';
 
-/** What decide() reads of an analysis: its findings and who can see whom. */
-export type Judged = Pick<MessageAnalysis, 'findings' | 'exposure'>;
+/** What decide() reads of an analysis: its findings, who can see whom, and what the content scan found (null: it did not run). */
+export type Judged = Pick<MessageAnalysis, 'findings' | 'exposure'> & { readonly content: ContentReport | null };
 export type Decide = (analysis: Judged, facts: RuleFacts) => Verdict;
 
 /** A finding that makes the message unreadable or unsafe to forward, as a refusal; null for none. */
@@ -31,6 +33,16 @@ interface CompiledRule {
   readonly maxVisibleExternalDomains: number | null;
   readonly action: PolicyAction;
   readonly delaySeconds: number;
+  /** null: content is not judged for this rule (neither it nor policy.content sets a threshold). */
+  readonly content: ContentThreshold | null;
+}
+
+/** A rule's content threshold over policy.content's; policy.content's alone for the default. */
+export function contentThresholdFor(policy: PolicyConfig, rule: PolicyConfig['rules'][number] | null): ContentThreshold | null {
+  const own = rule?.content;
+  const maxAddresses = own?.maxAddresses ?? policy.content?.maxAddresses;
+  if (maxAddresses === undefined) return null;
+  return { maxAddresses, action: own?.action ?? policy.content?.action ?? 'quarantine' };
 }
 
 /**
@@ -47,6 +59,7 @@ export function createDecide(policy: PolicyConfig): Decide {
     maxVisibleExternalDomains: rule.maxVisibleExternalDomains === undefined ? policy.maxVisibleExternalDomains : rule.maxVisibleExternalDomains,
     action: rule.action ?? policy.action,
     delaySeconds: rule.delaySeconds ?? policy.delaySeconds,
+    content: contentThresholdFor(policy, rule),
   }));
   const fallback: CompiledRule = {
     name: 'default',
@@ -55,6 +68,7 @@ export function createDecide(policy: PolicyConfig): Decide {
     maxVisibleExternalDomains: policy.maxVisibleExternalDomains,
     action: policy.action,
     delaySeconds: policy.delaySeconds,
+    content: contentThresholdFor(policy, null),
   };
 
   return (judged, facts) => {
@@ -62,14 +76,18 @@ export function createDecide(policy: PolicyConfig): Decide {
     return withDelay(verdictFor(rule, judged, facts), rule.delaySeconds);
   };
 
-  function verdictFor(rule: CompiledRule, { findings, exposure }: Judged, facts: RuleFacts): Verdict {
+  function verdictFor(rule: CompiledRule, judged: Judged, facts: RuleFacts): Verdict {
+    const { findings } = judged;
     // A message readers may read differently from us is refused whatever the
     // rule says: its exposure cannot be known.
     for (const finding of findings) {
       const refusal = refusalFor(finding);
       if (refusal) return { action: 'reject', rule: rule.name, violation: false, reason: refusal.reason, rejectReply: refusal.reply };
     }
+    return combineWithContent(headerVerdictFor(rule, judged, facts), contentVerdict(judged.content, rule.content));
+  }
 
+  function headerVerdictFor(rule: CompiledRule, { findings, exposure }: Judged, facts: RuleFacts): Verdict {
     // Past the address bound the counts are only lower bounds: nothing short of
     // a reject is safe, whatever the rule says.
     if (findings.some((f) => f.kind === 'address-budget')) {

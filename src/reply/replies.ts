@@ -32,6 +32,12 @@ export class SmtpReplyError extends Error {
   }
 }
 
+function joinPlaces(places: readonly string[]): string {
+  if (places.length === 0) return 'its content';
+  if (places.length === 1) return places[0]!;
+  return `${places.slice(0, -1).join(', ')} and ${places[places.length - 1]!}`;
+}
+
 const r = (code: number, enhanced: string, text: string): SmtpReply => ({ code, enhanced, text });
 
 export const replies = {
@@ -46,6 +52,13 @@ export const replies = {
   tooManyAddresses: (max: number) => r(550, '5.7.1', `Message headers list more than ${max} addresses; send with Bcc (one recipient per To header) instead`),
   exposure: (count: number, headers: readonly string[], what = 'external recipient addresses') =>
     r(550, '5.7.1', `Message exposes ${count} ${what} to each other in ${headers.join(', ') || 'its headers'}; send with Bcc or one message per recipient`),
+  // The kinds of place only ("an attachment", "a forwarded message", "the message text"): never a filename from the message or a rule.
+  contentAddresses: (count: number, places: readonly string[]) =>
+    r(
+      550,
+      '5.7.1',
+      `Message lists ${count} external addresses in ${joinPlaces(places)}; remove the address list from the message, or share it in a way that does not send it to every recipient`,
+    ),
   tooManySplitCopies: (count: number, max: number) =>
     r(550, '5.5.3', `Message would need ${count} separate copies, above the limit of ${max}; send in smaller batches with Bcc`),
   analysisFailed: () => r(451, '4.3.0', 'Message could not be checked; try again later'),

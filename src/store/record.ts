@@ -23,6 +23,31 @@ export function historyEntry(actor: string, action: string, note: string | null,
   return upstreamReply === undefined ? base : { ...base, upstreamReply };
 }
 
+/** One part where the content scan found external addresses (DESIGN.md "Content beyond the headers"). */
+export interface RecordContentLocation {
+  /** IMAP section number ("2", "2.1"). */
+  readonly part: string;
+  readonly contentType: string;
+  /** Any address inside the filename masked as the addresses are. */
+  readonly filename: string | null;
+  /** What the part was read as: forwarded-headers, body-text, body-html, text-attachment, spreadsheet. */
+  readonly carrier: string;
+  readonly externalCount: number;
+  /** The first addresses found there; masked unless log.showAddresses. */
+  readonly addresses: readonly string[];
+}
+
+/** What the content scan found; absent from records of messages it did not scan (and from records older than it). */
+export interface RecordContent {
+  /** Distinct external addresses over all places. */
+  readonly externalCount: number;
+  readonly locations: readonly RecordContentLocation[];
+  /** Parts not read: archive, encrypted, unreadable. */
+  readonly uninspected: readonly { readonly part: string; readonly contentType: string; readonly filename: string | null; readonly why: string }[];
+  /** The bound that stopped the scan (the counts are then lower bounds), or null. */
+  readonly bound: { readonly kind: string; readonly limit: number } | null;
+}
+
 export interface RecordAnalysis {
   readonly visibleCount: number;
   readonly visibleExternalCount: number;
@@ -32,6 +57,7 @@ export interface RecordAnalysis {
   readonly truncated: boolean;
   /** Masked unless log.showAddresses. */
   readonly exposedExternal: readonly string[];
+  readonly content?: RecordContent;
 }
 
 /** The transaction's ESMTP parameters as JSON (actions/stored-esmtp.ts converts). */

@@ -13,6 +13,6 @@ const decide = createDecide(parseConfigObject({}).policy);
 /** The code and enhanced code of the refusal the default policy gives these findings, or null when the findings allow judging the exposure. */
 export function refusal(analysis: MessageAnalysis, envelope: Envelope = { mailFrom: '', rcptTo: [] }): { code: number; enhanced: string } | null {
   if (analysis.findings.length === 0) return null;
-  const verdict = decide(analysis, { context: { ...envelope, clientAddress: '127.0.0.1' }, headerFromDomain: null });
+  const verdict = decide({ ...analysis, content: null }, { context: { ...envelope, clientAddress: '127.0.0.1' }, headerFromDomain: null });
   return verdict.rejectReply ? { code: verdict.rejectReply.code, enhanced: verdict.rejectReply.enhanced } : null;
 }

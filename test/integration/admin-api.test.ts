@@ -14,9 +14,11 @@ import { createJudge } from '../../src/policy/judge.js';
 import { newMessageId } from '../../src/message/message-id.js';
 import { openFileStore } from '../../src/store/file-store.js';
 import type { MessageStore } from '../../src/store/message-store.js';
-import type { HistoryEntry, MessageRecord, RecordStatus } from '../../src/store/record.js';
+import type { AddressMasker, HistoryEntry, MessageRecord, RecordStatus } from '../../src/store/record.js';
 import { UpstreamPool } from '../../src/upstream/pool.js';
 import { crlf } from '../helpers/crlf.js';
+import { forwardedNewsletter, members } from '../helpers/content-messages.js';
+import { makeAddressMasker } from '../../src/observability/mask.js';
 import { startRecordingUpstream, type RecordedTransaction, type RecordingUpstream, type UpstreamReplyOverride } from '../helpers/recording-upstream.js';
 
 const sha256 = (s: string | Buffer) => createHash('sha256').update(s).digest('hex');
@@ -98,7 +100,7 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
 
-async function startApi(options: { fourEyes?: boolean; rehearsal?: boolean } = {}): Promise<Harness> {
+async function startApi(options: { fourEyes?: boolean; rehearsal?: boolean; mask?: AddressMasker } = {}): Promise<Harness> {
   const dir = await mkdtemp(join(tmpdir(), 'mail-guard-admin-api-'));
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
   let upstreamReply: (tx: RecordedTransaction) => UpstreamReplyOverride | undefined = () => undefined;
@@ -126,6 +128,7 @@ async function startApi(options: { fourEyes?: boolean; rehearsal?: boolean } = {
       tokens: TOKEN_CONFIG,
       fourEyes: options.fourEyes ?? true,
       logger: silent,
+      ...(options.mask ? { mask: options.mask } : {}),
     }),
   );
   app.setNotFoundHandler((request, reply) => void reply.code(404).send({ error: `no route for ${request.method} ${request.url}` }));
@@ -667,6 +670,59 @@ describe('preview', () => {
     expect(preview).not.toHaveProperty('html');
     expect(preview['subject']).toBe('<script>alert("subject")</script> Sale');
     expect(preview['attachments']).toEqual([{ filename: '<b>price list</b>.pdf', contentType: 'application/pdf', size: 13 }]);
+  });
+});
+
+describe('preview of content with address lists', () => {
+  const inner = members(50);
+
+  it("masks a forwarded newsletter's inner To list, a pasted list and an address in a filename", async () => {
+    const h = await startApi();
+    // The inline forward is what mailparser prints into `text`; the attached one it lists as an attachment.
+    for (const raw of [forwardedNewsletter(inner, 'inline'), forwardedNewsletter(inner, 'attachment')]) {
+      const record = await h.seed(raw);
+      const body = await (await h.call('GET', `/api/messages/${record.id}/preview`)).text();
+      for (const address of inner) expect(body).not.toContain(address);
+      expect(body).not.toMatch(/member\d+@/);
+    }
+    const inline = await h.get('alice', `/api/messages/${(await h.seed(forwardedNewsletter(inner, 'inline'))).id}/preview`);
+    // The inner header block is there, masked as the record masks addresses.
+    expect(inline.json['text']).toContain('m***@m***.example');
+    expect(inline.json['text']).toContain('Dear members');
+
+    const pasted = Buffer.from(
+      crlf(
+        'From: alice@example.co.jp',
+        'To: partner@partner.example',
+        'Subject: list',
+        'MIME-Version: 1.0',
+        'Content-Type: multipart/mixed; boundary="b1"',
+        '',
+        '--b1',
+        'Content-Type: text/plain; charset=utf-8',
+        '',
+        'Members: one@list.example, two\uff20list.example; <three@list.example>',
+        '--b1',
+        'Content-Type: text/csv; name="export-for-four@list.example.csv"',
+        'Content-Disposition: attachment; filename="export-for-four@list.example.csv"',
+        '',
+        'x',
+        '--b1--',
+        '',
+      ),
+      'utf8',
+    );
+    const preview = await h.get('alice', `/api/messages/${(await h.seed(pasted)).id}/preview`);
+    const json = JSON.stringify(preview.json);
+    for (const local of ['one@', 'two\uff20', 'two@', 'three@', 'four@']) expect(json).not.toContain(local);
+    expect(preview.json['text']).toBe('Members: o***@l***.example, t***@l***.example; <t***@l***.example>');
+    expect(preview.json['attachments']).toEqual([{ filename: 'e***@l***.csv', contentType: 'text/csv', size: 1 }]);
+  });
+
+  it('shows the addresses with log.showAddresses', async () => {
+    const h = await startApi({ mask: makeAddressMasker(true) });
+    const preview = await h.get('alice', `/api/messages/${(await h.seed(forwardedNewsletter(inner, 'inline'))).id}/preview`);
+    expect(preview.json['text']).toContain(inner[49]);
   });
 });
 

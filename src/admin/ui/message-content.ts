@@ -3,7 +3,7 @@ import type { Analyse } from '../../actions/outgoing-copies.js';
 import { prepareCopies } from '../../actions/outgoing-copies.js';
 import { assembleMessage } from '../../message/message-bytes.js';
 import { maskAddress } from '../../observability/mask.js';
-import type { MessageRecord } from '../../store/record.js';
+import type { AddressMasker, MessageRecord } from '../../store/record.js';
 import { buildPreview, type MessagePreview } from '../preview.js';
 import { sanitiseHtml, type SanitisedHtml } from './sanitise-html.js';
 
@@ -21,8 +21,9 @@ export type CopyHead = { readonly ok: true; readonly head: string; readonly copi
 
 const MAX_HTML_CHARS = 2_000_000;
 
-export async function textPreview(raw: Buffer): Promise<MessagePreview | null> {
-  return buildPreview(raw).catch(() => null);
+/** Addresses in the text masked as the record masks them (`mask`), unless revealed. */
+export async function textPreview(raw: Buffer, mask?: AddressMasker): Promise<MessagePreview | null> {
+  return buildPreview(raw, mask).catch(() => null);
 }
 
 /** The analyser's visible addresses grouped by header; masked unless `reveal`. */

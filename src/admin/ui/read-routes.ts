@@ -88,7 +88,10 @@ export async function renderMessage(context: UiContext, request: FastifyRequest,
   const found = await messageData(deps.store, id);
   if (!found) throw new HttpError(404, 'no message with this id');
   const { record, raw } = found;
-  const [preview, html] = await Promise.all([textPreview(raw), htmlPart(raw).catch(() => ({ html: '', remoteImages: 0, failedClosed: true }))]);
+  const [preview, html] = await Promise.all([
+    textPreview(raw, reveal ? (a) => a : deps.mask),
+    htmlPart(raw).catch(() => ({ html: '', remoteImages: 0, failedClosed: true })),
+  ]);
   return messagePage(
     context.view(request),
     {

@@ -38,7 +38,10 @@ describe('config', () => {
     ['smtp:\n  allowFrom: [10.0.0.0/33]\n', 'test.yaml: smtp.allowFrom[0]: expected an IP address or CIDR'],
     ['policy:\n  action: drop\n', 'test.yaml: policy.action: '],
     ['policy:\n  rules:\n    - { name: x, from: a@b, action: split, colour: red }\n', 'test.yaml: policy.rules[0].colour: unknown key'],
-    ['policy:\n  rules:\n    - { name: x, from: a@b }\n', 'test.yaml: policy.rules[0]: a rule needs an action, a threshold or a delaySeconds'],
+    [
+      'policy:\n  rules:\n    - { name: x, from: a@b }\n',
+      'test.yaml: policy.rules[0]: a rule needs an action, a threshold, a delaySeconds or a content threshold',
+    ],
     ['internalDomains: ["*example.com"]\n', 'test.yaml: internalDomains[0]: expected a domain'],
     ['policy:\n  extraHeaders: ["Disposition Notification To"]\n', 'test.yaml: policy.extraHeaders[0]: expected a header field name'],
     ['admin:\n  tokens: [{ name: a, tokenSha256: xyz, role: reviewer }]\n', 'test.yaml: admin.tokens[0].tokenSha256: expected 64 hex'],

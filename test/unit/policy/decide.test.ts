@@ -12,6 +12,7 @@ function exposure(exposed: string[], extra: Partial<ExposureReport> = {}): Judge
   const findings: Judged['findings'] = extra.truncated ? [{ kind: 'address-budget', max: 50 }] : [];
   return {
     findings,
+    content: null,
     exposure: {
       visible: [],
       visibleExternalCount: exposed.length,

@@ -3,6 +3,7 @@ import type { MessagePreview } from '../../preview.js';
 import { each, html, type Html } from '../html.js';
 import type { AddressRow, CopyHead } from '../message-content.js';
 import type { SanitisedHtml } from '../sanitise-html.js';
+import { contentSection } from './content-section.js';
 import { decisions } from './decisions.js';
 import { layout } from './layout.js';
 import { bytes, postForm, statusBadge, when } from './parts.js';
@@ -76,7 +77,7 @@ export function messagePage(view: View, data: MessagePageData, notice: Html | nu
             : html`<p>${view.t('noVerdict')}</p>`
         }
       </section>
-      ${addressSection(view, data)}
+      ${addressSection(view, data)} ${contentSection(view, record.analysis?.content)}
       <section>
         <h2>${view.t('history')}</h2>
         <table class="history">

@@ -101,7 +101,13 @@ export function messagesPage(view: View, query: MessageQuery, page: MessagesPage
                       <td>${r.from ?? r.envelope.mailFrom}</td>
                       <td><a href="/ui/messages/${r.id}">${r.subject ?? view.t('noSubject')}</a></td>
                       <td>${r.verdict ? `${r.verdict.rule} → ${r.verdict.action}` : ''}</td>
-                      <td class="num">${r.analysis?.exposedExternalCount ?? 0}</td>
+                      <td class="num">
+                        ${r.analysis?.exposedExternalCount ?? 0}${
+                          r.analysis?.content?.externalCount
+                            ? html` <small class="content-count" title="${view.t('contentFound')}">+${r.analysis.content.externalCount}</small>`
+                            : ''
+                        }
+                      </td>
                     </tr>`,
                 )}
               </tbody>
