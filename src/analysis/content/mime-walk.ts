@@ -57,7 +57,7 @@ export function walkMessage(body: BodyBytes, fields: readonly PartField[], state
 }
 
 function walkEntity(e: Entity, walk: Walk, state: ScanState): void {
-  if (state.outOfTime()) return;
+  if (state.stopped || state.outOfTime()) return;
   if (++state.parts > state.limits.maxParts) return state.stop('parts');
   if (e.depth > state.limits.maxDepth) return state.stop('depth');
   const meta = partMeta(e.fields);
