@@ -30,13 +30,23 @@ describe('BodyBytes', () => {
           const body = new BodyBytes(split(whole, cuts));
           const n = Buffer.from(needle);
           const start = Math.min(from, whole.length);
-          expect(body.indexOf(n, start)).toBe(whole.indexOf(n, start) === -1 || whole.indexOf(n, start) < start ? -1 : whole.indexOf(n, start));
+          const expected = whole.indexOf(n, start) < start ? -1 : whole.indexOf(n, start);
+          expect(body.indexOf(n, start)).toBe(expected);
+          // Anchored on any byte of the needle, the memchr-first search finds the same.
+          expect(body.indexOf(n, start, body.length, n.length - 1)).toBe(expected);
+          expect(body.indexOf(n, start, body.length, 0)).toBe(expected);
+          expect(body.indexOf(n, start, body.length, Math.min(2, n.length - 1))).toBe(expected);
           expect(body.slice(start, start + 5).equals(whole.subarray(start, start + 5))).toBe(true);
           expect(body.byteAt(start)).toBe(start < whole.length ? whole[start] : -1);
         },
       ),
       { numRuns: 2000 },
     );
+  });
+
+  it('falls back to the plain search when the anchor byte is everywhere', () => {
+    const dense = Buffer.concat([Buffer.from('\r\n-'.repeat(500)), Buffer.from('\r\n--b')]);
+    expect(new BodyBytes([dense]).indexOf(Buffer.from('\r\n--b'), 0, dense.length, 2)).toBe(1500);
   });
 
   it('does not find a needle that runs past the end of the range', () => {
