@@ -35,6 +35,8 @@ export interface Walk {
 
 // RFC 2046 allows 70 characters; a longer one is not a boundary a mailer wrote.
 const MAX_BOUNDARY = 200;
+// The first '-' of "\r\n--boundary": absent from base64, so the search runs at memchr speed.
+const DASH_ANCHOR = 2;
 // Transport padding after a delimiter (RFC 2046 5.1.1): a line is at most 998 octets.
 const MAX_PADDING = 998;
 
@@ -57,7 +59,7 @@ export function walkMessage(body: BodyBytes, fields: readonly PartField[], state
 }
 
 function walkEntity(e: Entity, walk: Walk, state: ScanState): void {
-  if (state.outOfTime()) return;
+  if (state.stopped || state.outOfTime()) return;
   if (++state.parts > state.limits.maxParts) return state.stop('parts');
   if (e.depth > state.limits.maxDepth) return state.stop('depth');
   const meta = partMeta(e.fields);
@@ -140,20 +142,20 @@ function walkMultipart(e: Entity, boundary: string, subtype: string, walk: Walk,
   };
 
   // The first delimiter may open the body; every other follows a line break.
-  let at = e.body.startsWith(dash, e.start) ? e.start - 2 : e.body.indexOf(delimiter, e.start, e.end);
+  let at = e.body.startsWith(dash, e.start) ? e.start - 2 : e.body.indexOf(delimiter, e.start, e.end, DASH_ANCHOR);
   while (at !== -1 && !state.stopped) {
     const after = at + delimiter.length;
     const closing = e.body.byteAt(after) === 0x2d && e.body.byteAt(after + 1) === 0x2d;
     const lineEnd = closing ? after + 2 : delimiterLineEnd(e.body, after, e.end);
     if (lineEnd === -1) {
       // "--abcdef" when the boundary is "abc": a line of the part, not a delimiter.
-      at = e.body.indexOf(delimiter, at + 1, e.end);
+      at = e.body.indexOf(delimiter, at + 1, e.end, DASH_ANCHOR);
       continue;
     }
     if (partStart !== -1) emit(Math.max(partStart, at));
     if (closing) return true;
     partStart = lineEnd;
-    at = e.body.indexOf(delimiter, Math.max(lineEnd - 2, at + 1), e.end);
+    at = e.body.indexOf(delimiter, Math.max(lineEnd - 2, at + 1), e.end, DASH_ANCHOR);
   }
   if (partStart === -1) return false;
   // Never closed: the last part runs to the end, as clients show it.

@@ -5,7 +5,7 @@
 // Counting those byte sequences with indexOf costs about one memchr per
 // pattern; nothing is decoded or copied.
 
-import { isUtf8 } from 'node:buffer';
+import { isAscii, isUtf8 } from 'node:buffer';
 import iconv from 'iconv-lite';
 import type { Reading } from './part-kind.js';
 import { GUESSED_READINGS } from './part-text.js';
@@ -88,6 +88,8 @@ export function atSignsIn(decoded: Buffer, charset: string | null, reading: Read
   const family = resolved(charsetFamily(charset), decoded);
   if (family === 'other') return decoded.length;
   if (family === 'all-legacy' || family === 'guessed') return GUESSED_READINGS * decoded.length;
+  // 8-bit bytes in ISO-2022-JP send header-text to encoding-japanese, whose reading of them has no table here.
+  if (family === 'iso-2022-jp' && !isAscii(decoded)) return decoded.length;
   return patternCount(decoded, family, reading);
 }
 
@@ -111,10 +113,9 @@ function patternCount(buf: Buffer, family: keyof typeof AT_SIGNS, reading: Readi
  */
 export function atSignsInQuotedPrintable(raw: Buffer, charset: string | null, reading: Reading): number | null {
   const family = charsetFamily(charset);
-  if (family === 'guessed') return null;
+  // ISO-2022-JP too: whether the decoded bytes are 7-bit decides how they are read.
+  if (family === 'guessed' || family === 'iso-2022-jp') return null;
   if (family === 'other') return raw.length;
   if (family === 'all-legacy') return GUESSED_READINGS * raw.length;
-  // An ESC can itself be escaped (=1B): then count "!w" from the start.
-  const literal = patternCount(raw, family, reading) + (family === 'iso-2022-jp' && !raw.includes(0x1b) ? countOf(raw, JIS_AT) : 0);
-  return literal + countOf(raw, EQUALS);
+  return patternCount(raw, family, reading) + countOf(raw, EQUALS);
 }

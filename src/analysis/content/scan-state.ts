@@ -21,6 +21,8 @@ export class ScanState {
   /** What is left to decode and, for the spreadsheet reader, to read; it decrements it too. */
   readonly budget: SpreadsheetBudget;
   private readonly started: number;
+  /** Time, decoded bytes or cells ran out: nothing more is read. (Past parts or depth, what was found is still read.) */
+  private exhausted = false;
 
   constructor(
     readonly limits: ContentLimits,
@@ -36,18 +38,18 @@ export class ScanState {
 
   stop(kind: ContentBoundKind): void {
     this.bound ??= { kind, limit: this.limits[LIMIT_OF[kind]] };
+    if (kind !== 'parts' && kind !== 'depth') this.exhausted = true;
   }
 
-  /** True (and the time bound set) once the scan has run out of time or stopped for another bound. */
+  /** True (and the time bound set) once nothing more may be read: out of time, decoded bytes or cells. */
   outOfTime(): boolean {
-    if (this.bound !== null) return true;
-    if (this.now() - this.started > this.limits.maxScanMs) this.stop('time');
-    return this.bound !== null;
+    if (!this.exhausted && this.now() - this.started > this.limits.maxScanMs) this.stop('time');
+    return this.exhausted;
   }
 
   /** Takes `size` decoded bytes from the budget: false, and the bound set, when they do not fit. */
   take(size: number): boolean {
-    if (this.bound !== null) return false;
+    if (this.exhausted) return false;
     if (size > this.budget.decodedBytes) {
       this.stop('decoded-bytes');
       return false;

@@ -16,7 +16,7 @@ export const DEFAULT_LIMITS: ContentLimits = { maxParts: 500, maxDepth: 10, maxD
 export const INTERNAL = ['example.co.jp', '*.example.co.jp'];
 export const TO_CLIENT: Envelope = { mailFrom: 'sato@example.co.jp', rcptTo: ['client@partner.example'] };
 
-export function scanner(options: Partial<ContentScanOptions> & { limits?: Partial<ContentLimits> } = {}) {
+export function scanner(options: Partial<Omit<ContentScanOptions, 'limits'>> & { limits?: Partial<ContentLimits> } = {}) {
   return createContentScanner({
     internalDomains: options.internalDomains ?? INTERNAL,
     skipAtOrBelow: options.skipAtOrBelow ?? 0,
