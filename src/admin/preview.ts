@@ -1,5 +1,5 @@
 import { simpleParser, type AddressObject, type EmailAddress } from 'mailparser';
-import { maskAddress, type AddressMasker } from '../observability/mask.js';
+import { maskAddress, maskAddressesIn, type AddressMasker } from '../observability/mask.js';
 
 /**
  * What a reviewer needs to judge a held message, and nothing a browser could
@@ -43,14 +43,6 @@ const PARSER_OPTIONS = {
   maxHtmlLengthToParse: MAX_HTML_CHARS,
 } as const;
 
-// Address-shaped text, with the full-width and small at-signs a reader also reads as one (NFKC folds them to '@').
-const ADDRESS_IN_TEXT = /[^\s<>"'(),;:[\]@\uff20\ufe6b]+[@\uff20\ufe6b][^\s<>"'(),;:[\]@\uff20\ufe6b]+/g;
-
-/** The text with every address masked (as is with log.showAddresses). */
-export function maskAddressesInPreview(text: string, mask: AddressMasker): string {
-  return text.replace(ADDRESS_IN_TEXT, (address) => mask(address.replace(/[\uff20\ufe6b]/g, '@')));
-}
-
 export async function buildPreview(raw: Buffer, mask: AddressMasker = maskAddress): Promise<MessagePreview> {
   const mail = await simpleParser(raw, PARSER_OPTIONS);
   let text = mail.text ?? '';
@@ -92,11 +84,11 @@ export async function buildPreview(raw: Buffer, mask: AddressMasker = maskAddres
     cc: addresses(mail.cc),
     subject: mail.subject ?? null,
     date,
-    text: maskAddressesInPreview(text, mask),
+    text: maskAddressesIn(text, mask),
     truncated: truncated || mail.attachments.length > MAX_ATTACHMENTS_LISTED,
     htmlNotShown: conversionError !== undefined,
     attachments: mail.attachments.slice(0, MAX_ATTACHMENTS_LISTED).map((a) => ({
-      filename: a.filename === undefined ? null : maskAddressesInPreview(a.filename, mask),
+      filename: a.filename === undefined ? null : maskAddressesIn(a.filename, mask),
       contentType: a.contentType,
       size: a.size,
     })),

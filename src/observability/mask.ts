@@ -22,10 +22,19 @@ export function makeAddressMasker(showAddresses: boolean): AddressMasker {
 }
 
 // Anything address-shaped inside free text, such as an upstream reply
-// (`550 5.1.1 <bob@example.net>: no such user`).
-const ADDRESS_IN_TEXT = /[^\s<>"'(),;:[\]]+@[^\s<>"'(),;:[\]]+/g;
+// (`550 5.1.1 <bob@example.net>: no such user`), a preview's text or a held
+// message's HTML; with the full-width and small at-signs a reader also takes for
+// one (NFKC folds them to '@'). It never crosses <, >, quotes or whitespace, so
+// masking inside serialised markup cannot change its structure.
+const ADDRESS_IN_TEXT = /[^\s<>"'(),;:[\]@\uff20\ufe6b]+[@\uff20\ufe6b][^\s<>"'(),;:[\]@\uff20\ufe6b]+/g;
+const MAY_HOLD_ADDRESS = /[@\uff20\ufe6b]/;
 
 /** The text with every address in it masked (identity when log.showAddresses). */
 export function maskAddressesIn(text: string, mask: AddressMasker): string {
-  return text.includes('@') ? text.replace(ADDRESS_IN_TEXT, (address) => mask(address)) : text;
+  if (!MAY_HOLD_ADDRESS.test(text)) return text;
+  return text.replace(ADDRESS_IN_TEXT, (address) => {
+    const ascii = address.replace(/[\uff20\ufe6b]/g, '@');
+    const masked = mask(ascii);
+    return masked === ascii ? address : masked;
+  });
 }

@@ -150,6 +150,28 @@ describe('reviewer console over HTTP', () => {
     expect(page).toMatch(/<td class="actor">alice<\/td>\s*<td class="action">approve<\/td>\s*<td>\s*checked/);
   });
 
+  it('masks the addresses of an HTML body in the preview frame: a pasted member list is not shown whole', async () => {
+    const { guard, base } = await guardWith();
+    const raw = crlf(
+      'From: news@example.co.jp',
+      'To: a@ext1.com, b@ext2.com',
+      'Subject: Members',
+      'Content-Type: text/html; charset=utf-8',
+      '',
+      '<table><tr><td>taro@member-one.example</td><td><a href="mailto:hanako@member-two.example">Hanako</a></td><td>jiro\uff20member-three.example</td></tr></table>',
+      '',
+    );
+    const reply = (await sendOnce(guard.smtpPort, 'news@example.co.jp', ['a@ext1.com', 'b@ext2.com'], raw)).final;
+    const id = /held for review ([0-9A-Z]{26})$/.exec(reply)![1]!;
+    const alice = await signIn(base);
+    const frame = await (await fetch(`${base}/ui/messages/${id}/frame`, { headers: { cookie: alice.cookie } })).text();
+    expect(frame).toContain('<td>t***@m***.example</td>');
+    // Links do not navigate in the frame: the sanitiser keeps the target as a title, masked too.
+    expect(frame).toContain('title="mailto:h***@m***.example"');
+    expect(frame).toContain('j***@m***.example');
+    expect(frame).not.toMatch(/taro|hanako@|jiro/);
+  });
+
   it('serves the preview frame under its own CSP, and lets only approvers reveal addresses', async () => {
     const { guard, base } = await guardWith({ tokens: [...tokens, { name: 'bob', tokenSha256: sha256('bob-token-0123456789'), role: 'approver' }] });
     const id = await hold(guard);

@@ -2,7 +2,7 @@ import { simpleParser } from 'mailparser';
 import type { Analyse } from '../../actions/outgoing-copies.js';
 import { prepareCopies } from '../../actions/outgoing-copies.js';
 import { assembleMessage } from '../../message/message-bytes.js';
-import { maskAddress } from '../../observability/mask.js';
+import { maskAddress, maskAddressesIn } from '../../observability/mask.js';
 import type { AddressMasker, MessageRecord } from '../../store/record.js';
 import { buildPreview, type MessagePreview } from '../preview.js';
 import { sanitiseHtml, type SanitisedHtml } from './sanitise-html.js';
@@ -53,9 +53,16 @@ export function copyHead(analyse: Analyse, maxHeaderBytes: number, record: Messa
   return { ok: true, head: end < 0 ? text : text.slice(0, end + 2), copies: prepared.copies.length };
 }
 
-export async function htmlPart(raw: Buffer): Promise<SanitisedHtml | null> {
+/**
+ * The HTML part, sanitised, with every address in it masked as the record masks
+ * them (`mask`; as is with log.showAddresses): a member list pasted into an HTML
+ * body, or a forward's header table, must not be shown whole to every reviewer.
+ * The frame has no reveal of its own; the revealed text preview shows them.
+ */
+export async function htmlPart(raw: Buffer, mask: AddressMasker = maskAddress): Promise<SanitisedHtml | null> {
   const mail = await simpleParser(raw, { skipImageLinks: true, skipTextToHtml: true, checksumAlgo: false, maxHtmlLengthToParse: MAX_HTML_CHARS });
   if (typeof mail.html !== 'string' || mail.html === '') return null;
   if (mail.html.length > MAX_HTML_CHARS) return { html: '', remoteImages: 0, failedClosed: true };
-  return sanitiseHtml(mail.html);
+  const sanitised = sanitiseHtml(mail.html);
+  return sanitised.failedClosed ? sanitised : { ...sanitised, html: maskAddressesIn(sanitised.html, mask) };
 }

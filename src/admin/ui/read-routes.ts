@@ -57,7 +57,7 @@ export function registerReadRoutes(ui: FastifyInstance, context: UiContext): voi
   ui.get<{ Params: { id: string } }>('/messages/:id/frame', async (request, reply) => {
     const found = await messageData(store, messageId(request.params.id));
     if (!found) throw new HttpError(404, 'no message with this id');
-    const part = await htmlPart(found.raw).catch(() => null);
+    const part = await htmlPart(found.raw, deps.mask).catch(() => null);
     const body = part && !part.failedClosed ? part.html : '';
     return reply
       .code(200)
@@ -90,7 +90,7 @@ export async function renderMessage(context: UiContext, request: FastifyRequest,
   const { record, raw } = found;
   const [preview, html] = await Promise.all([
     textPreview(raw, reveal ? (a) => a : deps.mask),
-    htmlPart(raw).catch(() => ({ html: '', remoteImages: 0, failedClosed: true })),
+    htmlPart(raw, deps.mask).catch(() => ({ html: '', remoteImages: 0, failedClosed: true })),
   ]);
   return messagePage(
     context.view(request),
