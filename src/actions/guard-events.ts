@@ -18,6 +18,8 @@ export type GuardEvent =
       readonly reason: string;
       readonly exposedExternalCount: number;
       readonly exposingHeaders: readonly string[];
+      /** Distinct external addresses listed in the content, when the content check decided (absent otherwise). */
+      readonly contentExternalCount?: number;
       /** policy: a rule held it; breaker: its sender is paused; withheld: a bcc/split copy would still have exposed someone. */
       readonly cause: 'policy' | 'breaker' | 'withheld';
     }

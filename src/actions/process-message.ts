@@ -126,6 +126,7 @@ export async function processMessage(deps: ProcessDeps, received: ReceivedMessag
       what,
       exposedExternalCount: analysis.exposure.exposedExternal.length,
       exposingHeaders: analysis.exposure.exposingHeaders,
+      content: verdict.content,
       head: message.head,
     });
 
@@ -164,6 +165,7 @@ export async function processMessage(deps: ProcessDeps, received: ReceivedMessag
         reason: verdict.reason,
         exposedExternalCount: analysis.exposure.exposedExternal.length,
         exposingHeaders: analysis.exposure.exposingHeaders,
+        ...(verdict.content ? { contentExternalCount: verdict.content.externalCount } : {}),
         cause: paused ? 'breaker' : judged.withheld ? 'withheld' : 'policy',
       });
       tellSender(paused ? 'paused' : 'held');

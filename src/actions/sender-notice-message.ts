@@ -7,6 +7,8 @@
 
 import MailComposer from 'nodemailer/lib/mail-composer';
 
+import type { ContentFinding, ContentPlaceKind } from '../policy/verdict.js';
+
 export type SenderNoticeLanguage = 'ja' | 'en';
 export type SenderNoticeKind = 'held' | 'rejected' | 'paused';
 
@@ -22,6 +24,8 @@ export interface SenderNoticeInput {
   readonly receivedAt: Date;
   readonly exposedExternalCount: number;
   readonly exposingHeaders: readonly string[];
+  /** Set when the content check decided: how many external addresses the message lists, and in which kinds of place. */
+  readonly content?: ContentFinding | undefined;
   readonly language: SenderNoticeLanguage;
   /** For tests: the Date header. */
   readonly now?: Date;
@@ -51,6 +55,12 @@ interface Wording {
   readonly intro: string;
   readonly found: (count: number, headers: string) => string;
   readonly foundNothingHere: string;
+  readonly places: Record<ContentPlaceKind, string>;
+  /** The content lists `count` external addresses in `places` (already joined). */
+  readonly foundInContent: (count: number, places: string) => string;
+  /** A bound stopped the check: the message was too complex to check in time. */
+  readonly contentNotChecked: string;
+  readonly contentFix: readonly string[];
   readonly labels: { readonly subject: string; readonly id: string; readonly received: string };
   readonly nextHeading: string;
   readonly next: Record<SenderNoticeKind, string>;
@@ -74,6 +84,15 @@ const WORDING: Record<SenderNoticeLanguage, Wording> = {
       `The message below showed the addresses of ${count} external recipient${count === 1 ? '' : 's'} to each other ` +
       `in ${headers}: everyone who received it could have seen everyone else's address.`,
     foundNothingHere: 'The message below exposed nobody itself, but earlier messages from your address did (see "What happens next").',
+    places: { attachment: 'an attachment', forwarded: 'a forwarded message', body: 'the message text' },
+    foundInContent: (count, places) =>
+      `The message below lists the addresses of ${count} external ${count === 1 ? 'person' : 'people'} in ${places}: ` +
+      'everyone who received it would have received that list.',
+    contentNotChecked: 'The message below has more parts, nesting or attached data than mail-guard can check, so it was not sent unchecked.',
+    contentFix: [
+      'Remove the address list from the message (the attachment, the forwarded message or the pasted text); or',
+      'share the list in a way that does not send it to every recipient (a file share with access control).',
+    ],
     labels: { subject: 'Subject:   ', id: 'Message ID:', received: 'Received:  ' },
     nextHeading: 'What happens next',
     next: {
@@ -110,6 +129,15 @@ const WORDING: Record<SenderNoticeLanguage, Wording> = {
       `下記のメールは、社外の宛先 ${count} 件のメールアドレスが ${headers} ヘッダーに記載されており、` + '受信者全員が互いのアドレスを見られる状態でした。',
     foundNothingHere:
       '下記のメール自体には問題はありませんが、このアドレスから先に送信されたメールで宛先が見える状態のものが続きました（「今後の扱い」をご覧ください）。',
+    places: { attachment: '添付ファイル', forwarded: '転送されたメール', body: '本文' },
+    foundInContent: (count, places) =>
+      `下記のメールは、${places}に社外の方 ${count} 名分のメールアドレスが含まれており、受信者全員にその一覧が届く状態でした。`,
+    contentNotChecked:
+      '下記のメールは、パートの数・入れ子・添付データが mail-guard で確認できる範囲を超えていたため、確認しないまま送信することはしませんでした。',
+    contentFix: [
+      'アドレスの一覧をメールから取り除いてください（添付ファイル、転送されたメール、本文に貼り付けた一覧）。',
+      'または、一覧は受信者全員に届かない方法（アクセス権を設定したファイル共有など）で共有してください。',
+    ],
     labels: { subject: '件名：', id: 'メッセージID：', received: '受付日時：' },
     nextHeading: '■ 今後の扱い',
     next: {
@@ -141,10 +169,21 @@ function noticeText(input: SenderNoticeInput, quoted: string): string {
   const headers = t.headerList(input.exposingHeaders.filter((h) => HEADER_NAME.test(h)));
   const received = `${input.receivedAt.toISOString().slice(0, 19).replace('T', ' ')} UTC`;
   const bullet = input.language === 'ja' ? '・' : '  - ';
+  const content = input.content;
+  const inContent = content?.violation ? t.foundInContent(content.externalCount, t.headerList(content.places.map((p) => t.places[p]))) : null;
+  const notChecked = content?.bound && !content.violation ? t.contentNotChecked : null;
+  const headersExposed = content === undefined ? input.exposedExternalCount > 0 : content.headerViolation;
+  const found = [
+    ...(headersExposed ? [t.found(input.exposedExternalCount, headers || 'To')] : []),
+    ...(inContent ? [inContent] : []),
+    ...(notChecked ? [notChecked] : []),
+  ];
+  // Bcc fixes headers only: a list in the content needs its own advice, both when both were found.
+  const fix = [...(headersExposed || content === undefined ? t.fix : []), ...(content?.violation ? t.contentFix : [])];
   const lines = [
     t.intro,
     '',
-    input.exposedExternalCount > 0 ? t.found(input.exposedExternalCount, headers || 'To') : t.foundNothingHere,
+    ...(found.length ? found : [t.foundNothingHere]),
     '',
     `  ${t.labels.subject} ${quoted}`,
     `  ${t.labels.id} ${input.id}`,
@@ -154,7 +193,7 @@ function noticeText(input: SenderNoticeInput, quoted: string): string {
     t.next[input.what],
     '',
     t.fixHeading,
-    ...[...t.fix, t.ask[input.what]].map((line) => `${bullet}${line}`),
+    ...[...fix, t.ask[input.what]].map((line) => `${bullet}${line}`),
     '',
     '-- ',
     'mail-guard',

@@ -1,4 +1,4 @@
-import type { TransactionContext } from '../policy/verdict.js';
+import type { ContentFinding, TransactionContext } from '../policy/verdict.js';
 
 // DESIGN.md "Stopping a campaign while it runs": the envelope sender of held or
 // rejected mail hears about it, once per campaign and hour (832 held messages:
@@ -15,6 +15,8 @@ export interface NoticeCause {
   readonly what: 'held' | 'rejected' | 'paused';
   readonly exposedExternalCount: number;
   readonly exposingHeaders: readonly string[];
+  /** Set when the content check decided: addresses listed in an attachment, a forward or the text (no header rewrite fixes that). */
+  readonly content?: ContentFinding | undefined;
   /** The message's header block, for Auto-Submitted (RFC 3834: no notice about an automatic message). */
   readonly head: Buffer;
 }

@@ -139,6 +139,7 @@ export class SenderNotifier implements SenderNotices {
       receivedAt: new Date(cause.receivedAt),
       exposedExternalCount: cause.exposedExternalCount,
       exposingHeaders: cause.exposingHeaders,
+      content: cause.content,
       language: this.deps.language,
     });
     if (this.deps.relay === null) {

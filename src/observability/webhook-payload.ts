@@ -30,6 +30,7 @@ export function webhookObject(event: GuardEvent, mask: AddressMasker): Record<st
         reason: clean(event.reason),
         exposedExternalCount: event.exposedExternalCount,
         exposingHeaders: [...event.exposingHeaders],
+        ...(event.contentExternalCount !== undefined ? { contentExternalCount: event.contentExternalCount } : {}),
         cause: event.cause,
       };
     case 'breaker':
@@ -68,7 +69,8 @@ export function webhookText(event: GuardEvent, mask: AddressMasker): string {
         event.cause === 'breaker' ? 'its sender is paused' : event.cause === 'withheld' ? 'a rewritten copy would still expose someone' : `rule ${event.rule}`;
       return (
         `mail-guard held message ${event.id} from ${String(o['sender'])}, subject "${String(o['subject'] ?? '(none)')}" (campaign ${event.campaign}): ` +
-        `${why}; ${event.exposedExternalCount} external addresses visible in ${headers}.`
+        `${why}; ${event.exposedExternalCount} external addresses visible in ${headers}` +
+        (event.contentExternalCount !== undefined ? `, ${event.contentExternalCount} listed in the content.` : '.')
       );
     }
     case 'breaker':

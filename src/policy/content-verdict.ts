@@ -8,6 +8,7 @@ import type { ContentBoundKind, ContentLocation, ContentReport } from '../analys
 import { replies, type SmtpReply } from '../reply/replies.js';
 import { strongerAction } from './action-precedence.js';
 import type { PolicyAction } from '../config/schema.js';
+import type { ContentFinding, ContentPlaceKind } from './verdict.js';
 
 /** A rule's effective content threshold: its own content over policy.content. */
 export interface ContentThreshold {
@@ -22,6 +23,7 @@ export interface ContentVerdict {
   readonly reason: string;
   /** For a content reject: the reply the mailer gets. */
   readonly rejectReply?: SmtpReply;
+  readonly finding: Omit<ContentFinding, 'headerViolation'>;
 }
 
 /** The config key that names each bound, for a reason an operator can act on. */
@@ -63,18 +65,20 @@ export function describePlace(location: ContentLocation): string {
 }
 
 /** What the sender is told: the kind of place only, never a filename or a rule. */
-function kindOfPlace(location: ContentLocation): string {
+function kindOfPlace(location: ContentLocation): ContentPlaceKind {
   switch (location.carrier) {
     case 'forwarded-headers':
-      return 'a forwarded message';
+      return 'forwarded';
     case 'body-text':
     case 'body-html':
-      return 'the message text';
+      return 'body';
     case 'text-attachment':
     case 'spreadsheet':
-      return 'an attachment';
+      return 'attachment';
   }
 }
+
+const PLACE_IN_REPLY: Record<ContentPlaceKind, string> = { forwarded: 'a forwarded message', body: 'the message text', attachment: 'an attachment' };
 
 function overReason(locations: readonly ContentLocation[], total: number, threshold: ContentThreshold): string {
   // The biggest place first: that is the list a reviewer is looking for.
@@ -111,7 +115,15 @@ export function contentVerdict(report: ContentReport | null, threshold: ContentT
     action,
     violation: over,
     reason: reasons.join('; '),
-    ...(action === 'reject' ? { rejectReply: replies.contentAddresses(report.externalCount, places) } : {}),
+    ...(action === 'reject'
+      ? {
+          rejectReply: replies.contentAddresses(
+            report.externalCount,
+            places.map((p) => PLACE_IN_REPLY[p]),
+          ),
+        }
+      : {}),
+    finding: { externalCount: report.externalCount, places, violation: over, bound: report.bound !== null },
   };
 }
 
@@ -120,7 +132,7 @@ export function contentVerdict(report: ContentReport | null, threshold: ContentT
  * the stricter action wins and both reasons are kept. A header reject keeps its
  * own reply (it came first and names the headers to fix).
  */
-export function combineWithContent<V extends { action: PolicyAction; violation: boolean; reason: string; rejectReply?: SmtpReply }>(
+export function combineWithContent<V extends { action: PolicyAction; violation: boolean; reason: string; rejectReply?: SmtpReply; content?: ContentFinding }>(
   header: V,
   content: ContentVerdict | null,
 ): V {
@@ -130,5 +142,12 @@ export function combineWithContent<V extends { action: PolicyAction; violation: 
   const rejectReply = action !== 'reject' ? undefined : header.action === 'reject' ? header.rejectReply : content.rejectReply;
   const { rejectReply: _dropped, ...rest } = header;
   void _dropped;
-  return { ...rest, action, violation: header.violation || content.violation, reason, ...(rejectReply ? { rejectReply } : {}) } as V;
+  return {
+    ...rest,
+    action,
+    violation: header.violation || content.violation,
+    reason,
+    ...(rejectReply ? { rejectReply } : {}),
+    content: { ...content.finding, headerViolation: header.violation },
+  } as V;
 }

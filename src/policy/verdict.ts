@@ -34,6 +34,22 @@ export interface TransactionContext {
   readonly esmtp?: EsmtpParams | undefined;
 }
 
+/** Where content addresses were found, as the sender may be told: kinds of place, never a filename or an address. */
+export type ContentPlaceKind = 'attachment' | 'forwarded' | 'body';
+
+/** What the content check added to a verdict (DESIGN.md "Content beyond the headers"). */
+export interface ContentFinding {
+  /** Distinct external addresses in the content (a lower bound when `bound`). */
+  readonly externalCount: number;
+  readonly places: readonly ContentPlaceKind[];
+  /** The count broke the rule's content threshold. */
+  readonly violation: boolean;
+  /** A bound stopped the scan (the message is held for that alone). */
+  readonly bound: boolean;
+  /** The header check broke its own threshold as well. */
+  readonly headerViolation: boolean;
+}
+
 export interface Verdict {
   /** What to do with the message. */
   readonly action: PolicyAction;
@@ -50,4 +66,6 @@ export interface Verdict {
    * many seconds in the store first: the rule's delaySeconds, else the policy's.
    */
   readonly delaySeconds?: number;
+  /** Set when the content check decided (a violation or a bound): what the sender notice and the webhook say about it. */
+  readonly content?: ContentFinding;
 }

@@ -47,6 +47,35 @@ describe('the sender notice', () => {
     expect(text).toContain('ask your mail-guard operator');
   });
 
+  it('a list in the content: says where in kinds of place and how to fix it, not Bcc, in both languages', async () => {
+    const content = { externalCount: 832, places: ['attachment', 'forwarded'] as const, violation: true, bound: false, headerViolation: false };
+    const en = await parsed({ exposedExternalCount: 0, exposingHeaders: [], content: { ...content, places: [...content.places] } });
+    expect(en.text).toContain('lists the addresses of 832 external people in an attachment, a forwarded message');
+    expect(en.text).toContain('Remove the address list from the message');
+    expect(en.text).not.toContain('Bcc');
+    expect(en.text).not.toContain('exposed nobody');
+    const ja = await parsed({ language: 'ja', exposedExternalCount: 0, exposingHeaders: [], content: { ...content, places: [...content.places] } });
+    expect(ja.text).toContain('添付ファイル、転送されたメールに社外の方 832 名分のメールアドレスが含まれており');
+    expect(ja.text).toContain('アドレスの一覧をメールから取り除いてください');
+    expect(ja.text).not.toContain('Bcc');
+  });
+
+  it('headers and content both: both findings and both fixes; a bound alone: that it could not be checked', async () => {
+    const both = await parsed({ content: { externalCount: 40, places: ['body'], violation: true, bound: false, headerViolation: true } });
+    expect(both.text).toContain('showed the addresses of 831 external recipients to each other in To, Cc');
+    expect(both.text).toContain('lists the addresses of 40 external people in the message text');
+    expect(both.text).toContain('Put the recipients in Bcc');
+    expect(both.text).toContain('Remove the address list from the message');
+    const bound = await parsed({
+      exposedExternalCount: 0,
+      exposingHeaders: [],
+      content: { externalCount: 3, places: ['attachment'], violation: false, bound: true, headerViolation: false },
+    });
+    expect(bound.text).toContain('more parts, nesting or attached data than mail-guard can check');
+    expect(bound.text).not.toContain('Remove the address list');
+    expect(bound.text).not.toContain('Bcc');
+  });
+
   it('Japanese: an RFC 2047 encoded subject and body in business Japanese, for each kind', async () => {
     const held = await parsed({ language: 'ja' });
     expect(held.header).toMatch(/^Subject: =\?UTF-8\?B\?/m);

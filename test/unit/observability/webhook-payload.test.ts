@@ -62,6 +62,21 @@ describe('webhook payloads', () => {
     });
   });
 
+  it('a content hold carries the count listed in the content (json and slack), never an address', () => {
+    const content: GuardEvent = {
+      ...held,
+      exposedExternalCount: 0,
+      exposingHeaders: [],
+      contentExternalCount: 832,
+      reason: 'the attachment members.csv lists 832 external addresses',
+    };
+    const json = JSON.parse(webhookBody(content, 'json', masked)) as Record<string, unknown>;
+    expect(json['contentExternalCount']).toBe(832);
+    expect(JSON.parse(webhookBody(held, 'json', masked))).not.toHaveProperty('contentExternalCount');
+    const slack = JSON.parse(webhookBody(content, 'slack', masked)) as { text: string };
+    expect(slack.text).toMatch(/0 external addresses visible in no header, 832 listed in the content\.$/);
+  });
+
   it('slack: one {"text"} line, markup escaped', () => {
     const body = JSON.parse(webhookBody(held, 'slack', masked)) as Record<string, unknown>;
     expect(Object.keys(body)).toEqual(['text']);
