@@ -1,7 +1,7 @@
 // Issue 14 in the console: a message held for the member list in its CSV
 // attachment shows where the addresses were found (part, file, type, what it
 // was read as, count, the masked addresses) and the part it did not open, in
-// English and Japanese, in a real Chromium.
+// English and Japanese, in a real Chromium. Writes docs/console-content-{en,ja}.png.
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser, signIn, textOf, type RecordedTab } from '../helpers/browser.js';
@@ -63,6 +63,8 @@ describe.skipIf(!browser)('the content section of a held message', () => {
     expect(place![5]).toMatch(/… and 20 more$/);
     expect(await rows(tab, 'table.content-uninspected')).toEqual([['3', 'backup.zip', 'application/zip', 'archive (not opened)']]);
     expect(await textOf(tab.page, 'dd.reason')).toBe('the attachment members.csv lists 40 external addresses > content.maxAddresses 20');
+    // The README's picture of the section.
+    await tab.page.locator('section.content-found').screenshot({ path: 'docs/console-content-en.png' });
     // The list shows the content count beside the header exposure.
     await tab.page.goto(`${base}/ui/messages`);
     expect(await textOf(tab.page, 'small.content-count')).toBe('+40');
@@ -84,5 +86,6 @@ describe.skipIf(!browser)('the content section of a held message', () => {
     expect(place![5]).toMatch(/…ほか 20 件$/);
     expect(await rows(tab, 'table.content-uninspected')).toEqual([['3', 'backup.zip', 'application/zip', '圧縮ファイル(展開していません)']]);
     expect(await textOf(tab.page, 'section.content-found h3')).toBe('検査していないパート');
+    await tab.page.locator('section.content-found').screenshot({ path: 'docs/console-content-ja.png' });
   });
 });
