@@ -5,9 +5,9 @@
 // /app/node_modules resolves).
 //
 // SMTP (SINK_SMTP_PORT, default 2525): accepts every message, no TLS, no AUTH,
-// and logs one JSON line per message: size, recipient count, the message id
-// mail-guard stamped. Never an address or a subject: a demo log gets pasted into
-// issues and chats.
+// and logs one JSON line per message: the sink's own id (also in its 250 reply,
+// which mail-guard logs as upstreamReply), size, recipient count. Never an
+// address, a subject or a Message-ID: a demo log gets pasted into issues and chats.
 // HTTP (SINK_HTTP_PORT, default 8025): POST /alerts takes Alertmanager's
 // webhook and logs one line per alert (name, status, instance).
 //
@@ -22,8 +22,7 @@ const httpPort = Number(process.env.SINK_HTTP_PORT ?? 8025);
 
 const log = (fields) => process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), ...fields })}\n`);
 
-// Only the header block is searched for Message-ID; the body is counted, not kept.
-const MESSAGE_ID = /^message-id:[ \t]*(<[^>\r\n]*>)/im;
+let received = 0;
 
 const smtp = new SMTPServer({
   name: 'demo-sink',
@@ -34,16 +33,11 @@ const smtp = new SMTPServer({
   size: 64 * 1024 * 1024,
   onData(stream, session, callback) {
     let bytes = 0;
-    let head = '';
-    stream.on('data', (chunk) => {
-      bytes += chunk.length;
-      if (head.length < 65536 && !head.includes('\r\n\r\n')) head += chunk.toString('latin1');
-    });
+    stream.on('data', (chunk) => (bytes += chunk.length));
     stream.on('end', () => {
-      const headerBlock = head.split('\r\n\r\n')[0];
-      const messageId = MESSAGE_ID.exec(headerBlock)?.[1] ?? null;
-      log({ event: 'message', bytes, recipients: session.envelope.rcptTo.length, messageId, client: session.remoteAddress });
-      callback(null, 'accepted by the demo sink');
+      const id = `sink-${++received}`;
+      log({ event: 'message', id, bytes, recipients: session.envelope.rcptTo.length, client: session.remoteAddress });
+      callback(null, `accepted by the demo sink as ${id}`);
     });
   },
 });
