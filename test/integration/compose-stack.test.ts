@@ -18,11 +18,11 @@ import { ALERTS, DASHBOARD, ROOT, read } from '../helpers/monitoring-files.js';
 import { startRedisServer } from '../helpers/redis-server.js';
 import { killServed, serveProcess } from '../helpers/serve-process.js';
 import { sendOnce } from '../helpers/smtp-client.js';
+import { startDemoSink } from '../helpers/demo-sink.js';
 
 const COMPOSE = 'deploy/compose.yaml';
 const PROMETHEUS = 'deploy/prometheus/prometheus.yml';
 const ALERTMANAGER = 'deploy/alertmanager/alertmanager.yml';
-const SINK = 'deploy/demo-sink/sink.mjs';
 const CONFIG_TARGET = '/etc/mail-guard/mail-guard.yaml';
 
 interface Service {
@@ -166,7 +166,9 @@ describe(`${PROMETHEUS}, Alertmanager and Grafana`, () => {
 
   it('Grafana provisions the Prometheus data source the dashboard selects and the dashboard file itself', () => {
     const grafana = services['grafana']!;
-    expect(mountOf(grafana, 'deploy/grafana/provisioning')?.target).toBe('/etc/grafana/provisioning');
+    for (const kind of ['datasources', 'dashboards']) {
+      expect(mountOf(grafana, `deploy/grafana/provisioning/${kind}`)?.target).toBe(`/etc/grafana/provisioning/${kind}`);
+    }
     const ds = yamlFile<{ datasources: { type: string; uid: string; url: string; isDefault: boolean }[] }>(
       'deploy/grafana/provisioning/datasources/prometheus.yaml',
     ).datasources;
@@ -249,51 +251,10 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-interface Sink {
-  smtp: number;
-  http: number;
-  lines: Record<string, unknown>[];
-  output: () => string;
-  next: (event: string) => Promise<Record<string, unknown>>;
-}
-async function startSink(): Promise<Sink> {
-  const child = spawn(process.execPath, [resolve(ROOT, SINK)], {
-    env: { ...process.env, SINK_HOST: '127.0.0.1', SINK_SMTP_PORT: '0', SINK_HTTP_PORT: '0' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  cleanups.push(() => {
-    child.kill('SIGKILL');
-  });
-  const lines: Record<string, unknown>[] = [];
-  let text = '';
-  const waiters: (() => void)[] = [];
-  child.stdout.on('data', (chunk: Buffer) => {
-    text += chunk.toString();
-    const complete = text.split('\n');
-    text = complete.pop()!;
-    for (const line of complete) lines.push(JSON.parse(line) as Record<string, unknown>);
-    for (const w of waiters.splice(0)) w();
-  });
-  let seen = 0;
-  const next = (event: string) =>
-    new Promise<Record<string, unknown>>((done, fail) => {
-      const look = () => {
-        const i = lines.findIndex((l, n) => n >= seen && l['event'] === event);
-        if (i >= 0) {
-          seen = i + 1;
-          done(lines[i]!);
-        } else if (child.exitCode !== null) fail(new Error(`the sink exited ${child.exitCode}`));
-        else waiters.push(look);
-      };
-      look();
-    });
-  const listening = await next('listening');
-  return { smtp: listening['smtp'] as number, http: listening['http'] as number, lines, output: () => JSON.stringify(lines), next };
-}
-
 describe.skipIf(!redis)('the path through the stack: deploy/mail-guard config, Redis, the demo sink', () => {
   it('a clean message reaches the sink, which logs it without addresses; an exposing one is held; an alert arrives at the webhook', async () => {
-    const sink = await startSink();
+    const sink = await startDemoSink();
+    cleanups.push(() => sink.stop());
     const dir = await mkdtemp(join(tmpdir(), 'mail-guard-compose-path-'));
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
     // The deploy config as it is, but for what the containers' network provides: names and fixed ports.
@@ -326,6 +287,6 @@ describe.skipIf(!redis)('the path through the stack: deploy/mail-guard config, R
 
     // One line per message, and no address in any of them.
     expect(sink.lines.filter((l) => l['event'] === 'message')).toHaveLength(1);
-    expect(sink.output()).not.toMatch(/@/);
+    expect(JSON.stringify(sink.lines)).not.toMatch(/@/);
   });
 });
