@@ -34,6 +34,7 @@ interface Service {
   ports?: string[];
   depends_on?: Record<string, { condition: string }> | string[];
   healthcheck?: { test: string[] };
+  stop_grace_period?: string;
 }
 interface Compose {
   services: Record<string, Service>;
@@ -76,6 +77,9 @@ describe(`${COMPOSE}: what the stack is made of`, () => {
       // The image's HEALTHCHECK (/healthz, liveness) stays: no override on /readyz.
       expect(service.healthcheck).toBeUndefined();
       expect(service.entrypoint).toBeUndefined();
+      // compose's SIGKILL must come after mail-guard's own drain (shutdownGraceSeconds, default 30).
+      const shutdownGrace = (guardConfig(name) as { shutdownGraceSeconds?: number }).shutdownGraceSeconds ?? 30;
+      expect(Number(/^(\d+)s$/.exec(service.stop_grace_period ?? '')?.[1])).toBeGreaterThan(shutdownGrace);
     }
     const hostPorts = guardNames.flatMap((name) => services[name]!.ports!.map((p) => p.split(':').slice(0, 2).join(':')));
     expect(new Set(hostPorts).size).toBe(hostPorts.length);
