@@ -37,7 +37,8 @@ export interface ReloadPlan {
   readonly needsRestart: readonly string[];
 }
 
-export function planReload(running: MailGuardConfig, next: MailGuardConfig): ReloadPlan {
+/** `source` names the file in a ConfigError, as at start. */
+export function planReload(running: MailGuardConfig, next: MailGuardConfig, source = 'the reloaded config'): ReloadPlan {
   const merged = JSON.parse(JSON.stringify(next)) as Record<string, unknown>;
   const needsRestart: string[] = [];
   for (const key of RESTART_ONLY_KEYS) {
@@ -47,7 +48,7 @@ export function planReload(running: MailGuardConfig, next: MailGuardConfig): Rel
     setAt(merged, key, was);
   }
   // Validated again: the checks across keys must hold for the mix of old and new.
-  return { effective: needsRestart.length === 0 ? next : parseConfigObject(merged, 'the reloaded config'), needsRestart };
+  return { effective: needsRestart.length === 0 ? next : parseConfigObject(merged, source), needsRestart };
 }
 
 /** sha256 of the effective config (keys sorted), first 12 hex: which config a process runs, for /readyz and the console. */

@@ -31,7 +31,7 @@ export async function reloadConfig(target: ReloadTarget): Promise<boolean> {
   const workers = target.workers?.() ?? [];
   let prepared: IpcChannel[] = [];
   try {
-    const plan = planReload(app.loaded().config, loadConfigFile(target.configPath));
+    const plan = planReload(app.loaded().config, loadConfigFile(target.configPath), target.configPath);
     for (const key of plan.needsRestart) logger.warn({ event: 'config_reload_kept', key }, `config key ${key} changed: needs a restart; kept as it was`);
     own = app.prepareReload(plan.effective);
     const answers = await Promise.allSettled(
@@ -52,7 +52,7 @@ export async function reloadConfig(target: ReloadTarget): Promise<boolean> {
     return true;
   } catch (err) {
     own?.abort();
-    for (const channel of prepared) channel.request('config.abort').catch(() => undefined);
+    await Promise.all(prepared.map((channel) => within(WORKER_ANSWER_MS, channel.request('config.abort'), 'a worker').catch(() => undefined)));
     app.metrics.configReloads.inc({ result: 'failure' });
     app.metrics.configLastReloadSuccess.set(0);
     // The same line `serve` prints at start for this config, so the operator reads one message either way.
