@@ -329,6 +329,7 @@ export function createApp(config: MailGuardConfig, logger: Logger, options: AppO
         get mask() {
           return current.mask;
         },
+        loadedConfig: () => current.loaded,
         logger,
       };
       if (role !== 'ingress') {

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startRecordingUpstream, type RecordingUpstream } from '../helpers/recording-upstream.js';
+import { page, signIn } from '../helpers/console-session.js';
 import { killServed, serveProcess, type LogLine, type ServedProcess } from '../helpers/serve-process.js';
 import { sendOnce, TestSmtpClient } from '../helpers/smtp-client.js';
 
@@ -136,11 +137,21 @@ describe('config reload (SIGHUP)', () => {
     const { guard } = await serveRejecting();
     expect(await api(guard, 'alice')).toBe(200);
     expect(await api(guard, 'bob')).toBe(401);
+    const base = `http://127.0.0.1:${guard.adminPort}`;
+    const aliceSession = await signIn(base, TOKENS.alice);
+    expect(await page(base, aliceSession, '/ui/')).toContain('data-config-hash');
     const admin = guard.config['admin'] as Record<string, unknown>;
     await rewrite(guard, { admin: { ...admin, tokens: [token('bob')], port: guard.adminPort + 1 }, log: { level: 'debug' } });
     expect((await hangUp(guard))['event']).toBe('config_reloaded');
     expect(await api(guard, 'bob')).toBe(200);
     expect(await api(guard, 'alice')).toBe(401);
+    // A console session of the removed token ends; the new token signs in and sees the config that now runs, as /readyz does.
+    expect((await fetch(`${base}/ui/`, { headers: { cookie: aliceSession }, redirect: 'manual' })).status).toBe(303);
+    const { hash } = (await readyz(guard)).config;
+    const overview = await page(base, await signIn(base, TOKENS.bob), '/ui/');
+    expect(overview).toContain(`data-config-hash="${hash}"`);
+    expect(overview).toContain(`Config ${hash}, loaded`);
+    expect(await page(base, await signIn(base, TOKENS.bob, 'ja'), '/ui/overview/live')).toContain(`設定 ${hash}、読み込み日時`);
     const kept = events(guard, 'config_reload_kept');
     expect(kept.map((l) => l['msg'])).toEqual(['config key admin.port changed: needs a restart; kept as it was']);
     // The admin listener is where it was (this request reached it).
