@@ -12,16 +12,19 @@ import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startRecordingUpstream, type RecordingUpstream } from '../helpers/recording-upstream.js';
 import { page, signIn } from '../helpers/console-session.js';
+import { startScriptedUpstream, type ScriptedUpstream } from '../helpers/scripted-upstream.js';
 import { killServed, serveProcess, type LogLine, type ServedProcess } from '../helpers/serve-process.js';
 import { sendOnce, TestSmtpClient } from '../helpers/smtp-client.js';
 
 const CLI = resolve('dist/cli/main.js');
 const upstreams: RecordingUpstream[] = [];
+const scripted: ScriptedUpstream[] = [];
 const dirs: string[] = [];
 
 afterEach(async () => {
   killServed();
   for (const u of upstreams.splice(0)) await u.close();
+  for (const u of scripted.splice(0)) await u.close();
   for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
 });
 
@@ -156,6 +159,42 @@ describe('config reload (SIGHUP)', () => {
     expect(kept.map((l) => l['msg'])).toEqual(['config key admin.port changed: needs a restart; kept as it was']);
     // The admin listener is where it was (this request reached it).
     expect(await guard.metric('mailguard_config_reload_total{result="success"}')).toBe(1);
+  });
+});
+
+describe('a transaction in flight across a reload', () => {
+  it('finishes under the config it started with; the next one runs under the new one', async () => {
+    const dir = await tempDir();
+    let reached!: () => void;
+    const atRelay = new Promise<void>((res) => (reached = res));
+    let release!: () => void;
+    const released = new Promise<void>((res) => (release = res));
+    // The relay holds its answer to the first DATA: the message is judged and on its way out when the reload comes.
+    let held = false;
+    const peer = await startScriptedUpstream({
+      holdReply: (verb) => {
+        if (verb !== 'DATA' || held) return undefined;
+        held = true;
+        reached();
+        return released;
+      },
+    });
+    scripted.push(peer);
+    const guard = await serveProcess(dir, {
+      store: { path: join(dir, 'store') },
+      upstream: { host: '127.0.0.1', port: peer.port, requireTLS: false, pool: 2 },
+      internalDomains: ['example.co.jp'],
+      policy: { action: 'monitor' },
+    });
+    const inFlight = sendExposing(guard, 1);
+    await atRelay;
+    await rewrite(guard, withPolicy(guard, 'reject'));
+    expect((await hangUp(guard))['event']).toBe('config_reloaded');
+    release();
+    expect((await inFlight).final).toMatch(/^250 /);
+    const line = await guard.waitForLog((l) => l['msg'] === 'message handled', 'the in-flight message line');
+    expect(line['action']).toBe('monitor');
+    expect((await sendExposing(guard, 2)).final).toMatch(/^5\d\d /);
   });
 });
 
