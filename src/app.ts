@@ -283,6 +283,8 @@ export function createApp(config: MailGuardConfig, logger: Logger, options: AppO
           const old = current;
           current = prepared;
           logger.level = next.log.level;
+          // A new rule's series exists from the switch, as the start's rules do from the start.
+          for (const rule of next.policy.rules) metrics.violations.inc({ rule: rule.name }, 0);
           retire(old);
         },
         abort() {
@@ -305,7 +307,9 @@ export function createApp(config: MailGuardConfig, logger: Logger, options: AppO
       // It keeps the start config's analysis and notice settings (a departure re-checks what was held then).
       if (relay && role !== 'ingress') {
         scheduler = startDelayScheduler({
-          ...deps,
+          ...shared(opened),
+          analyse: deps.analyse,
+          notice: deps.notice,
           relay,
           logger,
           onDeparture: (result) => metrics.delayedDepartures.inc({ result }),

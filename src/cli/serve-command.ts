@@ -10,9 +10,10 @@ import { workerCount } from '../workers/worker-count.js';
 /** Runs until SIGTERM/SIGINT: a first signal drains, a second one forces the exit. SIGHUP reloads the config. */
 export async function runServe(config: MailGuardConfig, configPath: string): Promise<void> {
   const logger = createLogger(config.log);
+  const hangups = reloadOnHangup();
   const workers = workerCount(config);
   // One worker is today's single process: no cluster, no IPC on any path.
-  if (workers > 1) return runClusterServe(config, configPath, logger, workers);
+  if (workers > 1) return runClusterServe(config, configPath, logger, workers, hangups);
   const app = createApp(config, logger);
   const { smtpPort, adminPort } = await app.start();
   logger.info(
@@ -26,7 +27,7 @@ export async function runServe(config: MailGuardConfig, configPath: string): Pro
     app.mode === 'rehearsal' ? 'mail-guard listening in rehearsal mode: nothing leaves this machine, every message is captured' : 'mail-guard listening',
   );
   const removePidFile = writePidFile(config);
-  reloadOnHangup({ app, configPath, logger });
+  hangups.start({ app, configPath, logger });
   stopOnSignals(logger, config.shutdownGraceSeconds, {
     async stop() {
       await app.stop();

@@ -29,14 +29,20 @@ import type { Logger } from '../observability/logger.js';
 import { ClusterRegistry } from './cluster-metrics.js';
 import { ClientLimitsHost } from './shared-limits.js';
 import { LedgerHost } from './shared-ledger.js';
-import { reloadOnHangup } from './config-reload.js';
+import type { reloadOnHangup } from './config-reload.js';
 import { writePidFile } from './pid-file.js';
 import { stopOnSignals } from './shutdown-signals.js';
 import { WorkerSupervisor } from './supervisor.js';
 
 const WORKER_MAIN = fileURLToPath(new URL('./worker-main.js', import.meta.url));
 
-export async function runClusterServe(config: MailGuardConfig, configPath: string, logger: Logger, count: number): Promise<void> {
+export async function runClusterServe(
+  config: MailGuardConfig,
+  configPath: string,
+  logger: Logger,
+  count: number,
+  hangups: ReturnType<typeof reloadOnHangup>,
+): Promise<void> {
   const limits = new ClientLimitsHost(config.smtp);
   // Assigned before any worker is forked (app.start() runs first), read only when a worker asks.
   let ledgerOf: () => ReturnType<typeof app.store> = () => null;
@@ -86,7 +92,7 @@ export async function runClusterServe(config: MailGuardConfig, configPath: strin
     app.mode === 'rehearsal' ? 'mail-guard listening in rehearsal mode: nothing leaves this machine, every message is captured' : 'mail-guard listening',
   );
   const removePidFile = writePidFile(config);
-  reloadOnHangup({ app, configPath, logger, workers: () => supervisor.channels() });
+  hangups.start({ app, configPath, logger, workers: () => supervisor.channels() });
   stopOnSignals(logger, config.shutdownGraceSeconds, {
     async stop() {
       app.beginDrain();

@@ -66,23 +66,44 @@ export class WorkerReloadError extends Error {
   override readonly name = 'WorkerReloadError';
 }
 
-/** SIGHUP reloads; a HUP while one runs makes one more run after it (the file may have changed again). */
-export function reloadOnHangup(target: ReloadTarget): void {
-  let running: Promise<unknown> | null = null;
+/**
+ * SIGHUP reloads, from the moment this is called (Node's default for HUP would
+ * end the process): a HUP before the app has started waits and runs once it has,
+ * and a HUP while a reload runs makes one more run after it (the file may have
+ * changed again).
+ */
+export function reloadOnHangup(): { start(target: ReloadTarget): void } {
+  let target: ReloadTarget | null = null;
+  let running = false;
   let again = false;
   const run = () => {
-    running = reloadConfig(target).finally(() => {
-      running = null;
+    if (!target) {
+      again = true;
+      return;
+    }
+    if (running) {
+      again = true;
+      return;
+    }
+    running = true;
+    void reloadConfig(target).finally(() => {
+      running = false;
       if (again) {
         again = false;
         run();
       }
     });
   };
-  process.on('SIGHUP', () => {
-    if (running) again = true;
-    else run();
-  });
+  process.on('SIGHUP', run);
+  return {
+    start(started) {
+      target = started;
+      if (again) {
+        again = false;
+        run();
+      }
+    },
+  };
 }
 
 /** The worker's end: builds the parts on prepare, switches on commit, drops them on abort. */
