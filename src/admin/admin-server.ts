@@ -6,6 +6,7 @@ import { readTlsPair } from '../smtp/smtp-tls.js';
 /** A review action's body is a reason and a form; 64 KB is far more than that and far less than a memory problem. */
 export const ADMIN_BODY_LIMIT = 64 * 1024;
 import type { ReadinessReport } from '../observability/readiness.js';
+import type { LoadedConfig } from '../config/reload-plan.js';
 
 export interface AdminServer {
   listen(): Promise<number>;
@@ -21,6 +22,8 @@ export interface AdminParts {
   readonly ui?: FastifyPluginAsync;
   readonly registry?: Registry;
   readonly readiness?: () => Promise<ReadinessReport>;
+  /** Which config runs (src/config/reload-plan.ts), shown by /readyz: it changes on a reload. */
+  readonly loadedConfig?: () => LoadedConfig;
 }
 
 /**
@@ -34,11 +37,13 @@ export function createAdminServer(config: MailGuardConfig['admin'], parts: Admin
   // Fastify types an HTTPS instance apart; the routes and hooks used here are the same for both.
   const http = config.tls ? (Fastify({ ...options, https: readAdminTls(config.tls) }) as unknown as FastifyInstance) : Fastify(options);
   http.get('/healthz', async () => ({ status: 'ok' }));
-  const { readiness, registry, api, ui } = parts;
+  const { readiness, registry, api, ui, loadedConfig } = parts;
   if (readiness) {
     http.get('/readyz', async (_request, reply) => {
       const report = await readiness();
-      return reply.code(report.ready ? 200 : 503).send({ status: report.ready ? 'ready' : 'not ready', ...report.checks });
+      const config = loadedConfig?.();
+      const shown = config ? { config: { hash: config.hash, loadedAt: new Date(config.loadedAt).toISOString() } } : {};
+      return reply.code(report.ready ? 200 : 503).send({ status: report.ready ? 'ready' : 'not ready', ...report.checks, ...shown });
     });
   }
   if (registry) {

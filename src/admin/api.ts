@@ -39,7 +39,7 @@ export function createAdminApi(deps: AdminApiDeps): FastifyPluginAsync {
 type CallbackJsonParser = (request: FastifyRequest, body: string, done: (err: Error | null, value?: unknown) => void) => void;
 
 async function apiScope(api: FastifyInstance, deps: AdminApiDeps): Promise<void> {
-  const verify = createTokenVerifier(deps.tokens);
+  const verify = createTokenVerifier(() => deps.tokens);
   // Request → actor, without widening FastifyRequest's type for the whole program.
   const actors = new WeakMap<FastifyRequest, AdminActor>();
 

@@ -15,6 +15,24 @@ export function bearerChallenge(reason: 'missing' | 'invalid'): string {
   return reason === 'missing' ? 'Bearer realm="mail-guard"' : 'Bearer realm="mail-guard", error="invalid_token"';
 }
 
+/** The tokens, or how to read them now: a config reload (SIGHUP) replaces the list. */
+export type ConfiguredTokens = readonly AdminTokenConfig[] | (() => readonly AdminTokenConfig[]);
+
+/** What is derived from each token, worked out again only when the list is replaced. */
+export function derivedFromTokens<T>(tokens: ConfiguredTokens, derive: (token: AdminTokenConfig) => T): () => readonly T[] {
+  const read = typeof tokens === 'function' ? tokens : () => tokens;
+  let source: readonly AdminTokenConfig[] | null = null;
+  let derived: readonly T[] = [];
+  return () => {
+    const now = read();
+    if (now !== source) {
+      source = now;
+      derived = now.map(derive);
+    }
+    return derived;
+  };
+}
+
 const BEARER = /^Bearer[ \t]+([^\s]+)[ \t]*$/i;
 
 /**
@@ -24,9 +42,10 @@ const BEARER = /^Bearer[ \t]+([^\s]+)[ \t]*$/i;
  * time (no early exit, so timing does not tell which or how many prefixes match).
  * The token itself is never stored, logged or echoed.
  */
-export function createTokenVerifier(tokens: readonly AdminTokenConfig[]): (authorization: string | undefined) => AuthResult {
-  const known = tokens.map((t) => ({ digest: Buffer.from(t.tokenSha256, 'hex'), actor: { name: t.name, role: t.role } }));
+export function createTokenVerifier(tokens: ConfiguredTokens): (authorization: string | undefined) => AuthResult {
+  const knownTokens = derivedFromTokens(tokens, (t) => ({ digest: Buffer.from(t.tokenSha256, 'hex'), actor: { name: t.name, role: t.role } }));
   return (authorization) => {
+    const known = knownTokens();
     if (authorization === undefined || authorization.trim() === '') return { ok: false, reason: 'missing' };
     const token = BEARER.exec(authorization)?.[1];
     if (token === undefined) return { ok: false, reason: 'invalid' };

@@ -5,6 +5,7 @@ import { registerAuditCommands } from './audit-command.js';
 import { registerBreakerCommands } from './breaker-command.js';
 import { registerHashPasswordCommand } from './hash-password-command.js';
 import { registerQuarantineCommands } from './quarantine-command.js';
+import { registerReloadCommand } from './reload-command.js';
 import { registerReportCommand } from './report-command.js';
 import { registerTokenCommands } from './token-command.js';
 
@@ -56,6 +57,7 @@ registerReportCommand(program);
 registerTokenCommands(program);
 registerHashPasswordCommand(program);
 registerAuditCommands(program, configOption);
+registerReloadCommand(program, configOption);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   // A bad config or an unusable setting: one line that names the key, exit 2.

@@ -56,7 +56,7 @@ export function runTokenCreate(opts: { name?: string; role?: string }): number {
       '',
       `  ${token}`,
       '',
-      'Add this line under admin.tokens in the config, then restart mail-guard:',
+      'Add this line under admin.tokens in the config, then reload mail-guard (mail-guard reload, or systemctl reload mail-guard):',
       '',
       `    ${yamlLine}`,
       '',

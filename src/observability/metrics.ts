@@ -13,6 +13,8 @@ export const SESSION_RESULTS = ['accepted', 'denied', 'auth_failed'] as const;
 export const COPY_FORMS = ['bcc', 'split'] as const;
 /** Who a notice went to: the envelope sender of held mail, or a webhook of the people on duty. */
 export const NOTICE_KINDS = ['sender', 'webhook'] as const;
+/** mailguard_config_reload_total{result} */
+export const CONFIG_RELOAD_RESULTS = ['success', 'failure'] as const;
 /** mailguard_content_scans_total{result}: the pre-scan ruled the message out, it was scanned, or a bound stopped the scan. */
 export const CONTENT_SCAN_RESULTS = ['skipped', 'scanned', 'bound'] as const;
 
@@ -221,6 +223,23 @@ export function createMetrics(ruleNames: readonly string[], { contentOn = false 
       help: 'SMTP worker processes that died unexpectedly and were started again',
       registers: [registry],
     }),
+    // SIGHUP (src/workers/config-reload.ts): counted by the process that read the file, the primary with workers.
+    configReloads: new Counter({
+      name: 'mailguard_config_reload_total',
+      help: 'Config reloads (SIGHUP) by result: success, or failure (the running config stayed in force)',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    configLastReloadSuccess: new Gauge({
+      name: 'mailguard_config_last_reload_success',
+      help: '1 when the last config reload succeeded (or none was tried since start), 0 when it failed',
+      registers: [registry],
+    }),
+    configLoadedAt: new Gauge({
+      name: 'mailguard_config_loaded_timestamp_seconds',
+      help: 'When the running config was loaded (start or the last successful reload), Unix seconds',
+      registers: [registry],
+    }),
     workersListening: new Gauge({
       name: 'mailguard_workers_listening',
       help: 'SMTP worker processes listening on smtp.port (with workers > 1)',
@@ -245,6 +264,9 @@ export function createMetrics(ruleNames: readonly string[], { contentOn = false 
   for (const result of SESSION_RESULTS) metrics.sessions.inc({ result }, 0);
   metrics.authLockouts.inc(0);
   metrics.workerRestarts.inc(0);
+  for (const result of CONFIG_RELOAD_RESULTS) metrics.configReloads.inc({ result }, 0);
+  metrics.configLastReloadSuccess.set(1);
+  metrics.configLoadedAt.set(Math.floor(Date.now() / 1000));
   for (const c of UPSTREAM_ERROR_CLASSES) metrics.upstreamErrors.inc({ class: c }, 0);
   for (const form of COPY_FORMS) metrics.copiesWithheld.inc({ form }, 0);
   for (const kind of NOTICE_KINDS) for (const result of NOTICE_RESULTS) metrics.notices.inc({ kind, result }, 0);
@@ -277,6 +299,9 @@ export type Metrics = ReturnType<typeof createMetrics>;
  */
 export const PRIMARY_ONLY_METRICS: ReadonlySet<string> = new Set([
   'mailguard_ready',
+  'mailguard_config_reload_total',
+  'mailguard_config_last_reload_success',
+  'mailguard_config_loaded_timestamp_seconds',
   'mailguard_ready_check',
   'mailguard_quarantine_messages',
   'mailguard_quarantine_oldest_held_seconds',

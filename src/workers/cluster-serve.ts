@@ -17,6 +17,7 @@
 //   departures. It opens the store before forking, so the ledger file is
 //   compacted before any worker can use it.
 //
+// On SIGHUP the primary reloads the config for all (config-reload.ts).
 // On SIGTERM/SIGINT the primary stops counting workers as listening (readiness
 // off), tells each worker to drain (App.stop: no new sessions, in-flight
 // transactions finish), waits for all, then stops its own parts.
@@ -28,12 +29,20 @@ import type { Logger } from '../observability/logger.js';
 import { ClusterRegistry } from './cluster-metrics.js';
 import { ClientLimitsHost } from './shared-limits.js';
 import { LedgerHost } from './shared-ledger.js';
+import type { reloadOnHangup } from './config-reload.js';
+import { writePidFile } from './pid-file.js';
 import { stopOnSignals } from './shutdown-signals.js';
 import { WorkerSupervisor } from './supervisor.js';
 
 const WORKER_MAIN = fileURLToPath(new URL('./worker-main.js', import.meta.url));
 
-export async function runClusterServe(config: MailGuardConfig, configPath: string, logger: Logger, count: number): Promise<void> {
+export async function runClusterServe(
+  config: MailGuardConfig,
+  configPath: string,
+  logger: Logger,
+  count: number,
+  hangups: ReturnType<typeof reloadOnHangup>,
+): Promise<void> {
   const limits = new ClientLimitsHost(config.smtp);
   // Assigned before any worker is forked (app.start() runs first), read only when a worker asks.
   let ledgerOf: () => ReturnType<typeof app.store> = () => null;
@@ -44,7 +53,8 @@ export async function runClusterServe(config: MailGuardConfig, configPath: strin
     logger,
     attach(workerId, channel) {
       // The validated config travels over IPC: every worker, restarted ones too, runs the one the primary loaded.
-      channel.handle('config', () => config);
+      // After a reload, the reloaded one: a worker started later must not run the old policy.
+      channel.handle('config', () => app.loaded().config);
       limits.attach(workerId, channel);
       ledger?.attach(workerId, channel);
     },
@@ -81,11 +91,14 @@ export async function runClusterServe(config: MailGuardConfig, configPath: strin
     },
     app.mode === 'rehearsal' ? 'mail-guard listening in rehearsal mode: nothing leaves this machine, every message is captured' : 'mail-guard listening',
   );
+  const removePidFile = writePidFile(config);
+  hangups.start({ app, configPath, logger, workers: () => supervisor.channels() });
   stopOnSignals(logger, config.shutdownGraceSeconds, {
     async stop() {
       app.beginDrain();
       await supervisor.stop();
       await app.stop();
+      removePidFile();
     },
     force: () => supervisor.kill(),
   });

@@ -6,6 +6,7 @@ import cluster from 'node:cluster';
 import { createApp } from '../app.js';
 import { parseConfigObject } from '../config/load.js';
 import { createLogger } from '../observability/logger.js';
+import { answerReloads } from './config-reload.js';
 import { answerMetrics } from './cluster-metrics.js';
 import { IpcChannel } from './ipc.js';
 import { ledgerOverIpc } from './shared-ledger.js';
@@ -19,6 +20,8 @@ async function main(): Promise<void> {
   const ignore = () => undefined;
   process.on('SIGINT', ignore);
   process.on('SIGTERM', ignore);
+  // A HUP to the whole group reaches workers too: the primary's reload is what they follow.
+  process.on('SIGHUP', ignore);
   const config = parseConfigObject(await channel.request('config'), 'the config from the primary');
   const logger = createLogger(config.log).child({ worker: cluster.worker?.id, pid: process.pid });
   const app = createApp(config, logger, {
@@ -27,6 +30,7 @@ async function main(): Promise<void> {
     ...(config.store.type === 'file' ? { fileLedger } : {}),
   });
   answerMetrics(channel, app.metrics.registry);
+  answerReloads(channel, app);
   if (config.store.type === 'file') await fileLedger.sync();
   let stopping = false;
   const stop = (why: string) => {

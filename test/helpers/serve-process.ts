@@ -15,6 +15,9 @@ export interface ServedProcess {
   readonly smtpPort: number;
   readonly adminPort: number;
   readonly logs: LogLine[];
+  /** The config file it serves (a reload test rewrites it), and what was written there. */
+  readonly configPath: string;
+  readonly config: Record<string, unknown>;
   output(): string;
   /** The exit code (null when killed by a signal) and the signal. */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
@@ -86,5 +89,5 @@ export async function serveProcess(dir: string, config: Record<string, unknown>)
     return line === undefined ? undefined : Number(line.slice(series.length + 1));
   };
   await waitForLog((l) => typeof l['msg'] === 'string' && l['msg'].startsWith('mail-guard listening'), '"mail-guard listening"', 30_000);
-  return { child, smtpPort, adminPort, logs, output: () => text, exited, waitForLog, metric };
+  return { child, smtpPort, adminPort, logs, configPath, config: full, output: () => text, exited, waitForLog, metric };
 }

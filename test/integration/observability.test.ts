@@ -124,7 +124,17 @@ describe('readiness', () => {
 
   it('is ready in rehearsal mode, and not ready when the store stops working', async () => {
     const g = await guard({});
-    expect(await readyz(g)).toEqual({ status: 200, body: { status: 'ready', store: 'ok', upstream: 'rehearsal mode (no upstream)', draining: false } });
+    expect(await readyz(g)).toEqual({
+      status: 200,
+      // config: which one runs (its hash and load time change on a reload, test/integration/config-reload.test.ts).
+      body: {
+        status: 'ready',
+        store: 'ok',
+        upstream: 'rehearsal mode (no upstream)',
+        draining: false,
+        config: { hash: expect.stringMatching(/^[0-9a-f]{12}$/) as unknown, loadedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) as unknown },
+      },
+    });
     await rm(join(g.storePath, 'records'), { recursive: true, force: true });
     await writeFile(join(g.storePath, 'records'), 'not a directory');
     // The gauge is checked at scrape time, without anyone probing /readyz.

@@ -26,8 +26,12 @@ export function registerReadRoutes(ui: FastifyInstance, context: UiContext): voi
   // No upstream: rehearsal mode, every message is captured with its verdict (as GET /api/overview says).
   const rehearsal = deps.relay === null;
 
-  ui.get('/', async (request, reply) => context.page(reply, 200, overviewPage(context.view(request), await overviewData(store, rehearsal))));
-  ui.get('/overview/live', async (request, reply) => context.page(reply, 200, overviewLive(context.view(request), await overviewData(store, rehearsal))));
+  ui.get('/', async (request, reply) =>
+    context.page(reply, 200, overviewPage(context.view(request), await overviewData(store, rehearsal), deps.loadedConfig?.())),
+  );
+  ui.get('/overview/live', async (request, reply) =>
+    context.page(reply, 200, overviewLive(context.view(request), await overviewData(store, rehearsal), deps.loadedConfig?.())),
+  );
   ui.get<Query>('/campaigns', async (request, reply) => {
     const view = context.view(request);
     return context.page(reply, 200, campaignsPage(view, await campaignsData(store), noticeFromQuery(view, request.query)));

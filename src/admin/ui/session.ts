@@ -1,5 +1,5 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { AdminActor, AdminTokenConfig } from '../auth.js';
+import { derivedFromTokens, type AdminActor, type AdminTokenConfig, type ConfiguredTokens } from '../auth.js';
 
 // Console sessions without server-side state: the cookie holds who signed in
 // (token name and role), a random session id, an expiry, and a fingerprint of
@@ -40,19 +40,19 @@ export interface SessionKeeper {
 
 const b64 = (data: Buffer | string): string => Buffer.from(data).toString('base64url');
 
-export function createSessionKeeper(tokens: readonly AdminTokenConfig[], secret: string | undefined, now: () => number = Date.now): SessionKeeper {
+export function createSessionKeeper(tokens: ConfiguredTokens, secret: string | undefined, now: () => number = Date.now): SessionKeeper {
   const key = secret === undefined ? randomBytes(32) : createHash('sha256').update(`mail-guard console session key\0${secret}`).digest();
   const mac = (purpose: string, data: string): Buffer => createHmac('sha256', key).update(`${purpose}\0${data}`).digest();
   const fingerprint = (token: AdminTokenConfig): string => b64(mac('token', token.tokenSha256.toLowerCase()).subarray(0, 16));
   const same = (a: Buffer, b: Buffer): boolean => a.length === b.length && timingSafeEqual(a, b);
-  const known = tokens.map((t) => ({ token: t, digest: Buffer.from(t.tokenSha256, 'hex') }));
+  const knownTokens = derivedFromTokens(tokens, (t) => ({ token: t, digest: Buffer.from(t.tokenSha256, 'hex') }));
 
   return {
     match(presented) {
       const digest = createHash('sha256').update(presented, 'utf8').digest();
       let found: AdminTokenConfig | null = null;
       // No early exit: the time does not tell which token, or how many, were compared.
-      for (const k of known) if (same(k.digest, digest) && found === null) found = k.token;
+      for (const k of knownTokens()) if (same(k.digest, digest) && found === null) found = k.token;
       return found;
     },
     issue(token) {
@@ -76,9 +76,9 @@ export function createSessionKeeper(tokens: readonly AdminTokenConfig[], secret:
       }
       if (typeof payload.e !== 'number' || payload.e <= now()) return null;
       // The configured tokens decide, not the cookie: same name, same role, same token.
-      const token = tokens.find((t) => t.name === payload.n && t.role === payload.r && fingerprint(t) === payload.f);
+      const token = knownTokens().find(({ token: t }) => t.name === payload.n && t.role === payload.r && fingerprint(t) === payload.f);
       if (!token) return null;
-      return { actor: { name: token.name, role: token.role }, id: String(payload.s), expiresAt: payload.e };
+      return { actor: { name: token.token.name, role: token.token.role }, id: String(payload.s), expiresAt: payload.e };
     },
     csrfToken(session) {
       return b64(mac('csrf', session.id));

@@ -76,6 +76,7 @@ export const en = {
   breakerReset: 'Reset',
   breakerResetReason: 'Reason (optional)',
   confirmBreakerReset: 'Resume mail from {sender}? Its next messages are judged by the policy again.',
+  configLoaded: 'Config {hash}, loaded',
   liveNote: 'This page updates itself every few seconds.',
   countsByVerdict: 'Messages by verdict',
   today: 'Today',

@@ -77,6 +77,7 @@ export const ja: Record<StringKey, string> = {
   breakerReset: '解除',
   breakerResetReason: '理由(任意)',
   confirmBreakerReset: '{sender} からのメールを再開しますか?次のメールから通常どおりポリシーで判定されます。',
+  configLoaded: '設定 {hash}、読み込み日時',
   liveNote: 'この画面は数秒ごとに自動で更新されます。',
   countsByVerdict: '判定別の件数',
   today: '今日',

@@ -1,3 +1,4 @@
+import type { LoadedConfig } from '../../config/reload-plan.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthFailureLimiter } from '../../smtp/smtp-auth.js';
 import type { AdminApiDeps } from '../route-context.js';
@@ -11,6 +12,8 @@ import type { Session, SessionKeeper } from './session.js';
 export interface ReviewerUiDeps extends AdminApiDeps {
   /** admin.sessionSecret; absent: a random key per process (sessions end at restart). */
   readonly sessionSecret?: string | undefined;
+  /** Which config runs (hash, load time), shown on the overview. */
+  readonly loadedConfig?: () => LoadedConfig;
 }
 
 export interface UiContext {

@@ -39,7 +39,7 @@ export function createReviewerUi(deps: ReviewerUiDeps): FastifyPluginAsync {
 }
 
 async function uiScope(ui: FastifyInstance, deps: ReviewerUiDeps): Promise<void> {
-  const sessions = createSessionKeeper(deps.tokens, deps.sessionSecret);
+  const sessions = createSessionKeeper(() => deps.tokens, deps.sessionSecret);
   const limiter = new AuthFailureLimiter();
   const views = new WeakMap<FastifyRequest, View>();
   const sessionByRequest = new WeakMap<FastifyRequest, Session>();

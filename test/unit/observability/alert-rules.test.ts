@@ -37,6 +37,9 @@ const CONTRACT: Readonly<Record<string, { type: MetricType; labels: Readonly<Rec
   mailguard_breakers_open: { type: 'gauge', labels: {} },
   mailguard_release_claims_expired: { type: 'gauge', labels: {} },
   mailguard_delayed_messages: { type: 'gauge', labels: {} },
+  mailguard_config_reload_total: { type: 'counter', labels: { result: ['success', 'failure'] } },
+  mailguard_config_last_reload_success: { type: 'gauge', labels: {} },
+  mailguard_config_loaded_timestamp_seconds: { type: 'gauge', labels: {} },
 };
 /** Labels Prometheus adds to every scraped series. */
 const TARGET_LABELS = ['job', 'instance'];
@@ -177,6 +180,7 @@ describe('alert rules', () => {
         'MailGuardNotReady',
         'MailGuardNoTraffic',
         'MailGuardBreakerOpen',
+        'MailGuardConfigReloadFailed',
       ]),
     );
   });
@@ -205,6 +209,7 @@ describe('alert rules', () => {
       'REVIEW BACKLOG',
       'MAIL-GUARD DOWN',
       'MAIL-GUARD NOT READY',
+      'MAIL-GUARD CONFIG NOT RELOADED',
       'RELAY DOWN',
       'RELAY REFUSING',
       'MAIL DEFERRED',

@@ -1,3 +1,4 @@
+import type { LoadedConfig } from '../../../config/reload-plan.js';
 import type { CampaignSummary } from '../../../review/campaigns.js';
 import { RECORD_STATUSES } from '../../../store/record.js';
 import { each, html, type Html } from '../html.js';
@@ -7,7 +8,7 @@ import { approverList, postForm, statusBadge, statusCounts, verdictCounts, verdi
 import type { View } from './view.js';
 
 /** The part that refreshes itself: console.js fetches /ui/overview/live and swaps it in. */
-export function overviewLive(view: View, data: OverviewData): Html {
+export function overviewLive(view: View, data: OverviewData, loaded?: LoadedConfig): Html {
   const oldest = data.oldestHeld;
   return html`${breakerSection(view, data.openBreakers)}
     <section class="counts">
@@ -32,7 +33,15 @@ export function overviewLive(view: View, data: OverviewData): Html {
     <section>
       <h2>${view.t('latestCampaigns')}</h2>
       ${data.latestHeldCampaigns.length === 0 ? html`<p>${view.t('noCampaigns')}</p>` : campaignTable(view, data.latestHeldCampaigns)}
-    </section>`;
+    </section>
+    ${loaded ? configFooter(view, loaded) : ''}`;
+}
+
+/** Which config runs, as /readyz says: after a reload the hash and the time change (the part refreshes itself). */
+function configFooter(view: View, loaded: LoadedConfig): Html {
+  return html`<footer class="hint config-loaded" data-config-hash="${loaded.hash}">
+    ${view.t('configLoaded', { hash: loaded.hash })} ${when(view, new Date(loaded.loadedAt))}
+  </footer>`;
 }
 
 /** Senders paused by policy.breaker, first on the page: their mail stops until someone resets it. Nothing when none. */
@@ -112,13 +121,13 @@ function verdictSection(view: View, verdicts: OverviewData['verdicts']): Html {
   </section>`;
 }
 
-export function overviewPage(view: View, data: OverviewData): Html {
+export function overviewPage(view: View, data: OverviewData, loaded?: LoadedConfig): Html {
   return layout(
     view,
     view.t('overviewTitle'),
     html`<h1>${view.t('overviewTitle')}</h1>
       <p class="hint">${view.t('liveNote')}</p>
-      <div id="live" data-live="/ui/overview/live" data-interval="2000">${overviewLive(view, data)}</div>`,
+      <div id="live" data-live="/ui/overview/live" data-interval="2000">${overviewLive(view, data, loaded)}</div>`,
   );
 }
 
