@@ -12,6 +12,7 @@
 //   node bench/analysis-message.mjs PROJECT_DIR [ITERATIONS]
 import { performance } from 'node:perf_hooks';
 import { analyseOnce, BENCH_ANALYSIS_OPTIONS, describe, loadAnalyser } from './analyser.mjs';
+import { reportFromChild } from './child-result.mjs';
 
 const projectDir = process.argv[2] ?? process.cwd();
 const iterations = Math.max(1000, Math.min(5_000_000, Math.round(Number(process.argv[3] ?? 200000)) || 200000));
@@ -85,18 +86,4 @@ async function main() {
   };
 }
 
-const hardStop = setTimeout(() => {
-  process.stdout.write(JSON.stringify({ ok: false, reason: 'did not finish within 120 s' }) + '\n');
-  process.exit(3);
-}, 120000);
-hardStop.unref();
-main().then(
-  (result) => {
-    process.stdout.write(JSON.stringify(result) + '\n');
-    process.exit(0);
-  },
-  (error) => {
-    process.stdout.write(JSON.stringify({ ok: false, reason: String(error?.stack ?? error).slice(0, 1000) }) + '\n');
-    process.exit(0);
-  },
-);
+reportFromChild(main, 120);

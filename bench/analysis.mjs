@@ -11,6 +11,7 @@
 //   node bench/analysis.mjs PROJECT_DIR [ADDRESSES] [RUNS]
 import { performance } from 'node:perf_hooks';
 import { analyseOnce, BENCH_ANALYSIS_OPTIONS, describe, loadAnalyser } from './analyser.mjs';
+import { reportFromChild } from './child-result.mjs';
 
 const projectDir = process.argv[2] ?? process.cwd();
 const count = Number(process.argv[3] ?? 50000);
@@ -46,18 +47,4 @@ async function main() {
   return { ok: true, shape: analyser.shape, headerBytes, addresses: count, coldMs: cold.ms, warmMs: warm, outcome: describe(cold.outcome) };
 }
 
-const hardStop = setTimeout(() => {
-  process.stdout.write(JSON.stringify({ ok: false, reason: 'did not finish within 60 s' }) + '\n');
-  process.exit(3);
-}, 60000);
-hardStop.unref();
-main().then(
-  (result) => {
-    process.stdout.write(JSON.stringify(result) + '\n');
-    process.exit(0);
-  },
-  (error) => {
-    process.stdout.write(JSON.stringify({ ok: false, reason: String(error?.stack ?? error).slice(0, 1000) }) + '\n');
-    process.exit(0);
-  },
-);
+reportFromChild(main, 60);

@@ -19,6 +19,7 @@ import { pathToFileURL } from 'node:url';
 import { BENCH_ANALYSIS_OPTIONS, loadAnalyser } from './analyser.mjs';
 import { CONTENT_MAX_ADDRESSES, contentMessage } from './content-messages.mjs';
 import { RECIPIENT, SENDER } from './messages.mjs';
+import { reportFromChild } from './child-result.mjs';
 
 const projectDir = process.argv[2] ?? process.cwd();
 const scale = Math.min(20, Math.max(0.05, Number(process.argv[3] ?? 1) || 1));
@@ -118,18 +119,4 @@ async function main() {
   return { ok: !failed, messages, checksum: sink, ...(failed ? { reason: `the scan threw on the ${failed.kind} message: ${failed.error}` } : {}) };
 }
 
-const hardStop = setTimeout(() => {
-  process.stdout.write(JSON.stringify({ ok: false, reason: 'did not finish within 120 s' }) + '\n');
-  process.exit(3);
-}, 120000);
-hardStop.unref();
-main().then(
-  (result) => {
-    process.stdout.write(JSON.stringify(result) + '\n');
-    process.exit(0);
-  },
-  (error) => {
-    process.stdout.write(JSON.stringify({ ok: false, reason: String(error?.stack ?? error).slice(0, 1000) }) + '\n');
-    process.exit(0);
-  },
-);
+reportFromChild(main, 120);
